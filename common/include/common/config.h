@@ -1,0 +1,92 @@
+/*
+ * config.h - configuration from environment variables, loaded once by a table.
+ *
+ * Each service describes its settings in a const table (name, type, default, range, required,
+ * secret, offset into its config struct). cfg_load() reads every entry, reports *all* errors
+ * at once in @errbuf, and fills the struct; main() exits 2 on failure. Nothing but cfg_load()
+ * calls getenv(). String values point into the environment or at the default literal: they
+ * live as long as the process and are never freed.
+ */
+#ifndef COMMON_CONFIG_H
+#define COMMON_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+enum cfg_type {
+    CFG_STR,  /* const char * */
+    CFG_INT,  /* long, checked against [min, max] */
+    CFG_BOOL, /* bool: true/false/1/0/yes/no */
+};
+
+struct cfg_entry {
+    const char *name; /* environment variable */
+    enum cfg_type type;
+    const char *def; /* default as text; NULL = none */
+    long min, max;   /* CFG_INT range (inclusive); ignored when min > max */
+    bool required;   /* an empty or missing value is an error */
+    bool secret;     /* masked in cfg_log() */
+    size_t offset;   /* offsetof(struct your_config, field) */
+    const char *help;
+};
+
+#define CFG_ENTRY_STR(n, d, req, sec, st, f, h)                                                   \
+    {(n), CFG_STR, (d), 1, 0, (req), (sec), offsetof(st, f), (h)}
+#define CFG_ENTRY_INT(n, d, lo, hi, st, f, h)                                                     \
+    {(n), CFG_INT, (d), (lo), (hi), false, false, offsetof(st, f), (h)}
+#define CFG_ENTRY_BOOL(n, d, st, f, h) {(n), CFG_BOOL, (d), 1, 0, false, false, offsetof(st, f), (h)}
+
+/* Loads @n entries of @table into @out. Returns 0, or -EINVAL with every problem listed in
+ * @errbuf ("DB_PORT: '70000' is out of range 1..65535; JWT_PUBLIC_KEY_FILE: required"). */
+int cfg_load(const struct cfg_entry *table, size_t n, void *out, char *errbuf, size_t errlen);
+
+/* Logs the effective configuration at info level, secrets masked as "***". */
+void cfg_log(const struct cfg_entry *table, size_t n, const void *cfg);
+
+/*
+ * Settings every service has. Services embed this struct first in their own config and load
+ * svc_config_table (with their own defaults in svc_config_defaults()) plus their own table.
+ */
+struct svc_config {
+    const char *service;    /* fixed by the binary, not from the environment */
+    long http_port;         /* HTTP_PORT */
+    const char *http_bind;  /* HTTP_BIND, default 127.0.0.1 */
+    long http_threads;      /* HTTP_THREADS */
+    long http_max_body;     /* HTTP_MAX_BODY bytes */
+    const char *log_level;  /* LOG_LEVEL */
+    const char *db_host;    /* DB_HOST */
+    long db_port;           /* DB_PORT */
+    const char *db_user;    /* DB_USER */
+    const char *db_password;/* DB_PASSWORD (secret) */
+    const char *db_name;    /* DB_NAME, default per service (commerce_catalog, …) */
+    long db_pool_size;      /* DB_POOL_SIZE */
+    const char *kafka_bootstrap; /* KAFKA_BOOTSTRAP */
+    const char *kafka_group_id;  /* KAFKA_GROUP_ID, default per service */
+    const char *jwt_public_key_file; /* JWT_PUBLIC_KEY_FILE: PEM public key of auth-service */
+    const char *migrations_dir;      /* MIGRATIONS_DIR, default "<service>/migrations" */
+    long outbox_poll_ms;    /* OUTBOX_POLL_MS */
+    long inbox_retention_s; /* INBOX_RETENTION_S */
+    long consumer_max_attempts;   /* CONSUMER_MAX_ATTEMPTS before the DLQ */
+    long consumer_backoff_base_ms;/* CONSUMER_BACKOFF_BASE_MS */
+    long consumer_backoff_max_ms; /* CONSUMER_BACKOFF_MAX_MS */
+    long shutdown_timeout_ms;     /* SHUTDOWN_TIMEOUT_MS */
+};
+
+/* Per-service defaults that differ between services. */
+struct svc_defaults {
+    const char *service;       /* "catalog-service" */
+    const char *http_port;     /* "8084" */
+    const char *db_name;       /* "commerce_catalog" */
+    const char *group_id;      /* "catalog-service" */
+    const char *migrations_dir;/* "catalog-service/migrations" */
+};
+
+/* Loads the common settings into @cfg using @defs for per-service defaults. Same error
+ * contract as cfg_load(). */
+int svc_config_load(struct svc_config *cfg, const struct svc_defaults *defs, char *errbuf,
+                    size_t errlen);
+
+/* Logs the common settings (secrets masked). */
+void svc_config_log(const struct svc_config *cfg);
+
+#endif

@@ -1,0 +1,117 @@
+/*
+ * db.h - MariaDB access: a connection pool safe for the HTTP thread pool, prepared statements
+ * only, transactions, and migrations.
+ *
+ * A MYSQL handle is not thread-safe, so each request or event checks one connection out of the
+ * pool (db_acquire) and returns it (db_release). A checked-out connection is pinged and
+ * reconnected when the server went away (restart), so callers see at most one failed call.
+ *
+ * Every statement is a prepared statement with typed parameters; results come back as text
+ * (NULL for SQL NULL) which is all the services need and keeps the adapters small.
+ *
+ * Errors: 0 on success or a negative errno:
+ *   -EEXIST   duplicate key (ER_DUP_ENTRY)
+ *   -EDEADLK  deadlock or lock wait timeout: retry the transaction
+ *   -EIO      connection lost / server unreachable: transient, retry later
+ *   -EINVAL   SQL error (a bug): permanent
+ * db_transient(rc) tells whether a retry may help. The server's message is kept per connection
+ * (db_errmsg).
+ */
+#ifndef COMMON_DB_H
+#define COMMON_DB_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+struct db_opts {
+    const char *host;
+    unsigned port;
+    const char *user;
+    const char *password;
+    const char *database;
+    unsigned pool_size;        /* connections, opened lazily */
+    unsigned connect_timeout_s;/* also read/write timeout */
+    unsigned acquire_timeout_ms;/* how long db_acquire waits for a free connection */
+    bool create_database;      /* CREATE DATABASE IF NOT EXISTS at db_pool_new (dev/test) */
+};
+
+struct db_pool;
+struct db_conn;
+struct db_result;
+
+enum db_type { DB_T_NULL = 0, DB_T_STR, DB_T_INT };
+
+struct db_param {
+    enum db_type type;
+    const char *s; /* DB_T_STR: borrowed for the call */
+    size_t len;
+    long long i;
+};
+
+#define DB_STR(x) ((struct db_param){.type = DB_T_STR, .s = (x), .len = strlen(x)})
+#define DB_STRN(x, n) ((struct db_param){.type = DB_T_STR, .s = (x), .len = (n)})
+#define DB_INT(x) ((struct db_param){.type = DB_T_INT, .i = (long long)(x)})
+#define DB_NULLP ((struct db_param){.type = DB_T_NULL})
+
+/* Creates a pool; no connection is made until needed, except that with create_database the
+ * database is created first. Returns NULL with a reason in @errbuf. Caller owns: db_pool_free. */
+struct db_pool *db_pool_new(const struct db_opts *opts, char *errbuf, size_t errlen);
+
+/* Closes every connection. All connections must have been released. Accepts NULL. */
+void db_pool_free(struct db_pool *pool);
+
+/* Checks a connection out, (re)connecting as needed. Returns NULL if none could be had within
+ * acquire_timeout_ms or the server is unreachable (reason in @errbuf). Return it with db_release. */
+struct db_conn *db_acquire(struct db_pool *pool, char *errbuf, size_t errlen);
+
+/* Returns @conn to @pool. A connection left inside a transaction is rolled back first. */
+void db_release(struct db_pool *pool, struct db_conn *conn);
+
+/* Readiness: 0 if a connection can be had and answers, else -EIO (reason in @why). */
+int db_ping(struct db_pool *pool, char *why, size_t whylen);
+
+int db_begin(struct db_conn *conn);
+int db_commit(struct db_conn *conn);
+int db_rollback(struct db_conn *conn);
+
+/* Runs a prepared statement that returns no rows. @ret_affected and @ret_insert_id may be NULL. */
+int db_exec(struct db_conn *conn, const char *sql, const struct db_param *params, size_t nparams,
+            unsigned long long *ret_affected, unsigned long long *ret_insert_id);
+
+/* Runs a prepared query; on success *@ret owns every row (free with db_result_free). */
+int db_query(struct db_conn *conn, const char *sql, const struct db_param *params, size_t nparams,
+             struct db_result **ret);
+
+size_t db_result_rows(const struct db_result *res);
+size_t db_result_cols(const struct db_result *res);
+/* Cell as text, NULL for SQL NULL. Borrowed from @res. */
+const char *db_result_get(const struct db_result *res, size_t row, size_t col);
+/* Cell as integer (0 for NULL or non-numeric). */
+long long db_result_int(const struct db_result *res, size_t row, size_t col);
+/* Length of the cell in bytes (binary-safe). */
+size_t db_result_len(const struct db_result *res, size_t row, size_t col);
+void db_result_free(struct db_result *res);
+
+/* The last server error message on @conn (borrowed). */
+const char *db_errmsg(const struct db_conn *conn);
+
+/* 1 if @rc (from any call above) may succeed on retry (-EIO, -EDEADLK), else 0. */
+int db_transient(int rc);
+
+/* Migrations: applied in version order, each recorded in schema_migrations(scope, version,
+ * name, applied_at); already applied ones are skipped; concurrent starters serialise on a
+ * named lock. A migration's SQL may hold several statements separated by ';' at line end. */
+struct db_migration {
+    int version;
+    const char *name;
+    const char *sql;
+};
+
+int db_migrate(struct db_conn *conn, const char *scope, const struct db_migration *migrations,
+               size_t n, char *errbuf, size_t errlen);
+
+/* Applies <dir>/NNN_name.sql files (NNN = version) under @scope. */
+int db_migrate_dir(struct db_conn *conn, const char *scope, const char *dir, char *errbuf,
+                   size_t errlen);
+
+#endif

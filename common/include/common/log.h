@@ -1,0 +1,34 @@
+/*
+ * log.h - JSON-lines logging to stderr.
+ *
+ * One JSON object per line, written with a single write(2):
+ *   {"time":"…","level":"info","service":"catalog-service","message":"…",
+ *    "correlationId":"…","causationId":"…","eventId":"…"}
+ * The ids come from the calling thread's current message context (msgctx.h), so every line
+ * logged while handling a request or event carries them without the caller passing them.
+ * Only main() and handlers log; library code returns errors instead.
+ */
+#ifndef COMMON_LOG_H
+#define COMMON_LOG_H
+
+enum log_level { LOG_DEBUG = 0, LOG_INFO, LOG_WARN, LOG_ERROR };
+
+/* Sets the service name and minimum level. Call once from main() before threads start. */
+void log_init(const char *service, enum log_level min_level);
+
+/* Parses "debug", "info", "warn", "error"; returns -EINVAL for anything else. */
+int log_level_parse(const char *s, enum log_level *ret_level);
+
+/* printf-style; messages lower-case, data quoted: "failed to insert order '%s': %s". */
+void log_msg(enum log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Like log_msg() but appends ": <strerror(errno)>" (errno as it was at the call). */
+void log_errno(enum log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+#define log_debug(...) log_msg(LOG_DEBUG, __VA_ARGS__)
+#define log_info(...) log_msg(LOG_INFO, __VA_ARGS__)
+#define log_warnx(...) log_msg(LOG_WARN, __VA_ARGS__)
+#define log_errorx(...) log_msg(LOG_ERROR, __VA_ARGS__)
+#define log_warn(...) log_errno(LOG_WARN, __VA_ARGS__)
+
+#endif

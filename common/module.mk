@@ -1,0 +1,19 @@
+# common/: the static library every service links, and its tests.
+COMMON_SRC := $(wildcard common/src/*.c)
+COMMON_OBJ := $(COMMON_SRC:%.c=$(BUILD)/obj/%.o)
+COMMON_LIB := $(BUILD)/lib/libcommon.a
+
+$(COMMON_LIB): $(COMMON_OBJ)
+	@mkdir -p $(dir $@)
+	$(AR) rcs $@ $^
+
+# common/tests/test_*.c are unit tests, common/tests/it_*.c integration tests;
+# tests/support/*.c (TESTSUP_OBJ) is linked into both.
+COMMON_TESTS  := $(patsubst common/tests/%.c,$(BUILD)/tests/common/%,$(wildcard common/tests/test_*.c))
+COMMON_ITESTS := $(patsubst common/tests/%.c,$(BUILD)/tests/common/%,$(wildcard common/tests/it_*.c))
+TESTS  += $(COMMON_TESTS)
+ITESTS += $(COMMON_ITESTS)
+
+$(BUILD)/tests/common/%: $(BUILD)/obj/common/tests/%.o $(TESTSUP_OBJ) $(COMMON_LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ -lcmocka $(LDLIBS)

@@ -1,0 +1,237 @@
+/*
+ * config.c - the table-driven environment loader and the settings every service shares.
+ * This file and event_topics_load() are the only places that call getenv().
+ */
+#include "common/config.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "common/event.h"
+#include "common/log.h"
+
+static void err_append(char *errbuf, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void err_append(char *errbuf, size_t errlen, const char *fmt, ...)
+{
+    size_t used = strlen(errbuf);
+    va_list ap;
+
+    if (used + 3 >= errlen)
+        return;
+    if (used > 0) {
+        strcpy(errbuf + used, "; ");
+        used += 2;
+    }
+    va_start(ap, fmt);
+    vsnprintf(errbuf + used, errlen - used, fmt, ap);
+    va_end(ap);
+}
+
+static int parse_bool(const char *s, bool *ret)
+{
+    static const char *const yes[] = {"1", "true", "yes", "on"};
+    static const char *const no[] = {"0", "false", "no", "off"};
+
+    for (size_t i = 0; i < 4; i++) {
+        if (strcasecmp(s, yes[i]) == 0) {
+            *ret = true;
+            return 0;
+        }
+        if (strcasecmp(s, no[i]) == 0) {
+            *ret = false;
+            return 0;
+        }
+    }
+    return -EINVAL;
+}
+
+static int parse_long(const char *s, long *ret)
+{
+    char *end;
+    long v;
+
+    errno = 0;
+    v = strtol(s, &end, 10);
+    if (errno || end == s || *end != '\0')
+        return -EINVAL;
+    *ret = v;
+    return 0;
+}
+
+int cfg_load(const struct cfg_entry *table, size_t n, void *out, char *errbuf, size_t errlen)
+{
+    int bad = 0;
+
+    if (errlen > 0)
+        errbuf[0] = '\0';
+    for (size_t i = 0; i < n; i++) {
+        const struct cfg_entry *e = &table[i];
+        const char *v = getenv(e->name);
+        char *field = (char *)out + e->offset;
+
+        if (!v || !*v)
+            v = e->def;
+        if (!v || !*v) {
+            if (e->required) {
+                err_append(errbuf, errlen, "%s: required", e->name);
+                bad = 1;
+            }
+            if (e->type == CFG_STR)
+                *(const char **)field = NULL;
+            continue;
+        }
+        switch (e->type) {
+        case CFG_STR:
+            *(const char **)field = v;
+            break;
+        case CFG_INT: {
+            long l;
+            if (parse_long(v, &l) < 0) {
+                err_append(errbuf, errlen, "%s: '%s' is not an integer", e->name, v);
+                bad = 1;
+            } else if (e->min <= e->max && (l < e->min || l > e->max)) {
+                err_append(errbuf, errlen, "%s: '%s' is out of range %ld..%ld", e->name, v,
+                           e->min, e->max);
+                bad = 1;
+            } else {
+                *(long *)field = l;
+            }
+            break;
+        }
+        case CFG_BOOL: {
+            bool b;
+            if (parse_bool(v, &b) < 0) {
+                err_append(errbuf, errlen, "%s: '%s' is not a boolean", e->name, v);
+                bad = 1;
+            } else {
+                *(bool *)field = b;
+            }
+            break;
+        }
+        }
+    }
+    return bad ? -EINVAL : 0;
+}
+
+void cfg_log(const struct cfg_entry *table, size_t n, const void *cfg)
+{
+    for (size_t i = 0; i < n; i++) {
+        const struct cfg_entry *e = &table[i];
+        const char *field = (const char *)cfg + e->offset;
+
+        switch (e->type) {
+        case CFG_STR: {
+            const char *s = *(const char *const *)field;
+            log_info("config %s='%s'", e->name, !s ? "" : e->secret ? "***" : s);
+            break;
+        }
+        case CFG_INT:
+            log_info("config %s=%ld", e->name, *(const long *)field);
+            break;
+        case CFG_BOOL:
+            log_info("config %s=%s", e->name, *(const bool *)field ? "true" : "false");
+            break;
+        }
+    }
+}
+
+#define S struct svc_config
+/* Defaults marked NULL here are filled per service from struct svc_defaults. */
+static const struct cfg_entry svc_table_template[] = {
+    CFG_ENTRY_INT("HTTP_PORT", NULL, 0, 65535, S, http_port, "HTTP listen port"),
+    CFG_ENTRY_STR("HTTP_BIND", "127.0.0.1", false, false, S, http_bind, "HTTP listen address"),
+    CFG_ENTRY_INT("HTTP_THREADS", "8", 1, 256, S, http_threads, "HTTP worker threads"),
+    CFG_ENTRY_INT("HTTP_MAX_BODY", "65536", 1024, 16777216, S, http_max_body,
+                  "largest accepted request body in bytes"),
+    CFG_ENTRY_STR("LOG_LEVEL", "info", false, false, S, log_level, "debug, info, warn, error"),
+    CFG_ENTRY_STR("DB_HOST", "127.0.0.1", true, false, S, db_host, "MariaDB host"),
+    CFG_ENTRY_INT("DB_PORT", "3306", 1, 65535, S, db_port, "MariaDB port"),
+    CFG_ENTRY_STR("DB_USER", "commerce", true, false, S, db_user, "MariaDB user"),
+    CFG_ENTRY_STR("DB_PASSWORD", "", false, true, S, db_password, "MariaDB password"),
+    CFG_ENTRY_STR("DB_NAME", NULL, true, false, S, db_name, "MariaDB database"),
+    CFG_ENTRY_INT("DB_POOL_SIZE", "8", 1, 256, S, db_pool_size, "MariaDB connections"),
+    CFG_ENTRY_STR("KAFKA_BOOTSTRAP", "127.0.0.1:9092", true, false, S, kafka_bootstrap,
+                  "Kafka bootstrap servers"),
+    CFG_ENTRY_STR("KAFKA_GROUP_ID", NULL, true, false, S, kafka_group_id,
+                  "consumer group id"),
+    CFG_ENTRY_STR("JWT_PUBLIC_KEY_FILE", NULL, true, false, S, jwt_public_key_file,
+                  "PEM public key of auth-service (ES256)"),
+    CFG_ENTRY_STR("MIGRATIONS_DIR", NULL, true, false, S, migrations_dir,
+                  "folder of NNN_name.sql migrations"),
+    CFG_ENTRY_INT("OUTBOX_POLL_MS", "200", 10, 60000, S, outbox_poll_ms,
+                  "outbox relay idle poll interval"),
+    CFG_ENTRY_INT("INBOX_RETENTION_S", "604800", 60, 31536000, S, inbox_retention_s,
+                  "how long processed event ids are kept"),
+    CFG_ENTRY_INT("CONSUMER_MAX_ATTEMPTS", "8", 1, 1000, S, consumer_max_attempts,
+                  "handler attempts before the dead-letter topic"),
+    CFG_ENTRY_INT("CONSUMER_BACKOFF_BASE_MS", "200", 1, 600000, S, consumer_backoff_base_ms,
+                  "first retry delay"),
+    CFG_ENTRY_INT("CONSUMER_BACKOFF_MAX_MS", "30000", 1, 3600000, S, consumer_backoff_max_ms,
+                  "largest retry delay"),
+    CFG_ENTRY_INT("SHUTDOWN_TIMEOUT_MS", "10000", 100, 600000, S, shutdown_timeout_ms,
+                  "deadline for a clean shutdown"),
+};
+#undef S
+
+#define SVC_NENTRIES (sizeof(svc_table_template) / sizeof(svc_table_template[0]))
+
+static void svc_table(const struct svc_defaults *defs, struct cfg_entry *table)
+{
+    memcpy(table, svc_table_template, sizeof(svc_table_template));
+    for (size_t i = 0; i < SVC_NENTRIES; i++) {
+        if (strcmp(table[i].name, "HTTP_PORT") == 0)
+            table[i].def = defs->http_port;
+        else if (strcmp(table[i].name, "DB_NAME") == 0)
+            table[i].def = defs->db_name;
+        else if (strcmp(table[i].name, "KAFKA_GROUP_ID") == 0)
+            table[i].def = defs->group_id;
+        else if (strcmp(table[i].name, "MIGRATIONS_DIR") == 0)
+            table[i].def = defs->migrations_dir;
+    }
+}
+
+int svc_config_load(struct svc_config *cfg, const struct svc_defaults *defs, char *errbuf,
+                    size_t errlen)
+{
+    struct cfg_entry table[SVC_NENTRIES];
+    enum log_level lvl;
+    int rc;
+
+    memset(cfg, 0, sizeof(*cfg));
+    cfg->service = defs->service;
+    svc_table(defs, table);
+    rc = cfg_load(table, SVC_NENTRIES, cfg, errbuf, errlen);
+    if (cfg->log_level && log_level_parse(cfg->log_level, &lvl) < 0) {
+        err_append(errbuf, errlen, "LOG_LEVEL: '%s' is not one of debug, info, warn, error",
+                   cfg->log_level);
+        rc = -EINVAL;
+    }
+    if (cfg->consumer_backoff_base_ms > cfg->consumer_backoff_max_ms) {
+        err_append(errbuf, errlen, "CONSUMER_BACKOFF_BASE_MS: larger than CONSUMER_BACKOFF_MAX_MS");
+        rc = -EINVAL;
+    }
+    {
+        char topic_err[256] = "";
+        if (event_topics_load(topic_err, sizeof(topic_err)) < 0) {
+            err_append(errbuf, errlen, "%s", topic_err);
+            rc = -EINVAL;
+        }
+    }
+    return rc;
+}
+
+void svc_config_log(const struct svc_config *cfg)
+{
+    struct svc_defaults defs = {.service = cfg->service};
+    struct cfg_entry table[SVC_NENTRIES];
+
+    svc_table(&defs, table);
+    cfg_log(table, SVC_NENTRIES, cfg);
+}

@@ -1,0 +1,158 @@
+/* util.c - ids, clocks, backoff and string helpers shared by every module. */
+#include "common/util.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include <openssl/rand.h>
+#include <uuid/uuid.h>
+
+void util_uuid(char out[UTIL_UUID_LEN])
+{
+    uuid_t u;
+
+    uuid_generate_random(u);
+    uuid_unparse_lower(u, out);
+}
+
+int util_is_uuid(const char *s)
+{
+    uuid_t u;
+
+    if (!s || strlen(s) != 36)
+        return 0;
+    return uuid_parse(s, u) == 0;
+}
+
+static int64_t clock_ms(clockid_t id)
+{
+    struct timespec ts;
+
+    clock_gettime(id, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int64_t util_now_mono_ms(void)
+{
+    return clock_ms(CLOCK_MONOTONIC);
+}
+
+int64_t util_now_ms(void)
+{
+    return clock_ms(CLOCK_REALTIME);
+}
+
+void util_rfc3339(int64_t epoch_ms, char *out, size_t outlen)
+{
+    time_t secs = (time_t)(epoch_ms / 1000);
+    struct tm tm;
+
+    gmtime_r(&secs, &tm);
+    snprintf(out, outlen, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1,
+             tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int)(epoch_ms % 1000));
+}
+
+static uint64_t rand_u64(void)
+{
+    uint64_t v = 0;
+
+    if (RAND_bytes((unsigned char *)&v, sizeof(v)) != 1)
+        v = (uint64_t)util_now_mono_ms() * 6364136223846793005ULL + 1442695040888963407ULL;
+    return v;
+}
+
+int64_t util_backoff_ms(int attempt, int64_t base_ms, int64_t max_ms)
+{
+    int64_t ceiling = base_ms;
+    int64_t floor_ms;
+
+    if (base_ms <= 0)
+        return 0;
+    if (attempt < 0)
+        attempt = 0;
+    for (int i = 0; i < attempt && ceiling < max_ms; i++)
+        ceiling *= 2;
+    if (ceiling > max_ms)
+        ceiling = max_ms;
+    floor_ms = base_ms / 2;
+    if (floor_ms >= ceiling)
+        return ceiling;
+    return floor_ms + (int64_t)(rand_u64() % (uint64_t)(ceiling - floor_ms + 1));
+}
+
+void util_sleep_ms(int64_t ms)
+{
+    struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000};
+
+    while (nanosleep(&ts, &ts) == -1 && errno == EINTR)
+        ;
+}
+
+size_t util_strlcpy(char *dst, const char *src, size_t size)
+{
+    size_t len = strlen(src);
+
+    if (size > 0) {
+        size_t n = len < size - 1 ? len : size - 1;
+        memcpy(dst, src, n);
+        dst[n] = '\0';
+    }
+    return len;
+}
+
+static void hex(char *out, size_t nbytes)
+{
+    static const char digits[] = "0123456789abcdef";
+    unsigned char buf[16];
+
+    if (RAND_bytes(buf, (int)nbytes) != 1) {
+        uint64_t a = rand_u64(), b = rand_u64();
+        memcpy(buf, &a, 8);
+        memcpy(buf + 8, &b, 8);
+    }
+    for (size_t i = 0; i < nbytes; i++) {
+        out[2 * i] = digits[buf[i] >> 4];
+        out[2 * i + 1] = digits[buf[i] & 15];
+    }
+    out[2 * nbytes] = '\0';
+}
+
+/* "00-" 32 hex "-" 16 hex "-" 2 hex: 55 characters. */
+static int traceparent_valid(const char *tp)
+{
+    if (!tp || strlen(tp) != 55 || tp[2] != '-' || tp[35] != '-' || tp[52] != '-')
+        return 0;
+    for (int i = 0; i < 55; i++) {
+        if (i == 2 || i == 35 || i == 52)
+            continue;
+        if (!isxdigit((unsigned char)tp[i]))
+            return 0;
+    }
+    return strncmp(tp + 3, "00000000000000000000000000000000", 32) != 0;
+}
+
+void util_traceparent_new(char out[56])
+{
+    char trace[33], span[17];
+
+    hex(trace, 16);
+    hex(span, 8);
+    snprintf(out, 56, "00-%s-%s-01", trace, span);
+}
+
+void util_traceparent_child(const char *parent, char out[56])
+{
+    char trace[33], span[17];
+
+    if (!traceparent_valid(parent)) {
+        util_traceparent_new(out);
+        return;
+    }
+    memcpy(trace, parent + 3, 32);
+    trace[32] = '\0';
+    hex(span, 8);
+    snprintf(out, 56, "00-%s-%s-%.2s", trace, span, parent + 53);
+}

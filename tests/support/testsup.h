@@ -1,0 +1,115 @@
+/*
+ * testsup.h - support for integration and end-to-end tests (linked into every test binary).
+ *
+ * The harness (scripts/test.sh) starts MariaDB, Redis and Kafka and exports:
+ *   DB_HOST DB_PORT DB_USER DB_PASSWORD   a MariaDB account that may create databases
+ *   REDIS_HOST REDIS_PORT
+ *   KAFKA_BOOTSTRAP                        host:port
+ *   KAFKA_KIND                             apache | mock | external
+ *   TEST_STATE_DIR                         the harness's temporary folder
+ *   JWT_PRIVATE_KEY_FILE JWT_PUBLIC_KEY_FILE  an ES256 key pair made for the run
+ *   BUILD_DIR                              where binaries are (build/asan)
+ * Tests never depend on each other's leftovers: each makes its own database, topic names or
+ * ids with ts_unique(). No sleeps as synchronisation: poll with ts_poll_until().
+ */
+#ifndef TESTSUP_H
+#define TESTSUP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include <cjson/cJSON.h>
+
+/* The environment variable @name; fails the test (cmocka fail_msg) when unset. */
+const char *ts_env(const char *name);
+
+/* @prefix + "_" + a random 12-hex suffix, into @out. Safe for DB names and topic names. */
+void ts_unique(const char *prefix, char *out, size_t outlen);
+
+/* Calls @cond(@arg) every 50 ms until it returns true or @timeout_ms passes. */
+bool ts_poll_until(bool (*cond)(void *arg), void *arg, int timeout_ms);
+
+/* Creates a fresh database named ts_unique(@prefix) on the harness's MariaDB; writes the name
+ * into @out. 0 or -EIO. */
+int ts_create_database(const char *prefix, char *out, size_t outlen);
+
+/* Runs "scripts/infra.sh @action" against the harness's state (e.g. "kafka-stop",
+ * "kafka-start", "mariadb-restart", "redis-restart"). Returns the exit status. */
+int ts_infra(const char *action);
+
+/* ---- HTTP client (libcurl) ---- */
+struct ts_resp {
+    long status;
+    char *body;        /* NUL-terminated, owned */
+    cJSON *json;       /* parsed body or NULL, owned */
+    char content_type[128];
+    char location[512];
+};
+
+/* @body may be NULL; @headers is a NULL-terminated list of "Name: value" or NULL;
+ * @token adds "Authorization: Bearer <token>" when non-NULL. Returns 0 or -EIO (no answer). */
+int ts_http(const char *method, const char *url, const char *token, const char *body,
+            const char *const *headers, struct ts_resp *ret);
+void ts_resp_free(struct ts_resp *resp);
+
+/* An ES256 access token for @sub with @role ("USER" or "ADMIN"), signed with
+ * JWT_PRIVATE_KEY_FILE, valid 15 minutes. Caller frees. */
+char *ts_token(const char *sub, const char *role);
+
+/* ---- Kafka ---- */
+struct ts_record {
+    char *topic;
+    char *key;
+    char *value;
+    size_t len;
+    int32_t partition;
+    int64_t offset;
+    size_t nheaders;
+    char **header_names;
+    char **header_values;
+};
+
+/* The value of header @name in @rec, or NULL. */
+const char *ts_record_header(const struct ts_record *rec, const char *name);
+
+struct ts_consumer;
+
+/* A consumer of @topic in a fresh group reading from the beginning. */
+struct ts_consumer *ts_consumer_new(const char *topic);
+/* Collects records until @want have been read or @timeout_ms passes; *@ret (owned, free with
+ * ts_records_free) holds what was read. Returns the count. */
+size_t ts_consume(struct ts_consumer *c, size_t want, int timeout_ms, struct ts_record **ret);
+void ts_records_free(struct ts_record *recs, size_t n);
+void ts_consumer_free(struct ts_consumer *c);
+
+/* Creates @topic (3 partitions) if missing. 0 or -EIO. */
+int ts_create_topic(const char *topic);
+
+/* Produces one message (headers as alternating name, value, NULL-terminated; may be NULL). */
+int ts_produce(const char *topic, const char *key, const char *value, size_t len,
+               const char *const *headers);
+
+/* ---- service processes ---- */
+struct ts_service {
+    pid_t pid;
+    unsigned short port;
+    char url[64];      /* "http://127.0.0.1:<port>" */
+    char log_path[512];
+};
+
+/*
+ * Starts $BUILD_DIR/bin/@binary with the harness environment plus @env ("NAME=value",
+ * NULL-terminated; overrides), HTTP_PORT set to a free port, output to a log file in
+ * TEST_STATE_DIR. Waits up to @timeout_ms for GET /health/ready = 200. 0 or -EIO (then the log
+ * tail is printed).
+ */
+int ts_service_start(const char *binary, const char *const *env, int timeout_ms,
+                     struct ts_service *ret);
+
+/* Sends @sig (SIGTERM for a clean stop, SIGKILL for a crash) and waits for the exit.
+ * Returns the exit status (or 128+signal). */
+int ts_service_stop(struct ts_service *svc, int sig);
+
+#endif
