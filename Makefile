@@ -43,6 +43,9 @@ include tests/e2e.mk
 
 all: $(COMMON_LIB) $(BINS) $(TESTS) $(ITESTS)
 
+# test code sees the test-support header
+$(BUILD)/obj/%.o: CFLAGS += -Itests/support
+
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -MMD -MP -c $< -o $@

@@ -177,6 +177,10 @@ static const struct cfg_entry svc_table_template[] = {
                   "largest retry delay"),
     CFG_ENTRY_INT("SHUTDOWN_TIMEOUT_MS", "10000", 100, 600000, S, shutdown_timeout_ms,
                   "deadline for a clean shutdown"),
+    CFG_ENTRY_BOOL("DB_AUTO_CREATE", "false", S, db_auto_create,
+                   "create the database at start (dev and tests)"),
+    CFG_ENTRY_BOOL("KAFKA_CREATE_TOPICS", "false", S, kafka_create_topics,
+                   "create the service's topics at start (dev and tests)"),
 };
 #undef S
 

@@ -70,6 +70,9 @@ struct svc_config {
     long consumer_backoff_base_ms;/* CONSUMER_BACKOFF_BASE_MS */
     long consumer_backoff_max_ms; /* CONSUMER_BACKOFF_MAX_MS */
     long shutdown_timeout_ms;     /* SHUTDOWN_TIMEOUT_MS */
+    bool db_auto_create;          /* DB_AUTO_CREATE: create the database at start (dev/test) */
+    bool kafka_create_topics;     /* KAFKA_CREATE_TOPICS: create this service's topics at start
+                                     (dev/test; production creates them with a script) */
 };
 
 /* Per-service defaults that differ between services. */

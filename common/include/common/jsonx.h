@@ -1,0 +1,31 @@
+/*
+ * jsonx.h - typed reads of JSON request fields that collect RFC 9457 field errors.
+ *
+ * Each reader looks up @key in @obj (a cJSON object), checks its type and range, and on a
+ * problem appends {"field": @field, "message": …} to *@errors (see http_field_error) and
+ * returns -EINVAL. A missing optional field returns -ENOENT and leaves *@ret untouched; JSON
+ * null counts as missing. Values are borrowed from @obj.
+ */
+#ifndef COMMON_JSONX_H
+#define COMMON_JSONX_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include <cjson/cJSON.h>
+
+int jsonx_str(const cJSON *obj, const char *key, const char *field, bool required, size_t maxlen,
+              const char **ret, cJSON **errors);
+
+/* An integral number in [lo, hi] (JSON numbers with a fraction are refused). */
+int jsonx_int(const cJSON *obj, const char *key, const char *field, bool required, long long lo,
+              long long hi, long long *ret, cJSON **errors);
+
+/* An array of at most @maxlen items. */
+int jsonx_array(const cJSON *obj, const char *key, const char *field, bool required,
+                size_t maxlen, const cJSON **ret, cJSON **errors);
+
+/* Parses a decimal id from a path or query string: 1..2^63-1. 0 or -EINVAL. */
+int jsonx_parse_id(const char *s, long long *ret);
+
+#endif

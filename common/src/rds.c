@@ -1,0 +1,231 @@
+/*
+ * rds.c - Redis on hiredis: a mutex-guarded pool of redisContext (not thread-safe on its own),
+ * one reconnect-and-retry on I/O errors, and EVALSHA with a NOSCRIPT fallback.
+ */
+#include "common/rds.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/sha.h>
+
+#include "common/util.h"
+
+struct rds_conn {
+    redisContext *ctx;
+    struct rds_conn *next;
+};
+
+struct rds_pool {
+    struct rds_opts opts;
+    char *host;
+    pthread_mutex_t lock;
+    struct rds_conn *idle;
+};
+
+void rds_script_init(struct rds_script *script, const char *lua)
+{
+    unsigned char md[SHA_DIGEST_LENGTH];
+
+    script->lua = lua;
+    SHA1((const unsigned char *)lua, strlen(lua), md);
+    for (int i = 0; i < SHA_DIGEST_LENGTH; i++)
+        snprintf(script->sha + 2 * i, 3, "%02x", md[i]);
+}
+
+struct rds_pool *rds_pool_new(const struct rds_opts *opts, char *errbuf, size_t errlen)
+{
+    struct rds_pool *pool;
+
+    if (!opts->host || !opts->port) {
+        snprintf(errbuf, errlen, "redis host and port are required");
+        return NULL;
+    }
+    pool = calloc(1, sizeof(*pool));
+    if (!pool || !(pool->host = strdup(opts->host))) {
+        free(pool);
+        snprintf(errbuf, errlen, "out of memory");
+        return NULL;
+    }
+    pool->opts = *opts;
+    pool->opts.host = pool->host;
+    if (!pool->opts.timeout_ms)
+        pool->opts.timeout_ms = 2000;
+    pthread_mutex_init(&pool->lock, NULL);
+    return pool;
+}
+
+static void conn_close(struct rds_conn *conn)
+{
+    if (!conn)
+        return;
+    if (conn->ctx)
+        redisFree(conn->ctx);
+    free(conn);
+}
+
+void rds_pool_free(struct rds_pool *pool)
+{
+    if (!pool)
+        return;
+    while (pool->idle) {
+        struct rds_conn *c = pool->idle;
+        pool->idle = c->next;
+        conn_close(c);
+    }
+    pthread_mutex_destroy(&pool->lock);
+    free(pool->host);
+    free(pool);
+}
+
+static redisContext *connect_ctx(const struct rds_opts *opts, char *errbuf, size_t errlen)
+{
+    struct timeval tv = {.tv_sec = opts->timeout_ms / 1000,
+                         .tv_usec = (opts->timeout_ms % 1000) * 1000};
+    redisContext *ctx = redisConnectWithTimeout(opts->host, (int)opts->port, tv);
+
+    if (!ctx || ctx->err) {
+        snprintf(errbuf, errlen, "cannot connect to redis %s:%u: %s", opts->host, opts->port,
+                 ctx ? ctx->errstr : "out of memory");
+        if (ctx)
+            redisFree(ctx);
+        return NULL;
+    }
+    redisSetTimeout(ctx, tv);
+    return ctx;
+}
+
+struct rds_conn *rds_acquire(struct rds_pool *pool, char *errbuf, size_t errlen)
+{
+    struct rds_conn *conn;
+
+    pthread_mutex_lock(&pool->lock);
+    conn = pool->idle;
+    if (conn)
+        pool->idle = conn->next;
+    pthread_mutex_unlock(&pool->lock);
+    if (conn)
+        return conn;
+    conn = calloc(1, sizeof(*conn));
+    if (!conn) {
+        snprintf(errbuf, errlen, "out of memory");
+        return NULL;
+    }
+    conn->ctx = connect_ctx(&pool->opts, errbuf, errlen);
+    if (!conn->ctx) {
+        free(conn);
+        return NULL;
+    }
+    /* remember the pool's options for reconnects */
+    return conn;
+}
+
+void rds_release(struct rds_pool *pool, struct rds_conn *conn)
+{
+    if (!conn)
+        return;
+    if (!conn->ctx || conn->ctx->err) {
+        conn_close(conn);
+        return;
+    }
+    pthread_mutex_lock(&pool->lock);
+    conn->next = pool->idle;
+    pool->idle = conn;
+    pthread_mutex_unlock(&pool->lock);
+}
+
+/* Reconnects @conn to the address it had. 0 or -EIO. */
+static int reconnect(struct rds_conn *conn, char *errbuf, size_t errlen)
+{
+    if (redisReconnect(conn->ctx) != REDIS_OK) {
+        snprintf(errbuf, errlen, "redis reconnect failed: %s", conn->ctx->errstr);
+        return -EIO;
+    }
+    return 0;
+}
+
+redisReply *rds_command(struct rds_conn *conn, int argc, const char **argv, const size_t *argvlen,
+                        char *errbuf, size_t errlen)
+{
+    for (int attempt = 0; attempt < 2; attempt++) {
+        redisReply *reply;
+
+        if (conn->ctx->err && reconnect(conn, errbuf, errlen) < 0)
+            return NULL;
+        reply = redisCommandArgv(conn->ctx, argc, argv, argvlen);
+        if (reply)
+            return reply;
+        snprintf(errbuf, errlen, "redis i/o error: %s", conn->ctx->errstr);
+        /* the context is unusable now; one reconnect and retry */
+    }
+    return NULL;
+}
+
+static redisReply *evalsha(struct rds_conn *conn, const char *verb, const char *body, int nkeys,
+                           const char **keys, int nargs, const char **args, char *errbuf,
+                           size_t errlen)
+{
+    int argc = 3 + nkeys + nargs;
+    const char **argv = calloc((size_t)argc, sizeof(*argv));
+    size_t *lens = calloc((size_t)argc, sizeof(*lens));
+    char nk[16];
+    redisReply *reply = NULL;
+
+    if (!argv || !lens) {
+        snprintf(errbuf, errlen, "out of memory");
+        goto out;
+    }
+    snprintf(nk, sizeof(nk), "%d", nkeys);
+    argv[0] = verb;
+    argv[1] = body;
+    argv[2] = nk;
+    for (int i = 0; i < nkeys; i++)
+        argv[3 + i] = keys[i];
+    for (int i = 0; i < nargs; i++)
+        argv[3 + nkeys + i] = args[i];
+    for (int i = 0; i < argc; i++)
+        lens[i] = strlen(argv[i]);
+    reply = rds_command(conn, argc, argv, lens, errbuf, errlen);
+out:
+    free(argv);
+    free(lens);
+    return reply;
+}
+
+redisReply *rds_eval(struct rds_conn *conn, const struct rds_script *script, int nkeys,
+                     const char **keys, int nargs, const char **args, char *errbuf, size_t errlen)
+{
+    redisReply *reply = evalsha(conn, "EVALSHA", script->sha, nkeys, keys, nargs, args, errbuf,
+                                errlen);
+
+    if (reply && reply->type == REDIS_REPLY_ERROR && strncmp(reply->str, "NOSCRIPT", 8) == 0) {
+        /* not cached (Redis restarted or flushed): EVAL loads and runs it in one go */
+        freeReplyObject(reply);
+        reply = evalsha(conn, "EVAL", script->lua, nkeys, keys, nargs, args, errbuf, errlen);
+    }
+    return reply;
+}
+
+int rds_ping(struct rds_pool *pool, char *why, size_t whylen)
+{
+    const char *argv[] = {"PING"};
+    size_t lens[] = {4};
+    struct rds_conn *conn = rds_acquire(pool, why, whylen);
+    redisReply *reply;
+    int rc = -EIO;
+
+    if (!conn)
+        return -EIO;
+    reply = rds_command(conn, 1, argv, lens, why, whylen);
+    if (reply && reply->type == REDIS_REPLY_STATUS && strcmp(reply->str, "PONG") == 0)
+        rc = 0;
+    else if (reply)
+        snprintf(why, whylen, "unexpected redis reply to PING");
+    if (reply)
+        freeReplyObject(reply);
+    rds_release(pool, conn);
+    return rc;
+}
