@@ -12,7 +12,7 @@ else
 BUILD   ?= build
 endif
 
-PKGS    := rdkafka libmicrohttpd libmariadb hiredis libcjson openssl libcurl uuid
+PKGS    := rdkafka libmicrohttpd libmariadb hiredis libcjson openssl libcurl uuid libargon2
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
@@ -27,13 +27,34 @@ else
 CFLAGS  += -O2 -D_FORTIFY_SOURCE=2 -fstack-protector-strong
 endif
 
-SERVICES := catalog-service
+# every folder with a module.mk is a service
+SERVICES := $(patsubst %/module.mk,%,$(wildcard *-service/module.mk))
 BINS     :=
 TESTS    :=            # unit tests: no I/O
 ITESTS   :=            # integration tests: need MariaDB/Redis/Kafka from the harness
 
 .PHONY: all test test-unit check run up down clean format format-check distclean
 all:
+
+# A service: $(1) short name (catalog), $(2) folder (catalog-service). Builds
+# $(BUILD)/bin/$(2) from $(2)/src/*.c, and one test binary per $(2)/tests/{test,it}_*.c linked
+# with every object of the service but main.o.
+define service_template
+$(1)_SRC := $$(wildcard $(2)/src/*.c)
+$(1)_OBJ := $$($(1)_SRC:%.c=$$(BUILD)/obj/%.o)
+$(1)_LIB_OBJ := $$(filter-out %/main.o,$$($(1)_OBJ))
+BINS += $$(BUILD)/bin/$(2)
+TESTS += $$(patsubst $(2)/tests/%.c,$$(BUILD)/tests/$(1)/%,$$(wildcard $(2)/tests/test_*.c))
+ITESTS += $$(patsubst $(2)/tests/%.c,$$(BUILD)/tests/$(1)/%,$$(wildcard $(2)/tests/it_*.c))
+
+$$(BUILD)/bin/$(2): $$($(1)_OBJ) $$(COMMON_LIB)
+	@mkdir -p $$(dir $$@)
+	$$(CC) $$(LDFLAGS) -o $$@ $$^ $$(LDLIBS)
+
+$$(BUILD)/tests/$(1)/%: $$(BUILD)/obj/$(2)/tests/%.o $$($(1)_LIB_OBJ) $$(TESTSUP_OBJ) $$(COMMON_LIB)
+	@mkdir -p $$(dir $$@)
+	$$(CC) $$(LDFLAGS) -o $$@ $$^ -lcmocka $$(LDLIBS)
+endef
 
 include tests/module.mk
 include common/module.mk
