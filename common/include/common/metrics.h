@@ -30,9 +30,10 @@ void metrics_inc(const char *name, const char *const *values, double by);
 void metrics_set(const char *name, const char *const *values, double value);
 void metrics_observe(const char *name, const char *const *values, double value);
 
-/* A gauge whose value is read at scrape time by calling @fn(@arg). */
-typedef double (*metrics_gauge_fn)(void *arg);
-int metrics_gauge_fn(const char *name, const char *help, metrics_gauge_fn fn, void *arg);
+/* A gauge whose value is read at scrape time by calling @fn(@arg) (under the registry's
+ * lock: @fn must not call metrics_*()). @arg is borrowed until metrics_reset(). */
+typedef double (*metrics_read_fn)(void *arg);
+int metrics_gauge_fn(const char *name, const char *help, metrics_read_fn fn, void *arg);
 
 /* Renders every family. Caller owns the result: free(). NULL on allocation failure. */
 char *metrics_render(void);

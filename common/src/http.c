@@ -1,0 +1,922 @@
+/*
+ * http.c - the HTTP server behind http.h: libmicrohttpd with an internal thread pool, a small
+ * router, bearer-token checks, problem+json replies, health and metrics endpoints.
+ *
+ * A request's life in libmicrohttpd: http_access() is called first with the headers only
+ * (*con_cls == NULL): the per-request state is allocated there, the route matched and an
+ * oversized declared body refused at once with 413. Then it is called once per chunk of body
+ * (appended, or discarded once over the limit: libmicrohttpd cannot answer in the middle of an
+ * upload), and a last time with no data, when the request is answered. http_completed() frees
+ * the state whatever happened.
+ */
+#include "common/http.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <microhttpd.h>
+
+#include "common/log.h"
+#include "common/metrics.h"
+#include "common/util.h"
+
+#define HTTP_MAX_SEGMENTS 16
+#define HTTP_MAX_JSON_DEPTH 32
+#define HTTP_DEFAULT_THREADS 4
+#define HTTP_DEFAULT_MAX_BODY (1024 * 1024)
+#define HTTP_CONNECTION_TIMEOUT_S 30
+/* past this much of an oversized chunked upload, stop discarding and drop the connection */
+#define HTTP_DISCARD_MAX ((size_t)16 * 1024 * 1024)
+
+#define HTTP_METRIC_REQUESTS "commerce_http_requests_total"
+#define HTTP_METRIC_DURATION "commerce_http_request_duration_seconds"
+
+#define HTTP_CT_JSON "application/json"
+#define HTTP_CT_PROBLEM "application/problem+json"
+#define HTTP_CT_METRICS "text/plain; version=0.0.4; charset=utf-8"
+
+/* A route's pattern split into segments once, at start. */
+struct http_compiled {
+    const struct http_route *route;
+    size_t nsegs;
+    char *segs[HTTP_MAX_SEGMENTS]; /* a literal, or the parameter's name */
+    bool is_param[HTTP_MAX_SEGMENTS];
+};
+
+struct http_server {
+    struct MHD_Daemon *daemon;
+    struct http_opts opts;
+    struct http_compiled *routes;
+    size_t nroutes;
+    void *app;
+    unsigned short port;
+    atomic_bool draining;
+};
+
+enum http_match {
+    HTTP_MATCH_ROUTE,
+    HTTP_MATCH_LIVE,
+    HTTP_MATCH_READY,
+    HTTP_MATCH_METRICS,
+    HTTP_MATCH_NOT_FOUND,
+    HTTP_MATCH_BAD_METHOD,
+};
+
+/* Per-request state, on libmicrohttpd's *con_cls. */
+struct http_conn {
+    struct http_server *srv;
+    struct MHD_Connection *connection;
+    struct timespec start;
+    char *path;   /* without query string and trailing slash */
+    char *segbuf; /* the path's segments, NUL-separated: parameter values point here */
+    enum http_match match;
+    const struct http_compiled *route;
+    const char *route_label; /* the pattern, a built-in path, or "unmatched" */
+    size_t nparams;
+    const char *param_names[HTTP_MAX_PARAMS];
+    const char *param_values[HTTP_MAX_PARAMS];
+    char allow[96]; /* Allow header for 405 */
+    char *body;
+    size_t len, cap;
+    size_t received;
+    bool too_large;
+    bool answered;
+    const char *www_authenticate; /* set by a 401 */
+};
+
+/* ---- reply helpers (also used by handlers) ---- */
+
+static void http_resp_set_body(struct http_resp *resp, int status, char *body, const char *ct)
+{
+    free(resp->body);
+    resp->body = body;
+    resp->status = status;
+    resp->content_type = ct;
+}
+
+/* Prints @json into a malloc'd string (the server frees bodies with free()). Deletes @json. */
+static char *http_print(cJSON *json)
+{
+    char *printed, *body;
+
+    if (!json)
+        return NULL;
+    printed = cJSON_PrintUnformatted(json);
+    cJSON_Delete(json);
+    if (!printed)
+        return NULL;
+    body = strdup(printed);
+    cJSON_free(printed);
+    return body;
+}
+
+void http_reply_json(struct http_resp *resp, int status, cJSON *json)
+{
+    char *body = NULL;
+
+    if (json) {
+        body = http_print(json);
+        if (!body) {
+            http_reply_problem(resp, 500, "COMMON-500-001", NULL, "out of memory");
+            return;
+        }
+    }
+    http_resp_set_body(resp, status, body, HTTP_CT_JSON);
+}
+
+void http_reply_problem(struct http_resp *resp, int status, const char *code, cJSON *errors,
+                        const char *detail_fmt, ...)
+{
+    char detail[512];
+    const char *title = MHD_get_reason_phrase_for((unsigned)status);
+    va_list ap;
+    cJSON *json;
+
+    va_start(ap, detail_fmt);
+    vsnprintf(detail, sizeof(detail), detail_fmt, ap);
+    va_end(ap);
+
+    json = cJSON_CreateObject();
+    if (!json || !cJSON_AddStringToObject(json, "type", "about:blank") ||
+        !cJSON_AddStringToObject(json, "title", title && *title ? title : "Unknown") ||
+        !cJSON_AddNumberToObject(json, "status", status) ||
+        !cJSON_AddStringToObject(json, "detail", detail) ||
+        !cJSON_AddStringToObject(json, "code", code ? code : "COMMON-500-001")) {
+        cJSON_Delete(json);
+        cJSON_Delete(errors);
+        http_resp_set_body(resp, status, NULL, HTTP_CT_PROBLEM);
+        return;
+    }
+    if (errors)
+        cJSON_AddItemToObject(json, "errors", errors); /* now owned by json */
+    http_resp_set_body(resp, status, http_print(json), HTTP_CT_PROBLEM);
+}
+
+void http_field_error(cJSON **errors, const char *field, const char *message)
+{
+    cJSON *item;
+
+    if (!*errors) {
+        *errors = cJSON_CreateArray();
+        if (!*errors)
+            return;
+    }
+    item = cJSON_CreateObject();
+    if (!item)
+        return;
+    cJSON_AddStringToObject(item, "field", field ? field : "");
+    cJSON_AddStringToObject(item, "message", message ? message : "");
+    cJSON_AddItemToArray(*errors, item);
+}
+
+/* ---- request accessors ---- */
+
+const char *http_param(const struct http_req *req, const char *name)
+{
+    for (size_t i = 0; i < req->nparams; i++)
+        if (strcmp(req->param_names[i], name) == 0)
+            return req->param_values[i];
+    return NULL;
+}
+
+const char *http_query(const struct http_req *req, const char *name)
+{
+    const struct http_conn *c = req->impl;
+
+    if (!c)
+        return NULL;
+    return MHD_lookup_connection_value(c->connection, MHD_GET_ARGUMENT_KIND, name);
+}
+
+const char *http_header(const struct http_req *req, const char *name)
+{
+    const struct http_conn *c = req->impl;
+
+    if (!c)
+        return NULL;
+    return MHD_lookup_connection_value(c->connection, MHD_HEADER_KIND, name);
+}
+
+long http_query_long(const struct http_req *req, struct http_resp *resp, const char *name, long def,
+                     long lo, long hi)
+{
+    const char *s = http_query(req, name);
+    char *end;
+    long v;
+
+    if (!s)
+        return def;
+    errno = 0;
+    v = strtol(s, &end, 10);
+    if (*s == '\0' || *end != '\0' || errno == ERANGE || v < lo || v > hi) {
+        cJSON *errors = NULL;
+        char msg[128];
+        snprintf(msg, sizeof(msg), "must be an integer between %ld and %ld", lo, hi);
+        http_field_error(&errors, name, msg);
+        http_reply_problem(resp, 400, "COMMON-400-003", errors, "invalid query parameter '%s'",
+                           name);
+        return -1;
+    }
+    return v;
+}
+
+/* True if @s (@len bytes of JSON) nests arrays/objects deeper than HTTP_MAX_JSON_DEPTH. */
+static bool http_json_too_deep(const char *s, size_t len)
+{
+    bool in_string = false, escaped = false;
+    int depth = 0;
+
+    for (size_t i = 0; i < len; i++) {
+        char ch = s[i];
+        if (in_string) {
+            if (escaped)
+                escaped = false;
+            else if (ch == '\\')
+                escaped = true;
+            else if (ch == '"')
+                in_string = false;
+        } else if (ch == '"') {
+            in_string = true;
+        } else if (ch == '{' || ch == '[') {
+            if (++depth > HTTP_MAX_JSON_DEPTH)
+                return true;
+        } else if (ch == '}' || ch == ']') {
+            depth--;
+        }
+    }
+    return false;
+}
+
+cJSON *http_json_body(const struct http_req *req, struct http_resp *resp)
+{
+    cJSON *json;
+
+    if (!req->body || req->body_len == 0) {
+        http_reply_problem(resp, 400, "COMMON-400-001", NULL, "request body is empty");
+        return NULL;
+    }
+    if (http_json_too_deep(req->body, req->body_len)) {
+        http_reply_problem(resp, 400, "COMMON-400-001", NULL,
+                           "request body nests deeper than %d levels", HTTP_MAX_JSON_DEPTH);
+        return NULL;
+    }
+    /* cJSON wants the terminating NUL inside the length to reject trailing garbage; an
+     * embedded NUL would hide whatever follows it */
+    json = memchr(req->body, '\0', req->body_len)
+               ? NULL
+               : cJSON_ParseWithLengthOpts(req->body, req->body_len + 1, NULL, 1);
+    if (!json) {
+        http_reply_problem(resp, 400, "COMMON-400-001", NULL, "request body is not valid JSON");
+        return NULL;
+    }
+    if (!cJSON_IsObject(json)) {
+        cJSON_Delete(json);
+        http_reply_problem(resp, 400, "COMMON-400-002", NULL, "request body must be a JSON object");
+        return NULL;
+    }
+    return json;
+}
+
+/* ---- routing ---- */
+
+/* Splits @path (a writable copy) in place into segments; returns the count, or -1 if too many.
+ * "/" has none; a trailing slash is ignored. */
+static int http_split(char *path, char **segs)
+{
+    int n = 0;
+    char *p = path;
+
+    if (*p == '/')
+        p++;
+    if (*p == '\0')
+        return 0;
+    for (;;) {
+        char *slash = strchr(p, '/');
+        if (slash && slash[1] == '\0') { /* trailing slash */
+            *slash = '\0';
+            slash = NULL;
+        }
+        if (n == HTTP_MAX_SEGMENTS)
+            return -1;
+        segs[n++] = p;
+        if (!slash)
+            return n;
+        *slash = '\0';
+        p = slash + 1;
+    }
+}
+
+static bool http_route_matches(const struct http_compiled *rt, char *const *segs, size_t nsegs)
+{
+    if (rt->nsegs != nsegs)
+        return false;
+    for (size_t i = 0; i < nsegs; i++) {
+        if (rt->is_param[i] ? segs[i][0] == '\0' : strcmp(rt->segs[i], segs[i]) != 0)
+            return false;
+    }
+    return true;
+}
+
+/* True if @a is more specific than @b: at the first position where one has a literal and
+ * the other a parameter, the literal wins. */
+static bool http_route_better(const struct http_compiled *a, const struct http_compiled *b)
+{
+    for (size_t i = 0; i < a->nsegs && i < b->nsegs; i++)
+        if (a->is_param[i] != b->is_param[i])
+            return !a->is_param[i];
+    return false;
+}
+
+static void http_allow_add(char *allow, size_t len, const char *method)
+{
+    const char *p = allow;
+    size_t mlen = strlen(method);
+
+    while ((p = strstr(p, method))) {
+        if ((p == allow || p[-1] == ' ') && (p[mlen] == ',' || p[mlen] == '\0'))
+            return; /* already listed */
+        p += mlen;
+    }
+    size_t used = strlen(allow);
+    snprintf(allow + used, len - used, "%s%s", used ? ", " : "", method);
+}
+
+/* Matches c->path for @method: built-ins first, then the most specific route. */
+static int http_route(struct http_conn *c, const char *method)
+{
+    struct http_server *srv = c->srv;
+    char *segs[HTTP_MAX_SEGMENTS];
+    const struct http_compiled *best = NULL;
+    bool head = strcmp(method, "HEAD") == 0; /* served by GET routes, body dropped by MHD */
+    int n;
+
+    static const struct {
+        const char *path;
+        enum http_match match;
+    } builtins[] = {
+        {"/health/live", HTTP_MATCH_LIVE},
+        {"/health/ready", HTTP_MATCH_READY},
+        {"/metrics", HTTP_MATCH_METRICS},
+    };
+
+    for (size_t i = 0; i < sizeof(builtins) / sizeof(builtins[0]); i++) {
+        if (strcmp(c->path, builtins[i].path) != 0)
+            continue;
+        c->route_label = builtins[i].path;
+        if (strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0) {
+            c->match = builtins[i].match;
+        } else {
+            c->match = HTTP_MATCH_BAD_METHOD;
+            snprintf(c->allow, sizeof(c->allow), "GET, HEAD");
+        }
+        return 0;
+    }
+
+    c->match = HTTP_MATCH_NOT_FOUND;
+    c->route_label = "unmatched";
+    c->segbuf = strdup(c->path);
+    if (!c->segbuf)
+        return -ENOMEM;
+    n = http_split(c->segbuf, segs);
+    if (n < 0)
+        return 0;
+    for (size_t i = 0; i < srv->nroutes; i++) {
+        const struct http_compiled *rt = &srv->routes[i];
+        if (!http_route_matches(rt, segs, (size_t)n))
+            continue;
+        if (strcmp(rt->route->method, method) != 0 &&
+            !(head && strcmp(rt->route->method, "GET") == 0)) {
+            http_allow_add(c->allow, sizeof(c->allow), rt->route->method);
+            continue;
+        }
+        if (!best || http_route_better(rt, best))
+            best = rt;
+    }
+    if (!best) {
+        if (c->allow[0])
+            c->match = HTTP_MATCH_BAD_METHOD;
+        return 0;
+    }
+    c->match = HTTP_MATCH_ROUTE;
+    c->route = best;
+    c->route_label = best->route->pattern;
+    for (size_t i = 0; i < best->nsegs; i++) {
+        if (!best->is_param[i])
+            continue;
+        c->param_names[c->nparams] = best->segs[i];
+        c->param_values[c->nparams] = segs[i];
+        c->nparams++;
+    }
+    return 0;
+}
+
+static void http_compiled_release(struct http_compiled *rt)
+{
+    for (size_t i = 0; i < rt->nsegs; i++)
+        free(rt->segs[i]);
+    rt->nsegs = 0;
+}
+
+/* Splits @route's pattern into @rt. -EINVAL with a reason in @errbuf. */
+static int http_compile(const struct http_route *route, struct http_compiled *rt, char *errbuf,
+                        size_t errlen)
+{
+    char *copy = NULL, *segs[HTTP_MAX_SEGMENTS];
+    size_t nparams = 0;
+    int n, rc = 0;
+
+    rt->route = route;
+    if (!route->method || !route->pattern || route->pattern[0] != '/' || !route->fn) {
+        snprintf(errbuf, errlen, "route '%s' needs a method, a '/' pattern and a handler",
+                 route->pattern ? route->pattern : "");
+        return -EINVAL;
+    }
+    copy = strdup(route->pattern);
+    if (!copy) {
+        rc = -ENOMEM;
+        snprintf(errbuf, errlen, "out of memory");
+        goto out;
+    }
+    n = http_split(copy, segs);
+    if (n < 0) {
+        rc = -EINVAL;
+        snprintf(errbuf, errlen, "route '%s' has too many segments", route->pattern);
+        goto out;
+    }
+    for (int i = 0; i < n; i++) {
+        size_t len = strlen(segs[i]);
+        bool param = len >= 2 && segs[i][0] == '{' && segs[i][len - 1] == '}';
+        if ((param && len == 2) || (!param && (strchr(segs[i], '{') || strchr(segs[i], '}')))) {
+            rc = -EINVAL;
+            snprintf(errbuf, errlen, "route '%s' has a bad parameter", route->pattern);
+            goto out;
+        }
+        if (param && ++nparams > HTTP_MAX_PARAMS) {
+            rc = -EINVAL;
+            snprintf(errbuf, errlen, "route '%s' has more than %d parameters", route->pattern,
+                     HTTP_MAX_PARAMS);
+            goto out;
+        }
+        rt->segs[i] = param ? strndup(segs[i] + 1, len - 2) : strdup(segs[i]);
+        if (!rt->segs[i]) {
+            rc = -ENOMEM;
+            snprintf(errbuf, errlen, "out of memory");
+            goto out;
+        }
+        rt->is_param[i] = param;
+        rt->nsegs = (size_t)i + 1;
+    }
+out:
+    free(copy);
+    if (rc < 0)
+        http_compiled_release(rt);
+    return rc;
+}
+
+/* ---- answering ---- */
+
+/* A bounded label value for the method: clients may send anything. */
+static const char *http_method_label(const char *method)
+{
+    static const char *const known[] = {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"};
+
+    for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++)
+        if (strcmp(method, known[i]) == 0)
+            return known[i];
+    return "OTHER";
+}
+
+static double http_elapsed_s(const struct timespec *start)
+{
+    struct timespec now;
+
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return (double)(now.tv_sec - start->tv_sec) + (double)(now.tv_nsec - start->tv_nsec) / 1e9;
+}
+
+/* 401 or 403 into @resp when the request may not use c->route; fills @principal when a valid
+ * token came with it. Returns true when the handler may run. */
+static bool http_authorize(struct http_conn *c, struct http_req *req, struct http_resp *resp,
+                           struct jwt_principal *principal)
+{
+    enum http_auth need = c->route->route->auth;
+    const struct jwt_key *key = c->srv->opts.jwt_key;
+    const char *auth = http_header(req, "Authorization");
+    const char *token = NULL;
+    char why[128] = "";
+    int rc = -ENOENT;
+
+    if (auth && strncasecmp(auth, "Bearer ", 7) == 0) {
+        token = auth + 7;
+        while (*token == ' ')
+            token++;
+        if (*token == '\0')
+            token = NULL;
+    }
+    if (token && key)
+        rc = jwt_verify(key, token, (int64_t)time(NULL), principal, why, sizeof(why));
+    if (rc == 0)
+        req->principal = principal;
+    if (need == HTTP_AUTH_NONE)
+        return true;
+
+    if (rc < 0) {
+        if (!token) {
+            c->www_authenticate = "Bearer";
+            http_reply_problem(resp, 401, "COMMON-401-001", NULL, "a bearer token is required");
+        } else {
+            c->www_authenticate = "Bearer error=\"invalid_token\"";
+            http_reply_problem(resp, 401, "COMMON-401-001", NULL, "invalid bearer token: %s",
+                               key ? why : "no verification key");
+        }
+        return false;
+    }
+    unsigned want = need == HTTP_AUTH_ADMIN ? JWT_ROLE_ADMIN : JWT_ROLE_USER | JWT_ROLE_ADMIN;
+    if (!(principal->roles & want)) {
+        http_reply_problem(resp, 403, "COMMON-403-001", NULL, "role %s required",
+                           need == HTTP_AUTH_ADMIN ? "ADMIN" : "USER");
+        return false;
+    }
+    return true;
+}
+
+static void http_ready(struct http_server *srv, struct http_resp *resp)
+{
+    char why[256] = "";
+    cJSON *json = cJSON_CreateObject();
+    int status = 200;
+
+    if (atomic_load(&srv->draining)) {
+        snprintf(why, sizeof(why), "shutting down");
+        status = 503;
+    } else if (srv->opts.ready && srv->opts.ready(srv->app, why, sizeof(why)) < 0) {
+        if (!why[0])
+            snprintf(why, sizeof(why), "not ready");
+        status = 503;
+    }
+    cJSON_AddStringToObject(json, "status", status == 200 ? "UP" : "DOWN");
+    if (status != 200)
+        cJSON_AddStringToObject(json, "reason", why);
+    http_reply_json(resp, status, json);
+}
+
+/* Fills @resp for the request in @c (everything but queueing it). */
+static void http_dispatch(struct http_conn *c, struct http_req *req, struct http_resp *resp)
+{
+    struct jwt_principal principal;
+
+    if (c->too_large) {
+        http_reply_problem(resp, 413, "COMMON-413-001", NULL, "request body larger than %zu bytes",
+                           c->srv->opts.max_body);
+        return;
+    }
+    switch (c->match) {
+    case HTTP_MATCH_LIVE: {
+        cJSON *json = cJSON_CreateObject();
+        cJSON_AddStringToObject(json, "status", "UP");
+        http_reply_json(resp, 200, json);
+        return;
+    }
+    case HTTP_MATCH_READY:
+        http_ready(c->srv, resp);
+        return;
+    case HTTP_MATCH_METRICS: {
+        char *text = metrics_render();
+        if (!text) {
+            http_reply_problem(resp, 500, "COMMON-500-001", NULL, "cannot render metrics");
+            return;
+        }
+        http_resp_set_body(resp, 200, text, HTTP_CT_METRICS);
+        return;
+    }
+    case HTTP_MATCH_NOT_FOUND:
+        http_reply_problem(resp, 404, "COMMON-404-001", NULL, "no resource at '%s'", c->path);
+        return;
+    case HTTP_MATCH_BAD_METHOD:
+        http_reply_problem(resp, 405, "COMMON-405-001", NULL, "method %s not allowed on '%s'",
+                           req->method, c->path);
+        return;
+    case HTTP_MATCH_ROUTE:
+        break;
+    }
+
+    if (!http_authorize(c, req, resp, &principal))
+        return;
+    req->route = c->route->route->pattern;
+    req->nparams = c->nparams;
+    memcpy(req->param_names, c->param_names, sizeof(req->param_names));
+    memcpy(req->param_values, c->param_values, sizeof(req->param_values));
+    req->body = c->body ? c->body : "";
+    req->body_len = c->len;
+    c->route->route->fn(req, resp, c->srv->app);
+    if (resp->status < 100 || resp->status > 599) {
+        log_msg(LOG_ERROR, "handler for '%s %s' set no valid status (%d)", req->method, req->route,
+                resp->status);
+        http_reply_problem(resp, 500, "COMMON-500-001", NULL, "internal error");
+    }
+}
+
+/* Answers the request in @c: dispatch, queue, metrics, access log. */
+static enum MHD_Result http_answer(struct http_conn *c, const char *method)
+{
+    struct http_req req = {.method = method, .path = c->path, .body = "", .impl = c};
+    struct http_resp resp = {0};
+    struct MHD_Response *response = NULL;
+    enum MHD_Result ret = MHD_NO;
+    size_t len;
+
+    c->answered = true;
+    msgctx_init_request(&req.ctx, http_header(&req, "X-Correlation-Id"),
+                        http_header(&req, "traceparent"));
+    msgctx_set_current(&req.ctx);
+
+    http_dispatch(c, &req, &resp);
+
+    len = resp.body ? strlen(resp.body) : 0;
+    if (len) {
+        response = MHD_create_response_from_buffer_with_free_callback(len, resp.body, &free);
+        if (response)
+            resp.body = NULL; /* now owned by response */
+    } else {
+        response = MHD_create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT);
+    }
+    if (!response) {
+        log_msg(LOG_ERROR, "cannot create response for '%s %s'", method, c->path);
+        goto out;
+    }
+    if (len)
+        MHD_add_response_header(response, MHD_HTTP_HEADER_CONTENT_TYPE,
+                                resp.content_type ? resp.content_type : HTTP_CT_JSON);
+    MHD_add_response_header(response, "X-Correlation-Id", req.ctx.correlation_id);
+    if (resp.location[0])
+        MHD_add_response_header(response, MHD_HTTP_HEADER_LOCATION, resp.location);
+    if (resp.status == 405 && c->allow[0])
+        MHD_add_response_header(response, MHD_HTTP_HEADER_ALLOW, c->allow);
+    if (resp.status == 401 && c->www_authenticate)
+        MHD_add_response_header(response, MHD_HTTP_HEADER_WWW_AUTHENTICATE, c->www_authenticate);
+    ret = MHD_queue_response(c->connection, (unsigned)resp.status, response);
+    MHD_destroy_response(response);
+
+    char status[8];
+    const char *method_label = http_method_label(method);
+    double elapsed = http_elapsed_s(&c->start);
+    snprintf(status, sizeof(status), "%d", resp.status);
+    metrics_inc(HTTP_METRIC_REQUESTS, (const char *const[]){c->route_label, method_label, status},
+                1);
+    metrics_observe(HTTP_METRIC_DURATION, (const char *const[]){c->route_label, method_label},
+                    elapsed);
+    log_info("http request '%s %s' answered %d in %.1f ms", method, c->path, resp.status,
+             elapsed * 1000);
+out:
+    free(resp.body);
+    msgctx_set_current(NULL);
+    return ret;
+}
+
+static void http_conn_free(struct http_conn *c)
+{
+    if (!c)
+        return;
+    free(c->path);
+    free(c->segbuf);
+    free(c->body);
+    free(c);
+}
+
+/* First call for a request: state, route, and the declared body size. */
+static enum MHD_Result http_begin(struct http_server *srv, struct MHD_Connection *connection,
+                                  const char *url, const char *method, void **con_cls)
+{
+    struct http_conn *c = calloc(1, sizeof(*c));
+    const char *cl;
+
+    if (!c)
+        return MHD_NO;
+    clock_gettime(CLOCK_MONOTONIC, &c->start);
+    c->srv = srv;
+    c->connection = connection;
+    c->path = strndup(url, strcspn(url, "?"));
+    if (!c->path)
+        goto bad;
+    size_t plen = strlen(c->path);
+    while (plen > 1 && c->path[plen - 1] == '/')
+        c->path[--plen] = '\0';
+    if (http_route(c, method) < 0)
+        goto bad;
+    *con_cls = c; /* from here on freed by http_completed() */
+
+    cl = MHD_lookup_connection_value(connection, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+    if (cl) {
+        char *end;
+        errno = 0;
+        unsigned long long n = strtoull(cl, &end, 10);
+        if (errno == 0 && *end == '\0' && n > srv->opts.max_body) {
+            /* answer before reading: libmicrohttpd then skips the body and closes */
+            c->too_large = true;
+            return http_answer(c, method);
+        }
+        if (errno == 0 && *end == '\0' && n > 0) {
+            c->body = malloc((size_t)n + 1);
+            if (!c->body)
+                return MHD_NO;
+            c->cap = (size_t)n + 1;
+        }
+    }
+    return MHD_YES;
+
+bad:
+    http_conn_free(c);
+    return MHD_NO;
+}
+
+/* A chunk of body: keep it, or count it once over the limit. */
+static enum MHD_Result http_upload(struct http_conn *c, const char *data, size_t size)
+{
+    size_t max = c->srv->opts.max_body;
+
+    c->received += size;
+    if (!c->too_large && c->received > max) {
+        c->too_large = true;
+        free(c->body);
+        c->body = NULL;
+        c->len = c->cap = 0;
+    }
+    if (c->too_large)
+        return c->received > HTTP_DISCARD_MAX ? MHD_NO : MHD_YES;
+    if (c->len + size + 1 > c->cap) {
+        size_t ncap = c->cap ? c->cap : 4096;
+        while (ncap < c->len + size + 1)
+            ncap *= 2;
+        if (ncap > max + 1)
+            ncap = max + 1;
+        char *nbody = realloc(c->body, ncap);
+        if (!nbody)
+            return MHD_NO;
+        c->body = nbody;
+        c->cap = ncap;
+    }
+    memcpy(c->body + c->len, data, size);
+    c->len += size;
+    c->body[c->len] = '\0';
+    return MHD_YES;
+}
+
+static enum MHD_Result http_access(void *cls, struct MHD_Connection *connection, const char *url,
+                                   const char *method, const char *version, const char *upload_data,
+                                   size_t *upload_data_size, void **con_cls)
+{
+    struct http_conn *c = *con_cls;
+
+    (void)version;
+    if (!c)
+        return http_begin(cls, connection, url, method, con_cls);
+    if (c->answered) {
+        *upload_data_size = 0;
+        return MHD_YES;
+    }
+    if (*upload_data_size) {
+        enum MHD_Result ret = http_upload(c, upload_data, *upload_data_size);
+        *upload_data_size = 0;
+        return ret;
+    }
+    return http_answer(c, method);
+}
+
+static void http_completed(void *cls, struct MHD_Connection *connection, void **con_cls,
+                           enum MHD_RequestTerminationCode toe)
+{
+    struct http_conn *c = *con_cls;
+
+    (void)cls;
+    (void)connection;
+    if (c && !c->answered)
+        log_debug("request for '%s' ended before an answer (%d)", c->path, (int)toe);
+    http_conn_free(c);
+    *con_cls = NULL;
+}
+
+static void http_mhd_log(void *cls, const char *fmt, va_list ap)
+{
+    char msg[512];
+    size_t len;
+
+    (void)cls;
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    len = strlen(msg);
+    while (len && (msg[len - 1] == '\n' || msg[len - 1] == '\r'))
+        msg[--len] = '\0';
+    log_msg(LOG_WARN, "microhttpd: %s", msg);
+}
+
+/* ---- lifecycle ---- */
+
+static void http_server_free(struct http_server *srv)
+{
+    if (!srv)
+        return;
+    for (size_t i = 0; i < srv->nroutes; i++)
+        http_compiled_release(&srv->routes[i]);
+    free(srv->routes);
+    free(srv);
+}
+
+struct http_server *http_server_start(const struct http_opts *opts, const struct http_route *routes,
+                                      size_t nroutes, void *app, char *errbuf, size_t errlen)
+{
+    struct http_server *srv = NULL;
+    struct sockaddr_in6 sin6 = {0};
+    struct sockaddr_in sin = {0};
+    struct sockaddr *sa;
+    unsigned flags =
+        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC | MHD_USE_ERROR_LOG;
+    const char *bind = opts->bind && *opts->bind ? opts->bind : "0.0.0.0";
+    const union MHD_DaemonInfo *info;
+
+    if (inet_pton(AF_INET, bind, &sin.sin_addr) == 1) {
+        sin.sin_family = AF_INET;
+        sin.sin_port = htons(opts->port);
+        sa = (struct sockaddr *)&sin;
+    } else if (inet_pton(AF_INET6, bind, &sin6.sin6_addr) == 1) {
+        sin6.sin6_family = AF_INET6;
+        sin6.sin6_port = htons(opts->port);
+        sa = (struct sockaddr *)&sin6;
+        flags |= MHD_USE_IPv6;
+    } else {
+        snprintf(errbuf, errlen, "bad bind address '%s'", bind);
+        return NULL;
+    }
+
+    if (metrics_counter(HTTP_METRIC_REQUESTS, "HTTP requests by route, method and status.",
+                        "route,method,status") < 0 ||
+        metrics_histogram(HTTP_METRIC_DURATION, "HTTP request duration in seconds.", "route,method",
+                          METRICS_LATENCY_BUCKETS, METRICS_LATENCY_NBUCKETS) < 0) {
+        snprintf(errbuf, errlen, "cannot register the http metrics");
+        return NULL;
+    }
+
+    srv = calloc(1, sizeof(*srv));
+    if (!srv || (nroutes && !(srv->routes = calloc(nroutes, sizeof(*srv->routes))))) {
+        snprintf(errbuf, errlen, "out of memory");
+        goto bad;
+    }
+    srv->opts = *opts;
+    if (!srv->opts.threads)
+        srv->opts.threads = HTTP_DEFAULT_THREADS;
+    if (!srv->opts.max_body)
+        srv->opts.max_body = HTTP_DEFAULT_MAX_BODY;
+    srv->app = app;
+    atomic_init(&srv->draining, false);
+    for (size_t i = 0; i < nroutes; i++) {
+        if (http_compile(&routes[i], &srv->routes[i], errbuf, errlen) < 0)
+            goto bad;
+        srv->nroutes = i + 1;
+    }
+
+    srv->daemon = MHD_start_daemon(
+        flags, opts->port, NULL, NULL, &http_access, srv, MHD_OPTION_EXTERNAL_LOGGER, &http_mhd_log,
+        NULL, MHD_OPTION_SOCK_ADDR, sa, MHD_OPTION_THREAD_POOL_SIZE, srv->opts.threads,
+        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)HTTP_CONNECTION_TIMEOUT_S,
+        MHD_OPTION_NOTIFY_COMPLETED, &http_completed, NULL, MHD_OPTION_END);
+    if (!srv->daemon) {
+        snprintf(errbuf, errlen, "cannot listen on '%s' port %u: %s", bind, opts->port,
+                 strerror(errno));
+        goto bad;
+    }
+    info = MHD_get_daemon_info(srv->daemon, MHD_DAEMON_INFO_BIND_PORT);
+    srv->port = info ? info->port : opts->port;
+    return srv;
+
+bad:
+    http_server_free(srv);
+    return NULL;
+}
+
+unsigned short http_port(const struct http_server *srv) { return srv->port; }
+
+void http_server_drain(struct http_server *srv) { atomic_store(&srv->draining, true); }
+
+void http_server_stop(struct http_server *srv)
+{
+    if (!srv)
+        return;
+    if (srv->daemon) {
+        /* stop accepting, then let the pool finish what it has; the listen socket is ours */
+        MHD_socket fd = MHD_quiesce_daemon(srv->daemon);
+        MHD_stop_daemon(srv->daemon);
+        if (fd != MHD_INVALID_SOCKET)
+            close(fd);
+    }
+    http_server_free(srv);
+}
