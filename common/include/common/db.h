@@ -16,6 +16,10 @@
  *   -EINVAL   SQL error (a bug): permanent
  * db_transient(rc) tells whether a retry may help. The server's message is kept per connection
  * (db_errmsg).
+ *
+ * Sessions use utf8mb4 and time_zone '+00:00' (NOW() and DATETIME values are UTC), autocommit
+ * outside db_begin. A connection lost outside a transaction is reopened by the next call; one
+ * lost inside a transaction makes every call -EIO until db_rollback/db_release.
  */
 #ifndef COMMON_DB_H
 #define COMMON_DB_H
@@ -74,7 +78,8 @@ int db_begin(struct db_conn *conn);
 int db_commit(struct db_conn *conn);
 int db_rollback(struct db_conn *conn);
 
-/* Runs a prepared statement that returns no rows. @ret_affected and @ret_insert_id may be NULL. */
+/* Runs a prepared statement that returns no rows. @ret_affected and @ret_insert_id may be NULL;
+ * affected rows are rows *matched* (CLIENT_FOUND_ROWS), also when the values did not change. */
 int db_exec(struct db_conn *conn, const char *sql, const struct db_param *params, size_t nparams,
             unsigned long long *ret_affected, unsigned long long *ret_insert_id);
 

@@ -26,7 +26,10 @@ extern const struct db_migration OUTBOX_MIGRATIONS[];
 extern const size_t OUTBOX_NMIGRATIONS;
 
 /* Appends @ev (topic from event_topic(), key @aggregate_id) inside the caller's open
- * transaction on @conn. Returns 0 or a db.h error. */
+ * transaction on @conn. Rows go out in id order per aggregate, so concurrent writers of one
+ * aggregate must serialise on it (lock its row) for id order to be commit order.
+ * Returns 0, -EINVAL (no topic for the type), -EEXIST (event id already appended) or another
+ * db.h error. */
 int outbox_append(struct db_conn *conn, const char *aggregate_type, const char *aggregate_id,
                   const struct event *ev);
 

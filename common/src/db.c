@@ -1,0 +1,1027 @@
+/*
+ * db.c - MariaDB access (see db.h): a mutex + condvar pool of lazily opened connections,
+ * prepared statements with results fetched as text, transactions and migrations.
+ *
+ * Sessions run with utf8mb4, time_zone '+00:00' (so NOW(6) and DATETIME columns are UTC in
+ * every service) and autocommit on; db_begin starts an explicit transaction. Affected rows
+ * are rows *matched* (CLIENT_FOUND_ROWS), so "UPDATE … WHERE id=? AND status=?" reports 1 even
+ * when the new values equal the old ones.
+ */
+#include "common/db.h"
+
+#include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <errmsg.h>
+#include <mysql.h>
+#include <mysqld_error.h>
+
+#include "common/util.h"
+
+#define DB_DEFAULT_TIMEOUT_S 5
+#define DB_DEFAULT_ACQUIRE_MS 5000
+#define DB_CELL_BUF 256                   /* first fetch buffer per column; larger is re-fetched */
+#define DB_MIGRATION_MAX_BYTES (4u << 20) /* cap on one migration file */
+#define DB_MIGRATE_LOCK_S 30
+
+struct db_conn {
+    MYSQL *mysql;     /* NULL until connected */
+    bool busy;        /* checked out */
+    bool in_tx;       /* inside db_begin … db_commit/db_rollback */
+    bool broken;      /* the connection was lost: reconnect before the next use */
+    char errmsg[512]; /* last error, for db_errmsg */
+    struct db_pool *pool;
+};
+
+struct db_pool {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    char *host, *user, *password, *database;
+    unsigned port;
+    unsigned timeout_s;
+    unsigned acquire_ms;
+    unsigned n;
+    struct db_conn *conns;
+};
+
+struct db_cell {
+    char *s; /* NUL-terminated copy, NULL for SQL NULL */
+    size_t len;
+};
+
+struct db_result {
+    size_t nrows, ncols, cap; /* cap in rows */
+    struct db_cell *cells;    /* row-major */
+};
+
+/* ---- errors ---- */
+
+static int db__map_errno(unsigned err)
+{
+    switch (err) {
+    case ER_DUP_ENTRY:
+        return -EEXIST;
+    case ER_LOCK_DEADLOCK:
+    case ER_LOCK_WAIT_TIMEOUT:
+        return -EDEADLK;
+    case CR_CONNECTION_ERROR:  /* 2002 */
+    case CR_CONN_HOST_ERROR:   /* 2003 */
+    case CR_SERVER_GONE_ERROR: /* 2006 */
+    case CR_SERVER_LOST:       /* 2013 */
+    case CR_SERVER_LOST_EXTENDED:
+    case ER_CONNECTION_KILLED: /* 1927 */
+    case ER_SERVER_SHUTDOWN:   /* 1053 */
+    case ER_CON_COUNT_ERROR:   /* 1040 too many connections */
+    case 4031:                 /* ER_CLIENT_INTERACTION_TIMEOUT (10.6+) */
+        return -EIO;
+    default:
+        return -EINVAL;
+    }
+}
+
+/* Records the error of @mysql (or @stmt when not NULL) on @conn and maps it. */
+static int db__fail(struct db_conn *conn, MYSQL_STMT *stmt)
+{
+    unsigned err = stmt ? mysql_stmt_errno(stmt) : mysql_errno(conn->mysql);
+    const char *msg = stmt ? mysql_stmt_error(stmt) : mysql_error(conn->mysql);
+    int rc = db__map_errno(err);
+
+    snprintf(conn->errmsg, sizeof(conn->errmsg), "%u: %s", err, msg ? msg : "");
+    if (rc == -EIO)
+        conn->broken = true;
+    return rc;
+}
+
+static void db__set_msg(struct db_conn *conn, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+static void db__set_msg(struct db_conn *conn, const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(conn->errmsg, sizeof(conn->errmsg), fmt, ap);
+    va_end(ap);
+}
+
+int db_transient(int rc)
+{
+    return rc == -EIO || rc == -EDEADLK;
+}
+
+const char *db_errmsg(const struct db_conn *conn)
+{
+    return conn ? conn->errmsg : "";
+}
+
+/* ---- connections ---- */
+
+static void db__close(struct db_conn *conn)
+{
+    if (conn->mysql)
+        mysql_close(conn->mysql);
+    conn->mysql = NULL;
+    conn->in_tx = false;
+    conn->broken = false;
+}
+
+/* Opens a session on @pool's server; @database may be NULL. NULL with a reason in @errbuf. */
+static MYSQL *db__open(const struct db_pool *pool, const char *database, char *errbuf,
+                       size_t errlen)
+{
+    MYSQL *mysql = mysql_init(NULL);
+    unsigned timeout = pool->timeout_s;
+    my_bool off = 0;
+
+    if (!mysql) {
+        snprintf(errbuf, errlen, "mysql_init: out of memory");
+        return NULL;
+    }
+    mysql_options(mysql, MYSQL_OPT_CONNECT_TIMEOUT, &timeout);
+    mysql_options(mysql, MYSQL_OPT_READ_TIMEOUT, &timeout);
+    mysql_options(mysql, MYSQL_OPT_WRITE_TIMEOUT, &timeout);
+    mysql_options(mysql, MYSQL_OPT_RECONNECT, &off); /* we reconnect ourselves, visibly */
+    mysql_options(mysql, MYSQL_SET_CHARSET_NAME, "utf8mb4");
+    mysql_options(mysql, MYSQL_INIT_COMMAND, "SET time_zone = '+00:00'");
+    if (!mysql_real_connect(mysql, pool->host, pool->user, pool->password, database, pool->port,
+                            NULL, CLIENT_FOUND_ROWS)) {
+        snprintf(errbuf, errlen, "cannot connect to mariadb %s:%u: %u: %s", pool->host, pool->port,
+                 mysql_errno(mysql), mysql_error(mysql));
+        mysql_close(mysql);
+        return NULL;
+    }
+    if (mysql_autocommit(mysql, 1)) {
+        snprintf(errbuf, errlen, "autocommit: %s", mysql_error(mysql));
+        mysql_close(mysql);
+        return NULL;
+    }
+    return mysql;
+}
+
+/* Makes @conn usable: connects if it is not, else pings and reconnects if the server went
+ * away. 0 or -EIO with a reason in @errbuf. */
+static int db__ensure(struct db_conn *conn, char *errbuf, size_t errlen)
+{
+    if (conn->mysql && !conn->broken && mysql_ping(conn->mysql) == 0)
+        return 0;
+    db__close(conn);
+    conn->mysql = db__open(conn->pool, conn->pool->database, errbuf, errlen);
+    if (!conn->mysql) {
+        db__set_msg(conn, "%s", errbuf);
+        return -EIO;
+    }
+    conn->errmsg[0] = '\0';
+    return 0;
+}
+
+/* Before a statement: a connection lost outside a transaction is reopened, so a caller sees
+ * at most one failed call; inside a transaction the loss is reported (its work is gone). */
+static int db__ready(struct db_conn *conn)
+{
+    char errbuf[256];
+
+    if (!conn->mysql || conn->broken) {
+        if (conn->in_tx) {
+            db__set_msg(conn, "connection lost inside a transaction");
+            return -EIO;
+        }
+        return db__ensure(conn, errbuf, sizeof(errbuf));
+    }
+    return 0;
+}
+
+static int db__valid_ident(const char *s)
+{
+    size_t n = 0;
+
+    for (; s[n]; n++)
+        if (!isalnum((unsigned char)s[n]) && s[n] != '_' && s[n] != '$')
+            return 0;
+    return n > 0 && n <= 64;
+}
+
+static char *db__strdup0(const char *s)
+{
+    return strdup(s ? s : "");
+}
+
+struct db_pool *db_pool_new(const struct db_opts *opts, char *errbuf, size_t errlen)
+{
+    struct db_pool *pool = NULL;
+    pthread_condattr_t ca;
+    MYSQL *mysql = NULL;
+    char sql[160];
+
+    if (!opts || !opts->host || !opts->user || !opts->database || !opts->pool_size) {
+        snprintf(errbuf, errlen, "db: host, user, database and pool_size are required");
+        return NULL;
+    }
+    if (opts->create_database && !db__valid_ident(opts->database)) {
+        snprintf(errbuf, errlen, "db: invalid database name '%s'", opts->database);
+        return NULL;
+    }
+    pool = calloc(1, sizeof(*pool));
+    if (!pool) {
+        snprintf(errbuf, errlen, "db: out of memory");
+        return NULL;
+    }
+    pthread_mutex_init(&pool->mu, NULL);
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&pool->cv, &ca);
+    pthread_condattr_destroy(&ca);
+    pool->conns = calloc(opts->pool_size, sizeof(*pool->conns));
+    pool->host = db__strdup0(opts->host);
+    pool->user = db__strdup0(opts->user);
+    pool->password = db__strdup0(opts->password);
+    pool->database = db__strdup0(opts->database);
+    if (!pool->conns || !pool->host || !pool->user || !pool->password || !pool->database) {
+        snprintf(errbuf, errlen, "db: out of memory");
+        goto bad;
+    }
+    pool->n = opts->pool_size;
+    pool->port = opts->port ? opts->port : 3306;
+    pool->timeout_s = opts->connect_timeout_s ? opts->connect_timeout_s : DB_DEFAULT_TIMEOUT_S;
+    pool->acquire_ms = opts->acquire_timeout_ms ? opts->acquire_timeout_ms : DB_DEFAULT_ACQUIRE_MS;
+    for (unsigned i = 0; i < pool->n; i++)
+        pool->conns[i].pool = pool;
+
+    if (opts->create_database) {
+        mysql = db__open(pool, NULL, errbuf, errlen);
+        if (!mysql)
+            goto bad;
+        /* an identifier cannot be a parameter; the name was checked above */
+        snprintf(sql, sizeof(sql),
+                 "CREATE DATABASE IF NOT EXISTS `%s` CHARACTER SET utf8mb4 "
+                 "COLLATE utf8mb4_unicode_ci",
+                 pool->database);
+        if (mysql_query(mysql, sql)) {
+            snprintf(errbuf, errlen, "create database '%s': %s", pool->database,
+                     mysql_error(mysql));
+            goto bad;
+        }
+        mysql_close(mysql);
+    }
+    return pool;
+
+bad:
+    if (mysql)
+        mysql_close(mysql);
+    db_pool_free(pool);
+    return NULL;
+}
+
+void db_pool_free(struct db_pool *pool)
+{
+    if (!pool)
+        return;
+    for (unsigned i = 0; i < pool->n; i++)
+        db__close(&pool->conns[i]);
+    pthread_cond_destroy(&pool->cv);
+    pthread_mutex_destroy(&pool->mu);
+    free(pool->host);
+    free(pool->user);
+    free(pool->password);
+    free(pool->database);
+    free(pool->conns);
+    free(pool);
+}
+
+/* A free connection, preferring one already open; NULL if all are busy. Under pool->mu. */
+static struct db_conn *db__take(struct db_pool *pool)
+{
+    struct db_conn *closed = NULL;
+
+    for (unsigned i = 0; i < pool->n; i++) {
+        struct db_conn *conn = &pool->conns[i];
+
+        if (conn->busy)
+            continue;
+        if (conn->mysql) {
+            conn->busy = true;
+            return conn;
+        }
+        if (!closed)
+            closed = conn;
+    }
+    if (closed)
+        closed->busy = true;
+    return closed;
+}
+
+struct db_conn *db_acquire(struct db_pool *pool, char *errbuf, size_t errlen)
+{
+    struct db_conn *conn;
+    struct timespec deadline;
+    int rc = 0;
+
+    clock_gettime(CLOCK_MONOTONIC, &deadline);
+    deadline.tv_sec += pool->acquire_ms / 1000;
+    deadline.tv_nsec += (long)(pool->acquire_ms % 1000) * 1000000L;
+    if (deadline.tv_nsec >= 1000000000L) {
+        deadline.tv_sec++;
+        deadline.tv_nsec -= 1000000000L;
+    }
+    pthread_mutex_lock(&pool->mu);
+    while (!(conn = db__take(pool)) && rc != ETIMEDOUT)
+        rc = pthread_cond_timedwait(&pool->cv, &pool->mu, &deadline);
+    pthread_mutex_unlock(&pool->mu);
+    if (!conn) {
+        snprintf(errbuf, errlen, "no free database connection within %u ms", pool->acquire_ms);
+        return NULL;
+    }
+    if (db__ensure(conn, errbuf, errlen) < 0) {
+        db__close(conn);
+        pthread_mutex_lock(&pool->mu);
+        conn->busy = false;
+        pthread_cond_signal(&pool->cv);
+        pthread_mutex_unlock(&pool->mu);
+        return NULL;
+    }
+    return conn;
+}
+
+void db_release(struct db_pool *pool, struct db_conn *conn)
+{
+    if (!conn)
+        return;
+    if (conn->in_tx)
+        db_rollback(conn);
+    if (conn->broken)
+        db__close(conn);
+    pthread_mutex_lock(&pool->mu);
+    conn->busy = false;
+    pthread_cond_signal(&pool->cv);
+    pthread_mutex_unlock(&pool->mu);
+}
+
+int db_ping(struct db_pool *pool, char *why, size_t whylen)
+{
+    struct db_conn *conn = db_acquire(pool, why, whylen);
+
+    if (!conn)
+        return -EIO;
+    db_release(pool, conn); /* db_acquire pinged it */
+    return 0;
+}
+
+/* ---- transactions ---- */
+
+int db_begin(struct db_conn *conn)
+{
+    int rc;
+
+    if (conn->in_tx) {
+        db__set_msg(conn, "db_begin: already in a transaction");
+        return -EINVAL;
+    }
+    rc = db__ready(conn);
+    if (rc < 0)
+        return rc;
+    if (mysql_query(conn->mysql, "START TRANSACTION"))
+        return db__fail(conn, NULL);
+    conn->in_tx = true;
+    return 0;
+}
+
+int db_commit(struct db_conn *conn)
+{
+    int rc = 0;
+
+    if (!conn->in_tx) {
+        db__set_msg(conn, "db_commit: no transaction");
+        return -EINVAL;
+    }
+    if (conn->broken) {
+        db__set_msg(conn, "connection lost inside a transaction");
+        rc = -EIO;
+    } else if (mysql_commit(conn->mysql)) {
+        rc = db__fail(conn, NULL);
+    }
+    conn->in_tx = false;
+    return rc;
+}
+
+int db_rollback(struct db_conn *conn)
+{
+    int rc = 0;
+
+    if (!conn->in_tx)
+        return 0;
+    /* on a lost connection the server has discarded the transaction already */
+    if (!conn->broken && mysql_rollback(conn->mysql))
+        rc = db__fail(conn, NULL);
+    conn->in_tx = false;
+    return rc == -EIO ? 0 : rc;
+}
+
+/* ---- statements ---- */
+
+static int db__prepare(struct db_conn *conn, const char *sql, const struct db_param *params,
+                       size_t nparams, MYSQL_STMT **ret)
+{
+    MYSQL_STMT *stmt = NULL;
+    MYSQL_BIND *bind = NULL;
+    unsigned long *lens = NULL;
+    int rc;
+
+    rc = db__ready(conn);
+    if (rc < 0)
+        return rc;
+    stmt = mysql_stmt_init(conn->mysql);
+    if (!stmt) {
+        rc = db__fail(conn, NULL);
+        goto out;
+    }
+    if (mysql_stmt_prepare(stmt, sql, strlen(sql))) {
+        rc = db__fail(conn, stmt);
+        goto out;
+    }
+    if (mysql_stmt_param_count(stmt) != nparams) {
+        db__set_msg(conn, "statement has %lu parameters, %zu given", mysql_stmt_param_count(stmt),
+                    nparams);
+        rc = -EINVAL;
+        goto out;
+    }
+    if (nparams) {
+        bind = calloc(nparams, sizeof(*bind));
+        lens = calloc(nparams, sizeof(*lens));
+        if (!bind || !lens) {
+            db__set_msg(conn, "out of memory");
+            rc = -ENOMEM;
+            goto out;
+        }
+        for (size_t i = 0; i < nparams; i++) {
+            switch (params[i].type) {
+            case DB_T_STR:
+                if (!params[i].s) {
+                    bind[i].buffer_type = MYSQL_TYPE_NULL;
+                    break;
+                }
+                lens[i] = params[i].len;
+                bind[i].buffer_type = MYSQL_TYPE_STRING;
+                bind[i].buffer = (void *)params[i].s;
+                bind[i].buffer_length = params[i].len;
+                bind[i].length = &lens[i];
+                break;
+            case DB_T_INT:
+                bind[i].buffer_type = MYSQL_TYPE_LONGLONG;
+                bind[i].buffer = (void *)&params[i].i;
+                break;
+            case DB_T_NULL:
+            default:
+                bind[i].buffer_type = MYSQL_TYPE_NULL;
+                break;
+            }
+        }
+        if (mysql_stmt_bind_param(stmt, bind)) {
+            rc = db__fail(conn, stmt);
+            goto out;
+        }
+    }
+    if (mysql_stmt_execute(stmt)) {
+        rc = db__fail(conn, stmt);
+        goto out;
+    }
+    *ret = stmt;
+    stmt = NULL;
+    rc = 0;
+out:
+    if (stmt)
+        mysql_stmt_close(stmt);
+    free(bind);
+    free(lens);
+    return rc;
+}
+
+int db_exec(struct db_conn *conn, const char *sql, const struct db_param *params, size_t nparams,
+            unsigned long long *ret_affected, unsigned long long *ret_insert_id)
+{
+    MYSQL_STMT *stmt = NULL;
+    int rc;
+
+    rc = db__prepare(conn, sql, params, nparams, &stmt);
+    if (rc < 0)
+        return rc;
+    if (ret_affected)
+        *ret_affected = (unsigned long long)mysql_stmt_affected_rows(stmt);
+    if (ret_insert_id)
+        *ret_insert_id = (unsigned long long)mysql_stmt_insert_id(stmt);
+    mysql_stmt_close(stmt);
+    return 0;
+}
+
+void db_result_free(struct db_result *res)
+{
+    if (!res)
+        return;
+    for (size_t i = 0; i < res->nrows * res->ncols; i++)
+        free(res->cells[i].s);
+    free(res->cells);
+    free(res);
+}
+
+/* Appends the fetched row in @bind (re-fetching truncated columns) to @res. */
+static int db__take_row(struct db_conn *conn, MYSQL_STMT *stmt, MYSQL_BIND *bind,
+                        struct db_result *res)
+{
+    struct db_cell *row;
+
+    if (res->nrows == res->cap) {
+        size_t cap = res->cap ? res->cap * 2 : 16;
+        struct db_cell *cells = realloc(res->cells, cap * res->ncols * sizeof(*cells));
+
+        if (!cells)
+            return -ENOMEM;
+        res->cells = cells;
+        res->cap = cap;
+    }
+    row = &res->cells[res->nrows * res->ncols];
+    memset(row, 0, res->ncols * sizeof(*row));
+    res->nrows++; /* counted now so db_result_free sees the cells */
+    for (size_t c = 0; c < res->ncols; c++) {
+        unsigned long len = *bind[c].length;
+
+        if (*bind[c].is_null)
+            continue;
+        row[c].s = malloc(len + 1);
+        if (!row[c].s)
+            return -ENOMEM;
+        row[c].len = len;
+        if (len <= bind[c].buffer_length) {
+            memcpy(row[c].s, bind[c].buffer, len);
+        } else {
+            MYSQL_BIND one = {0};
+            unsigned long got = 0;
+
+            one.buffer_type = MYSQL_TYPE_STRING;
+            one.buffer = row[c].s;
+            one.buffer_length = len + 1;
+            one.length = &got;
+            if (mysql_stmt_fetch_column(stmt, &one, (unsigned)c, 0))
+                return db__fail(conn, stmt);
+        }
+        row[c].s[len] = '\0';
+    }
+    return 0;
+}
+
+int db_query(struct db_conn *conn, const char *sql, const struct db_param *params, size_t nparams,
+             struct db_result **ret)
+{
+    MYSQL_STMT *stmt = NULL;
+    MYSQL_RES *meta = NULL;
+    MYSQL_BIND *bind = NULL;
+    unsigned long *lens = NULL;
+    my_bool *nulls = NULL, *errs = NULL;
+    char *bufs = NULL;
+    struct db_result *res = NULL;
+    size_t ncols;
+    int rc;
+
+    rc = db__prepare(conn, sql, params, nparams, &stmt);
+    if (rc < 0)
+        return rc;
+    res = calloc(1, sizeof(*res));
+    if (!res)
+        goto oom;
+    meta = mysql_stmt_result_metadata(stmt);
+    ncols = meta ? mysql_num_fields(meta) : 0;
+    res->ncols = ncols;
+    if (ncols) {
+        bind = calloc(ncols, sizeof(*bind));
+        lens = calloc(ncols, sizeof(*lens));
+        nulls = calloc(ncols, sizeof(*nulls));
+        errs = calloc(ncols, sizeof(*errs));
+        bufs = malloc(ncols * DB_CELL_BUF);
+        if (!bind || !lens || !nulls || !errs || !bufs)
+            goto oom;
+        for (size_t c = 0; c < ncols; c++) {
+            bind[c].buffer_type = MYSQL_TYPE_STRING;
+            bind[c].buffer = bufs + c * DB_CELL_BUF;
+            bind[c].buffer_length = DB_CELL_BUF;
+            bind[c].length = &lens[c];
+            bind[c].is_null = &nulls[c];
+            bind[c].error = &errs[c];
+        }
+        if (mysql_stmt_bind_result(stmt, bind)) {
+            rc = db__fail(conn, stmt);
+            goto out;
+        }
+        for (;;) {
+            int f = mysql_stmt_fetch(stmt);
+
+            if (f == MYSQL_NO_DATA)
+                break;
+            if (f == 1) {
+                rc = db__fail(conn, stmt);
+                goto out;
+            }
+            /* 0 or MYSQL_DATA_TRUNCATED: db__take_row re-fetches long columns */
+            rc = db__take_row(conn, stmt, bind, res);
+            if (rc == -ENOMEM)
+                goto oom;
+            if (rc < 0)
+                goto out;
+        }
+    }
+    *ret = res;
+    res = NULL;
+    rc = 0;
+    goto out;
+oom:
+    db__set_msg(conn, "out of memory");
+    rc = -ENOMEM;
+out:
+    if (meta)
+        mysql_free_result(meta);
+    if (stmt)
+        mysql_stmt_close(stmt);
+    db_result_free(res);
+    free(bind);
+    free(lens);
+    free(nulls);
+    free(errs);
+    free(bufs);
+    return rc;
+}
+
+size_t db_result_rows(const struct db_result *res)
+{
+    return res ? res->nrows : 0;
+}
+
+size_t db_result_cols(const struct db_result *res)
+{
+    return res ? res->ncols : 0;
+}
+
+static const struct db_cell *db__cell(const struct db_result *res, size_t row, size_t col)
+{
+    if (!res || row >= res->nrows || col >= res->ncols)
+        return NULL;
+    return &res->cells[row * res->ncols + col];
+}
+
+const char *db_result_get(const struct db_result *res, size_t row, size_t col)
+{
+    const struct db_cell *cell = db__cell(res, row, col);
+
+    return cell ? cell->s : NULL;
+}
+
+long long db_result_int(const struct db_result *res, size_t row, size_t col)
+{
+    const char *s = db_result_get(res, row, col);
+
+    return s ? strtoll(s, NULL, 10) : 0;
+}
+
+size_t db_result_len(const struct db_result *res, size_t row, size_t col)
+{
+    const struct db_cell *cell = db__cell(res, row, col);
+
+    return cell ? cell->len : 0;
+}
+
+/* ---- migrations ---- */
+
+/* Runs one trusted statement through the text protocol (DDL that the prepared protocol may
+ * refuse), discarding any result set. */
+static int db__run_text(struct db_conn *conn, const char *sql, size_t len)
+{
+    MYSQL_RES *r;
+
+    if (mysql_real_query(conn->mysql, sql, (unsigned long)len))
+        return db__fail(conn, NULL);
+    do {
+        r = mysql_store_result(conn->mysql);
+        if (r)
+            mysql_free_result(r);
+        else if (mysql_field_count(conn->mysql))
+            return db__fail(conn, NULL);
+    } while (mysql_next_result(conn->mysql) == 0);
+    if (mysql_errno(conn->mysql))
+        return db__fail(conn, NULL);
+    return 0;
+}
+
+/* Splits @sql into statements ending with ';' at the end of a line; lines starting with "--"
+ * are comments. Calls db__run_text for each non-empty one. On failure *@ret_index is the
+ * 1-based statement number. */
+static int db__run_script(struct db_conn *conn, const char *sql, int *ret_index)
+{
+    size_t cap = strlen(sql) + 1, len = 0;
+    char *stmt = malloc(cap);
+    const char *line = sql;
+    int index = 0, rc = 0;
+
+    *ret_index = 0;
+    if (!stmt)
+        return -ENOMEM;
+    while (*line) {
+        const char *eol = strchr(line, '\n');
+        size_t n = eol ? (size_t)(eol - line) : strlen(line);
+        const char *p = line, *end = line + n;
+        bool last;
+
+        while (p < end && isspace((unsigned char)*p))
+            p++;
+        while (end > p && isspace((unsigned char)end[-1]))
+            end--;
+        if (!(end - p >= 2 && p[0] == '-' && p[1] == '-')) {
+            last = end > p && end[-1] == ';';
+            memcpy(stmt + len, line, (size_t)(end - line) - (last ? 1 : 0));
+            len += (size_t)(end - line) - (last ? 1 : 0);
+            stmt[len++] = '\n';
+            if (last) {
+                size_t k = 0;
+
+                while (k < len && isspace((unsigned char)stmt[k]))
+                    k++;
+                if (k < len) {
+                    index++;
+                    rc = db__run_text(conn, stmt, len);
+                    if (rc < 0)
+                        goto out;
+                }
+                len = 0;
+            }
+        }
+        line = eol ? eol + 1 : line + n;
+    }
+    for (size_t k = 0; k < len; k++) {
+        if (!isspace((unsigned char)stmt[k])) {
+            index++;
+            rc = db__run_text(conn, stmt, len);
+            break;
+        }
+    }
+out:
+    *ret_index = index;
+    free(stmt);
+    return rc;
+}
+
+static int db__cmp_migration(const void *a, const void *b)
+{
+    const struct db_migration *x = *(const struct db_migration *const *)a;
+    const struct db_migration *y = *(const struct db_migration *const *)b;
+
+    return (x->version > y->version) - (x->version < y->version);
+}
+
+static const char DB_MIGRATIONS_TABLE[] =
+    "CREATE TABLE IF NOT EXISTS schema_migrations ("
+    " scope VARCHAR(64) NOT NULL,"
+    " version INT NOT NULL,"
+    " name VARCHAR(255) NOT NULL,"
+    " applied_at DATETIME(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6),"
+    " PRIMARY KEY (scope, version)"
+    ") ENGINE=InnoDB DEFAULT CHARSET=utf8mb4";
+
+int db_migrate(struct db_conn *conn, const char *scope, const struct db_migration *migrations,
+               size_t n, char *errbuf, size_t errlen)
+{
+    const struct db_migration **sorted = NULL;
+    struct db_result *res = NULL;
+    bool locked = false;
+    int rc, index = 0;
+
+    if (!scope || !*scope || strlen(scope) > 64 || (n && !migrations)) {
+        snprintf(errbuf, errlen, "migrate: bad scope or migrations");
+        return -EINVAL;
+    }
+    if (conn->in_tx) {
+        snprintf(errbuf, errlen, "migrate: connection is inside a transaction");
+        return -EINVAL;
+    }
+    sorted = calloc(n ? n : 1, sizeof(*sorted));
+    if (!sorted) {
+        snprintf(errbuf, errlen, "migrate: out of memory");
+        return -ENOMEM;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (!migrations[i].sql || !migrations[i].name) {
+            snprintf(errbuf, errlen, "migrate %s: migration %d has no name or sql", scope,
+                     migrations[i].version);
+            rc = -EINVAL;
+            goto out;
+        }
+        sorted[i] = &migrations[i];
+    }
+    qsort(sorted, n, sizeof(*sorted), db__cmp_migration);
+    for (size_t i = 1; i < n; i++) {
+        if (sorted[i]->version == sorted[i - 1]->version) {
+            snprintf(errbuf, errlen, "migrate %s: duplicate version %d", scope, sorted[i]->version);
+            rc = -EINVAL;
+            goto out;
+        }
+    }
+
+    rc = db_query(conn, "SELECT GET_LOCK('schema_migrations', ?)",
+                  (struct db_param[]){DB_INT(DB_MIGRATE_LOCK_S)}, 1, &res);
+    if (rc < 0) {
+        snprintf(errbuf, errlen, "migrate %s: get_lock: %s", scope, db_errmsg(conn));
+        goto out;
+    }
+    if (db_result_int(res, 0, 0) != 1) {
+        snprintf(errbuf, errlen, "migrate %s: another instance holds the migration lock", scope);
+        rc = -EDEADLK;
+        goto out;
+    }
+    locked = true;
+    db_result_free(res);
+    res = NULL;
+
+    rc = db__run_text(conn, DB_MIGRATIONS_TABLE, strlen(DB_MIGRATIONS_TABLE));
+    if (rc < 0) {
+        snprintf(errbuf, errlen, "migrate %s: create schema_migrations: %s", scope,
+                 db_errmsg(conn));
+        goto out;
+    }
+    rc = db_query(conn, "SELECT version FROM schema_migrations WHERE scope = ?",
+                  (struct db_param[]){DB_STR(scope)}, 1, &res);
+    if (rc < 0) {
+        snprintf(errbuf, errlen, "migrate %s: %s", scope, db_errmsg(conn));
+        goto out;
+    }
+    for (size_t i = 0; i < n; i++) {
+        const struct db_migration *m = sorted[i];
+        bool applied = false;
+
+        for (size_t r = 0; r < db_result_rows(res) && !applied; r++)
+            applied = db_result_int(res, r, 0) == m->version;
+        if (applied)
+            continue;
+        rc = db__run_script(conn, m->sql, &index);
+        if (rc < 0) {
+            snprintf(errbuf, errlen, "migrate %s %03d_%s: statement %d: %s", scope, m->version,
+                     m->name, index, rc == -ENOMEM ? "out of memory" : db_errmsg(conn));
+            goto out;
+        }
+        rc = db_exec(conn, "INSERT INTO schema_migrations (scope, version, name) VALUES (?, ?, ?)",
+                     (struct db_param[]){DB_STR(scope), DB_INT(m->version), DB_STR(m->name)}, 3,
+                     NULL, NULL);
+        if (rc < 0) {
+            snprintf(errbuf, errlen, "migrate %s %03d_%s: record: %s", scope, m->version, m->name,
+                     db_errmsg(conn));
+            goto out;
+        }
+    }
+    rc = 0;
+out:
+    if (locked) {
+        db_result_free(res);
+        res = NULL;
+        /* best effort: the lock also goes away with the session */
+        if (db_query(conn, "SELECT RELEASE_LOCK('schema_migrations')", NULL, 0, &res) == 0)
+            db_result_free(res);
+        res = NULL;
+    }
+    db_result_free(res);
+    free(sorted);
+    return rc;
+}
+
+struct db__file {
+    int version;
+    char *name;
+    char *sql;
+};
+
+static int db__cmp_file(const void *a, const void *b)
+{
+    const struct db__file *x = a, *y = b;
+
+    return (x->version > y->version) - (x->version < y->version);
+}
+
+/* Reads @path (at most DB_MIGRATION_MAX_BYTES) into a NUL-terminated string. */
+static int db__read_file(const char *path, char **ret)
+{
+    FILE *f = fopen(path, "rb");
+    char *buf = NULL;
+    size_t len = 0, cap = 0;
+    int rc = 0;
+
+    if (!f)
+        return -errno;
+    for (;;) {
+        size_t got;
+
+        if (cap - len < 4096) {
+            char *p;
+
+            cap = cap ? cap * 2 : 8192;
+            if (cap > DB_MIGRATION_MAX_BYTES + 1) {
+                rc = -EFBIG;
+                goto out;
+            }
+            p = realloc(buf, cap);
+            if (!p) {
+                rc = -ENOMEM;
+                goto out;
+            }
+            buf = p;
+        }
+        got = fread(buf + len, 1, cap - len - 1, f);
+        len += got;
+        if (got == 0) {
+            if (ferror(f))
+                rc = -EIO;
+            break;
+        }
+    }
+    if (rc == 0) {
+        buf[len] = '\0';
+        *ret = buf;
+        buf = NULL;
+    }
+out:
+    free(buf);
+    fclose(f);
+    return rc;
+}
+
+int db_migrate_dir(struct db_conn *conn, const char *scope, const char *dir, char *errbuf,
+                   size_t errlen)
+{
+    DIR *d = opendir(dir);
+    struct dirent *de;
+    struct db__file *files = NULL;
+    struct db_migration *migs = NULL;
+    size_t n = 0, cap = 0;
+    int rc = 0;
+
+    if (!d) {
+        rc = -errno;
+        snprintf(errbuf, errlen, "migrations dir '%s': %s", dir, strerror(-rc));
+        return rc;
+    }
+    while ((de = readdir(d))) {
+        const char *s = de->d_name, *us;
+        size_t len = strlen(s);
+        char *end, path[PATH_MAX];
+        long v;
+
+        if (!isdigit((unsigned char)s[0]) || len < 5 || strcmp(s + len - 4, ".sql") != 0)
+            continue;
+        errno = 0;
+        v = strtol(s, &end, 10);
+        us = end;
+        if (errno || *us != '_' || v < 0 || v > INT_MAX) {
+            snprintf(errbuf, errlen, "migration file '%s' is not NNN_name.sql", s);
+            rc = -EINVAL;
+            goto out;
+        }
+        if (n == cap) {
+            struct db__file *p;
+
+            cap = cap ? cap * 2 : 16;
+            p = realloc(files, cap * sizeof(*files));
+            if (!p)
+                goto oom;
+            files = p;
+        }
+        files[n].version = (int)v;
+        files[n].name = strndup(us + 1, (size_t)(s + len - 4 - (us + 1)));
+        files[n].sql = NULL;
+        if (!files[n].name)
+            goto oom;
+        n++;
+        snprintf(path, sizeof(path), "%s/%s", dir, s);
+        rc = db__read_file(path, &files[n - 1].sql);
+        if (rc < 0) {
+            snprintf(errbuf, errlen, "read '%s': %s", path, strerror(-rc));
+            goto out;
+        }
+    }
+    qsort(files, n, sizeof(*files), db__cmp_file);
+    migs = calloc(n ? n : 1, sizeof(*migs));
+    if (!migs)
+        goto oom;
+    for (size_t i = 0; i < n; i++)
+        migs[i] = (struct db_migration){files[i].version, files[i].name, files[i].sql};
+    rc = db_migrate(conn, scope, migs, n, errbuf, errlen);
+    goto out;
+oom:
+    snprintf(errbuf, errlen, "migrations dir '%s': out of memory", dir);
+    rc = -ENOMEM;
+out:
+    closedir(d);
+    for (size_t i = 0; i < n; i++) {
+        free(files[i].name);
+        free(files[i].sql);
+    }
+    free(files);
+    free(migs);
+    return rc;
+}

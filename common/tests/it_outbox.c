@@ -1,0 +1,539 @@
+/*
+ * it_outbox.c - the transactional outbox against real MariaDB and Kafka: rollback leaves no
+ * event, the relay publishes with key and ce_* headers, per-aggregate order, two relays never
+ * publish a row twice, stats and gauges, and nothing is lost while the broker is unreachable.
+ * Each test uses its own database and its own topic (TOPIC_<TYPE> overrides).
+ */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cjson/cJSON.h>
+#include <cmocka.h>
+#include <librdkafka/rdkafka.h>
+#include <mysql.h>
+
+#include "common/db.h"
+#include "common/event.h"
+#include "common/kafka.h"
+#include "common/metrics.h"
+#include "common/msgctx.h"
+#include "common/outbox.h"
+#include "testsup.h"
+
+#define TYPE "product.sku.created"
+#define TYPE_ENV "TOPIC_PRODUCT_SKU_CREATED"
+#define PARTITIONS 3
+
+struct fixture {
+    char dbname[96];
+    char topic[96];
+    struct db_pool *pool;
+    struct kafka_producer *producer;
+};
+
+static int setup(void **state)
+{
+    struct fixture *f = calloc(1, sizeof(*f));
+    struct db_opts opts;
+    struct kafka_producer_opts popts = {0};
+    struct db_conn *conn;
+    char err[256];
+    const char *topics[2];
+
+    if (!f)
+        return -1;
+    *state = f;
+    if (ts_create_database("it_outbox", f->dbname, sizeof(f->dbname)) != 0)
+        return -1;
+    opts = (struct db_opts){.host = ts_env("DB_HOST"),
+                            .port = (unsigned)atoi(ts_env("DB_PORT")),
+                            .user = ts_env("DB_USER"),
+                            .password = ts_env("DB_PASSWORD"),
+                            .database = f->dbname,
+                            .pool_size = 4,
+                            .connect_timeout_s = 5,
+                            .acquire_timeout_ms = 5000};
+    f->pool = db_pool_new(&opts, err, sizeof(err));
+    if (!f->pool)
+        goto bad;
+    conn = db_acquire(f->pool, err, sizeof(err));
+    if (!conn)
+        goto bad;
+    if (db_migrate(conn, "outbox", OUTBOX_MIGRATIONS, OUTBOX_NMIGRATIONS, err, sizeof(err))) {
+        db_release(f->pool, conn);
+        goto bad;
+    }
+    db_release(f->pool, conn);
+
+    ts_unique("it-outbox", f->topic, sizeof(f->topic));
+    setenv(TYPE_ENV, f->topic, 1);
+    if (event_topics_load(err, sizeof(err)) != 0)
+        goto bad;
+    topics[0] = f->topic;
+    topics[1] = NULL;
+    if (kafka_create_topics(ts_env("KAFKA_BOOTSTRAP"), topics, PARTITIONS, err, sizeof(err)))
+        goto bad;
+    popts.bootstrap = ts_env("KAFKA_BOOTSTRAP");
+    popts.client_id = "it_outbox";
+    popts.message_timeout_ms = 10000;
+    f->producer = kafka_producer_new(&popts, err, sizeof(err));
+    if (!f->producer)
+        goto bad;
+    return 0;
+bad:
+    fprintf(stderr, "setup: %s\n", err);
+    return -1;
+}
+
+static int teardown(void **state)
+{
+    struct fixture *f = *state;
+    char err[256], sql[160];
+    struct db_conn *conn;
+
+    if (!f)
+        return 0;
+    kafka_producer_free(f->producer);
+    if (f->pool && (conn = db_acquire(f->pool, err, sizeof(err)))) {
+        snprintf(sql, sizeof(sql), "DROP DATABASE `%s`", f->dbname);
+        db_exec(conn, sql, NULL, 0, NULL, NULL);
+        db_release(f->pool, conn);
+    }
+    db_pool_free(f->pool);
+    unsetenv(TYPE_ENV);
+    free(f);
+    return 0;
+}
+
+static struct db_conn *acquire(struct fixture *f)
+{
+    char err[256];
+    struct db_conn *conn = db_acquire(f->pool, err, sizeof(err));
+
+    if (!conn)
+        fail_msg("db_acquire: %s", err);
+    return conn;
+}
+
+static long long query_int(struct fixture *f, const char *sql)
+{
+    struct db_conn *conn = acquire(f);
+    struct db_result *res = NULL;
+    long long v;
+
+    if (db_query(conn, sql, NULL, 0, &res) != 0)
+        fail_msg("%s: %s", sql, db_errmsg(conn));
+    v = db_result_int(res, 0, 0);
+    db_result_free(res);
+    db_release(f->pool, conn);
+    return v;
+}
+
+static void make_event(struct event *ev, const char *aggregate, int seq)
+{
+    struct msgctx ctx;
+    cJSON *data = cJSON_CreateObject();
+
+    msgctx_init_request(&ctx, NULL, NULL);
+    cJSON_AddStringToObject(data, "skuId", aggregate);
+    cJSON_AddNumberToObject(data, "seq", seq);
+    assert_int_equal(event_init(ev, TYPE, 1, "it-outbox", aggregate, &ctx, data), 0);
+}
+
+/* Appends one event for @aggregate in its own committed transaction. */
+static void append_committed(struct fixture *f, const char *aggregate, int seq, char *ret_id)
+{
+    struct db_conn *conn = acquire(f);
+    struct event ev;
+
+    make_event(&ev, aggregate, seq);
+    assert_int_equal(db_begin(conn), 0);
+    assert_int_equal(outbox_append(conn, "sku", aggregate, &ev), 0);
+    assert_int_equal(db_commit(conn), 0);
+    if (ret_id)
+        strcpy(ret_id, ev.id);
+    event_release(&ev);
+    db_release(f->pool, conn);
+}
+
+struct outbox_count {
+    struct fixture *f;
+    long long want;
+    const char *sql;
+};
+
+static bool count_is(void *arg)
+{
+    struct outbox_count *c = arg;
+
+    return query_int(c->f, c->sql) == c->want;
+}
+
+static void wait_count(struct fixture *f, const char *sql, long long want, int timeout_ms)
+{
+    struct outbox_count c = {f, want, sql};
+
+    if (!ts_poll_until(count_is, &c, timeout_ms))
+        fail_msg("'%s' is %lld, wanted %lld", sql, query_int(f, sql), want);
+}
+
+static struct outbox_relay *relay_start(struct fixture *f, struct kafka_producer *producer,
+                                        int batch)
+{
+    struct outbox_relay_opts opts = {.pool = f->pool,
+                                     .producer = producer,
+                                     .poll_ms = 100,
+                                     .batch = batch,
+                                     .backoff_base_ms = 100,
+                                     .backoff_max_ms = 400};
+    char err[256];
+    struct outbox_relay *r = outbox_relay_start(&opts, err, sizeof(err));
+
+    if (!r)
+        fail_msg("outbox_relay_start: %s", err);
+    return r;
+}
+
+/* Messages ever written to @topic: the sum of its partitions' high watermarks. */
+static long long topic_total(const char *topic)
+{
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    char errstr[256];
+    rd_kafka_t *rk;
+    long long total = 0;
+
+    assert_int_equal(rd_kafka_conf_set(conf, "bootstrap.servers", ts_env("KAFKA_BOOTSTRAP"), errstr,
+                                       sizeof(errstr)),
+                     RD_KAFKA_CONF_OK);
+    rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof(errstr));
+    assert_non_null(rk);
+    for (int32_t p = 0; p < PARTITIONS; p++) {
+        int64_t lo = 0, hi = 0;
+
+        assert_int_equal(rd_kafka_query_watermark_offsets(rk, topic, p, &lo, &hi, 10000), 0);
+        total += hi - lo;
+    }
+    rd_kafka_destroy(rk);
+    return total;
+}
+
+static int record_seq(const struct ts_record *rec)
+{
+    cJSON *root = cJSON_ParseWithLength(rec->value, rec->len);
+    const cJSON *seq = cJSON_GetObjectItem(cJSON_GetObjectItem(root, "data"), "seq");
+    int v = cJSON_IsNumber(seq) ? seq->valueint : -1;
+
+    cJSON_Delete(root);
+    return v;
+}
+
+static void test_rollback_then_commit_publishes(void **state)
+{
+    struct fixture *f = *state;
+    struct db_conn *conn = acquire(f);
+    struct ts_consumer *consumer;
+    struct ts_record *recs = NULL;
+    struct outbox_relay *relay;
+    struct db_result *res = NULL;
+    struct event ev, other;
+    char sku[64];
+    cJSON *headers;
+
+    ts_unique("sku", sku, sizeof(sku));
+    make_event(&ev, sku, 0);
+
+    /* rolled back: no row */
+    assert_int_equal(db_begin(conn), 0);
+    assert_int_equal(outbox_append(conn, "sku", sku, &ev), 0);
+    assert_int_equal(db_rollback(conn), 0);
+    db_release(f->pool, conn);
+    assert_int_equal(query_int(f, "SELECT COUNT(*) FROM outbox"), 0);
+
+    /* committed: one row with the topic, key and headers */
+    conn = acquire(f);
+    assert_int_equal(db_begin(conn), 0);
+    assert_int_equal(outbox_append(conn, "sku", sku, &ev), 0);
+    assert_int_equal(outbox_append(conn, "sku", sku, &ev), -EEXIST); /* event id is unique */
+    assert_int_equal(db_commit(conn), 0);
+    assert_int_equal(db_query(conn,
+                              "SELECT topic, msg_key, event_type, headers, attempts,"
+                              " traceparent FROM outbox",
+                              NULL, 0, &res),
+                     0);
+    assert_int_equal(db_result_rows(res), 1);
+    assert_string_equal(db_result_get(res, 0, 0), f->topic);
+    assert_string_equal(db_result_get(res, 0, 1), sku);
+    assert_string_equal(db_result_get(res, 0, 2), TYPE);
+    headers = cJSON_Parse(db_result_get(res, 0, 3));
+    assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItem(headers, "ce_id")), ev.id);
+    cJSON_Delete(headers);
+    assert_int_equal(db_result_int(res, 0, 4), 0);
+    assert_string_equal(db_result_get(res, 0, 5), ev.traceparent);
+    db_result_free(res);
+
+    /* a type without a topic is refused */
+    other = ev;
+    other.data = NULL;
+    strcpy(other.type, "no.such.type");
+    strcpy(other.id, "00000000-0000-4000-8000-000000000000");
+    assert_int_equal(outbox_append(conn, "sku", sku, &other), -EINVAL);
+    db_release(f->pool, conn);
+
+    relay = relay_start(f, f->producer, 100);
+    outbox_relay_kick(relay);
+    consumer = ts_consumer_new(f->topic);
+    assert_non_null(consumer);
+    assert_int_equal(ts_consume(consumer, 1, 30000, &recs), 1);
+    assert_string_equal(recs[0].key, sku);
+    assert_string_equal(ts_record_header(&recs[0], "ce_id"), ev.id);
+    assert_string_equal(ts_record_header(&recs[0], "ce_type"), TYPE);
+    assert_string_equal(ts_record_header(&recs[0], "ce_specversion"), "1.0");
+    assert_string_equal(ts_record_header(&recs[0], "ce_source"), "it-outbox");
+    assert_string_equal(ts_record_header(&recs[0], "ce_correlationid"), ev.correlationid);
+    assert_string_equal(ts_record_header(&recs[0], "ce_traceparent"), ev.traceparent);
+    assert_string_equal(ts_record_header(&recs[0], "content-type"), "application/json");
+    assert_int_equal(record_seq(&recs[0]), 0);
+    wait_count(f, "SELECT COUNT(*) FROM outbox", 0, 10000); /* delivered rows are deleted */
+    ts_records_free(recs, 1);
+    ts_consumer_free(consumer);
+    outbox_relay_stop(relay);
+    assert_int_equal(topic_total(f->topic), 1);
+    event_release(&ev);
+}
+
+#define AGGS 5
+#define PER_AGG 10
+
+static void test_order_and_two_relays(void **state)
+{
+    struct fixture *f = *state;
+    struct outbox_relay *r1, *r2;
+    struct ts_consumer *consumer;
+    struct ts_record *recs = NULL;
+    char aggs[AGGS][64];
+    int next[AGGS] = {0};
+    size_t n;
+
+    for (int a = 0; a < AGGS; a++)
+        ts_unique("sku", aggs[a], sizeof(aggs[a]));
+    /* half before the relays start, half while they run */
+    for (int s = 0; s < PER_AGG / 2; s++)
+        for (int a = 0; a < AGGS; a++)
+            append_committed(f, aggs[a], s, NULL);
+    /* small batches so the two relays interleave a lot */
+    r1 = relay_start(f, f->producer, 2);
+    r2 = relay_start(f, f->producer, 3);
+    for (int s = PER_AGG / 2; s < PER_AGG; s++) {
+        for (int a = 0; a < AGGS; a++) {
+            append_committed(f, aggs[a], s, NULL);
+            outbox_relay_kick(a % 2 ? r1 : r2);
+        }
+    }
+    wait_count(f, "SELECT COUNT(*) FROM outbox", 0, 60000);
+    outbox_relay_stop(r1);
+    outbox_relay_stop(r2);
+
+    /* every row exactly once: the topic holds as many messages as rows were appended */
+    assert_int_equal(topic_total(f->topic), AGGS * PER_AGG);
+
+    consumer = ts_consumer_new(f->topic);
+    assert_non_null(consumer);
+    n = ts_consume(consumer, AGGS * PER_AGG, 30000, &recs);
+    assert_int_equal(n, AGGS * PER_AGG);
+    /* one aggregate's events arrive in append order (one key, one partition) */
+    for (size_t i = 0; i < n; i++) {
+        int a;
+
+        for (a = 0; a < AGGS && strcmp(recs[i].key, aggs[a]) != 0; a++)
+            ;
+        assert_true(a < AGGS);
+        assert_int_equal(record_seq(&recs[i]), next[a]);
+        next[a]++;
+    }
+    for (int a = 0; a < AGGS; a++)
+        assert_int_equal(next[a], PER_AGG);
+    ts_records_free(recs, n);
+    ts_consumer_free(consumer);
+}
+
+/* A head claimed by someone else (another relay's lock) holds back its whole aggregate and
+ * nothing else: the claim skips it and does not take its successor. */
+static void test_locked_head_holds_back_its_aggregate(void **state)
+{
+    struct fixture *f = *state;
+    struct db_conn *holder;
+    struct db_result *res = NULL;
+    struct outbox_relay *relay;
+    struct ts_consumer *consumer;
+    struct ts_record *recs = NULL;
+    char a[64], b[64], sql[256];
+    int next_b = 0, next_a = 0;
+    size_t n;
+
+    ts_unique("sku", a, sizeof(a));
+    ts_unique("sku", b, sizeof(b));
+    append_committed(f, a, 0, NULL);
+    append_committed(f, b, 0, NULL);
+    append_committed(f, a, 1, NULL);
+    append_committed(f, b, 1, NULL);
+    append_committed(f, b, 2, NULL);
+
+    holder = acquire(f);
+    assert_int_equal(db_begin(holder), 0);
+    assert_int_equal(
+        db_query(holder, "SELECT id FROM outbox ORDER BY id LIMIT 1 FOR UPDATE", NULL, 0, &res), 0);
+    assert_int_equal(db_result_rows(res), 1);
+    db_result_free(res);
+
+    relay = relay_start(f, f->producer, 100);
+    snprintf(sql, sizeof(sql), "SELECT COUNT(*) FROM outbox WHERE aggregate_id = '%s'", b);
+    wait_count(f, sql, 0, 30000);
+    /* b drained while a's head was locked: a's second row (older than b's last two) stayed */
+    snprintf(sql, sizeof(sql), "SELECT COUNT(*) FROM outbox WHERE aggregate_id = '%s'", a);
+    assert_int_equal(query_int(f, sql), 2);
+    assert_int_equal(topic_total(f->topic), 3);
+
+    assert_int_equal(db_rollback(holder), 0); /* the "other relay" gave up its claim */
+    db_release(f->pool, holder);
+    outbox_relay_kick(relay);
+    wait_count(f, sql, 0, 30000);
+    outbox_relay_stop(relay);
+
+    consumer = ts_consumer_new(f->topic);
+    assert_non_null(consumer);
+    n = ts_consume(consumer, 5, 30000, &recs);
+    assert_int_equal(n, 5);
+    for (size_t i = 0; i < n; i++) {
+        if (strcmp(recs[i].key, a) == 0)
+            assert_int_equal(record_seq(&recs[i]), next_a++);
+        else
+            assert_int_equal(record_seq(&recs[i]), next_b++);
+    }
+    assert_int_equal(next_a, 2);
+    assert_int_equal(next_b, 3);
+    ts_records_free(recs, n);
+    ts_consumer_free(consumer);
+}
+
+static bool metrics_show_backlog(void *arg)
+{
+    char *text = metrics_render();
+    bool ok = text && strstr(text, arg);
+
+    free(text);
+    return ok;
+}
+
+static void test_stats_and_gauges(void **state)
+{
+    struct fixture *f = *state;
+    struct db_conn *conn = acquire(f);
+    long long backlog = -1;
+    double age = -1;
+    struct outbox_relay *relay;
+    char sku[64];
+
+    assert_int_equal(outbox_stats(conn, &backlog, &age), 0);
+    assert_int_equal(backlog, 0);
+    assert_true(age == 0.0);
+    db_release(f->pool, conn);
+
+    ts_unique("sku", sku, sizeof(sku));
+    for (int s = 0; s < 3; s++)
+        append_committed(f, sku, s, NULL);
+    conn = acquire(f);
+    /* the oldest is 10 s old and not due, so a relay leaves all three alone */
+    assert_int_equal(db_exec(conn,
+                             "UPDATE outbox SET created_at = NOW(6) - INTERVAL 10 SECOND,"
+                             " next_attempt_at = NOW(6) + INTERVAL 1 HOUR ORDER BY id LIMIT 1",
+                             NULL, 0, NULL, NULL),
+                     0);
+    assert_int_equal(outbox_stats(conn, &backlog, &age), 0);
+    assert_int_equal(backlog, 3);
+    assert_true(age >= 10.0 && age < 60.0);
+    db_release(f->pool, conn);
+
+    relay = relay_start(f, f->producer, 10);
+    assert_true(ts_poll_until(metrics_show_backlog, "\ncommerce_outbox_backlog 3\n", 10000));
+    outbox_relay_stop(relay);
+    assert_int_equal(query_int(f, "SELECT COUNT(*) FROM outbox"), 3);
+    assert_int_equal(topic_total(f->topic), 0);
+}
+
+static void test_broker_unreachable_loses_nothing(void **state)
+{
+    struct fixture *f = *state;
+    struct kafka_producer_opts popts = {
+        .bootstrap = "127.0.0.1:1", .client_id = "it_outbox_down", .message_timeout_ms = 1000};
+    struct kafka_producer *down;
+    struct outbox_relay *relay;
+    struct ts_consumer *consumer;
+    struct ts_record *recs = NULL;
+    char a[64], b[64], err[256];
+    int next_a = 0, next_b = 0;
+    size_t n;
+
+    down = kafka_producer_new(&popts, err, sizeof(err));
+    assert_non_null(down);
+    ts_unique("sku", a, sizeof(a));
+    ts_unique("sku", b, sizeof(b));
+    append_committed(f, a, 0, NULL);
+    append_committed(f, a, 1, NULL);
+    append_committed(f, b, 0, NULL);
+
+    relay = relay_start(f, down, 100);
+    /* both heads failed at least twice (backoff, then retried); the second row of a waits */
+    wait_count(f, "SELECT COUNT(*) FROM outbox WHERE attempts >= 2 AND last_error IS NOT NULL", 2,
+               30000);
+    outbox_relay_stop(relay);
+    kafka_producer_free(down);
+    assert_int_equal(query_int(f, "SELECT COUNT(*) FROM outbox"), 3);
+    assert_int_equal(query_int(f, "SELECT attempts FROM outbox ORDER BY id LIMIT 1 OFFSET 1"), 0);
+    assert_int_equal(topic_total(f->topic), 0);
+
+    /* the broker is back: everything pending goes out, in order */
+    relay = relay_start(f, f->producer, 100);
+    wait_count(f, "SELECT COUNT(*) FROM outbox", 0, 30000);
+    outbox_relay_stop(relay);
+    consumer = ts_consumer_new(f->topic);
+    assert_non_null(consumer);
+    n = ts_consume(consumer, 3, 30000, &recs);
+    assert_int_equal(n, 3);
+    for (size_t i = 0; i < n; i++) {
+        if (strcmp(recs[i].key, a) == 0)
+            assert_int_equal(record_seq(&recs[i]), next_a++);
+        else
+            assert_int_equal(record_seq(&recs[i]), next_b++);
+    }
+    assert_int_equal(next_a, 2);
+    assert_int_equal(next_b, 1);
+    ts_records_free(recs, n);
+    ts_consumer_free(consumer);
+    assert_int_equal(topic_total(f->topic), 3);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_rollback_then_commit_publishes, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_order_and_two_relays, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_locked_head_holds_back_its_aggregate, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_stats_and_gauges, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_broker_unreachable_loses_nothing, setup, teardown),
+    };
+    int rc;
+
+    if (mysql_library_init(0, NULL, NULL))
+        return 1;
+    rc = cmocka_run_group_tests(tests, NULL, NULL);
+    metrics_reset();
+    mysql_library_end();
+    return rc;
+}
