@@ -66,7 +66,7 @@ static int teardown(void **state)
 
 static void url(const struct fixture *f, char *out, size_t outlen, const char *path)
 {
-    snprintf(out, outlen, "%s%s", f->svc.url, path);
+    snprintf(out, outlen, "%.63s%.180s", f->svc.url, path);
 }
 
 /* POSTs @body as admin to @path, asserts @status, returns the response's "id". */

@@ -1,0 +1,2 @@
+# auth-service: credentials, refresh tokens, signing key.
+$(eval $(call service_template,auth,auth-service))

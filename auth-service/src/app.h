@@ -1,0 +1,51 @@
+/* app.h - auth-service's configuration and shared state, handed to every handler as @app. */
+#ifndef AUTH_APP_H
+#define AUTH_APP_H
+
+#include <cjson/cJSON.h>
+
+#include "common/config.h"
+#include "common/db.h"
+#include "common/http.h"
+#include "common/jwt.h"
+#include "crypto.h"
+
+#define AUTH_SERVICE "auth-service"
+
+/* The common settings first, then auth-service's own (config.c's table). */
+struct auth_config {
+    struct svc_config svc;
+    const char *jwt_private_key_file; /* JWT_PRIVATE_KEY_FILE: ES256 PKCS#8 PEM */
+    const char *service_token;        /* AUTH_SERVICE_TOKEN (secret): the internal API's key */
+    long access_ttl_s;                /* ACCESS_TOKEN_TTL_S */
+    long refresh_ttl_s;               /* REFRESH_TOKEN_TTL_S */
+    long login_max_failures;          /* LOGIN_MAX_FAILURES */
+    long login_lock_s;                /* LOGIN_LOCK_S */
+    const char *admin_email;          /* ADMIN_EMAIL (optional) */
+    const char *admin_password;       /* ADMIN_PASSWORD (optional, secret) */
+};
+
+/* Loads every setting; 0 or -EINVAL with all problems in @errbuf (main exits 2). */
+int auth_config_load(struct auth_config *cfg, char *errbuf, size_t errlen);
+
+/* Logs the effective configuration, secrets masked. */
+void auth_config_log(const struct auth_config *cfg);
+
+struct auth_app {
+    const struct auth_config *cfg;
+    struct db_pool *pool;
+    const struct jwt_key *key; /* private: signs access tokens */
+    const cJSON *jwks;         /* the published key set, built once at start */
+    /* verified against when the email is unknown, so both failures cost the same */
+    char dummy_hash[CRYPTO_ENCODED_MAX];
+};
+
+/* http_auth.c */
+void http_auth_create(struct http_req *req, struct http_resp *resp, void *app);
+void http_auth_status(struct http_req *req, struct http_resp *resp, void *app);
+void http_auth_login(struct http_req *req, struct http_resp *resp, void *app);
+void http_auth_refresh(struct http_req *req, struct http_resp *resp, void *app);
+void http_auth_logout(struct http_req *req, struct http_resp *resp, void *app);
+void http_auth_jwks(struct http_req *req, struct http_resp *resp, void *app);
+
+#endif

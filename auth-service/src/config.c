@@ -1,0 +1,59 @@
+/* config.c - auth-service's configuration: the common settings plus its own table. */
+#include <stdio.h>
+#include <string.h>
+
+#include "app.h"
+
+#define S struct auth_config
+static const struct cfg_entry auth_table[] = {
+    CFG_ENTRY_STR("JWT_PRIVATE_KEY_FILE", NULL, true, false, S, jwt_private_key_file,
+                  "PEM (PKCS#8) ES256 private key that signs access tokens"),
+    CFG_ENTRY_STR("AUTH_SERVICE_TOKEN", NULL, true, true, S, service_token,
+                  "service credential required by the internal API (X-Service-Token)"),
+    CFG_ENTRY_INT("ACCESS_TOKEN_TTL_S", "900", 30, 86400, S, access_ttl_s,
+                  "access token lifetime in seconds"),
+    CFG_ENTRY_INT("REFRESH_TOKEN_TTL_S", "1209600", 60, 31536000, S, refresh_ttl_s,
+                  "refresh token lifetime in seconds"),
+    CFG_ENTRY_INT("LOGIN_MAX_FAILURES", "5", 1, 1000, S, login_max_failures,
+                  "failed logins for one email before it is locked"),
+    CFG_ENTRY_INT("LOGIN_LOCK_S", "900", 1, 86400, S, login_lock_s,
+                  "failure window and lock duration in seconds"),
+    CFG_ENTRY_STR("ADMIN_EMAIL", NULL, false, false, S, admin_email,
+                  "email of the ADMIN account created at start (with ADMIN_PASSWORD)"),
+    CFG_ENTRY_STR("ADMIN_PASSWORD", NULL, false, true, S, admin_password,
+                  "password of the ADMIN account created at start"),
+};
+#undef S
+
+#define AUTH_NTABLE (sizeof(auth_table) / sizeof(auth_table[0]))
+
+static const struct svc_defaults defaults = {
+    .service = AUTH_SERVICE,
+    .http_port = "8089",
+    .db_name = "commerce_auth",
+    .group_id = AUTH_SERVICE,
+    .migrations_dir = "auth-service/migrations",
+};
+
+int auth_config_load(struct auth_config *cfg, char *errbuf, size_t errlen)
+{
+    char mine[1024] = "";
+    int rc, rc2;
+
+    memset(cfg, 0, sizeof(*cfg));
+    errbuf[0] = '\0';
+    rc = svc_config_load(&cfg->svc, &defaults, errbuf, errlen);
+    rc2 = cfg_load(auth_table, AUTH_NTABLE, cfg, mine, sizeof(mine));
+    /* report every problem at once */
+    if (rc2 < 0) {
+        size_t used = strlen(errbuf);
+        snprintf(errbuf + used, errlen - used, "%s%s", used ? "; " : "", mine);
+    }
+    return rc < 0 ? rc : rc2;
+}
+
+void auth_config_log(const struct auth_config *cfg)
+{
+    svc_config_log(&cfg->svc);
+    cfg_log(auth_table, AUTH_NTABLE, cfg);
+}

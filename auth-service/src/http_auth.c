@@ -1,0 +1,401 @@
+/*
+ * http_auth.c - /api/auth: the internal credential API (service token), login, refresh,
+ * logout and the JWKS document.
+ *
+ * Problem codes (stable; clients and user-service match on them):
+ *   AUTH-400-001  invalid request fields (field errors listed)
+ *   AUTH-401-001  invalid email or password (same answer for an unknown email)
+ *   AUTH-401-002  invalid refresh token (unknown, expired, revoked or reused)
+ *   AUTH-401-003  missing or wrong service credential (X-Service-Token)
+ *   AUTH-403-001  account is not active (INACTIVE or BLOCKED)
+ *   AUTH-404-001  credential not found
+ *   AUTH-409-001  email or user id already registered
+ *   AUTH-429-001  too many failed logins for this email; locked for a while
+ *   AUTH-500-001  internal error
+ *   AUTH-503-001  database unavailable
+ * Malformed JSON bodies get COMMON-400-001/002 from the HTTP layer.
+ */
+#include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "app.h"
+#include "auth.h"
+#include "common/jsonx.h"
+#include "common/log.h"
+#include "crypto.h"
+#include "store_auth.h"
+
+#define SERVICE_TOKEN_HEADER "X-Service-Token"
+#define LOGIN_MAX_FIELD 1024 /* login fields are not validated, only capped */
+#define TOKEN_MAX_FIELD 256  /* a refresh token is 43 characters */
+#define DEADLOCK_RETRIES 3
+
+static void reply_store_error(struct http_resp *resp, int rc, const char *what)
+{
+    if (db_transient(rc)) {
+        http_reply_problem(resp, 503, "AUTH-503-001", NULL,
+                           "database unavailable, try again later");
+        log_warnx("failed to %s: database unavailable (%d)", what, rc);
+    } else {
+        http_reply_problem(resp, 500, "AUTH-500-001", NULL, "internal error");
+        log_errorx("failed to %s: %d", what, rc);
+    }
+}
+
+/* Checks a connection out or replies 503; NULL then. */
+static struct db_conn *acquire(struct auth_app *app, struct http_resp *resp)
+{
+    char err[256];
+    struct db_conn *conn = db_acquire(app->pool, err, sizeof(err));
+
+    if (!conn) {
+        http_reply_problem(resp, 503, "AUTH-503-001", NULL,
+                           "database unavailable, try again later");
+        log_warnx("no database connection: %s", err);
+    }
+    return conn;
+}
+
+/* The internal API is public in the router but needs the service credential: replies 401
+ * and returns false without it. */
+static bool service_allowed(const struct auth_app *app, struct http_req *req,
+                            struct http_resp *resp)
+{
+    if (crypto_secret_equal(http_header(req, SERVICE_TOKEN_HEADER), app->cfg->service_token))
+        return true;
+    http_reply_problem(resp, 401, "AUTH-401-003", NULL, "a valid service credential is required");
+    log_warnx("refused internal call to '%s': bad or missing service credential", req->path);
+    return false;
+}
+
+static void reply_field_errors(struct http_resp *resp, const struct auth_error *errs, size_t n,
+                               cJSON *errors)
+{
+    for (size_t i = 0; i < n; i++)
+        http_field_error(&errors, errs[i].field, errs[i].message);
+    http_reply_problem(resp, 400, "AUTH-400-001", errors, "invalid request");
+}
+
+void http_auth_create(struct http_req *req, struct http_resp *resp, void *arg)
+{
+    struct auth_app *app = arg;
+    struct auth_credential c = {0};
+    struct auth_error errs[4];
+    char email[AUTH_MAX_EMAIL + 1], hash[CRYPTO_ENCODED_MAX];
+    struct db_conn *conn = NULL;
+    cJSON *body = NULL, *errors = NULL, *out;
+    size_t nerr = 0;
+    int rc;
+
+    if (!service_allowed(app, req, resp))
+        return;
+    body = http_json_body(req, resp);
+    if (!body)
+        return;
+    jsonx_str(body, "userId", "userId", true, LOGIN_MAX_FIELD, &c.user_id, &errors);
+    jsonx_str(body, "email", "email", true, LOGIN_MAX_FIELD, &c.email, &errors);
+    jsonx_str(body, "password", "password", true, LOGIN_MAX_FIELD, &c.password, &errors);
+    jsonx_str(body, "provider", "provider", false, LOGIN_MAX_FIELD, &c.provider, &errors);
+    /* "role" is ignored on purpose: credentials made here are always USER */
+    if (errors || auth_validate_credential(&c, errs, 4, &nerr) != AUTH_OK) {
+        reply_field_errors(resp, errs, nerr, errors);
+        goto out;
+    }
+    auth_email_normalize(c.email, email, sizeof(email));
+    rc = crypto_password_hash(c.password, strlen(c.password), hash);
+    if (rc < 0) {
+        http_reply_problem(resp, 500, "AUTH-500-001", NULL, "internal error");
+        log_errorx("cannot hash the password of user '%s': %d", c.user_id, rc);
+        goto out;
+    }
+    conn = acquire(app, resp);
+    if (!conn)
+        goto out;
+    rc = store_credential_create(conn, c.user_id, email, hash,
+                                 c.provider ? c.provider : AUTH_DEFAULT_PROVIDER, AUTH_ROLE_USER);
+    if (rc == -EEXIST) {
+        http_reply_problem(resp, 409, "AUTH-409-001", NULL,
+                           "a credential with this email or user id already exists");
+        goto out;
+    }
+    if (rc < 0) {
+        reply_store_error(resp, rc, "create credential");
+        goto out;
+    }
+    out = cJSON_CreateObject();
+    cJSON_AddStringToObject(out, "userId", c.user_id);
+    cJSON_AddStringToObject(out, "email", email);
+    http_reply_json(resp, 201, out);
+    log_info("created credential for user '%s'", c.user_id);
+out:
+    if (conn)
+        db_release(app->pool, conn);
+    cJSON_Delete(body);
+}
+
+void http_auth_status(struct http_req *req, struct http_resp *resp, void *arg)
+{
+    struct auth_app *app = arg;
+    const char *user_id = http_param(req, "userId"), *name = NULL;
+    enum auth_status status = AUTH_STATUS_ACTIVE;
+    struct db_conn *conn = NULL;
+    cJSON *body = NULL, *errors = NULL;
+    int rc = -EDEADLK;
+
+    if (!service_allowed(app, req, resp))
+        return;
+    if (!auth_user_id_valid(user_id)) {
+        http_reply_problem(resp, 404, "AUTH-404-001", NULL, "credential not found");
+        return;
+    }
+    body = http_json_body(req, resp);
+    if (!body)
+        return;
+    if (jsonx_str(body, "status", "status", true, 16, &name, &errors) == 0 &&
+        auth_status_parse(name, &status) < 0)
+        http_field_error(&errors, "status", "must be one of ACTIVE, INACTIVE, BLOCKED");
+    if (errors) {
+        http_reply_problem(resp, 400, "AUTH-400-001", errors, "invalid request");
+        goto out;
+    }
+    conn = acquire(app, resp);
+    if (!conn)
+        goto out;
+    for (int attempt = 0; attempt < DEADLOCK_RETRIES && rc == -EDEADLK; attempt++)
+        rc = store_credential_set_status(conn, user_id, status);
+    if (rc == -ENOENT) {
+        http_reply_problem(resp, 404, "AUTH-404-001", NULL, "credential not found");
+    } else if (rc < 0) {
+        reply_store_error(resp, rc, "set credential status");
+    } else {
+        http_reply_json(resp, 204, NULL);
+        log_info("set status of user '%s' to %s", user_id, auth_status_name(status));
+    }
+out:
+    if (conn)
+        db_release(app->pool, conn);
+    cJSON_Delete(body);
+}
+
+/* Signs an access token for @cred and replies 200 with it and @refresh. */
+static void reply_tokens(struct auth_app *app, struct http_resp *resp,
+                         const struct store_credential *cred, const char *refresh, int64_t now)
+{
+    struct jwt_principal p;
+    char *access = NULL;
+    cJSON *out;
+    int rc;
+
+    rc = auth_principal_build(cred->user_id, cred->email, cred->role, &p);
+    if (rc == 0)
+        rc = jwt_sign(app->key, &p, now, app->cfg->access_ttl_s, &access);
+    if (rc < 0) {
+        http_reply_problem(resp, 500, "AUTH-500-001", NULL, "internal error");
+        log_errorx("cannot sign an access token for user '%s': %d", cred->user_id, rc);
+        return;
+    }
+    out = cJSON_CreateObject();
+    cJSON_AddStringToObject(out, "accessToken", access);
+    cJSON_AddStringToObject(out, "refreshToken", refresh);
+    cJSON_AddStringToObject(out, "tokenType", "Bearer");
+    cJSON_AddNumberToObject(out, "expiresIn", (double)app->cfg->access_ttl_s);
+    http_reply_json(resp, 200, out);
+    free(access);
+}
+
+static void reply_bad_login(struct http_resp *resp)
+{
+    http_reply_problem(resp, 401, "AUTH-401-001", NULL, "invalid email or password");
+}
+
+/* Records a failed login for @email; logs when that locks it. */
+static void login_failed(struct auth_app *app, struct db_conn *conn, const char *email, int64_t now)
+{
+    struct auth_throttle t;
+    int rc = -EDEADLK;
+
+    for (int attempt = 0; attempt < DEADLOCK_RETRIES && rc == -EDEADLK; attempt++)
+        rc = store_throttle_fail(conn, email, now, app->cfg->login_max_failures,
+                                 app->cfg->login_lock_s, &t);
+    if (rc < 0)
+        log_warnx("cannot record a failed login: %d", rc);
+    else if (auth_throttle_locked(&t, now, NULL) && t.failures == app->cfg->login_max_failures)
+        log_warnx("locked logins for email '%s' after %ld failures", email, t.failures);
+}
+
+void http_auth_login(struct http_req *req, struct http_resp *resp, void *arg)
+{
+    struct auth_app *app = arg;
+    const char *email_in = NULL, *password = NULL;
+    char email[AUTH_MAX_EMAIL + 1], refresh[CRYPTO_REFRESH_LEN];
+    struct store_credential cred;
+    struct auth_throttle t;
+    struct db_conn *conn = NULL;
+    cJSON *body = NULL, *errors = NULL;
+    int64_t now = (int64_t)time(NULL), retry_s = 0;
+    bool known = false, ok;
+    int rc;
+
+    body = http_json_body(req, resp);
+    if (!body)
+        return;
+    jsonx_str(body, "email", "email", true, LOGIN_MAX_FIELD, &email_in, &errors);
+    jsonx_str(body, "password", "password", true, LOGIN_MAX_FIELD, &password, &errors);
+    if (errors) {
+        http_reply_problem(resp, 400, "AUTH-400-001", errors, "invalid request");
+        goto out;
+    }
+    /* an address that cannot exist is treated exactly like an unknown one */
+    if (auth_email_normalize(email_in, email, sizeof(email)) < 0 || !auth_email_valid(email))
+        email[0] = '\0';
+    if (email[0]) {
+        conn = acquire(app, resp);
+        if (!conn)
+            goto out;
+        rc = store_throttle_get(conn, email, &t);
+        if (rc < 0) {
+            reply_store_error(resp, rc, "read login throttle");
+            goto out;
+        }
+        if (auth_throttle_locked(&t, now, &retry_s)) {
+            http_reply_problem(resp, 429, "AUTH-429-001", NULL,
+                               "too many failed logins, try again in %lld seconds",
+                               (long long)retry_s);
+            goto out;
+        }
+        rc = store_credential_by_email(conn, email, &cred);
+        if (rc < 0 && rc != -ENOENT) {
+            reply_store_error(resp, rc, "read credential");
+            goto out;
+        }
+        known = rc == 0;
+    }
+    /* always one Argon2id verification, so an unknown email costs what a wrong password does */
+    ok = crypto_password_verify(known ? cred.password_hash : app->dummy_hash, password,
+                                strlen(password));
+    if (!ok || !known) {
+        if (conn)
+            login_failed(app, conn, email, now);
+        reply_bad_login(resp);
+        goto out;
+    }
+    if (cred.status != AUTH_STATUS_ACTIVE) {
+        http_reply_problem(resp, 403, "AUTH-403-001", NULL, "account is %s",
+                           auth_status_name(cred.status));
+        log_info("refused login of %s user '%s'", auth_status_name(cred.status), cred.user_id);
+        goto out;
+    }
+    rc = store_throttle_clear(conn, email);
+    if (rc == 0)
+        rc = store_refresh_issue(conn, cred.user_id, now, app->cfg->refresh_ttl_s, refresh);
+    if (rc < 0) {
+        reply_store_error(resp, rc, "issue refresh token");
+        goto out;
+    }
+    /* libmicrohttpd's peer address is not exposed by common/http.h: ip stays NULL */
+    rc = store_login_record(conn, cred.user_id, NULL, http_header(req, "User-Agent"));
+    if (rc < 0)
+        log_warnx("cannot record the login of user '%s': %d", cred.user_id, rc);
+    reply_tokens(app, resp, &cred, refresh, now);
+    log_info("user '%s' logged in", cred.user_id);
+out:
+    if (conn)
+        db_release(app->pool, conn);
+    cJSON_Delete(body);
+}
+
+/* Reads {"refreshToken"} from the body; NULL after replying 400. */
+static const char *refresh_field(struct http_req *req, struct http_resp *resp, cJSON **ret_body)
+{
+    cJSON *body = http_json_body(req, resp), *errors = NULL;
+    const char *token = NULL;
+
+    if (!body)
+        return NULL;
+    jsonx_str(body, "refreshToken", "refreshToken", true, TOKEN_MAX_FIELD, &token, &errors);
+    if (errors) {
+        http_reply_problem(resp, 400, "AUTH-400-001", errors, "invalid request");
+        cJSON_Delete(body);
+        return NULL;
+    }
+    *ret_body = body;
+    return token;
+}
+
+void http_auth_refresh(struct http_req *req, struct http_resp *resp, void *arg)
+{
+    struct auth_app *app = arg;
+    enum auth_refresh_decision decision = AUTH_REFRESH_REVOKED;
+    char refresh[CRYPTO_REFRESH_LEN];
+    struct store_credential cred;
+    struct db_conn *conn = NULL;
+    cJSON *body = NULL;
+    int64_t now = (int64_t)time(NULL);
+    const char *token = refresh_field(req, resp, &body);
+    int rc = -EDEADLK;
+
+    if (!token)
+        return;
+    conn = acquire(app, resp);
+    if (!conn)
+        goto out;
+    for (int attempt = 0; attempt < DEADLOCK_RETRIES && rc == -EDEADLK; attempt++)
+        rc = store_refresh_rotate(conn, token, now, app->cfg->refresh_ttl_s, &decision, &cred,
+                                  refresh);
+    if (rc == -EACCES) {
+        http_reply_problem(resp, 403, "AUTH-403-001", NULL, "account is not active");
+        goto out;
+    }
+    if (rc < 0 && rc != -ENOENT) {
+        reply_store_error(resp, rc, "rotate refresh token");
+        goto out;
+    }
+    if (rc == -ENOENT || decision != AUTH_REFRESH_VALID) {
+        if (rc == 0 && decision == AUTH_REFRESH_REUSED)
+            log_warnx("refresh token reused: revoked its family");
+        http_reply_problem(resp, 401, "AUTH-401-002", NULL, "invalid refresh token");
+        goto out;
+    }
+    reply_tokens(app, resp, &cred, refresh, now);
+out:
+    if (conn)
+        db_release(app->pool, conn);
+    cJSON_Delete(body);
+}
+
+void http_auth_logout(struct http_req *req, struct http_resp *resp, void *arg)
+{
+    struct auth_app *app = arg;
+    struct db_conn *conn = NULL;
+    cJSON *body = NULL;
+    const char *token = refresh_field(req, resp, &body);
+    int rc;
+
+    if (!token)
+        return;
+    conn = acquire(app, resp);
+    if (!conn)
+        goto out;
+    rc = store_refresh_revoke_family(conn, token);
+    /* an unknown token gets the same 204: logout is no oracle for valid tokens */
+    if (rc < 0 && rc != -ENOENT)
+        reply_store_error(resp, rc, "revoke refresh token");
+    else
+        http_reply_json(resp, 204, NULL);
+out:
+    if (conn)
+        db_release(app->pool, conn);
+    cJSON_Delete(body);
+}
+
+void http_auth_jwks(struct http_req *req, struct http_resp *resp, void *arg)
+{
+    struct auth_app *app = arg;
+
+    (void)req;
+    http_reply_json(resp, 200, cJSON_Duplicate(app->jwks, 1));
+}

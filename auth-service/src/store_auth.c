@@ -1,0 +1,360 @@
+/* store_auth.c - auth-service's MariaDB adapter (see store_auth.h). */
+#include "store_auth.h"
+
+#include <errno.h>
+#include <string.h>
+
+#include "common/util.h"
+
+#define USER_AGENT_MAX 512
+
+static int query_one(struct db_conn *conn, const char *sql, const struct db_param *params, size_t n,
+                     struct db_result **ret)
+{
+    struct db_result *res;
+    int rc = db_query(conn, sql, params, n, &res);
+
+    if (rc < 0)
+        return rc;
+    if (db_result_rows(res) == 0) {
+        db_result_free(res);
+        return -ENOENT;
+    }
+    *ret = res;
+    return 0;
+}
+
+int store_credential_create(struct db_conn *conn, const char *user_id, const char *email,
+                            const char *password_hash, const char *provider, enum auth_role role)
+{
+    struct db_param p[] = {DB_STR(user_id), DB_STR(email), DB_STR(password_hash), DB_STR(provider),
+                           DB_STR(auth_role_name(role))};
+
+    return db_exec(conn,
+                   "INSERT INTO credential (user_id, email, password_hash, provider, role) "
+                   "VALUES (?, ?, ?, ?, ?)",
+                   p, 5, NULL, NULL);
+}
+
+enum { CRED_USER_ID, CRED_EMAIL, CRED_HASH, CRED_ROLE, CRED_STATUS };
+#define CRED_COLS "user_id, email, password_hash, role, status"
+
+/* Copies row 0 of a CRED_COLS result; -EINVAL for values the domain does not know. */
+static int credential_from(const struct db_result *res, struct store_credential *ret)
+{
+    struct store_credential c;
+
+    memset(&c, 0, sizeof(c));
+    util_strlcpy(c.user_id, db_result_get(res, 0, CRED_USER_ID), sizeof(c.user_id));
+    util_strlcpy(c.email, db_result_get(res, 0, CRED_EMAIL), sizeof(c.email));
+    util_strlcpy(c.password_hash, db_result_get(res, 0, CRED_HASH), sizeof(c.password_hash));
+    if (auth_role_parse(db_result_get(res, 0, CRED_ROLE), &c.role) < 0 ||
+        auth_status_parse(db_result_get(res, 0, CRED_STATUS), &c.status) < 0)
+        return -EINVAL;
+    *ret = c;
+    return 0;
+}
+
+int store_credential_by_email(struct db_conn *conn, const char *email, struct store_credential *ret)
+{
+    struct db_param p[] = {DB_STR(email)};
+    struct db_result *res;
+    int rc = query_one(conn, "SELECT " CRED_COLS " FROM credential WHERE email = ?", p, 1, &res);
+
+    if (rc < 0)
+        return rc;
+    rc = credential_from(res, ret);
+    db_result_free(res);
+    return rc;
+}
+
+static int credential_by_id_locked(struct db_conn *conn, const char *user_id,
+                                   struct store_credential *ret)
+{
+    struct db_param p[] = {DB_STR(user_id)};
+    struct db_result *res;
+    int rc = query_one(conn, "SELECT " CRED_COLS " FROM credential WHERE user_id = ? FOR UPDATE", p,
+                       1, &res);
+
+    if (rc < 0)
+        return rc;
+    rc = credential_from(res, ret);
+    db_result_free(res);
+    return rc;
+}
+
+int store_credential_set_status(struct db_conn *conn, const char *user_id, enum auth_status status)
+{
+    unsigned long long matched = 0;
+    int rc = db_begin(conn);
+
+    if (rc < 0)
+        return rc;
+    {
+        struct db_param p[] = {DB_STR(auth_status_name(status)), DB_STR(user_id)};
+        rc =
+            db_exec(conn, "UPDATE credential SET status = ?, updated_at = NOW(6) WHERE user_id = ?",
+                    p, 2, &matched, NULL);
+        if (rc < 0)
+            goto rollback;
+        if (matched == 0) {
+            rc = -ENOENT;
+            goto rollback;
+        }
+    }
+    if (auth_status_revokes(status)) {
+        struct db_param p[] = {DB_STR(user_id)};
+        rc = db_exec(conn,
+                     "UPDATE refresh_token SET revoked_at = NOW(6) "
+                     "WHERE user_id = ? AND revoked_at IS NULL",
+                     p, 1, NULL, NULL);
+        if (rc < 0)
+            goto rollback;
+    }
+    rc = db_commit(conn);
+    if (rc < 0)
+        goto rollback;
+    return 0;
+rollback:
+    db_rollback(conn);
+    return rc;
+}
+
+enum { THR_FAILURES, THR_WINDOW, THR_LOCKED };
+
+static void throttle_from(const struct db_result *res, struct auth_throttle *ret)
+{
+    ret->failures = (long)db_result_int(res, 0, THR_FAILURES);
+    ret->window_start = db_result_int(res, 0, THR_WINDOW);
+    ret->locked_until = db_result_int(res, 0, THR_LOCKED);
+}
+
+int store_throttle_get(struct db_conn *conn, const char *email, struct auth_throttle *ret)
+{
+    struct db_param p[] = {DB_STR(email)};
+    struct db_result *res;
+    int rc = query_one(conn,
+                       "SELECT failures, window_start, locked_until FROM login_throttle "
+                       "WHERE email = ?",
+                       p, 1, &res);
+
+    memset(ret, 0, sizeof(*ret));
+    if (rc == -ENOENT)
+        return 0;
+    if (rc < 0)
+        return rc;
+    throttle_from(res, ret);
+    db_result_free(res);
+    return 0;
+}
+
+int store_throttle_fail(struct db_conn *conn, const char *email, int64_t now, long max_failures,
+                        int64_t window_s, struct auth_throttle *ret)
+{
+    struct db_param key[] = {DB_STR(email)};
+    struct auth_throttle t;
+    struct db_result *res;
+    int rc;
+
+    /* the row exists before the transaction, so the lock below is a plain X lock (an insert
+     * inside it would take S first and deadlock with a concurrent failure) */
+    rc = db_exec(conn, "INSERT IGNORE INTO login_throttle (email) VALUES (?)", key, 1, NULL, NULL);
+    if (rc < 0)
+        return rc;
+    rc = db_begin(conn);
+    if (rc < 0)
+        return rc;
+    rc = query_one(conn,
+                   "SELECT failures, window_start, locked_until FROM login_throttle "
+                   "WHERE email = ? FOR UPDATE",
+                   key, 1, &res);
+    if (rc < 0)
+        goto rollback;
+    throttle_from(res, &t);
+    db_result_free(res);
+    auth_throttle_fail(&t, now, max_failures, window_s);
+    {
+        struct db_param p[] = {DB_INT(t.failures), DB_INT(t.window_start), DB_INT(t.locked_until),
+                               DB_STR(email)};
+        rc = db_exec(conn,
+                     "UPDATE login_throttle SET failures = ?, window_start = ?, locked_until = ? "
+                     "WHERE email = ?",
+                     p, 4, NULL, NULL);
+        if (rc < 0)
+            goto rollback;
+    }
+    rc = db_commit(conn);
+    if (rc < 0)
+        goto rollback;
+    *ret = t;
+    return 0;
+rollback:
+    db_rollback(conn);
+    return rc;
+}
+
+int store_throttle_clear(struct db_conn *conn, const char *email)
+{
+    struct db_param p[] = {DB_STR(email)};
+
+    return db_exec(conn, "DELETE FROM login_throttle WHERE email = ?", p, 1, NULL, NULL);
+}
+
+/* Inserts a fresh token of @family_id; the token goes to @ret_token. */
+static int refresh_insert(struct db_conn *conn, const char *user_id, const char *family_id,
+                          int64_t expires_at, char ret_token[CRYPTO_REFRESH_LEN])
+{
+    char token[CRYPTO_REFRESH_LEN], digest[CRYPTO_DIGEST_HEX_LEN];
+    int rc = crypto_refresh_new(token);
+
+    if (rc < 0)
+        return rc;
+    crypto_sha256_hex(token, strlen(token), digest);
+    {
+        struct db_param p[] = {DB_STR(digest), DB_STR(family_id), DB_STR(user_id),
+                               DB_INT(expires_at)};
+        rc = db_exec(conn,
+                     "INSERT INTO refresh_token (token_hash, family_id, user_id, expires_at) "
+                     "VALUES (?, ?, ?, ?)",
+                     p, 4, NULL, NULL);
+    }
+    if (rc == 0)
+        memcpy(ret_token, token, sizeof(token));
+    return rc;
+}
+
+int store_refresh_issue(struct db_conn *conn, const char *user_id, int64_t now, int64_t ttl_s,
+                        char ret_token[CRYPTO_REFRESH_LEN])
+{
+    char family[UTIL_UUID_LEN];
+
+    util_uuid(family);
+    return refresh_insert(conn, user_id, family, now + ttl_s, ret_token);
+}
+
+static int revoke_family(struct db_conn *conn, const char *family_id)
+{
+    struct db_param p[] = {DB_STR(family_id)};
+
+    return db_exec(conn,
+                   "UPDATE refresh_token SET revoked_at = NOW(6) "
+                   "WHERE family_id = ? AND revoked_at IS NULL",
+                   p, 1, NULL, NULL);
+}
+
+enum { RT_ID, RT_FAMILY, RT_USER, RT_EXPIRES, RT_USED, RT_REVOKED };
+
+int store_refresh_rotate(struct db_conn *conn, const char *token, int64_t now, int64_t ttl_s,
+                         enum auth_refresh_decision *ret_decision,
+                         struct store_credential *ret_cred, char ret_token[CRYPTO_REFRESH_LEN])
+{
+    char digest[CRYPTO_DIGEST_HEX_LEN], family[UTIL_UUID_LEN], user_id[AUTH_MAX_USER_ID + 1];
+    struct auth_refresh_state state;
+    enum auth_refresh_decision decision;
+    struct store_credential cred;
+    struct db_result *res;
+    long long id;
+    int rc;
+
+    crypto_sha256_hex(token, strlen(token), digest);
+    rc = db_begin(conn);
+    if (rc < 0)
+        return rc;
+    {
+        struct db_param p[] = {DB_STR(digest)};
+        rc = query_one(conn,
+                       "SELECT id, family_id, user_id, expires_at, used_at IS NOT NULL, "
+                       "revoked_at IS NOT NULL FROM refresh_token WHERE token_hash = ? FOR UPDATE",
+                       p, 1, &res);
+        if (rc < 0)
+            goto rollback;
+    }
+    id = db_result_int(res, 0, RT_ID);
+    util_strlcpy(family, db_result_get(res, 0, RT_FAMILY), sizeof(family));
+    util_strlcpy(user_id, db_result_get(res, 0, RT_USER), sizeof(user_id));
+    state.expires_at = db_result_int(res, 0, RT_EXPIRES);
+    state.used = db_result_int(res, 0, RT_USED) != 0;
+    state.revoked = db_result_int(res, 0, RT_REVOKED) != 0;
+    db_result_free(res);
+
+    decision = auth_refresh_decide(&state, now);
+    if (decision == AUTH_REFRESH_REUSED) {
+        rc = revoke_family(conn, family);
+        if (rc < 0)
+            goto rollback;
+    } else if (decision == AUTH_REFRESH_VALID) {
+        struct db_param p[] = {DB_INT(id)};
+
+        rc = db_exec(conn, "UPDATE refresh_token SET used_at = NOW(6) WHERE id = ?", p, 1, NULL,
+                     NULL);
+        if (rc < 0)
+            goto rollback;
+        rc = credential_by_id_locked(conn, user_id, &cred);
+        if (rc == 0 && cred.status != AUTH_STATUS_ACTIVE)
+            rc = -EACCES;
+        if (rc == -ENOENT || rc == -EACCES) {
+            /* the account is gone or disabled: end the session for good */
+            int rc2 = revoke_family(conn, family);
+            if (rc2 < 0 || (rc2 = db_commit(conn)) < 0) {
+                rc = rc2;
+                goto rollback;
+            }
+            return -EACCES;
+        }
+        if (rc < 0)
+            goto rollback;
+        rc = refresh_insert(conn, user_id, family, now + ttl_s, ret_token);
+        if (rc < 0)
+            goto rollback;
+    }
+    rc = db_commit(conn);
+    if (rc < 0)
+        goto rollback;
+    *ret_decision = decision;
+    if (decision == AUTH_REFRESH_VALID)
+        *ret_cred = cred;
+    return 0;
+rollback:
+    db_rollback(conn);
+    return rc;
+}
+
+int store_refresh_revoke_family(struct db_conn *conn, const char *token)
+{
+    char digest[CRYPTO_DIGEST_HEX_LEN];
+    unsigned long long matched = 0;
+    int rc;
+
+    crypto_sha256_hex(token, strlen(token), digest);
+    {
+        /* one statement: the family of the token's row, whatever state it is in */
+        struct db_param p[] = {DB_STR(digest)};
+        rc = db_exec(conn,
+                     "UPDATE refresh_token t JOIN refresh_token s ON s.family_id = t.family_id "
+                     "SET t.revoked_at = COALESCE(t.revoked_at, NOW(6)) WHERE s.token_hash = ?",
+                     p, 1, &matched, NULL);
+    }
+    if (rc == 0 && matched == 0)
+        rc = -ENOENT;
+    return rc;
+}
+
+int store_login_record(struct db_conn *conn, const char *user_id, const char *ip,
+                       const char *user_agent)
+{
+    char agent[USER_AGENT_MAX + 1];
+    size_t n = 0;
+
+    /* printable ASCII only: a header is not trusted to be valid UTF-8 */
+    for (; user_agent && user_agent[n] && n < USER_AGENT_MAX; n++) {
+        unsigned char ch = (unsigned char)user_agent[n];
+        agent[n] = (ch >= 0x20 && ch < 0x7f) ? (char)ch : '?';
+    }
+    agent[n] = '\0';
+    {
+        struct db_param p[] = {DB_STR(user_id), ip ? DB_STR(ip) : DB_NULLP,
+                               user_agent ? DB_STR(agent) : DB_NULLP};
+        return db_exec(conn, "INSERT INTO login_history (user_id, ip, user_agent) VALUES (?, ?, ?)",
+                       p, 3, NULL, NULL);
+    }
+}
