@@ -34,6 +34,8 @@ TESTS    :=            # unit tests: no I/O
 ITESTS   :=            # integration tests: need MariaDB/Redis/Kafka from the harness
 
 .PHONY: all test test-unit check run up down clean format format-check distclean
+# keep every object: test objects are otherwise deleted as intermediates and rebuilt each time
+.SECONDARY:
 all:
 
 # A service: $(1) short name (catalog), $(2) folder (catalog-service). Builds

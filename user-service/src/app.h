@@ -1,0 +1,40 @@
+/* app.h - user-service's configuration and shared state, handed to every handler as @app. */
+#ifndef USER_APP_H
+#define USER_APP_H
+
+#include "auth_client.h"
+#include "common/config.h"
+#include "common/db.h"
+#include "common/http.h"
+
+#define USER_SERVICE "user-service"
+
+/* The common settings plus user-service's own (config.c). */
+struct user_config {
+    struct svc_config svc;          /* first: svc_config_load() fills it */
+    const char *auth_url;           /* AUTH_URL: auth-service base URL, "http://host:port" */
+    const char *auth_service_token; /* AUTH_SERVICE_TOKEN (secret): X-Service-Token value */
+    long auth_timeout_ms;           /* AUTH_TIMEOUT_MS: connect and total per call */
+};
+
+/* Loads every setting; all problems at once in @errbuf. 0 or -EINVAL. */
+int user_config_load(struct user_config *cfg, char *errbuf, size_t errlen);
+
+/* Logs the effective configuration, secrets masked. */
+void user_config_log(const struct user_config *cfg);
+
+struct user_app {
+    const struct user_config *cfg;
+    struct db_pool *pool;
+    struct auth_client *auth;
+};
+
+/* http_users.c */
+void http_user_signup(struct http_req *req, struct http_resp *resp, void *app);
+void http_user_get(struct http_req *req, struct http_resp *resp, void *app);
+void http_user_update_me(struct http_req *req, struct http_resp *resp, void *app);
+void http_user_delete_me(struct http_req *req, struct http_resp *resp, void *app);
+void http_user_update(struct http_req *req, struct http_resp *resp, void *app);
+void http_user_block(struct http_req *req, struct http_resp *resp, void *app);
+
+#endif
