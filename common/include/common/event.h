@@ -63,7 +63,9 @@ size_t event_to_headers(const struct event *ev, struct event_header *out, size_t
 /*
  * Parses a consumed message. Returns 0, or -EINVAL (not JSON, not an object, a required
  * attribute missing, bad specversion, unparseable dataschema version) with the reason in
- * @errbuf. On success the caller owns @ret: event_release().
+ * @errbuf. Required: specversion, id, source, type, dataschema (naming @type) and data (an
+ * object, so ret->data is never NULL); subject, time and the ids may be absent (empty).
+ * On success the caller owns @ret: event_release().
  */
 int event_parse(const char *payload, size_t len, const struct event_header *headers,
                 size_t nheaders, struct event *ret, char *errbuf, size_t errlen);

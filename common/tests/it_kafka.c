@@ -1,0 +1,837 @@
+/*
+ * it_kafka.c - integration tests of the producer and the consumer's failure policy (kafka.h)
+ * against the broker in KAFKA_BOOTSTRAP. Every test makes its own topics and group.
+ *
+ * it_kafka_mock.c includes this file with IT_KAFKA_MOCK defined to run the same tests against
+ * librdkafka's mock cluster, the harness's fallback broker.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <cmocka.h>
+#include <librdkafka/rdkafka.h>
+#ifdef IT_KAFKA_MOCK
+#include <librdkafka/rdkafka_mock.h>
+#endif
+
+#include "common/event.h"
+#include "common/kafka.h"
+#include "common/log.h"
+#include "common/metrics.h"
+#include "common/msgctx.h"
+#include "common/util.h"
+
+#define DEADLINE_MS 30000
+#define MAX_CALLS 64
+
+static char bootstrap[256];
+
+#ifdef IT_KAFKA_MOCK
+static rd_kafka_t *mock_rk;
+static rd_kafka_mock_cluster_t *mock;
+/* the mock cluster's own handle stays alive for the whole run */
+#define assert_all_destroyed() ((void)0)
+#else
+#define assert_all_destroyed() assert_int_equal(rd_kafka_wait_destroyed(10000), 0)
+#endif
+
+/* ------------------------------------------------------------------------------------------ */
+/* the test application: a scripted handler that records each call                            */
+
+struct call {
+    char id[64];
+    char key[64];
+    char mode[32];
+    char correlation[64];
+    int attempt;
+    int64_t offset;
+};
+
+struct app {
+    pthread_mutex_t lock;
+    pthread_cond_t changed;
+    struct call calls[MAX_CALLS];
+    int ncalls;
+};
+
+/* data.mode: "ok", "fail", "retry" (always), "retry-until" (OK from attempt data.n on). */
+static enum kafka_result handler(const struct event *ev, const struct kafka_record *rec, void *arg,
+                                 char *errbuf, size_t errlen)
+{
+    struct app *app = arg;
+    const cJSON *mode = cJSON_GetObjectItemCaseSensitive(ev->data, "mode");
+    const cJSON *n = cJSON_GetObjectItemCaseSensitive(ev->data, "n");
+    const struct msgctx *ctx = msgctx_current();
+    const char *m = cJSON_IsString(mode) ? mode->valuestring : "ok";
+    enum kafka_result res = KAFKA_OK;
+    struct call *call;
+
+    pthread_mutex_lock(&app->lock);
+    if (app->ncalls < MAX_CALLS) {
+        call = &app->calls[app->ncalls++];
+        memset(call, 0, sizeof(*call));
+        util_strlcpy(call->id, ev->id, sizeof(call->id));
+        snprintf(call->key, sizeof(call->key), "%.*s", (int)rec->keylen, rec->key ? rec->key : "");
+        util_strlcpy(call->mode, m, sizeof(call->mode));
+        util_strlcpy(call->correlation, ctx ? ctx->correlation_id : "", sizeof(call->correlation));
+        call->attempt = rec->attempt;
+        call->offset = rec->offset;
+    }
+    pthread_cond_broadcast(&app->changed);
+    pthread_mutex_unlock(&app->lock);
+
+    if (strcmp(m, "fail") == 0) {
+        snprintf(errbuf, errlen, "permanently broken");
+        res = KAFKA_FAIL;
+    } else if (strcmp(m, "retry") == 0 ||
+               (strcmp(m, "retry-until") == 0 && rec->attempt < (int)n->valuedouble)) {
+        snprintf(errbuf, errlen, "database down");
+        res = KAFKA_RETRY;
+    }
+    return res;
+}
+
+static void app_init(struct app *app)
+{
+    memset(app, 0, sizeof(*app));
+    pthread_mutex_init(&app->lock, NULL);
+    pthread_cond_init(&app->changed, NULL);
+}
+
+static void app_release(struct app *app)
+{
+    pthread_cond_destroy(&app->changed);
+    pthread_mutex_destroy(&app->lock);
+}
+
+/* Waits until the handler ran @n times; returns the count reached. */
+static int app_wait_calls(struct app *app, int n, int timeout_ms)
+{
+    struct timespec until;
+    int got;
+
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += timeout_ms / 1000;
+    until.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+    if (until.tv_nsec >= 1000000000L) {
+        until.tv_sec++;
+        until.tv_nsec -= 1000000000L;
+    }
+    pthread_mutex_lock(&app->lock);
+    while (app->ncalls < n) {
+        if (pthread_cond_timedwait(&app->changed, &app->lock, &until) == ETIMEDOUT)
+            break;
+    }
+    got = app->ncalls;
+    pthread_mutex_unlock(&app->lock);
+    return got;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* helpers                                                                                     */
+
+static void unique(const char *prefix, char *out, size_t outlen)
+{
+    char uuid[UTIL_UUID_LEN];
+
+    util_uuid(uuid);
+    snprintf(out, outlen, "%s-%.12s", prefix, uuid + 24);
+}
+
+/* Makes "<topic>" and "<topic>.dlq" with @partitions partitions. */
+static void make_topics(const char *topic, int partitions)
+{
+    char dlq[200], err[256] = "";
+    const char *topics[] = {topic, dlq, NULL};
+
+    snprintf(dlq, sizeof(dlq), "%s.dlq", topic);
+#ifdef IT_KAFKA_MOCK
+    /* the mock's auto-created topics have 4 partitions; these tests read partition 0 */
+    rd_kafka_mock_topic_create(mock, topic, partitions, 1); /* may exist already */
+    rd_kafka_mock_topic_create(mock, dlq, partitions, 1);
+#endif
+    if (kafka_create_topics(bootstrap, topics, partitions, err, sizeof(err)) != 0)
+        fail_msg("create topics: %s", err);
+}
+
+static struct kafka_producer *producer(int timeout_ms)
+{
+    struct kafka_producer_opts opts = {bootstrap, "it-kafka", timeout_ms};
+    struct kafka_producer *p;
+    char err[256];
+
+    p = kafka_producer_new(&opts, err, sizeof(err));
+    if (!p)
+        fail_msg("producer: %s", err);
+    return p;
+}
+
+static const struct kafka_type TYPES[] = {
+    {"order.placed", 1, 2},
+    {"order.cancelled", 1, 1},
+    {NULL, 0, 0},
+};
+
+static struct kafka_consumer *consumer(const char *topic, const char *group, struct app *app,
+                                       struct kafka_producer *dlq)
+{
+    const char *topics[] = {topic, NULL};
+    struct kafka_consumer_opts opts = {
+        .bootstrap = bootstrap,
+        .group_id = group,
+        .service = "it-service",
+        .topics = topics,
+        .types = TYPES,
+        .handler = handler,
+        .app = app,
+        .dlq_producer = dlq,
+        .max_attempts = 3,
+        .backoff_base_ms = 20,
+        .backoff_max_ms = 80,
+    };
+    struct kafka_consumer *c;
+    char err[256];
+
+    c = kafka_consumer_start(&opts, err, sizeof(err));
+    if (!c)
+        fail_msg("consumer: %s", err);
+    return c;
+}
+
+/* Produces one event of @type/@version with data {mode, n}; its id goes to @ret_id. */
+static void send_event(struct kafka_producer *p, const char *topic, const char *key,
+                       const char *type, int version, const char *mode, int n, char *ret_id)
+{
+    struct event_header hdrs[EVENT_MAX_HEADERS];
+    struct kafka_msg msg;
+    struct msgctx ctx;
+    struct event ev;
+    cJSON *data = cJSON_CreateObject();
+    char *json;
+
+    cJSON_AddStringToObject(data, "mode", mode);
+    cJSON_AddNumberToObject(data, "n", n);
+    msgctx_init_request(&ctx, "saga-1", NULL);
+    assert_int_equal(event_init(&ev, type, version, "it-kafka", key, &ctx, data), 0);
+    json = event_to_json(&ev);
+    assert_non_null(json);
+    memset(&msg, 0, sizeof(msg));
+    msg.topic = topic;
+    msg.key = key;
+    msg.keylen = strlen(key);
+    msg.value = json;
+    msg.len = strlen(json);
+    msg.headers = hdrs;
+    msg.nheaders = event_to_headers(&ev, hdrs, EVENT_MAX_HEADERS);
+    assert_int_equal(kafka_produce_wait(p, &msg, 1), 0);
+    assert_int_equal(msg.result, 0);
+    if (ret_id)
+        strcpy(ret_id, ev.id);
+    free(json);
+    event_release(&ev);
+}
+
+static void send_raw(struct kafka_producer *p, const char *topic, const char *key,
+                     const char *value)
+{
+    const struct event_header hdrs[] = {{"x-raw", "yes"}};
+    struct kafka_msg msg = {
+        .topic = topic,
+        .key = key,
+        .keylen = strlen(key),
+        .value = value,
+        .len = strlen(value),
+        .headers = hdrs,
+        .nheaders = 1,
+    };
+
+    assert_int_equal(kafka_produce_wait(p, &msg, 1), 0);
+}
+
+/* A consumed record, copied, for checks on DLQ and round-trip topics. */
+struct rec {
+    char *key;
+    char *value;
+    size_t len;
+    int nh;
+    char *hname[32];
+    char *hval[32];
+};
+
+static const char *rec_header(const struct rec *r, const char *name)
+{
+    int i;
+
+    for (i = 0; i < r->nh; i++)
+        if (strcmp(r->hname[i], name) == 0)
+            return r->hval[i];
+    return NULL;
+}
+
+static void recs_free(struct rec *recs, int n)
+{
+    int i, j;
+
+    for (i = 0; i < n; i++) {
+        free(recs[i].key);
+        free(recs[i].value);
+        for (j = 0; j < recs[i].nh; j++) {
+            free(recs[i].hname[j]);
+            free(recs[i].hval[j]);
+        }
+    }
+}
+
+/* Reads up to @want records of partition 0 of @topic from the beginning (no group). */
+static int read_topic(const char *topic, struct rec *out, int want, int timeout_ms)
+{
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    rd_kafka_topic_partition_list_t *tps;
+    rd_kafka_t *rk;
+    int64_t deadline = util_now_mono_ms() + timeout_ms;
+    char err[256];
+    int n = 0;
+
+    assert_int_equal(rd_kafka_conf_set(conf, "bootstrap.servers", bootstrap, err, sizeof(err)),
+                     RD_KAFKA_CONF_OK);
+    assert_int_equal(rd_kafka_conf_set(conf, "group.id", "it-reader", err, sizeof(err)),
+                     RD_KAFKA_CONF_OK);
+    assert_int_equal(rd_kafka_conf_set(conf, "enable.auto.commit", "false", err, sizeof(err)),
+                     RD_KAFKA_CONF_OK);
+    rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof(err));
+    assert_non_null(rk);
+    conf = NULL; /* now owned by rk */
+    rd_kafka_poll_set_consumer(rk);
+    tps = rd_kafka_topic_partition_list_new(1);
+    rd_kafka_topic_partition_list_add(tps, topic, 0)->offset = RD_KAFKA_OFFSET_BEGINNING;
+    assert_int_equal(rd_kafka_assign(rk, tps), 0);
+    rd_kafka_topic_partition_list_destroy(tps);
+
+    while (n < want && util_now_mono_ms() < deadline) {
+        rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 100);
+        rd_kafka_headers_t *hdrs;
+        const char *name;
+        const void *val;
+        size_t size, idx;
+
+        if (!m)
+            continue;
+        if (!m->err) {
+            struct rec *r = &out[n++];
+
+            memset(r, 0, sizeof(*r));
+            r->key = strndup(m->key ? m->key : "", m->key_len);
+            r->value = strndup(m->payload ? m->payload : "", m->len);
+            r->len = m->len;
+            if (rd_kafka_message_headers(m, &hdrs) == 0)
+                for (idx = 0; r->nh < 32 && !rd_kafka_header_get_all(hdrs, idx, &name, &val, &size);
+                     idx++) {
+                    r->hname[r->nh] = strdup(name);
+                    r->hval[r->nh] = strndup(val ? val : "", size);
+                    r->nh++;
+                }
+        }
+        rd_kafka_message_destroy(m);
+    }
+    rd_kafka_consumer_close(rk);
+    rd_kafka_destroy(rk);
+    return n;
+}
+
+/* The end offset of partition 0 of @topic. */
+static int64_t high_watermark(const char *topic)
+{
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    rd_kafka_t *rk;
+    int64_t lo = -1, hi = -1;
+    char err[256];
+
+    rd_kafka_conf_set(conf, "bootstrap.servers", bootstrap, err, sizeof(err));
+    rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof(err));
+    assert_non_null(rk);
+    assert_int_equal(rd_kafka_query_watermark_offsets(rk, topic, 0, &lo, &hi, 10000), 0);
+    rd_kafka_destroy(rk);
+    return hi;
+}
+
+static void finish(struct kafka_consumer *c, struct kafka_producer *p, struct app *app)
+{
+    kafka_consumer_stop(c);
+    kafka_producer_free(p);
+    app_release(app);
+    assert_all_destroyed();
+}
+
+static void check_dlq_headers(const struct rec *r, const char *topic, const char *attempts,
+                              const char *error_part)
+{
+    static const char *const names[] = {
+        "dlq_original_topic",  "dlq_original_partition",
+        "dlq_original_offset", "dlq_consumer_group",
+        "dlq_service",         "dlq_error",
+        "dlq_attempts",        "dlq_time",
+    };
+    size_t i;
+
+    for (i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+        if (!rec_header(r, names[i]))
+            fail_msg("dlq header '%s' missing", names[i]);
+    assert_string_equal(rec_header(r, "dlq_original_topic"), topic);
+    assert_string_equal(rec_header(r, "dlq_original_partition"), "0");
+    assert_string_equal(rec_header(r, "dlq_service"), "it-service");
+    assert_string_equal(rec_header(r, "dlq_attempts"), attempts);
+    if (!strstr(rec_header(r, "dlq_error"), error_part))
+        fail_msg("dlq_error '%s' lacks '%s'", rec_header(r, "dlq_error"), error_part);
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* tests                                                                                       */
+
+static void test_round_trip(void **state)
+{
+    char topic[96], group[96], id[3][64];
+    struct kafka_producer *p;
+    struct kafka_consumer *c;
+    struct rec recs[3];
+    struct app app;
+    char why[256];
+    int i;
+
+    (void)state;
+    unique("it-rt", topic, sizeof(topic));
+    unique("g-rt", group, sizeof(group));
+    make_topics(topic, 1);
+    p = producer(10000);
+    assert_int_equal(kafka_producer_ping(p, 10000, why, sizeof(why)), 0);
+    app_init(&app);
+    c = consumer(topic, group, &app, p);
+
+    send_event(p, topic, "order-1", "order.placed", 1, "ok", 0, id[0]);
+    send_event(p, topic, "order-1", "order.cancelled", 1, "ok", 0, id[1]);
+    send_event(p, topic, "order-1", "order.placed", 2, "ok", 0, id[2]);
+    assert_int_equal(app_wait_calls(&app, 3, DEADLINE_MS), 3);
+    for (i = 0; i < 3; i++) {
+        assert_string_equal(app.calls[i].id, id[i]);
+        assert_string_equal(app.calls[i].key, "order-1");
+        assert_string_equal(app.calls[i].correlation, "saga-1"); /* current msgctx was set */
+        assert_int_equal(app.calls[i].attempt, 1);
+    }
+
+    /* the ce_* headers and the body travel as produced */
+    assert_int_equal(read_topic(topic, recs, 3, DEADLINE_MS), 3);
+    for (i = 0; i < 3; i++) {
+        assert_string_equal(recs[i].key, "order-1");
+        assert_string_equal(rec_header(&recs[i], "ce_id"), id[i]);
+        assert_string_equal(rec_header(&recs[i], "ce_specversion"), "1.0");
+        assert_string_equal(rec_header(&recs[i], "ce_correlationid"), "saga-1");
+        assert_string_equal(rec_header(&recs[i], "content-type"), "application/json");
+        assert_non_null(strstr(recs[i].value, id[i]));
+    }
+    assert_string_equal(rec_header(&recs[1], "ce_type"), "order.cancelled");
+    recs_free(recs, 3);
+
+    /* creating existing topics is fine */
+    make_topics(topic, 1);
+    finish(c, p, &app);
+}
+
+static void test_publish_event_uses_topic_map(void **state)
+{
+    char topic[96], err[256];
+    struct kafka_producer *p;
+    struct event ev;
+    struct rec recs[1];
+
+    (void)state;
+    unique("it-map", topic, sizeof(topic));
+    make_topics(topic, 1);
+    setenv("TOPIC_ORDER_REFUNDED", topic, 1);
+    assert_int_equal(event_topics_load(err, sizeof(err)), 0);
+    p = producer(10000);
+    assert_int_equal(event_init(&ev, "order.refunded", 1, "it-kafka", "o-9", NULL, NULL), 0);
+    assert_int_equal(kafka_publish_event(p, &ev, "o-9"), 0);
+    assert_int_equal(read_topic(topic, recs, 1, DEADLINE_MS), 1);
+    assert_string_equal(recs[0].key, "o-9");
+    assert_string_equal(rec_header(&recs[0], "ce_type"), "order.refunded");
+    assert_string_equal(rec_header(&recs[0], "ce_id"), ev.id);
+    recs_free(recs, 1);
+    event_release(&ev);
+    unsetenv("TOPIC_ORDER_REFUNDED");
+    assert_int_equal(event_topics_load(err, sizeof(err)), 0);
+    kafka_producer_free(p);
+    assert_all_destroyed();
+}
+
+static void test_malformed_and_exhausted_go_to_dlq(void **state)
+{
+    char topic[96], dlq[128], group[96], id[2][64];
+    static const char garbage[] = "{this is not json";
+    struct kafka_producer *p;
+    struct kafka_consumer *c;
+    struct rec recs[2];
+    struct app app;
+    char *metrics;
+    int i;
+
+    (void)state;
+    unique("it-dlq", topic, sizeof(topic));
+    unique("g-dlq", group, sizeof(group));
+    snprintf(dlq, sizeof(dlq), "%s.dlq", topic);
+    make_topics(topic, 1);
+    p = producer(10000);
+    app_init(&app);
+
+    send_raw(p, topic, "order-2", garbage);
+    send_event(p, topic, "order-2", "order.placed", 1, "retry", 0, id[0]);
+    send_event(p, topic, "order-2", "order.placed", 1, "ok", 0, id[1]);
+    c = consumer(topic, group, &app, p);
+
+    /* 3 attempts of the always-failing one, then the next message on the partition */
+    assert_int_equal(app_wait_calls(&app, 4, DEADLINE_MS), 4);
+    for (i = 0; i < 3; i++) {
+        assert_string_equal(app.calls[i].id, id[0]);
+        assert_int_equal(app.calls[i].attempt, i + 1);
+    }
+    assert_string_equal(app.calls[3].id, id[1]);
+    assert_int_equal(app.calls[3].attempt, 1);
+
+    assert_int_equal(read_topic(dlq, recs, 2, DEADLINE_MS), 2);
+    /* the malformed one: original bytes and headers, attempts 1 */
+    assert_int_equal(recs[0].len, strlen(garbage));
+    assert_memory_equal(recs[0].value, garbage, recs[0].len);
+    assert_string_equal(recs[0].key, "order-2");
+    assert_string_equal(rec_header(&recs[0], "x-raw"), "yes");
+    check_dlq_headers(&recs[0], topic, "1", "invalid event envelope");
+    assert_string_equal(rec_header(&recs[0], "dlq_original_offset"), "0");
+    assert_string_equal(rec_header(&recs[0], "dlq_consumer_group"), group);
+    /* the exhausted one */
+    assert_non_null(strstr(recs[1].value, id[0]));
+    assert_string_equal(rec_header(&recs[1], "ce_id"), id[0]);
+    check_dlq_headers(&recs[1], topic, "3", "database down");
+    assert_string_equal(rec_header(&recs[1], "dlq_original_offset"), "1");
+    recs_free(recs, 2);
+
+    metrics = metrics_render();
+    assert_non_null(metrics);
+    assert_non_null(strstr(metrics, "commerce_events_dead_lettered_total"));
+    assert_non_null(strstr(metrics, "commerce_events_retried_total"));
+    free(metrics);
+    finish(c, p, &app);
+}
+
+static void test_permanent_failure_dlq_at_once(void **state)
+{
+    char topic[96], dlq[128], group[96], id[2][64];
+    struct kafka_producer *p;
+    struct kafka_consumer *c;
+    struct rec recs[1];
+    struct app app;
+
+    (void)state;
+    unique("it-fail", topic, sizeof(topic));
+    unique("g-fail", group, sizeof(group));
+    snprintf(dlq, sizeof(dlq), "%s.dlq", topic);
+    make_topics(topic, 1);
+    p = producer(10000);
+    app_init(&app);
+    send_event(p, topic, "order-3", "order.placed", 1, "fail", 0, id[0]);
+    send_event(p, topic, "order-3", "order.placed", 1, "ok", 0, id[1]);
+    c = consumer(topic, group, &app, p);
+
+    assert_int_equal(app_wait_calls(&app, 2, DEADLINE_MS), 2);
+    assert_string_equal(app.calls[0].id, id[0]);
+    assert_string_equal(app.calls[1].id, id[1]);
+    assert_int_equal(read_topic(dlq, recs, 1, DEADLINE_MS), 1);
+    check_dlq_headers(&recs[0], topic, "1", "permanently broken");
+    assert_string_equal(rec_header(&recs[0], "ce_id"), id[0]);
+    recs_free(recs, 1);
+    /* no retry happened: exactly two handler calls */
+    assert_int_equal(app_wait_calls(&app, 3, 300), 2);
+    finish(c, p, &app);
+}
+
+static void test_transient_then_success_keeps_key_order(void **state)
+{
+    char topic[96], group[96], id[4][64];
+    struct kafka_producer *p;
+    struct kafka_consumer *c;
+    struct app app;
+    int i;
+
+    (void)state;
+    unique("it-order", topic, sizeof(topic));
+    unique("g-order", group, sizeof(group));
+    make_topics(topic, 1);
+    p = producer(10000);
+    app_init(&app);
+    send_event(p, topic, "order-4", "order.placed", 1, "retry-until", 3, id[0]);
+    send_event(p, topic, "order-4", "order.placed", 1, "ok", 0, id[1]);
+    send_event(p, topic, "order-4", "order.cancelled", 1, "ok", 0, id[2]);
+    send_event(p, topic, "order-4", "order.placed", 2, "ok", 0, id[3]);
+    c = consumer(topic, group, &app, p);
+
+    assert_int_equal(app_wait_calls(&app, 6, DEADLINE_MS), 6);
+    for (i = 0; i < 3; i++) {
+        assert_string_equal(app.calls[i].id, id[0]);
+        assert_int_equal(app.calls[i].attempt, i + 1);
+        assert_int_equal(app.calls[i].offset, 0);
+    }
+    for (i = 1; i < 4; i++) {
+        assert_string_equal(app.calls[2 + i].id, id[i]);
+        assert_int_equal(app.calls[2 + i].attempt, 1);
+    }
+    /* handled exactly once more, nothing redelivered afterwards */
+    assert_int_equal(app_wait_calls(&app, 7, 500), 6);
+    finish(c, p, &app);
+}
+
+static void test_version_out_of_range_and_unknown_type(void **state)
+{
+    char topic[96], dlq[128], group[96], id[4][64];
+    struct kafka_producer *p;
+    struct kafka_consumer *c;
+    struct rec recs[1];
+    struct app app;
+
+    (void)state;
+    unique("it-ver", topic, sizeof(topic));
+    unique("g-ver", group, sizeof(group));
+    snprintf(dlq, sizeof(dlq), "%s.dlq", topic);
+    make_topics(topic, 1);
+    p = producer(10000);
+    app_init(&app);
+    send_event(p, topic, "order-5", "order.placed", 3, "ok", 0, id[0]);      /* too new */
+    send_event(p, topic, "order-5", "order.cancelled", 2, "ok", 0, id[1]);   /* too new */
+    send_event(p, topic, "order-5", "payment.completed", 1, "ok", 0, id[2]); /* not handled */
+    send_event(p, topic, "order-5", "order.placed", 2, "ok", 0, id[3]);
+    c = consumer(topic, group, &app, p);
+
+    assert_int_equal(app_wait_calls(&app, 1, DEADLINE_MS), 1);
+    assert_string_equal(app.calls[0].id, id[3]);
+    assert_int_equal(read_topic(dlq, recs, 1, DEADLINE_MS), 1);
+    check_dlq_headers(&recs[0], topic, "1", "unsupported version 3");
+    assert_string_equal(rec_header(&recs[0], "ce_id"), id[0]);
+    recs_free(recs, 1);
+    /* the dead-lettering is synchronous, so by now the DLQ is complete: two versions, and the
+     * skipped type is not there */
+    assert_int_equal(high_watermark(dlq), 2);
+    finish(c, p, &app);
+}
+
+#ifndef IT_KAFKA_MOCK
+static void test_stop_commits_offsets(void **state)
+{
+    char topic[96], group[96], id[4][64];
+    struct kafka_producer *p;
+    struct kafka_consumer *c;
+    struct app app;
+
+    (void)state;
+    unique("it-commit", topic, sizeof(topic));
+    unique("g-commit", group, sizeof(group));
+    make_topics(topic, 1);
+    p = producer(10000);
+    app_init(&app);
+    send_event(p, topic, "order-6", "order.placed", 1, "ok", 0, id[0]);
+    send_event(p, topic, "order-6", "order.placed", 1, "ok", 0, id[1]);
+    send_event(p, topic, "order-6", "order.placed", 1, "ok", 0, id[2]);
+    c = consumer(topic, group, &app, p);
+    assert_int_equal(app_wait_calls(&app, 3, DEADLINE_MS), 3);
+    kafka_consumer_stop(c);
+
+    /* the next member of the group starts after what was handled */
+    app.ncalls = 0;
+    c = consumer(topic, group, &app, p);
+    send_event(p, topic, "order-6", "order.placed", 1, "ok", 0, id[3]);
+    assert_int_equal(app_wait_calls(&app, 1, DEADLINE_MS), 1);
+    assert_string_equal(app.calls[0].id, id[3]);
+    assert_int_equal(app.calls[0].offset, 3);
+    finish(c, p, &app);
+}
+
+static void test_dlq_produce_failure_is_retried(void **state)
+{
+    char topic[96], dlq[128], group[96], id[2][64], err[256];
+    const char *dlq_topics[2];
+    struct kafka_producer *p, *dlq_p;
+    struct kafka_consumer *c;
+    struct rec recs[1];
+    struct app app;
+
+    (void)state;
+    unique("it-dlqfail", topic, sizeof(topic));
+    unique("g-dlqfail", group, sizeof(group));
+    snprintf(dlq, sizeof(dlq), "%s.dlq", topic);
+    dlq_topics[0] = dlq;
+    dlq_topics[1] = NULL;
+    {
+        const char *only[] = {topic, NULL};
+
+        assert_int_equal(kafka_create_topics(bootstrap, only, 1, err, sizeof(err)), 0);
+    }
+    p = producer(10000);
+    dlq_p = producer(500); /* the DLQ topic does not exist yet: its produce times out */
+    app_init(&app);
+    send_event(p, topic, "order-7", "order.placed", 1, "fail", 0, id[0]);
+    send_event(p, topic, "order-7", "order.placed", 1, "ok", 0, id[1]);
+    c = consumer(topic, group, &app, dlq_p);
+
+    assert_int_equal(app_wait_calls(&app, 1, DEADLINE_MS), 1);
+    /* still stuck on the first message: the next one is not handled */
+    assert_int_equal(app_wait_calls(&app, 2, 1500), 1);
+    assert_int_equal(kafka_create_topics(bootstrap, dlq_topics, 1, err, sizeof(err)), 0);
+    assert_int_equal(app_wait_calls(&app, 2, DEADLINE_MS), 2);
+    assert_string_equal(app.calls[1].id, id[1]);
+    assert_int_equal(read_topic(dlq, recs, 1, DEADLINE_MS), 1);
+    check_dlq_headers(&recs[0], topic, "1", "permanently broken");
+    recs_free(recs, 1);
+    kafka_consumer_stop(c);
+    kafka_producer_free(dlq_p);
+    kafka_producer_free(p);
+    app_release(&app);
+    assert_all_destroyed();
+}
+#endif
+
+static void test_dead_broker(void **state)
+{
+    struct kafka_producer_opts opts = {"127.0.0.1:1", "it-dead", 1000};
+    struct kafka_producer *p;
+    struct kafka_msg msgs[2];
+    char err[256];
+    int64_t t0;
+    int i;
+
+    (void)state;
+    p = kafka_producer_new(&opts, err, sizeof(err));
+    assert_non_null(p);
+    assert_int_equal(kafka_producer_ping(p, 500, err, sizeof(err)), -EIO);
+    assert_true(err[0] != '\0');
+    memset(msgs, 0, sizeof(msgs));
+    for (i = 0; i < 2; i++) {
+        msgs[i].topic = "it-nowhere";
+        msgs[i].key = "k";
+        msgs[i].keylen = 1;
+        msgs[i].value = "v";
+        msgs[i].len = 1;
+    }
+    t0 = util_now_mono_ms();
+    assert_int_equal(kafka_produce_wait(p, msgs, 2), -EIO);
+    assert_true(util_now_mono_ms() - t0 < 10000);
+    for (i = 0; i < 2; i++) {
+        assert_true(msgs[i].result < 0);
+        assert_true(msgs[i].error[0] != '\0');
+    }
+    kafka_producer_free(p);
+    assert_all_destroyed();
+}
+
+#ifdef IT_KAFKA_MOCK
+/* The mock has no CreateTopics: kafka_create_topics() falls back to auto-creation. */
+static void test_mock_create_topics_fallback(void **state)
+{
+    char topic[96], err[256] = "", id[64];
+    const char *topics[] = {topic, NULL};
+    struct kafka_producer *p;
+    int n = 0, i;
+
+    (void)state;
+    unique("it-mockct", topic, sizeof(topic));
+    if (kafka_create_topics(bootstrap, topics, 1, err, sizeof(err)) != 0)
+        fail_msg("create topics on the mock: %s", err);
+    p = producer(10000);
+    send_event(p, topic, "k", "order.placed", 1, "ok", 0, id);
+    kafka_producer_free(p);
+    /* whichever partition the key went to, the record is there */
+    for (i = 0; i < 4 && n == 0; i++) {
+        rd_kafka_conf_t *conf = rd_kafka_conf_new();
+        rd_kafka_t *rk;
+        int64_t lo = -1, hi = -1;
+
+        rd_kafka_conf_set(conf, "bootstrap.servers", bootstrap, err, sizeof(err));
+        rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof(err));
+        assert_non_null(rk);
+        if (rd_kafka_query_watermark_offsets(rk, topic, i, &lo, &hi, 5000) == 0 && hi > 0)
+            n = (int)hi;
+        rd_kafka_destroy(rk);
+    }
+    assert_int_equal(n, 1);
+}
+#endif
+
+/* ------------------------------------------------------------------------------------------ */
+
+static int setup(void **state)
+{
+    (void)state;
+    log_init("it-kafka", getenv("IT_KAFKA_DEBUG") ? LOG_DEBUG : LOG_WARN);
+#ifdef IT_KAFKA_MOCK
+    {
+        rd_kafka_conf_t *conf = rd_kafka_conf_new();
+        char err[256];
+
+        /* the mock cluster lives on a throwaway handle; its topics get 1 partition */
+        mock_rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof(err));
+        if (!mock_rk)
+            return -1;
+        mock = rd_kafka_mock_cluster_new(mock_rk, 1);
+        if (!mock)
+            return -1;
+        util_strlcpy(bootstrap, rd_kafka_mock_cluster_bootstraps(mock), sizeof(bootstrap));
+    }
+#else
+    if (!getenv("KAFKA_BOOTSTRAP") || !*getenv("KAFKA_BOOTSTRAP")) {
+        fprintf(stderr, "KAFKA_BOOTSTRAP is not set\n");
+        return -1;
+    }
+    util_strlcpy(bootstrap, getenv("KAFKA_BOOTSTRAP"), sizeof(bootstrap));
+#endif
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+#ifdef IT_KAFKA_MOCK
+    rd_kafka_mock_cluster_destroy(mock);
+    rd_kafka_destroy(mock_rk);
+#endif
+    metrics_reset();
+    return 0;
+}
+
+int main(void)
+{
+    const char *only = getenv("IT_KAFKA_ONLY"); /* a test name pattern, for debugging */
+
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_round_trip),
+        cmocka_unit_test(test_publish_event_uses_topic_map),
+        cmocka_unit_test(test_malformed_and_exhausted_go_to_dlq),
+        cmocka_unit_test(test_permanent_failure_dlq_at_once),
+        cmocka_unit_test(test_transient_then_success_keeps_key_order),
+        cmocka_unit_test(test_version_out_of_range_and_unknown_type),
+#ifdef IT_KAFKA_MOCK
+        /* not test_stop_commits_offsets: the 2.0.2 mock holds a departed member until its
+         * session times out (45 s) before the next member gets the partition; it passes, slowly */
+        cmocka_unit_test(test_mock_create_topics_fallback),
+#else
+        cmocka_unit_test(test_stop_commits_offsets),
+        /* the mock cluster auto-creates any topic, so there is no missing DLQ topic there */
+        cmocka_unit_test(test_dlq_produce_failure_is_retried),
+#endif
+        cmocka_unit_test(test_dead_broker),
+    };
+
+    if (only)
+        cmocka_set_test_filter(only);
+    return cmocka_run_group_tests(tests, setup, teardown);
+}

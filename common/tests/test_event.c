@@ -1,0 +1,399 @@
+/*
+ * test_event.c - unit tests of the CloudEvents envelope and the topic map (no I/O).
+ */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "common/event.h"
+#include "common/msgctx.h"
+
+#define ID "3f0e4a1c-2b6d-4c1e-9a77-0d5b6f7e8a90"
+#define TP "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
+
+static const char *const FULL_JSON =
+    "{\"specversion\":\"1.0\",\"id\":\"" ID "\",\"source\":\"order-service\","
+    "\"type\":\"order.placed\",\"subject\":\"o-1\",\"time\":\"2026-01-02T03:04:05.678Z\","
+    "\"datacontenttype\":\"application/json\","
+    "\"dataschema\":\"urn:commerce:event:order.placed:v2\",\"correlationid\":\"corr-1\","
+    "\"causationid\":\"cause-1\",\"traceparent\":\"" TP "\",\"data\":{\"orderId\":\"o-1\"}}";
+
+static struct msgctx test_ctx(void)
+{
+    struct msgctx ctx;
+
+    memset(&ctx, 0, sizeof(ctx));
+    strcpy(ctx.correlation_id, "corr-1");
+    strcpy(ctx.causation_id, "cause-1");
+    strcpy(ctx.message_id, ID);
+    strcpy(ctx.traceparent, TP);
+    return ctx;
+}
+
+static void make_event(struct event *ev)
+{
+    struct msgctx ctx = test_ctx();
+    cJSON *data = cJSON_CreateObject();
+
+    cJSON_AddStringToObject(data, "orderId", "o-1");
+    cJSON_AddNumberToObject(data, "payableAmount", 12000);
+    assert_int_equal(event_init(ev, "order.placed", 2, "order-service", "o-1", &ctx, data), 0);
+}
+
+static void assert_same_event(const struct event *a, const struct event *b)
+{
+    assert_string_equal(a->id, b->id);
+    assert_string_equal(a->source, b->source);
+    assert_string_equal(a->type, b->type);
+    assert_string_equal(a->subject, b->subject);
+    assert_string_equal(a->time, b->time);
+    assert_string_equal(a->dataschema, b->dataschema);
+    assert_string_equal(a->correlationid, b->correlationid);
+    assert_string_equal(a->causationid, b->causationid);
+    assert_string_equal(a->traceparent, b->traceparent);
+    assert_int_equal(a->version, b->version);
+    assert_true(cJSON_Compare(a->data, b->data, 1));
+}
+
+static void test_init_fills_from_ctx(void **state)
+{
+    struct event ev;
+
+    (void)state;
+    make_event(&ev);
+    assert_string_equal(ev.id, ID);
+    assert_string_equal(ev.correlationid, "corr-1");
+    assert_string_equal(ev.causationid, "cause-1");
+    assert_string_equal(ev.traceparent, TP);
+    assert_string_equal(ev.dataschema, "urn:commerce:event:order.placed:v2");
+    assert_int_equal(ev.version, 2);
+    assert_int_equal(strlen(ev.time), 24);
+    assert_non_null(ev.data);
+    event_release(&ev);
+    event_release(&ev); /* idempotent */
+}
+
+static void test_init_without_ctx_and_bad_args(void **state)
+{
+    struct event ev;
+
+    (void)state;
+    assert_int_equal(event_init(&ev, "stock.reserved", 1, "inventory-service", "o-2", NULL, NULL),
+                     0);
+    assert_int_equal(strlen(ev.id), 36);
+    assert_string_equal(ev.correlationid, ev.id);
+    assert_true(cJSON_IsObject(ev.data));
+    event_release(&ev);
+
+    /* ownership of data is taken even on failure (ASan would see a leak otherwise) */
+    assert_int_equal(event_init(&ev, "", 1, "s", "x", NULL, cJSON_CreateObject()), -EINVAL);
+    assert_null(ev.data);
+    assert_int_equal(event_init(&ev, "order.placed", 0, "s", "x", NULL, cJSON_CreateObject()),
+                     -EINVAL);
+    assert_int_equal(event_init(&ev, "order.placed", 1, "s", "x", NULL, cJSON_CreateArray()),
+                     -EINVAL);
+    event_release(&ev);
+}
+
+static void test_json_round_trip(void **state)
+{
+    struct event ev, back;
+    char err[256];
+    char *json;
+
+    (void)state;
+    make_event(&ev);
+    json = event_to_json(&ev);
+    assert_non_null(json);
+    assert_non_null(strstr(json, "\"datacontenttype\":\"application/json\""));
+    assert_non_null(strstr(json, "\"specversion\":\"1.0\""));
+    assert_int_equal(event_parse(json, strlen(json), NULL, 0, &back, err, sizeof(err)), 0);
+    assert_same_event(&ev, &back);
+    event_release(&back);
+    free(json);
+    event_release(&ev);
+}
+
+static void test_headers_round_trip(void **state)
+{
+    struct event_header hdrs[EVENT_MAX_HEADERS];
+    struct event ev, back;
+    const char *body = "{\"data\":{\"orderId\":\"o-1\",\"payableAmount\":12000}}";
+    char err[256];
+    size_t n, i;
+    int seen_ct = 0, seen_sv = 0;
+
+    (void)state;
+    make_event(&ev);
+    n = event_to_headers(&ev, hdrs, EVENT_MAX_HEADERS);
+    assert_int_equal(n, 11);
+    for (i = 0; i < n; i++) {
+        if (strcmp(hdrs[i].name, "content-type") == 0) {
+            assert_string_equal(hdrs[i].value, "application/json");
+            seen_ct = 1;
+        } else {
+            assert_memory_equal(hdrs[i].name, "ce_", 3);
+        }
+        if (strcmp(hdrs[i].name, "ce_specversion") == 0)
+            seen_sv = 1;
+    }
+    assert_true(seen_ct && seen_sv);
+    /* a body with only data: every attribute comes from the headers */
+    assert_int_equal(event_parse(body, strlen(body), hdrs, n, &back, err, sizeof(err)), 0);
+    assert_same_event(&ev, &back);
+    event_release(&back);
+    /* the count is capped by max */
+    assert_int_equal(event_to_headers(&ev, hdrs, 3), 3);
+    event_release(&ev);
+}
+
+static void test_body_wins_over_headers(void **state)
+{
+    const struct event_header hdrs[] = {
+        {"ce_id", "from-header"},
+        {"ce_subject", "header-subject"},
+        {"other", "x"},
+    };
+    struct event ev;
+    char err[256];
+
+    (void)state;
+    assert_int_equal(event_parse(FULL_JSON, strlen(FULL_JSON), hdrs, 3, &ev, err, sizeof(err)), 0);
+    assert_string_equal(ev.id, ID);
+    assert_string_equal(ev.subject, "o-1");
+    assert_int_equal(ev.version, 2);
+    event_release(&ev);
+}
+
+/* FULL_JSON with attribute @name removed from the body. */
+static char *without(const char *name)
+{
+    cJSON *root = cJSON_Parse(FULL_JSON);
+    char *printed, *out;
+
+    cJSON_DeleteItemFromObjectCaseSensitive(root, name);
+    printed = cJSON_PrintUnformatted(root);
+    out = strdup(printed);
+    cJSON_free(printed);
+    cJSON_Delete(root);
+    return out;
+}
+
+/* FULL_JSON with attribute @name replaced by @item. */
+static char *replaced(const char *name, cJSON *item)
+{
+    cJSON *root = cJSON_Parse(FULL_JSON);
+    char *printed, *out;
+
+    cJSON_ReplaceItemInObjectCaseSensitive(root, name, item);
+    printed = cJSON_PrintUnformatted(root);
+    out = strdup(printed);
+    cJSON_free(printed);
+    cJSON_Delete(root);
+    return out;
+}
+
+static void test_required_missing(void **state)
+{
+    static const char *const required[] = {"specversion", "id",         "source",
+                                           "type",        "dataschema", "data"};
+    static const char *const optional[] = {"subject",     "time",        "correlationid",
+                                           "causationid", "traceparent", "datacontenttype"};
+    struct event ev;
+    char err[256];
+    size_t i;
+
+    (void)state;
+    for (i = 0; i < sizeof(required) / sizeof(required[0]); i++) {
+        char *json = without(required[i]);
+
+        memset(&ev, 0, sizeof(ev));
+        err[0] = '\0';
+        assert_int_equal(event_parse(json, strlen(json), NULL, 0, &ev, err, sizeof(err)), -EINVAL);
+        assert_non_null(strstr(err, required[i]));
+        assert_null(ev.data);
+        free(json);
+    }
+    for (i = 0; i < sizeof(optional) / sizeof(optional[0]); i++) {
+        char *json = without(optional[i]);
+
+        assert_int_equal(event_parse(json, strlen(json), NULL, 0, &ev, err, sizeof(err)), 0);
+        event_release(&ev);
+        free(json);
+    }
+}
+
+static void test_header_fallback_for_missing(void **state)
+{
+    const struct event_header hdrs[] = {{"ce_id", "hdr-id"}, {"ce_specversion", "1.0"}};
+    char *json = without("id");
+    struct event ev;
+    char err[256];
+
+    (void)state;
+    assert_int_equal(event_parse(json, strlen(json), hdrs, 2, &ev, err, sizeof(err)), 0);
+    assert_string_equal(ev.id, "hdr-id");
+    event_release(&ev);
+    free(json);
+
+    json = without("specversion");
+    assert_int_equal(event_parse(json, strlen(json), hdrs, 2, &ev, err, sizeof(err)), 0);
+    event_release(&ev);
+    free(json);
+}
+
+static void expect_invalid(const char *json, const char *reason)
+{
+    struct event ev;
+    char err[256] = "";
+
+    memset(&ev, 0, sizeof(ev));
+    assert_int_equal(event_parse(json, strlen(json), NULL, 0, &ev, err, sizeof(err)), -EINVAL);
+    if (reason)
+        assert_non_null(strstr(err, reason));
+    assert_null(ev.data);
+}
+
+static void test_invalid_payloads(void **state)
+{
+    char *json;
+
+    (void)state;
+    expect_invalid("not json", "not JSON");
+    expect_invalid("[1,2]", "not a JSON object");
+    expect_invalid("{\"specversion\":\"0.3\"}", "specversion");
+    expect_invalid("{\"specversion\":1.0}", "specversion");
+
+    json = strdup(FULL_JSON);
+    memcpy(strstr(json, "\"1.0\""), "\"2.0\"", 5);
+    expect_invalid(json, "specversion");
+    free(json);
+
+    json = strdup(FULL_JSON);
+    memcpy(strstr(json, ":v2\""), ":vX\"", 4);
+    expect_invalid(json, "dataschema");
+    free(json);
+
+    json = strdup(FULL_JSON);
+    memcpy(strstr(json, ":v2\""), ":v0\"", 4);
+    expect_invalid(json, "dataschema");
+    free(json);
+
+    json = strdup(FULL_JSON);
+    memcpy(strstr(json, "\"type\":\"order.placed\""), "\"type\":\"order.plac3d\"", 21);
+    expect_invalid(json, "dataschema"); /* schema names another type */
+    free(json);
+
+    json = replaced("data", cJSON_CreateArray());
+    expect_invalid(json, "data");
+    free(json);
+
+    json = replaced("source", cJSON_CreateNumber(42));
+    expect_invalid(json, "source");
+    free(json);
+
+    json = replaced("id", cJSON_CreateString("an-id-that-is-far-too-long-for-the-id-field-of-"
+                                             "struct-event-which-holds-63-characters"));
+    expect_invalid(json, "too long");
+    free(json);
+
+    /* a length that cuts the document is honoured */
+    {
+        struct event ev;
+        char err[64];
+
+        assert_int_equal(event_parse(FULL_JSON, 20, NULL, 0, &ev, err, sizeof(err)), -EINVAL);
+    }
+}
+
+static void test_version_parse(void **state)
+{
+    char urn[160];
+    struct event ev;
+    char err[128];
+    char *json;
+
+    (void)state;
+    event_schema_urn("payment.completed", 7, urn, sizeof(urn));
+    assert_string_equal(urn, "urn:commerce:event:payment.completed:v7");
+
+    json = strdup(FULL_JSON);
+    memcpy(strstr(json, ":v2\""), ":v9\"", 4);
+    assert_int_equal(event_parse(json, strlen(json), NULL, 0, &ev, err, sizeof(err)), 0);
+    assert_int_equal(ev.version, 9);
+    event_release(&ev);
+    free(json);
+}
+
+static void test_topic_defaults(void **state)
+{
+    size_t i;
+
+    (void)state;
+    unsetenv("TOPIC_ORDER_PLACED");
+    unsetenv("TOPIC_STOCK_RESERVATION_FAILED");
+    assert_int_equal(event_topics_load(NULL, 0), 0);
+    assert_string_equal(event_topic("product.sku.created"), "product-events");
+    assert_string_equal(event_topic("order.placed"), "order-events");
+    assert_string_equal(event_topic("order.refunded"), "order-events");
+    assert_string_equal(event_topic("stock.reservation.failed"), "stock-events");
+    assert_string_equal(event_topic("payment.refunded"), "payment-events");
+    for (i = 0; EVENT_TYPES[i]; i++)
+        assert_non_null(event_topic(EVENT_TYPES[i]));
+    assert_int_equal(i, 14);
+    assert_null(event_topic("order.exploded"));
+    assert_null(event_topic("order"));
+    assert_null(event_topic(""));
+    assert_null(event_topic(NULL));
+}
+
+static void test_topic_overrides(void **state)
+{
+    char err[256];
+
+    (void)state;
+    setenv("TOPIC_ORDER_PLACED", "orders-v2", 1);
+    setenv("TOPIC_STOCK_RESERVATION_FAILED", "stock.failures", 1);
+    assert_int_equal(event_topics_load(err, sizeof(err)), 0);
+    assert_string_equal(event_topic("order.placed"), "orders-v2");
+    assert_string_equal(event_topic("order.confirmed"), "order-events");
+    assert_string_equal(event_topic("stock.reservation.failed"), "stock.failures");
+
+    setenv("TOPIC_ORDER_PLACED", "bad topic!", 1);
+    setenv("TOPIC_PAYMENT_FAILED", "also/bad", 1);
+    assert_int_equal(event_topics_load(err, sizeof(err)), -EINVAL);
+    assert_non_null(strstr(err, "TOPIC_ORDER_PLACED"));
+    assert_non_null(strstr(err, "TOPIC_PAYMENT_FAILED"));
+
+    unsetenv("TOPIC_ORDER_PLACED");
+    unsetenv("TOPIC_PAYMENT_FAILED");
+    unsetenv("TOPIC_STOCK_RESERVATION_FAILED");
+    assert_int_equal(event_topics_load(err, sizeof(err)), 0);
+    assert_string_equal(event_topic("order.placed"), "order-events");
+    assert_string_equal(event_topic("stock.reservation.failed"), "stock-events");
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_init_fills_from_ctx),
+        cmocka_unit_test(test_init_without_ctx_and_bad_args),
+        cmocka_unit_test(test_json_round_trip),
+        cmocka_unit_test(test_headers_round_trip),
+        cmocka_unit_test(test_body_wins_over_headers),
+        cmocka_unit_test(test_required_missing),
+        cmocka_unit_test(test_header_fallback_for_missing),
+        cmocka_unit_test(test_invalid_payloads),
+        cmocka_unit_test(test_version_parse),
+        cmocka_unit_test(test_topic_defaults),
+        cmocka_unit_test(test_topic_overrides),
+    };
+
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
