@@ -1,0 +1,226 @@
+#!/usr/bin/env bash
+# stack.sh - the local development stack without Docker: MariaDB, Redis, Kafka and every
+# service binary that is built, on loopback, with state in .run/ (gitignored).
+#
+# usage: scripts/stack.sh run|up|down|status
+#   up      install what is missing, build (make -j2), start infra and services, wait until
+#           each service answers GET /health/ready, write .run/env; returns when ready
+#   run     up, then stay in the foreground; Ctrl-C / SIGTERM → down
+#   down    stop the services (SIGTERM, 20 s, SIGKILL), then the infra; leaves no process
+#   status  what runs
+#
+# Ports (override with the variables; defaults avoid the system services' ports):
+#   MariaDB DB_PORT=3307   Redis REDIS_PORT=6380   Kafka KAFKA_PORT=9092 (controller 9093)
+#   user 8081, inventory 8083, catalog 8084, order 8085, payment 8087, auth 8089
+#   (USER_PORT INVENTORY_PORT CATALOG_PORT ORDER_PORT PAYMENT_PORT AUTH_PORT)
+# Data (databases, Redis AOF, Kafka log) and the ES256 key pair (.run/jwt-*.pem) persist
+# across down/up; `rm -rf .run` starts afresh. Logs: .run/logs/<service>.log.
+# Use it:  . .run/env; curl -H "Authorization: Bearer $(scripts/dev-token ADMIN 1)" $CATALOG_URL/...
+# Every variable of the caller's environment (e.g. LOG_LEVEL) is passed to the services.
+# STACK_BUILD (default build) is the build folder used; STACK_NO_BUILD=1 skips `make`.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$ROOT"
+RUN="$ROOT/.run"
+INFRA_STATE="$RUN/infra"
+PIDS="$RUN/pids"
+LOGS="$RUN/logs"
+READY_DEADLINE_S=${READY_DEADLINE_S:-60}
+STOP_DEADLINE_S=20
+BUILD=${STACK_BUILD:-build}
+
+# name, env prefix for the URL variable, default port (SPEC §1)
+SERVICES=(user:USER:8081 inventory:INVENTORY:8083 catalog:CATALOG:8084 order:ORDER:8085
+          payment:PAYMENT:8087 auth:AUTH:8089)
+
+say() { printf 'stack: %s\n' "$*" >&2; }
+die() { printf 'stack: error: %s\n' "$*" >&2; exit 1; }
+
+infra() {
+    STATE_DIR="$INFRA_STATE" BUILD_DIR="$ROOT/$BUILD" \
+        INFRA_DB_PORT="${DB_PORT:-3307}" INFRA_REDIS_PORT="${REDIS_PORT:-6380}" \
+        INFRA_KAFKA_PORT="${KAFKA_PORT:-9092}" \
+        INFRA_KAFKA_CONTROLLER_PORT="${KAFKA_CONTROLLER_PORT:-9093}" \
+        bash scripts/infra.sh "$@"
+}
+
+svc_pid() {
+    local f="$PIDS/$1.pid" pid
+    [ -f "$f" ] || return 1
+    pid=$(cat "$f")
+    [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null || return 1
+    echo "$pid"
+}
+
+stop_service() {
+    local name=$1 pid i
+    pid=$(svc_pid "$name") || { rm -f "$PIDS/$name.pid"; return 0; }
+    kill -TERM "$pid" 2>/dev/null || true
+    for ((i = 0; i < STOP_DEADLINE_S * 10; i++)); do
+        kill -0 "$pid" 2>/dev/null || break
+        sleep 0.1
+    done
+    if kill -0 "$pid" 2>/dev/null; then
+        say "$name-service (pid $pid) ignored SIGTERM for ${STOP_DEADLINE_S}s; killing"
+        kill -KILL "$pid" 2>/dev/null || true
+        for ((i = 0; i < 50; i++)); do
+            kill -0 "$pid" 2>/dev/null || break
+            sleep 0.1
+        done
+    fi
+    rm -f "$PIDS/$name.pid"
+    say "$name-service stopped"
+}
+
+do_down() {
+    local entry i
+    # reverse order of start
+    for ((i = ${#SERVICES[@]} - 1; i >= 0; i--)); do
+        entry=${SERVICES[$i]}
+        stop_service "${entry%%:*}"
+    done
+    if [ -d "$INFRA_STATE" ]; then
+        infra stop
+    fi
+    rm -f "$RUN/env"
+    say "down"
+}
+
+ready() {
+    [ "$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 "$1/health/ready")" = 200 ]
+}
+
+do_up() {
+    local entry name prefix port bin pid deadline url
+    if [ -f "$RUN/env" ] && infra status >/dev/null 2>&1; then
+        say "already up (.run/env); run 'scripts/stack.sh down' first to restart"
+        return 0
+    fi
+    bash scripts/deps.sh
+    mkdir -p "$RUN" "$PIDS" "$LOGS"
+    if [ "${STACK_NO_BUILD:-0}" != 1 ]; then
+        say "building (make -j2 BUILD=$BUILD)"
+        make -j2 BUILD="$BUILD" >"$LOGS/build.log" 2>&1 ||
+            { tail -n 40 "$LOGS/build.log" >&2; die "build failed (log: .run/logs/build.log)"; }
+    fi
+
+    if [ ! -f "$RUN/jwt-private.pem" ]; then
+        openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:prime256v1 \
+            -out "$RUN/jwt-private.pem" 2>/dev/null
+        chmod 600 "$RUN/jwt-private.pem"
+        openssl pkey -in "$RUN/jwt-private.pem" -pubout -out "$RUN/jwt-public.pem"
+        say "made an ES256 key pair in .run/"
+    fi
+
+    # from here on a failure takes everything down again
+    trap 'rc=$?; [ "$rc" -eq 0 ] || { say "up failed; stopping what was started"; do_down; }' EXIT
+    infra start
+    # shellcheck disable=SC1091
+    . "$INFRA_STATE/env"
+    export DB_HOST DB_PORT DB_USER DB_PASSWORD REDIS_HOST REDIS_PORT KAFKA_BOOTSTRAP KAFKA_KIND
+    export JWT_PUBLIC_KEY_FILE="$RUN/jwt-public.pem"
+    bash scripts/create-topics.sh
+    # each MariaDB-backed service's database (SPEC §1); the services apply their migrations
+    mariadb --no-defaults -h "$DB_HOST" -P "$DB_PORT" -u "$DB_USER" -p"$DB_PASSWORD" -e "
+        CREATE DATABASE IF NOT EXISTS commerce_user CHARACTER SET utf8mb4;
+        CREATE DATABASE IF NOT EXISTS commerce_catalog CHARACTER SET utf8mb4;
+        CREATE DATABASE IF NOT EXISTS commerce_order CHARACTER SET utf8mb4;
+        CREATE DATABASE IF NOT EXISTS commerce_payment CHARACTER SET utf8mb4;
+        CREATE DATABASE IF NOT EXISTS commerce_auth CHARACTER SET utf8mb4;
+        CREATE DATABASE IF NOT EXISTS commerce_inventory CHARACTER SET utf8mb4;" ||
+        die "cannot create the databases"
+
+    local envfile="$RUN/env.tmp"
+    {
+        echo "# written by scripts/stack.sh up; source it"
+        grep '^export' "$INFRA_STATE/env" | grep -v TEST_STATE_DIR
+        printf 'export JWT_PRIVATE_KEY_FILE=%q JWT_PUBLIC_KEY_FILE=%q\n' \
+            "$RUN/jwt-private.pem" "$RUN/jwt-public.pem"
+    } >"$envfile"
+
+    local started=()
+    for entry in "${SERVICES[@]}"; do
+        IFS=: read -r name prefix port <<<"$entry"
+        bin="$ROOT/$BUILD/bin/$name-service"
+        [ -x "$bin" ] || continue
+        local var="${prefix}_PORT"
+        port=${!var:-$port}
+        (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && die "port $port for $name-service is in use"
+        printf '\n==== start %s ====\n' "$(date '+%F %T')" >>"$LOGS/$name-service.log"
+        if [ "$name" = auth ]; then
+            HTTP_PORT=$port JWT_PRIVATE_KEY_FILE="$RUN/jwt-private.pem" \
+                setsid "$bin" </dev/null >>"$LOGS/$name-service.log" 2>&1 &
+        else
+            HTTP_PORT=$port setsid "$bin" </dev/null >>"$LOGS/$name-service.log" 2>&1 &
+        fi
+        echo $! >"$PIDS/$name.pid"
+        started+=("$name:$port")
+        printf 'export %s_URL=http://127.0.0.1:%s\n' "$prefix" "$port" >>"$envfile"
+    done
+    [ "${#started[@]}" -gt 0 ] || say "no service binary in build/bin yet: infra only"
+
+    for entry in "${started[@]}"; do
+        name=${entry%%:*}
+        port=${entry#*:}
+        url="http://127.0.0.1:$port"
+        deadline=$((SECONDS + READY_DEADLINE_S))
+        until ready "$url"; do
+            if ! pid=$(svc_pid "$name"); then
+                tail -n 40 "$LOGS/$name-service.log" >&2
+                die "$name-service exited during start (log: .run/logs/$name-service.log)"
+            fi
+            if [ "$SECONDS" -ge "$deadline" ]; then
+                tail -n 40 "$LOGS/$name-service.log" >&2
+                die "$name-service not ready at $url/health/ready within ${READY_DEADLINE_S}s"
+            fi
+            sleep 0.2
+        done
+        say "$name-service ready on $url"
+    done
+    mv "$envfile" "$RUN/env"
+    trap - EXIT
+    say "up: . .run/env to use it; scripts/stack.sh down to stop"
+}
+
+do_status() {
+    local entry name rc=0
+    infra status || rc=$?
+    for entry in "${SERVICES[@]}"; do
+        name=${entry%%:*}
+        if svc_pid "$name" >/dev/null; then
+            printf '%-10s running (pid %s)\n' "$name" "$(svc_pid "$name")"
+        elif [ -x "$BUILD/bin/$name-service" ]; then
+            printf '%-10s stopped\n' "$name"
+            rc=3
+        fi
+    done
+    return "$rc"
+}
+
+do_run() {
+    do_up
+    trap 'say "stopping"; do_down; exit 0' INT TERM
+    say "running; Ctrl-C to stop"
+    local entry name
+    while :; do
+        for entry in "${SERVICES[@]}"; do
+            name=${entry%%:*}
+            if [ -f "$PIDS/$name.pid" ] && ! svc_pid "$name" >/dev/null; then
+                say "$name-service exited (log: .run/logs/$name-service.log)"
+                rm -f "$PIDS/$name.pid"
+            fi
+        done
+        # idle wait in the background so the signal trap runs at once
+        sleep 2 &
+        wait $! || true
+    done
+}
+
+case "${1:-}" in
+up) do_up ;;
+down) do_down ;;
+run) do_run ;;
+status) do_status ;;
+*) echo "usage: $0 run|up|down|status" >&2; exit 2 ;;
+esac
