@@ -159,7 +159,11 @@ redisReply *rds_command(struct rds_conn *conn, int argc, const char **argv, cons
         if (reply)
             return reply;
         snprintf(errbuf, errlen, "redis i/o error: %s", conn->ctx->errstr);
-        /* the context is unusable now; one reconnect and retry */
+        /* Only a connection the server had already closed (EOF: restart, idle kill) is retried.
+         * After a timeout Redis may have run the command: sending it again could apply it
+         * twice, so the caller decides. */
+        if (conn->ctx->err != REDIS_ERR_EOF)
+            break;
     }
     return NULL;
 }

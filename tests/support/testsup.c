@@ -904,7 +904,15 @@ int ts_service_start(const char *binary, const char *const *env, int timeout_ms,
     }
     const char *base = strrchr(binary, '/') != NULL ? strrchr(binary, '/') + 1 : binary;
 
-    ret->port = ts__free_port();
+    /* an HTTP_PORT=N in @env fixes the port (a test restarting a service on the same address);
+     * otherwise a free one is picked */
+    ret->port = 0;
+    for (size_t i = 0; env != NULL && env[i] != NULL; i++) {
+        if (strncmp(env[i], "HTTP_PORT=", 10) == 0)
+            ret->port = (unsigned short)atoi(env[i] + 10);
+    }
+    if (ret->port == 0)
+        ret->port = ts__free_port();
     if (ret->port == 0) {
         fprintf(stderr, "testsup: no free port: %s\n", strerror(errno));
         return -EIO;

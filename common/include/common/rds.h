@@ -37,7 +37,9 @@ struct rds_conn *rds_acquire(struct rds_pool *pool, char *errbuf, size_t errlen)
 void rds_release(struct rds_pool *pool, struct rds_conn *conn);
 
 /*
- * Runs a command (argv form, binary-safe). Reconnects once and retries on an I/O error.
+ * Runs a command (argv form, binary-safe). If the server had closed the connection (EOF), it
+ * reconnects and sends the command once more; after a timeout or other I/O error it does not
+ * (Redis may have run the command) and returns NULL.
  * Returns the reply (caller owns: freeReplyObject) or NULL on I/O failure (reason in @errbuf).
  * An error reply (REDIS_REPLY_ERROR) is returned as a reply, not NULL.
  */

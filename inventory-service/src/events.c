@@ -1,0 +1,378 @@
+/*
+ * events.c - the consumer's handler: reads product.sku.created and order.* payloads into
+ * domain structs (invalid → KAFKA_FAIL, so the dead-letter topic), prepares the outcome
+ * envelopes, and runs the event's stock script. Redis unreachable → KAFKA_RETRY. Publishing
+ * is the relay's job: the script leaves the outcome in the outbox stream.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "app.h"
+#include "common/event.h"
+#include "common/jsonx.h"
+#include "common/log.h"
+#include "common/metrics.h"
+#include "common/msgctx.h"
+#include "scripts.h"
+#include "stock.h"
+
+#define ORDER_ID_MAX 64
+#define REASON_MAX 200
+
+const struct kafka_type INV_CONSUMED_TYPES[] = {
+    {"product.sku.created", 1, 1}, {"order.placed", 1, 1},   {"order.confirmed", 1, 1},
+    {"order.cancelled", 1, 1},     {"order.refunded", 1, 1}, {NULL, 0, 0},
+};
+
+/* What one handler call works with. */
+struct call {
+    struct inv_app *app;
+    const struct event *ev;
+    struct msgctx child; /* ids of the outcome event */
+    char order_id[ORDER_ID_MAX + 1];
+    char *order_json;
+    char *heads[2];
+    struct inv_emit em;
+};
+
+/* The field errors as one line for the DLQ record: "items[0].quantity: …; orderId: …". */
+static void errors_text(const cJSON *errors, char *errbuf, size_t errlen)
+{
+    const cJSON *e;
+    size_t used;
+
+    snprintf(errbuf, errlen, "invalid payload:");
+    cJSON_ArrayForEach (e, errors) {
+        const cJSON *f = cJSON_GetObjectItem(e, "field");
+        const cJSON *m = cJSON_GetObjectItem(e, "message");
+
+        used = strlen(errbuf);
+        snprintf(errbuf + used, errlen - used, " %s: %s;", cJSON_IsString(f) ? f->valuestring : "?",
+                 cJSON_IsString(m) ? m->valuestring : "invalid");
+    }
+}
+
+/* orderId: a string (1..64 characters) or, read tolerantly, a positive integer. */
+static void read_order_id(const cJSON *data, char *out, size_t outlen, cJSON **errors)
+{
+    const cJSON *j = cJSON_GetObjectItem(data, "orderId");
+    long long id;
+
+    if (cJSON_IsNumber(j)) {
+        if (jsonx_int(data, "orderId", "orderId", true, 1, INT64_MAX, &id, errors) == 0)
+            snprintf(out, outlen, "%lld", id);
+        return;
+    }
+    {
+        const char *s = NULL;
+
+        if (jsonx_str(data, "orderId", "orderId", true, ORDER_ID_MAX, &s, errors) == 0)
+            snprintf(out, outlen, "%s", s);
+    }
+}
+
+/* @key: an array of 1..STOCK_MAX_LINES {skuId, quantity}, merged per SKU into @lines. */
+static void read_lines(const cJSON *data, const char *key, struct stock_line *lines, size_t *ret_n,
+                       cJSON **errors)
+{
+    const cJSON *arr = NULL, *it;
+    char field[64];
+    size_t n = 0;
+    bool bad = false;
+
+    *ret_n = 0;
+    if (jsonx_array(data, key, key, true, STOCK_MAX_LINES, &arr, errors) < 0)
+        return;
+    cJSON_ArrayForEach (it, arr) {
+        long long sku = 0, qty = 0;
+
+        snprintf(field, sizeof(field), "%s[%zu]", key, n);
+        if (!cJSON_IsObject(it)) {
+            http_field_error(errors, field, "must be an object");
+            bad = true;
+            n++;
+            continue;
+        }
+        snprintf(field, sizeof(field), "%s[%zu].skuId", key, n);
+        if (jsonx_int(it, "skuId", field, true, 1, INT64_MAX, &sku, errors) < 0)
+            bad = true;
+        snprintf(field, sizeof(field), "%s[%zu].quantity", key, n);
+        if (jsonx_int(it, "quantity", field, true, 1, STOCK_MAX_QUANTITY, &qty, errors) < 0)
+            bad = true;
+        lines[n].sku_id = sku;
+        lines[n].quantity = qty;
+        n++;
+    }
+    if (bad)
+        return;
+    if (n == 0) {
+        http_field_error(errors, key, "must not be empty");
+        return;
+    }
+    if (stock_merge_lines(lines, n, ret_n) < 0)
+        http_field_error(errors, key, "quantity of a SKU too large");
+}
+
+/* The envelope of a new @type event about order @c->order_id, cut after "data":.
+ * Caller owns: free(). NULL on failure. */
+static char *make_head(const struct call *c, const char *type)
+{
+    struct event ev;
+    char *json = NULL;
+    size_t len;
+    static const char tail[] = "{}}";
+
+    if (event_init(&ev, type, 1, INVENTORY_SOURCE, c->order_id, &c->child, NULL) < 0)
+        return NULL;
+    json = event_to_json(&ev);
+    event_release(&ev);
+    if (!json)
+        return NULL;
+    len = strlen(json);
+    if (len < sizeof(tail) - 1 || strcmp(json + len - (sizeof(tail) - 1), tail) != 0) {
+        free(json); /* the envelope must end with its (empty) data */
+        return NULL;
+    }
+    json[len - (sizeof(tail) - 1)] = '\0';
+    return json;
+}
+
+/* A JSON string value for @s. Caller owns: free(). */
+static char *json_string(const char *s)
+{
+    cJSON *j = cJSON_CreateString(s);
+    char *printed = j ? cJSON_PrintUnformatted(j) : NULL;
+    char *out = printed ? strdup(printed) : NULL;
+
+    cJSON_free(printed);
+    cJSON_Delete(j);
+    return out;
+}
+
+/* Prepares ids, the order id as JSON and the envelopes of @types (up to two). 0 or -ENOMEM. */
+static int prepare(struct call *c, const char *const *types, size_t ntypes)
+{
+    msgctx_child(msgctx_current(), &c->child);
+    c->order_json = json_string(c->order_id);
+    if (!c->order_json)
+        return -ENOMEM;
+    for (size_t i = 0; i < ntypes; i++) {
+        c->heads[i] = make_head(c, types[i]);
+        if (!c->heads[i])
+            return -ENOMEM;
+    }
+    return 0;
+}
+
+static void call_release(struct call *c)
+{
+    free(c->order_json);
+    free(c->heads[0]);
+    free(c->heads[1]);
+}
+
+/* Logs and counts the script's answer; KAFKA_OK, or KAFKA_FAIL for a status we do not know. */
+static enum kafka_result report(const struct call *c, const struct inv_result *res, char *errbuf,
+                                size_t errlen)
+{
+    enum stock_outcome outcome;
+    const char *v[] = {res->status};
+    const char *published;
+
+    if (stock_outcome_parse(res->status, &outcome) < 0) {
+        snprintf(errbuf, errlen, "unknown stock script status '%s'", res->status);
+        log_errorx("event '%s': unknown stock script status '%s'", c->ev->id, res->status);
+        return KAFKA_FAIL;
+    }
+    metrics_inc("commerce_inventory_outcomes_total", v, 1);
+    published = stock_outcome_event(outcome);
+    if (res->duplicate)
+        log_info("event '%s' (%s '%s') seen before: outcome '%s' re-emitted", c->ev->id,
+                 c->ev->type, c->em.key, res->status);
+    else if (stock_outcome_refused(outcome))
+        log_warnx("%s '%s': %s%s%s", c->ev->type, c->em.key, res->status, published ? " → " : "",
+                  published ? published : "");
+    else
+        log_info("%s '%s': %s%s%s", c->ev->type, c->em.key, res->status, published ? " → " : "",
+                 published ? published : "");
+    return KAFKA_OK;
+}
+
+/* Maps a store failure to the consumer's policy. */
+static enum kafka_result store_failed(int rc, const char *what, char *errbuf, size_t errlen)
+{
+    if (rc == -ENOMEM) {
+        snprintf(errbuf, errlen, "out of memory preparing %s", what);
+        return KAFKA_RETRY;
+    }
+    /* -EIO: Redis unreachable; -EPROTO: an error reply (OOM, LOADING, …): both may pass */
+    return KAFKA_RETRY;
+}
+
+static void crash_hook(const struct call *c)
+{
+    if (c->app->cfg->test_crash) {
+        log_warnx("test hook: killing the process after the stock script of '%s'", c->ev->id);
+        raise(SIGKILL);
+    }
+}
+
+static int sku_created(struct call *c, struct rds_conn *conn, struct inv_result *res,
+                       cJSON **errors, char *errbuf, size_t errlen)
+{
+    long long sku = 0, qty = 0;
+
+    jsonx_int(c->ev->data, "skuId", "skuId", true, 1, INT64_MAX, &sku, errors);
+    jsonx_int(c->ev->data, "initialQuantity", "initialQuantity", true, 0, STOCK_MAX_QUANTITY, &qty,
+              errors);
+    if (*errors)
+        return -EINVAL;
+    snprintf(c->order_id, sizeof(c->order_id), "%lld", sku); /* the SKU is the key here */
+    return inv_sku_init(conn, &c->em, sku, qty, res, errbuf, errlen);
+}
+
+static int order_placed(struct call *c, struct rds_conn *conn, struct inv_result *res,
+                        cJSON **errors, char *errbuf, size_t errlen)
+{
+    static const char *const types[] = {"stock.reserved", "stock.reservation.failed"};
+    struct stock_line lines[STOCK_MAX_LINES];
+    struct inv_head ok, fail;
+    size_t n = 0;
+    int rc;
+
+    read_order_id(c->ev->data, c->order_id, sizeof(c->order_id), errors);
+    read_lines(c->ev->data, "items", lines, &n, errors);
+    if (*errors)
+        return -EINVAL;
+    rc = prepare(c, types, 2);
+    if (rc < 0)
+        return rc;
+    ok = (struct inv_head){c->heads[0], event_topic(types[0])};
+    fail = (struct inv_head){c->heads[1], event_topic(types[1])};
+    return inv_reserve(conn, &c->em, c->order_json, &ok, &fail, lines, n, res, errbuf, errlen);
+}
+
+static int order_confirmed(struct call *c, struct rds_conn *conn, struct inv_result *res,
+                           cJSON **errors, char *errbuf, size_t errlen)
+{
+    static const char *const types[] = {"stock.confirmed", "stock.confirm.failed"};
+    struct inv_head ok, fail;
+    int rc;
+
+    read_order_id(c->ev->data, c->order_id, sizeof(c->order_id), errors);
+    if (*errors)
+        return -EINVAL;
+    rc = prepare(c, types, 2);
+    if (rc < 0)
+        return rc;
+    ok = (struct inv_head){c->heads[0], event_topic(types[0])};
+    fail = (struct inv_head){c->heads[1], event_topic(types[1])};
+    return inv_confirm(conn, &c->em, c->order_json, &ok, &fail, res, errbuf, errlen);
+}
+
+static int order_cancelled(struct call *c, struct rds_conn *conn, struct inv_result *res,
+                           cJSON **errors, char *errbuf, size_t errlen)
+{
+    static const char *const types[] = {"stock.released"};
+    const char *reason = NULL;
+    struct inv_head head;
+    char *reason_json;
+    int rc;
+
+    read_order_id(c->ev->data, c->order_id, sizeof(c->order_id), errors);
+    jsonx_str(c->ev->data, "reason", "reason", false, REASON_MAX, &reason, errors);
+    if (*errors)
+        return -EINVAL;
+    rc = prepare(c, types, 1);
+    if (rc < 0)
+        return rc;
+    reason_json = reason ? json_string(reason) : strdup("null");
+    if (!reason_json)
+        return -ENOMEM;
+    head = (struct inv_head){c->heads[0], event_topic(types[0])};
+    rc = inv_release(conn, &c->em, c->order_json, &head, reason_json, res, errbuf, errlen);
+    free(reason_json);
+    return rc;
+}
+
+static int order_refunded(struct call *c, struct rds_conn *conn, struct inv_result *res,
+                          cJSON **errors, char *errbuf, size_t errlen)
+{
+    struct stock_line lines[STOCK_MAX_LINES];
+    size_t n = 0;
+
+    read_order_id(c->ev->data, c->order_id, sizeof(c->order_id), errors);
+    read_lines(c->ev->data, "items", lines, &n, errors);
+    if (*errors)
+        return -EINVAL;
+    return inv_refund(conn, &c->em, lines, n, res, errbuf, errlen);
+}
+
+typedef int (*type_fn)(struct call *c, struct rds_conn *conn, struct inv_result *res,
+                       cJSON **errors, char *errbuf, size_t errlen);
+
+static const struct {
+    const char *type;
+    type_fn fn;
+} handlers[] = {
+    {"product.sku.created", sku_created}, {"order.placed", order_placed},
+    {"order.confirmed", order_confirmed}, {"order.cancelled", order_cancelled},
+    {"order.refunded", order_refunded},
+};
+
+enum kafka_result inv_handle_event(const struct event *ev, const struct kafka_record *rec,
+                                   void *arg, char *errbuf, size_t errlen)
+{
+    struct inv_app *app = arg;
+    struct call c = {.app = app, .ev = ev};
+    struct rds_conn *conn = NULL;
+    struct inv_result res;
+    cJSON *errors = NULL;
+    type_fn fn = NULL;
+    enum kafka_result kr;
+    int rc;
+
+    (void)rec;
+    for (size_t i = 0; i < sizeof(handlers) / sizeof(handlers[0]); i++) {
+        if (strcmp(handlers[i].type, ev->type) == 0)
+            fn = handlers[i].fn;
+    }
+    if (!fn) {
+        snprintf(errbuf, errlen, "no handler for '%s'", ev->type);
+        return KAFKA_FAIL;
+    }
+    if (!cJSON_IsObject(ev->data)) {
+        snprintf(errbuf, errlen, "invalid payload: data must be an object");
+        return KAFKA_FAIL;
+    }
+    c.em = (struct inv_emit){.stream = app->cfg->stream,
+                             .event_id = ev->id,
+                             .key = c.order_id,
+                             .ttl_s = app->cfg->svc.inbox_retention_s};
+    conn = rds_acquire(app->rds, errbuf, errlen);
+    if (!conn) {
+        kr = KAFKA_RETRY;
+        goto out;
+    }
+    rc = fn(&c, conn, &res, &errors, errbuf, errlen);
+    if (rc == -EINVAL) {
+        errors_text(errors, errbuf, errlen);
+        log_warnx("event '%s' of type '%s' refused: %s", ev->id, ev->type, errbuf);
+        kr = KAFKA_FAIL;
+        goto out;
+    }
+    if (rc < 0) {
+        kr = store_failed(rc, ev->type, errbuf, errlen);
+        goto out;
+    }
+    crash_hook(&c);
+    kr = report(&c, &res, errbuf, errlen);
+out:
+    rds_release(app->rds, conn);
+    cJSON_Delete(errors);
+    call_release(&c);
+    return kr;
+}

@@ -1,0 +1,106 @@
+/* stock.c - inventory's pure domain: merging order lines, the counter invariant, and the
+ * meaning of the stock scripts' status words. */
+#include "stock.h"
+
+#include <errno.h>
+#include <string.h>
+
+int stock_merge_lines(struct stock_line *lines, size_t n, size_t *ret_n)
+{
+    size_t out = 0;
+
+    for (size_t i = 0; i < n; i++) {
+        size_t j;
+
+        if (lines[i].sku_id <= 0 || lines[i].quantity <= 0 ||
+            lines[i].quantity > STOCK_MAX_QUANTITY)
+            return -EINVAL;
+        for (j = 0; j < out; j++) {
+            if (lines[j].sku_id == lines[i].sku_id)
+                break;
+        }
+        if (j < out) {
+            if (lines[j].quantity > STOCK_MAX_QUANTITY - lines[i].quantity)
+                return -EINVAL;
+            lines[j].quantity += lines[i].quantity;
+        } else {
+            lines[out++] = lines[i];
+        }
+    }
+    *ret_n = out;
+    return 0;
+}
+
+bool stock_invariant_ok(const struct stock_counters *c)
+{
+    if (c->available < 0 || c->reserved < 0 || c->sold < 0 || c->returned < 0 || c->received < 0)
+        return false;
+    /* each counter is a sum of quantities ≤ 10^9 per event: far below 2^62, so these sums
+     * cannot overflow */
+    return c->received - c->sold + c->returned == c->available + c->reserved;
+}
+
+static const struct {
+    const char *status;
+    enum stock_outcome outcome;
+    const char *event; /* published type, NULL = none */
+    bool refused;
+} outcomes[] = {
+    {"INITIALISED", STOCK_INITIALISED, NULL, false},
+    {"EXISTS", STOCK_ALREADY_EXISTS, NULL, false},
+    {"RESERVED", STOCK_RESERVED, "stock.reserved", false},
+    {"NOT_ENOUGH_STOCK", STOCK_NOT_ENOUGH_STOCK, "stock.reservation.failed", true},
+    {"SKU_NOT_FOUND", STOCK_SKU_NOT_FOUND, "stock.reservation.failed", true},
+    {"ORDER_DECIDED", STOCK_ORDER_DECIDED, NULL, true},
+    {"CONFIRMED", STOCK_CONFIRMED, "stock.confirmed", false},
+    {"NO_RESERVATION", STOCK_NO_RESERVATION, "stock.confirm.failed", true},
+    {"RESERVATION_RELEASED", STOCK_RESERVATION_RELEASED, "stock.confirm.failed", true},
+    {"RELEASED", STOCK_RELEASED, "stock.released", false},
+    {"NOTHING_TO_RELEASE", STOCK_NOTHING_TO_RELEASE, NULL, false},
+    {"RETURNED", STOCK_RETURNED, NULL, false},
+    {"NOT_CONFIRMED", STOCK_NOT_CONFIRMED, NULL, true},
+};
+
+#define NOUTCOMES (sizeof(outcomes) / sizeof(outcomes[0]))
+
+int stock_outcome_parse(const char *status, enum stock_outcome *ret)
+{
+    for (size_t i = 0; i < NOUTCOMES; i++) {
+        if (strcmp(outcomes[i].status, status) == 0) {
+            *ret = outcomes[i].outcome;
+            return 0;
+        }
+    }
+    return -EINVAL;
+}
+
+const char *stock_outcome_event(enum stock_outcome outcome)
+{
+    for (size_t i = 0; i < NOUTCOMES; i++) {
+        if (outcomes[i].outcome == outcome)
+            return outcomes[i].event;
+    }
+    return NULL;
+}
+
+bool stock_outcome_refused(enum stock_outcome outcome)
+{
+    for (size_t i = 0; i < NOUTCOMES; i++) {
+        if (outcomes[i].outcome == outcome)
+            return outcomes[i].refused;
+    }
+    return false;
+}
+
+int stock_adjust_parse(const char *status, enum stock_adjust *ret)
+{
+    if (strcmp(status, "OK") == 0)
+        *ret = STOCK_ADJUST_OK;
+    else if (strcmp(status, "SKU_NOT_FOUND") == 0)
+        *ret = STOCK_ADJUST_SKU_NOT_FOUND;
+    else if (strcmp(status, "NOT_ENOUGH_STOCK") == 0)
+        *ret = STOCK_ADJUST_NOT_ENOUGH;
+    else
+        return -EINVAL;
+    return 0;
+}

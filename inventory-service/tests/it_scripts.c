@@ -1,0 +1,418 @@
+/*
+ * it_scripts.c - the stock scripts against real Redis: all-or-nothing reservation, confirm,
+ * release and refund working from the recorded reservation, idempotency by event id with the
+ * same outcome re-emitted, and admin adjustments. Each test uses fresh SKU ids, order ids and
+ * its own outbox stream.
+ */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "common/util.h"
+#include "../src/scripts.h"
+#include "testsup.h"
+
+struct fixture {
+    struct rds_pool *rds;
+    struct rds_conn *conn;
+    char stream[64];
+    long long base; /* SKU ids base + 1, base + 2, … */
+};
+
+static long long random_base(void)
+{
+    char u[UTIL_UUID_LEN];
+    unsigned long long v = 0;
+
+    util_uuid(u);
+    for (int i = 0; i < 8; i++)
+        v = v * 16 + (unsigned long long)(u[i] >= 'a' ? u[i] - 'a' + 10 : u[i] - '0');
+    /* 10^12 + up to 2^32 · 1000: far from catalog's ids, distinct per test */
+    return 1000000000000LL + (long long)(v % 4000000000ULL) * 1000;
+}
+
+static int setup(void **state)
+{
+    struct fixture *f = calloc(1, sizeof(*f));
+    struct rds_opts opts = {.host = ts_env("REDIS_HOST"),
+                            .port = (unsigned)atoi(ts_env("REDIS_PORT")),
+                            .timeout_ms = 2000};
+    char err[256];
+
+    f->rds = rds_pool_new(&opts, err, sizeof(err));
+    assert_non_null(f->rds);
+    f->conn = rds_acquire(f->rds, err, sizeof(err));
+    if (!f->conn)
+        fail_msg("redis: %s", err);
+    ts_unique("it-inv-stream", f->stream, sizeof(f->stream));
+    f->base = random_base();
+    *state = f;
+    return 0;
+}
+
+static redisReply *cmdv(struct fixture *f, const char *fmt, ...)
+{
+    va_list ap;
+    redisReply *r;
+    redisContext *ctx;
+
+    /* struct rds_conn is opaque: use a plain hiredis context for inspection */
+    (void)f;
+    ctx = redisConnect(ts_env("REDIS_HOST"), atoi(ts_env("REDIS_PORT")));
+    assert_non_null(ctx);
+    va_start(ap, fmt);
+    r = redisvCommand(ctx, fmt, ap);
+    va_end(ap);
+    redisFree(ctx);
+    assert_non_null(r);
+    return r;
+}
+
+static int teardown(void **state)
+{
+    struct fixture *f = *state;
+    redisReply *r = cmdv(f, "DEL %s", f->stream);
+
+    freeReplyObject(r);
+    rds_release(f->rds, f->conn);
+    rds_pool_free(f->rds);
+    free(f);
+    return 0;
+}
+
+static struct stock_counters counters(struct fixture *f, long long sku)
+{
+    struct stock_counters c;
+    bool found = false;
+    char err[256];
+
+    assert_int_equal(inv_get(f->conn, &sku, 1, &c, &found, err, sizeof(err)), 0);
+    assert_true(found);
+    assert_true(stock_invariant_ok(&c));
+    return c;
+}
+
+static void init_sku(struct fixture *f, long long sku, long long qty)
+{
+    struct inv_emit em = {.stream = f->stream, .ttl_s = 600};
+    struct inv_result res;
+    char id[UTIL_UUID_LEN], err[256];
+
+    util_uuid(id);
+    em.event_id = id;
+    em.key = "sku";
+    assert_int_equal(inv_sku_init(f->conn, &em, sku, qty, &res, err, sizeof(err)), 0);
+    assert_string_equal(res.status, "INITIALISED");
+}
+
+/* Fake envelope heads: the script only appends "<data>}". */
+static const struct inv_head H_RESERVED = {"{\"type\":\"stock.reserved\",\"data\":", "t-ok"};
+static const struct inv_head H_FAILED = {"{\"type\":\"stock.reservation.failed\",\"data\":",
+                                         "t-fail"};
+static const struct inv_head H_CONFIRMED = {"{\"type\":\"stock.confirmed\",\"data\":", "t-ok"};
+static const struct inv_head H_CONFIRM_FAILED = {"{\"type\":\"stock.confirm.failed\",\"data\":",
+                                                 "t-fail"};
+static const struct inv_head H_RELEASED = {"{\"type\":\"stock.released\",\"data\":", "t-ok"};
+
+/* The stream's entries: count, and the last entry's env parsed into *@ret_last (owned). */
+static size_t stream_entries(struct fixture *f, cJSON **ret_last, char *ret_topic)
+{
+    redisReply *r = cmdv(f, "XRANGE %s - +", f->stream);
+    size_t n = r->elements;
+
+    if (n > 0 && ret_last) {
+        redisReply *fields = r->element[n - 1]->element[1];
+
+        for (size_t i = 0; i + 1 < fields->elements; i += 2) {
+            if (strcmp(fields->element[i]->str, "env") == 0)
+                *ret_last = cJSON_Parse(fields->element[i + 1]->str);
+            if (strcmp(fields->element[i]->str, "topic") == 0 && ret_topic)
+                strcpy(ret_topic, fields->element[i + 1]->str);
+        }
+        assert_non_null(*ret_last);
+    }
+    freeReplyObject(r);
+    return n;
+}
+
+static void reserve(struct fixture *f, const char *event_id, const char *order,
+                    const struct stock_line *lines, size_t n, const char *want)
+{
+    struct inv_emit em = {.stream = f->stream, .event_id = event_id, .key = order, .ttl_s = 600};
+    struct inv_result res;
+    char ojson[96], err[256];
+
+    snprintf(ojson, sizeof(ojson), "\"%s\"", order);
+    assert_int_equal(
+        inv_reserve(f->conn, &em, ojson, &H_RESERVED, &H_FAILED, lines, n, &res, err, sizeof(err)),
+        0);
+    assert_string_equal(res.status, want);
+}
+
+static void test_init_once(void **state)
+{
+    struct fixture *f = *state;
+    struct inv_emit em = {.stream = f->stream, .event_id = "e-init-2", .key = "k", .ttl_s = 600};
+    struct inv_result res;
+    char id2[UTIL_UUID_LEN], err[256];
+    long long sku = f->base + 1;
+
+    init_sku(f, sku, 5);
+    util_uuid(id2);
+    em.event_id = id2;
+    assert_int_equal(inv_sku_init(f->conn, &em, sku, 9, &res, err, sizeof(err)), 0);
+    assert_string_equal(res.status, "EXISTS");
+    assert_false(res.duplicate);
+    /* the same event again: recorded, nothing changes */
+    assert_int_equal(inv_sku_init(f->conn, &em, sku, 9, &res, err, sizeof(err)), 0);
+    assert_string_equal(res.status, "EXISTS");
+    assert_true(res.duplicate);
+    assert_int_equal(counters(f, sku).available, 5);
+    assert_int_equal(counters(f, sku).received, 5);
+    assert_int_equal(stream_entries(f, NULL, NULL), 0); /* publishes nothing */
+}
+
+static void test_reserve_all_or_nothing(void **state)
+{
+    struct fixture *f = *state;
+    long long a = f->base + 1, b = f->base + 2;
+    struct stock_line lines[] = {{a, 2}, {b, 2}};
+    struct stock_line unknown[] = {{a, 1}, {f->base + 3, 1}};
+    cJSON *env = NULL, *item;
+    char order[64], eid[UTIL_UUID_LEN], topic[64] = "";
+
+    init_sku(f, a, 10);
+    init_sku(f, b, 1);
+    ts_unique("o", order, sizeof(order));
+    util_uuid(eid);
+    reserve(f, eid, order, lines, 2, "NOT_ENOUGH_STOCK");
+    assert_int_equal(counters(f, a).available, 10);
+    assert_int_equal(counters(f, a).reserved, 0);
+    assert_int_equal(counters(f, b).available, 1);
+    assert_int_equal(stream_entries(f, &env, topic), 1);
+    assert_string_equal(topic, "t-fail");
+    assert_string_equal(cJSON_GetObjectItem(env, "type")->valuestring, "stock.reservation.failed");
+    item = cJSON_GetObjectItem(env, "data");
+    assert_string_equal(cJSON_GetObjectItem(item, "orderId")->valuestring, order);
+    assert_string_equal(cJSON_GetObjectItem(item, "reason")->valuestring, "NOT_ENOUGH_STOCK");
+    assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(item, "failedItems")), 1);
+    item = cJSON_GetArrayItem(cJSON_GetObjectItem(item, "failedItems"), 0);
+    assert_int_equal((long long)cJSON_GetObjectItem(item, "skuId")->valuedouble, b);
+    assert_int_equal(cJSON_GetObjectItem(item, "requestedQuantity")->valueint, 2);
+    assert_int_equal(cJSON_GetObjectItem(item, "availableQuantity")->valueint, 1);
+    cJSON_Delete(env);
+
+    /* an unknown SKU: SKU_NOT_FOUND, nothing reserved */
+    ts_unique("o", order, sizeof(order));
+    util_uuid(eid);
+    reserve(f, eid, order, unknown, 2, "SKU_NOT_FOUND");
+    assert_int_equal(counters(f, a).available, 10);
+    env = NULL;
+    assert_int_equal(stream_entries(f, &env, NULL), 2);
+    assert_string_equal(
+        cJSON_GetObjectItem(cJSON_GetObjectItem(env, "data"), "reason")->valuestring,
+        "SKU_NOT_FOUND");
+    cJSON_Delete(env);
+}
+
+static void run_order(struct fixture *f, int which, const char *order, const char *want,
+                      struct inv_result *res)
+{
+    struct inv_emit em = {.stream = f->stream, .key = order, .ttl_s = 600};
+    char ojson[96], eid[UTIL_UUID_LEN], err[256];
+
+    util_uuid(eid);
+    em.event_id = eid;
+    snprintf(ojson, sizeof(ojson), "\"%s\"", order);
+    if (which == 0)
+        assert_int_equal(inv_confirm(f->conn, &em, ojson, &H_CONFIRMED, &H_CONFIRM_FAILED, res, err,
+                                     sizeof(err)),
+                         0);
+    else
+        assert_int_equal(inv_release(f->conn, &em, ojson, &H_RELEASED, "\"PAYMENT_FAILED\"", res,
+                                     err, sizeof(err)),
+                         0);
+    assert_string_equal(res->status, want);
+}
+
+static void refund(struct fixture *f, const char *order, const struct stock_line *lines, size_t n,
+                   const char *want, long long count)
+{
+    struct inv_emit em = {.stream = f->stream, .key = order, .ttl_s = 600};
+    struct inv_result res;
+    char eid[UTIL_UUID_LEN], err[256];
+
+    util_uuid(eid);
+    em.event_id = eid;
+    assert_int_equal(inv_refund(f->conn, &em, lines, n, &res, err, sizeof(err)), 0);
+    assert_string_equal(res.status, want);
+    assert_int_equal(res.count, count);
+}
+
+static void test_confirm_and_refund_bounded(void **state)
+{
+    struct fixture *f = *state;
+    long long a = f->base + 1;
+    struct stock_line lines[] = {{a, 3}};
+    struct stock_line back[] = {{a, 5}};
+    struct inv_result res;
+    cJSON *env = NULL;
+    char order[64], eid[UTIL_UUID_LEN];
+    struct stock_counters c;
+
+    init_sku(f, a, 10);
+    ts_unique("o", order, sizeof(order));
+    refund(f, order, back, 1, "NOT_CONFIRMED", 0);
+    run_order(f, 0, order, "NO_RESERVATION", &res);
+    util_uuid(eid);
+    reserve(f, eid, order, lines, 1, "RESERVED");
+    c = counters(f, a);
+    assert_int_equal(c.available, 7);
+    assert_int_equal(c.reserved, 3);
+    run_order(f, 0, order, "CONFIRMED", &res);
+    assert_int_equal(stream_entries(f, &env, NULL), 3);
+    assert_string_equal(cJSON_GetObjectItem(env, "type")->valuestring, "stock.confirmed");
+    assert_int_equal(
+        cJSON_GetArraySize(cJSON_GetObjectItem(cJSON_GetObjectItem(env, "data"), "items")), 1);
+    cJSON_Delete(env);
+    c = counters(f, a);
+    assert_int_equal(c.reserved, 0);
+    assert_int_equal(c.sold, 3);
+    /* confirmed again under another event id: announced again, counted once */
+    run_order(f, 0, order, "CONFIRMED", &res);
+    assert_int_equal(counters(f, a).sold, 3);
+    /* a cancel after the sale releases nothing */
+    run_order(f, 1, order, "NOTHING_TO_RELEASE", &res);
+    /* refunds return at most what the order bought */
+    refund(f, order, back, 1, "RETURNED", 3);
+    refund(f, order, back, 1, "RETURNED", 0);
+    c = counters(f, a);
+    assert_int_equal(c.available, 10);
+    assert_int_equal(c.returned, 3);
+    assert_int_equal(c.sold, 3);
+}
+
+static void test_release_once(void **state)
+{
+    struct fixture *f = *state;
+    long long a = f->base + 1, b = f->base + 2;
+    struct stock_line lines[] = {{a, 4}, {b, 1}};
+    struct inv_result res;
+    cJSON *env = NULL, *data;
+    char order[64], eid[UTIL_UUID_LEN];
+
+    init_sku(f, a, 4);
+    init_sku(f, b, 1);
+    ts_unique("o", order, sizeof(order));
+    util_uuid(eid);
+    reserve(f, eid, order, lines, 2, "RESERVED");
+    assert_int_equal(counters(f, a).available, 0);
+    run_order(f, 1, order, "RELEASED", &res);
+    assert_int_equal(stream_entries(f, &env, NULL), 2);
+    data = cJSON_GetObjectItem(env, "data");
+    assert_string_equal(cJSON_GetObjectItem(data, "reason")->valuestring, "PAYMENT_FAILED");
+    assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(data, "items")), 2);
+    cJSON_Delete(env);
+    run_order(f, 1, order, "NOTHING_TO_RELEASE", &res);
+    run_order(f, 0, order, "RESERVATION_RELEASED", &res);
+    assert_int_equal(counters(f, a).available, 4);
+    assert_int_equal(counters(f, a).reserved, 0);
+    assert_int_equal(counters(f, b).available, 1);
+    assert_int_equal(stream_entries(f, NULL, NULL), 3); /* released + confirm.failed */
+}
+
+static void test_duplicate_reemits_same_outcome(void **state)
+{
+    struct fixture *f = *state;
+    long long a = f->base + 1;
+    struct stock_line lines[] = {{a, 1}};
+    cJSON *first = NULL, *again = NULL;
+    char order[64], eid[UTIL_UUID_LEN];
+    char *s1, *s2;
+    redisReply *r;
+
+    init_sku(f, a, 1);
+    ts_unique("o", order, sizeof(order));
+    util_uuid(eid);
+    reserve(f, eid, order, lines, 1, "RESERVED");
+    assert_int_equal(stream_entries(f, &first, NULL), 1);
+    /* still waiting in the stream: a redelivery does not queue it twice */
+    reserve(f, eid, order, lines, 1, "RESERVED");
+    assert_int_equal(stream_entries(f, NULL, NULL), 1);
+    /* once published (deleted from the stream), a redelivery queues the same envelope */
+    r = cmdv(f, "DEL %s", f->stream);
+    freeReplyObject(r);
+    reserve(f, eid, order, lines, 1, "RESERVED");
+    assert_int_equal(stream_entries(f, &again, NULL), 1);
+    s1 = cJSON_PrintUnformatted(first);
+    s2 = cJSON_PrintUnformatted(again);
+    assert_string_equal(s1, s2);
+    assert_int_equal(counters(f, a).available, 0);
+    assert_int_equal(counters(f, a).reserved, 1);
+    cJSON_free(s1);
+    cJSON_free(s2);
+    cJSON_Delete(first);
+    cJSON_Delete(again);
+}
+
+static void test_adjust_all_or_nothing(void **state)
+{
+    struct fixture *f = *state;
+    long long a = f->base + 1, b = f->base + 2, bad = 0;
+    struct stock_line inc[] = {{a, 5}, {f->base + 9, 1}};
+    struct stock_line dec[] = {{a, 1}, {b, 3}};
+    struct stock_line ok[] = {{a, 2}, {b, 2}};
+    enum stock_adjust adj;
+    char err[256];
+
+    init_sku(f, a, 1);
+    init_sku(f, b, 2);
+    assert_int_equal(inv_adjust(f->conn, 1, inc, 2, &adj, &bad, err, sizeof(err)), 0);
+    assert_int_equal(adj, STOCK_ADJUST_SKU_NOT_FOUND);
+    assert_int_equal(bad, f->base + 9);
+    assert_int_equal(counters(f, a).available, 1);
+    assert_int_equal(inv_adjust(f->conn, -1, dec, 2, &adj, &bad, err, sizeof(err)), 0);
+    assert_int_equal(adj, STOCK_ADJUST_NOT_ENOUGH);
+    assert_int_equal(bad, b);
+    assert_int_equal(counters(f, a).available, 1);
+    assert_int_equal(inv_adjust(f->conn, 1, ok, 2, &adj, &bad, err, sizeof(err)), 0);
+    assert_int_equal(adj, STOCK_ADJUST_OK);
+    assert_int_equal(inv_adjust(f->conn, -1, dec, 2, &adj, &bad, err, sizeof(err)), 0);
+    assert_int_equal(adj, STOCK_ADJUST_OK);
+    assert_int_equal(counters(f, a).available, 2);
+    assert_int_equal(counters(f, a).received, 2);
+    assert_int_equal(counters(f, b).available, 1);
+}
+
+static void test_script_reloaded_after_flush(void **state)
+{
+    struct fixture *f = *state;
+    redisReply *r = cmdv(f, "SCRIPT FLUSH");
+
+    freeReplyObject(r);
+    /* NOSCRIPT → EVAL fallback */
+    init_sku(f, f->base + 1, 3);
+    assert_int_equal(counters(f, f->base + 1).available, 3);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_init_once, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_reserve_all_or_nothing, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_confirm_and_refund_bounded, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_release_once, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_duplicate_reemits_same_outcome, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_adjust_all_or_nothing, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_script_reloaded_after_flush, setup, teardown),
+    };
+
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
