@@ -113,6 +113,23 @@ do_up() {
         say "made an ES256 key pair in .run/"
     fi
 
+    # secrets made once and kept across down/up: the service credential user-service presents
+    # to auth-service, and the first ADMIN account (SPEC §5)
+    if [ ! -f "$RUN/secrets.env" ]; then
+        {
+            printf 'AUTH_SERVICE_TOKEN=%s\n' "$(openssl rand -hex 24)"
+            printf 'ADMIN_EMAIL=%s\n' "admin@commerce.local"
+            printf 'ADMIN_PASSWORD=%s\n' "$(openssl rand -hex 12)"
+        } >"$RUN/secrets.env"
+        chmod 600 "$RUN/secrets.env"
+        say "made the service credential and admin password in .run/secrets.env"
+    fi
+    set -a
+    # shellcheck disable=SC1091
+    . "$RUN/secrets.env"
+    set +a
+    export AUTH_URL="http://127.0.0.1:${AUTH_PORT:-8089}"
+
     # from here on a failure takes everything down again
     trap 'rc=$?; [ "$rc" -eq 0 ] || { say "up failed; stopping what was started"; do_down; }' EXIT
     infra start
@@ -137,6 +154,8 @@ do_up() {
         grep '^export' "$INFRA_STATE/env" | grep -v TEST_STATE_DIR
         printf 'export JWT_PRIVATE_KEY_FILE=%q JWT_PUBLIC_KEY_FILE=%q\n' \
             "$RUN/jwt-private.pem" "$RUN/jwt-public.pem"
+        printf 'export ADMIN_EMAIL=%q ADMIN_PASSWORD=%q AUTH_SERVICE_TOKEN=%q\n' \
+            "$ADMIN_EMAIL" "$ADMIN_PASSWORD" "$AUTH_SERVICE_TOKEN"
     } >"$envfile"
 
     local started=()

@@ -43,6 +43,7 @@ struct auth_app {
 /* http_auth.c */
 void http_auth_create(struct http_req *req, struct http_resp *resp, void *app);
 void http_auth_status(struct http_req *req, struct http_resp *resp, void *app);
+void http_auth_delete(struct http_req *req, struct http_resp *resp, void *app);
 void http_auth_login(struct http_req *req, struct http_resp *resp, void *app);
 void http_auth_refresh(struct http_req *req, struct http_resp *resp, void *app);
 void http_auth_logout(struct http_req *req, struct http_resp *resp, void *app);

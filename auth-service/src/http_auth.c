@@ -181,6 +181,36 @@ out:
     cJSON_Delete(body);
 }
 
+/* Internal DELETE /api/auth/{userId}: user-service undoes a sign-up whose outcome it could not
+ * know (timeout after sending, or its own commit failed after our 201). Idempotent: 204 also
+ * when there is no such credential. */
+void http_auth_delete(struct http_req *req, struct http_resp *resp, void *arg)
+{
+    struct auth_app *app = arg;
+    const char *user_id = http_param(req, "userId");
+    struct db_conn *conn;
+    int rc = -EDEADLK;
+
+    if (!service_allowed(app, req, resp))
+        return;
+    if (!auth_user_id_valid(user_id)) {
+        http_reply_problem(resp, 404, "AUTH-404-001", NULL, "credential not found");
+        return;
+    }
+    conn = acquire(app, resp);
+    if (!conn)
+        return;
+    for (int attempt = 0; attempt < DEADLOCK_RETRIES && rc == -EDEADLK; attempt++)
+        rc = store_credential_delete(conn, user_id);
+    if (rc < 0) {
+        reply_store_error(resp, rc, "delete credential");
+    } else {
+        http_reply_json(resp, 204, NULL);
+        log_info("deleted credential of user '%s' (sign-up undone)", user_id);
+    }
+    db_release(app->pool, conn);
+}
+
 /* Signs an access token for @cred and replies 200 with it and @refresh. */
 static void reply_tokens(struct auth_app *app, struct http_resp *resp,
                          const struct store_credential *cred, const char *refresh, int64_t now)

@@ -25,6 +25,7 @@ static const struct http_route routes[] = {
     /* internal: public for the router, guarded by X-Service-Token in the handlers */
     {"POST", "/api/auth", HTTP_AUTH_NONE, http_auth_create},
     {"PATCH", "/api/auth/{userId}/status", HTTP_AUTH_NONE, http_auth_status},
+    {"DELETE", "/api/auth/{userId}", HTTP_AUTH_NONE, http_auth_delete},
     {"POST", "/api/auth/login", HTTP_AUTH_NONE, http_auth_login},
     {"POST", "/api/auth/refresh", HTTP_AUTH_NONE, http_auth_refresh},
     {"POST", "/api/auth/logout", HTTP_AUTH_NONE, http_auth_logout},

@@ -358,3 +358,24 @@ int store_login_record(struct db_conn *conn, const char *user_id, const char *ip
                        p, 3, NULL, NULL);
     }
 }
+
+int store_credential_delete(struct db_conn *conn, const char *user_id)
+{
+    static const char *const sql[] = {
+        "DELETE r FROM refresh_token r JOIN credential c ON c.user_id = r.user_id "
+        "WHERE c.user_id = ? AND c.role = 'USER'",
+        "DELETE h FROM login_history h JOIN credential c ON c.user_id = h.user_id "
+        "WHERE c.user_id = ? AND c.role = 'USER'",
+        "DELETE FROM credential WHERE user_id = ? AND role = 'USER'",
+    };
+    struct db_param p[] = {DB_STR(user_id)};
+    int rc = db_begin(conn);
+
+    for (size_t i = 0; rc == 0 && i < sizeof(sql) / sizeof(sql[0]); i++)
+        rc = db_exec(conn, sql[i], p, 1, NULL, NULL);
+    if (rc == 0)
+        rc = db_commit(conn);
+    if (rc < 0)
+        db_rollback(conn);
+    return rc;
+}

@@ -33,6 +33,11 @@ int store_credential_by_email(struct db_conn *conn, const char *email,
  * in the same transaction. -ENOENT unknown user. */
 int store_credential_set_status(struct db_conn *conn, const char *user_id, enum auth_status status);
 
+/* Deletes a USER credential with its refresh tokens and login history (undoing a sign-up
+ * whose profile was not kept). ADMIN credentials are never deleted. 0 also when there was
+ * none (idempotent). */
+int store_credential_delete(struct db_conn *conn, const char *user_id);
+
 /* The failed-login state of @email (all zero when none). */
 int store_throttle_get(struct db_conn *conn, const char *email, struct auth_throttle *ret);
 

@@ -569,6 +569,44 @@ static void test_admin_bootstrap(void **state)
     free(access);
 }
 
+static void test_internal_delete_undoes_a_signup(void **state)
+{
+    char user_id[64], email[96], path[160], *refresh_tok = NULL, *admin = NULL, err[128];
+    struct jwt_principal p;
+    struct ts_resp r;
+
+    (void)state;
+    uniq("del", user_id, sizeof(user_id), email, sizeof(email));
+    create_user(user_id, email, "correct horse");
+    login_ok(email, "correct horse", NULL, &refresh_tok);
+    snprintf(path, sizeof(path), "/api/auth/%s", user_id);
+    /* the service credential is required */
+    call("DELETE", path, NULL, NULL, &r);
+    assert_problem(&r, 401, "AUTH-401-003");
+    ts_resp_free(&r);
+    assert_int_equal(call("DELETE", path, NULL, service_hdrs, &r), 204);
+    ts_resp_free(&r);
+    /* gone: no login, no refresh, and the email is free for a new sign-up */
+    assert_int_equal(login(email, "correct horse", &r), 401);
+    ts_resp_free(&r);
+    assert_int_equal(refresh(refresh_tok, &r), 401);
+    ts_resp_free(&r);
+    /* idempotent */
+    assert_int_equal(call("DELETE", path, NULL, service_hdrs, &r), 204);
+    ts_resp_free(&r);
+    create_user(user_id, email, "correct horse 2");
+    login_ok(email, "correct horse 2", NULL, NULL);
+    /* an ADMIN credential is never deleted this way */
+    login_ok("root.admin@example.com", ADMIN_PASSWORD, &admin, NULL);
+    assert_int_equal(jwt_verify(fx->pub, admin, (int64_t)time(NULL), &p, err, sizeof(err)), 0);
+    snprintf(path, sizeof(path), "/api/auth/%s", p.sub);
+    assert_int_equal(call("DELETE", path, NULL, service_hdrs, &r), 204);
+    ts_resp_free(&r);
+    login_ok("root.admin@example.com", ADMIN_PASSWORD, NULL, NULL);
+    free(admin);
+    free(refresh_tok);
+}
+
 /* Decodes base64url (no padding); returns the length or -1. */
 static int b64url_decode(const char *in, unsigned char *out, size_t outlen)
 {
@@ -706,6 +744,7 @@ int main(void)
         cmocka_unit_test(test_password_stored_as_argon2id),
         cmocka_unit_test(test_status_blocked_refuses_login),
         cmocka_unit_test(test_admin_bootstrap),
+        cmocka_unit_test(test_internal_delete_undoes_a_signup),
         cmocka_unit_test(test_jwks_reconstructs_the_key),
         cmocka_unit_test(test_body_limits),
     };

@@ -27,6 +27,7 @@ struct user_app {
     const struct user_config *cfg;
     struct db_pool *pool;
     struct auth_client *auth;
+    struct undo_queue *undo; /* credentials to take back; see undo.h */
 };
 
 /* http_users.c */

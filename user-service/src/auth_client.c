@@ -200,3 +200,12 @@ enum auth_outcome auth_client_set_status(struct auth_client *client, const char 
     cJSON_free(body);
     return outcome;
 }
+
+enum auth_outcome auth_client_delete(struct auth_client *client, const char *user_id,
+                                     char *detail, size_t detaillen)
+{
+    char url[384];
+
+    snprintf(url, sizeof(url), "%s/api/auth/%s", client->base_url, user_id);
+    return auth_call(client, "DELETE", url, "", 204, detail, detaillen);
+}

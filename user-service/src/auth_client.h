@@ -4,6 +4,7 @@
  * Two calls, both authenticated with the service credential in "X-Service-Token":
  *   POST  /api/auth                    {userId, email, password, provider}  → 201
  *   PATCH /api/auth/{userId}/status    {status}                             → 204
+ *   DELETE /api/auth/{userId}                                               → 204
  * Each call has a connect timeout and a total timeout; a call whose connection could not be
  * made is tried once more (nothing reached auth-service, so repeating it is safe). Answers are
  * mapped to an outcome the handlers turn into problems. Thread-safe: every call uses its own
@@ -44,5 +45,10 @@ enum auth_outcome auth_client_create(struct auth_client *client, const char *use
 /* Sets the credential's status ("ACTIVE", "INACTIVE", "BLOCKED"). */
 enum auth_outcome auth_client_set_status(struct auth_client *client, const char *user_id,
                                          const char *status, char *detail, size_t detaillen);
+
+/* Deletes the credential of @user_id (idempotent): the undo of a sign-up whose outcome was
+ * unknown (timeout after sending) or whose profile could not be committed. */
+enum auth_outcome auth_client_delete(struct auth_client *client, const char *user_id,
+                                     char *detail, size_t detaillen);
 
 #endif

@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "app.h"
+#include "undo.h"
 #include "common/jsonx.h"
 #include "common/log.h"
 #include "common/util.h"
@@ -125,6 +126,13 @@ static bool is_admin(const struct http_req *req)
     return req->principal && (req->principal->roles & JWT_ROLE_ADMIN);
 }
 
+/* Queues the removal of the credential of a sign-up that was not kept (see undo.h): the
+ * client gets its answer now, the DELETE is retried in the background. */
+static void undo_credential(struct user_app *app, const char *id)
+{
+    undo_push(app->undo, id);
+}
+
 void http_user_signup(struct http_req *req, struct http_resp *resp, void *arg)
 {
     struct user_app *app = arg;
@@ -184,14 +192,16 @@ void http_user_signup(struct http_req *req, struct http_resp *resp, void *arg)
             log_info("sign-up of user '%s' refused: auth-service has the email", id);
         } else {
             reply_auth_error(resp, outcome, "create a credential", detail);
+            /* auth-service may have created the credential before the answer was lost */
+            undo_credential(app, id);
         }
         goto out;
     }
     rc = db_commit(conn);
     if (rc < 0) {
-        /* auth-service now holds a credential without a profile; it cannot be taken back
-         * through its API, so say so loudly */
-        log_errorx("user '%s' has a credential but its profile was not committed (%d)", id, rc);
+        /* auth-service holds a credential without a profile: take it back */
+        log_errorx("profile of user '%s' was not committed (%d); undoing its credential", id, rc);
+        undo_credential(app, id);
         reply_store_error(resp, rc, "commit user");
         goto out;
     }

@@ -14,6 +14,7 @@
 #include <mysql.h>
 
 #include "app.h"
+#include "undo.h"
 #include "common/log.h"
 #include "common/metrics.h"
 
@@ -119,6 +120,11 @@ int main(void)
             log_errorx("cannot create the auth-service client: out of memory");
             goto out;
         }
+        app.undo = undo_start(app.auth, 20);
+        if (!app.undo) {
+            log_errorx("cannot start the sign-up undo thread");
+            goto out;
+        }
     }
     {
         struct http_opts opts = {.bind = svc->http_bind,
@@ -144,6 +150,7 @@ out:
         http_server_drain(srv);
         http_server_stop(srv);
     }
+    undo_stop(app.undo);
     auth_client_free(app.auth);
     db_pool_free(app.pool);
     jwt_key_free(key);
