@@ -149,6 +149,18 @@ if ! make -k SAN=1 BUILD="$BUILD" -j"${JOBS:-2}" build-tests >"$STATE/logs/build
     RESULTS+=("FAIL             build")
 fi
 
+# the release flavour (-O2, _FORTIFY_SOURCE) warns about things the sanitizer build does not
+if [ "$UNIT_ONLY" -eq 0 ]; then
+    say "building the release flavour (make all)"
+    if make -k -j"${JOBS:-2}" all >"$STATE/logs/build-release.log" 2>&1; then
+        RESULTS+=("PASS             release build")
+    else
+        grep -E -B2 -A8 'error|Error' "$STATE/logs/build-release.log" | tail -n 40
+        FAILED=$((FAILED + 1))
+        RESULTS+=("FAIL             release build (log: $STATE/logs/build-release.log)")
+    fi
+fi
+
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1}
 export CMOCKA_MESSAGE_OUTPUT=STDOUT

@@ -327,7 +327,8 @@ void http_auth_login(struct http_req *req, struct http_resp *resp, void *arg)
         goto out;
     }
     /* libmicrohttpd's peer address is not exposed by common/http.h: ip stays NULL */
-    rc = store_login_record(conn, cred.user_id, NULL, http_header(req, "User-Agent"));
+    rc = store_login_record(conn, cred.user_id, req->remote_addr[0] ? req->remote_addr : NULL,
+                            http_header(req, "User-Agent"));
     if (rc < 0)
         log_warnx("cannot record the login of user '%s': %d", cred.user_id, rc);
     reply_tokens(app, resp, &cred, refresh, now);

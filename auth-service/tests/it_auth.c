@@ -291,6 +291,9 @@ static void test_login_access_token_claims(void **state)
     }
     assert_int_equal(db_result_rows(res), 1);
     assert_string_equal(db_result_get(res, 0, 0), "it-auth/1.0");
+    /* the peer address is recorded (tests talk over loopback) */
+    assert_non_null(db_result_get(res, 0, 1));
+    assert_string_equal(db_result_get(res, 0, 1), "127.0.0.1");
     db_result_free(res);
     db_release(fx->pool, conn);
 }

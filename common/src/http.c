@@ -628,6 +628,24 @@ static void http_dispatch(struct http_conn *c, struct http_req *req, struct http
     }
 }
 
+/* The peer's numeric address into @out ("" when unknown). */
+static void http_peer_address(struct MHD_Connection *connection, char *out, size_t outlen)
+{
+    const union MHD_ConnectionInfo *info =
+        MHD_get_connection_info(connection, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    const struct sockaddr *sa = info ? info->client_addr : NULL;
+
+    out[0] = '\0';
+    if (!sa)
+        return;
+    if (sa->sa_family == AF_INET)
+        inet_ntop(AF_INET, &((const struct sockaddr_in *)(const void *)sa)->sin_addr, out,
+                  (socklen_t)outlen);
+    else if (sa->sa_family == AF_INET6)
+        inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr, out,
+                  (socklen_t)outlen);
+}
+
 /* Answers the request in @c: dispatch, queue, metrics, access log. */
 static enum MHD_Result http_answer(struct http_conn *c, const char *method)
 {
@@ -638,6 +656,7 @@ static enum MHD_Result http_answer(struct http_conn *c, const char *method)
     size_t len;
 
     c->answered = true;
+    http_peer_address(c->connection, req.remote_addr, sizeof(req.remote_addr));
     msgctx_init_request(&req.ctx, http_header(&req, "X-Correlation-Id"),
                         http_header(&req, "traceparent"));
     msgctx_set_current(&req.ctx);

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <openssl/sha.h>
 
@@ -23,7 +24,9 @@ struct rds_pool {
     struct rds_opts opts;
     char *host;
     pthread_mutex_t lock;
+    pthread_cond_t freed; /* signalled when a connection is returned or closed */
     struct rds_conn *idle;
+    unsigned open;        /* connections that exist (idle or checked out) */
 };
 
 void rds_script_init(struct rds_script *script, const char *lua)
@@ -54,7 +57,10 @@ struct rds_pool *rds_pool_new(const struct rds_opts *opts, char *errbuf, size_t 
     pool->opts.host = pool->host;
     if (!pool->opts.timeout_ms)
         pool->opts.timeout_ms = 2000;
+    if (!pool->opts.pool_size)
+        pool->opts.pool_size = 8;
     pthread_mutex_init(&pool->lock, NULL);
+    pthread_cond_init(&pool->freed, NULL);
     return pool;
 }
 
@@ -76,6 +82,7 @@ void rds_pool_free(struct rds_pool *pool)
         pool->idle = c->next;
         conn_close(c);
     }
+    pthread_cond_destroy(&pool->freed);
     pthread_mutex_destroy(&pool->lock);
     free(pool->host);
     free(pool);
@@ -100,26 +107,50 @@ static redisContext *connect_ctx(const struct rds_opts *opts, char *errbuf, size
 
 struct rds_conn *rds_acquire(struct rds_pool *pool, char *errbuf, size_t errlen)
 {
-    struct rds_conn *conn;
+    struct rds_conn *conn = NULL;
+    struct timespec deadline;
 
+    clock_gettime(CLOCK_REALTIME, &deadline);
+    deadline.tv_sec += pool->opts.timeout_ms / 1000;
+    deadline.tv_nsec += (long)(pool->opts.timeout_ms % 1000) * 1000000;
+    if (deadline.tv_nsec >= 1000000000) {
+        deadline.tv_sec++;
+        deadline.tv_nsec -= 1000000000;
+    }
     pthread_mutex_lock(&pool->lock);
-    conn = pool->idle;
-    if (conn)
+    /* at most pool_size connections: wait for one to come back when all are out */
+    while (!pool->idle && pool->open >= pool->opts.pool_size) {
+        if (pthread_cond_timedwait(&pool->freed, &pool->lock, &deadline) == ETIMEDOUT)
+            break;
+    }
+    if (pool->idle) {
+        conn = pool->idle;
         pool->idle = conn->next;
-    pthread_mutex_unlock(&pool->lock);
-    if (conn)
+        pthread_mutex_unlock(&pool->lock);
         return conn;
+    }
+    if (pool->open >= pool->opts.pool_size) {
+        pthread_mutex_unlock(&pool->lock);
+        snprintf(errbuf, errlen, "no free redis connection within %u ms (pool of %u)",
+                 pool->opts.timeout_ms, pool->opts.pool_size);
+        return NULL;
+    }
+    pool->open++; /* reserve the slot, connect outside the lock */
+    pthread_mutex_unlock(&pool->lock);
+
     conn = calloc(1, sizeof(*conn));
-    if (!conn) {
+    if (conn)
+        conn->ctx = connect_ctx(&pool->opts, errbuf, errlen);
+    else
         snprintf(errbuf, errlen, "out of memory");
-        return NULL;
-    }
-    conn->ctx = connect_ctx(&pool->opts, errbuf, errlen);
-    if (!conn->ctx) {
+    if (!conn || !conn->ctx) {
         free(conn);
+        pthread_mutex_lock(&pool->lock);
+        pool->open--;
+        pthread_cond_signal(&pool->freed);
+        pthread_mutex_unlock(&pool->lock);
         return NULL;
     }
-    /* remember the pool's options for reconnects */
     return conn;
 }
 
@@ -127,13 +158,18 @@ void rds_release(struct rds_pool *pool, struct rds_conn *conn)
 {
     if (!conn)
         return;
+    pthread_mutex_lock(&pool->lock);
     if (!conn->ctx || conn->ctx->err) {
+        /* a connection that saw an I/O error is closed, not pooled */
+        pool->open--;
+        pthread_cond_signal(&pool->freed);
+        pthread_mutex_unlock(&pool->lock);
         conn_close(conn);
         return;
     }
-    pthread_mutex_lock(&pool->lock);
     conn->next = pool->idle;
     pool->idle = conn;
+    pthread_cond_signal(&pool->freed);
     pthread_mutex_unlock(&pool->lock);
 }
 

@@ -124,6 +124,30 @@ static void test_reconnect_after_kill(void **state)
     rds_pool_free(pool);
 }
 
+static void test_pool_is_bounded(void **state)
+{
+    struct rds_opts opts = {.host = ts_env("REDIS_HOST"),
+                            .port = (unsigned)atoi(ts_env("REDIS_PORT")),
+                            .timeout_ms = 300,
+                            .pool_size = 1};
+    char err[256];
+    struct rds_pool *pool = rds_pool_new(&opts, err, sizeof(err));
+    struct rds_conn *a, *b;
+
+    (void)state;
+    a = rds_acquire(pool, err, sizeof(err));
+    assert_non_null(a);
+    /* the only connection is out: the next caller waits, then is told so */
+    b = rds_acquire(pool, err, sizeof(err));
+    assert_null(b);
+    assert_non_null(strstr(err, "no free redis connection"));
+    rds_release(pool, a);
+    b = rds_acquire(pool, err, sizeof(err));
+    assert_ptr_equal(b, a); /* the same connection, reused */
+    rds_release(pool, b);
+    rds_pool_free(pool);
+}
+
 static void test_unreachable(void **state)
 {
     struct rds_opts opts = {.host = "127.0.0.1", .port = 1, .timeout_ms = 500};
@@ -142,6 +166,7 @@ int main(void)
         cmocka_unit_test(test_ping_and_set_get),
         cmocka_unit_test(test_script_and_noscript_fallback),
         cmocka_unit_test(test_reconnect_after_kill),
+        cmocka_unit_test(test_pool_is_bounded),
         cmocka_unit_test(test_unreachable),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -42,6 +42,7 @@ struct http_req {
     const char *param_names[HTTP_MAX_PARAMS];
     const char *param_values[HTTP_MAX_PARAMS];
     const struct jwt_principal *principal; /* NULL on public routes without a token */
+    char remote_addr[64]; /* the peer's IP address ("" when unknown); not a proxy's client */
     struct msgctx ctx;
     void *impl; /* the server's; do not touch */
 };

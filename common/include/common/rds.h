@@ -13,7 +13,7 @@ struct rds_opts {
     const char *host;
     unsigned port;
     unsigned timeout_ms;
-    unsigned pool_size;
+    unsigned pool_size;   /* most connections open at once (default 8) */
 };
 
 struct rds_pool;
@@ -31,7 +31,8 @@ void rds_script_init(struct rds_script *script, const char *lua);
 struct rds_pool *rds_pool_new(const struct rds_opts *opts, char *errbuf, size_t errlen);
 void rds_pool_free(struct rds_pool *pool);
 
-/* Checks a connection out, connecting if needed; NULL (reason in @errbuf) when unreachable. */
+/* Checks a connection out, connecting if needed; waits up to timeout_ms when pool_size are
+ * already out. NULL (reason in @errbuf) when unreachable or none came free. */
 struct rds_conn *rds_acquire(struct rds_pool *pool, char *errbuf, size_t errlen);
 /* Returns it; a connection that saw an I/O error is closed instead of pooled. */
 void rds_release(struct rds_pool *pool, struct rds_conn *conn);
