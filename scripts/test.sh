@@ -173,6 +173,19 @@ for bin in "${UNIT[@]}"; do
     run_suite "$bin"
 done
 
+# ---- 2b. the event-contract compatibility gate (issue 7): every version of every event type
+# is checked against the versions before it ----
+if [ -x "$BUILD/bin/commercectl" ]; then
+    if "$BUILD/bin/commercectl" contracts check --dir contracts >"$STATE/logs/contracts.log" 2>&1; then
+        PASSED=$((PASSED + 1))
+        RESULTS+=("PASS             contracts check")
+    else
+        cat "$STATE/logs/contracts.log"
+        FAILED=$((FAILED + 1))
+        RESULTS+=("FAIL             contracts check")
+    fi
+fi
+
 # ---- 3. integration and end-to-end tests ----
 if [ "$UNIT_ONLY" -eq 0 ]; then
     mapfile -t INTEG < <(list_suites '*/it_*'; list_suites 'e2e/e2e_*')

@@ -33,8 +33,8 @@ static const struct {
     const char *name;
     unsigned bit;
 } TYPE_NAMES[] = {
-    {"null", JSCHEMA_T_NULL},     {"boolean", JSCHEMA_T_BOOLEAN}, {"object", JSCHEMA_T_OBJECT},
-    {"array", JSCHEMA_T_ARRAY},   {"number", JSCHEMA_T_NUMBER},   {"string", JSCHEMA_T_STRING},
+    {"null", JSCHEMA_T_NULL},       {"boolean", JSCHEMA_T_BOOLEAN}, {"object", JSCHEMA_T_OBJECT},
+    {"array", JSCHEMA_T_ARRAY},     {"number", JSCHEMA_T_NUMBER},   {"string", JSCHEMA_T_STRING},
     {"integer", JSCHEMA_T_INTEGER},
 };
 
@@ -127,11 +127,10 @@ static const char *ptr_str(const struct jschema_ptr *ptr)
     return ptr->len ? ptr->buf : "(root)";
 }
 
-static void fail(char *errbuf, size_t errlen, const struct jschema_ptr *ptr, const char *fmt,
-                 ...) __attribute__((format(printf, 4, 5)));
+static void fail(char *errbuf, size_t errlen, const struct jschema_ptr *ptr, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
 
-static void fail(char *errbuf, size_t errlen, const struct jschema_ptr *ptr, const char *fmt,
-                 ...)
+static void fail(char *errbuf, size_t errlen, const struct jschema_ptr *ptr, const char *fmt, ...)
 {
     va_list ap;
     int n;
@@ -266,8 +265,7 @@ static int kw_required(struct jschema_cc *cc, const cJSON *v, struct jschema_nod
 
     if (!cJSON_IsArray(v))
         goto bad;
-    cJSON_ArrayForEach(el, v)
-    {
+    cJSON_ArrayForEach (el, v) {
         if (!cJSON_IsString(el))
             goto bad;
         n++;
@@ -277,7 +275,8 @@ static int kw_required(struct jschema_cc *cc, const cJSON *v, struct jschema_nod
     node->required = calloc(n, sizeof(*node->required));
     if (!node->required)
         return -ENOMEM;
-    cJSON_ArrayForEach(el, v) node->required[node->nrequired++] = el->valuestring;
+    cJSON_ArrayForEach (el, v)
+        node->required[node->nrequired++] = el->valuestring;
     return 0;
 bad:
     fail(cc->errbuf, cc->errlen, &cc->ptr, "must be an array of strings");
@@ -295,14 +294,14 @@ static int kw_properties(struct jschema_cc *cc, const cJSON *v, int depth,
         fail(cc->errbuf, cc->errlen, &cc->ptr, "must be an object");
         return -EINVAL;
     }
-    cJSON_ArrayForEach(el, v) n++;
+    cJSON_ArrayForEach (el, v)
+        n++;
     if (n == 0)
         return 0;
     node->props = calloc(n, sizeof(*node->props));
     if (!node->props)
         return -ENOMEM;
-    cJSON_ArrayForEach(el, v)
-    {
+    cJSON_ArrayForEach (el, v) {
         struct jschema_prop *prop = &node->props[node->nprops++];
         size_t old = ptr_push(&cc->ptr, el->string);
 
@@ -317,8 +316,7 @@ static int kw_properties(struct jschema_cc *cc, const cJSON *v, int depth,
 
 static bool is_annotation(const char *key)
 {
-    static const char *const ANNOTATIONS[] = {"$id", "title", "description", "$comment",
-                                              "default"};
+    static const char *const ANNOTATIONS[] = {"$id", "title", "description", "$comment", "default"};
 
     for (size_t i = 0; i < sizeof(ANNOTATIONS) / sizeof(ANNOTATIONS[0]); i++)
         if (strcmp(key, ANNOTATIONS[i]) == 0)
@@ -411,16 +409,14 @@ static int compile_keyword(struct jschema_cc *cc, const char *key, const cJSON *
     return -EOPNOTSUPP;
 }
 
-static int compile_node(struct jschema_cc *cc, const cJSON *s, int depth,
-                        struct jschema_node **ret)
+static int compile_node(struct jschema_cc *cc, const cJSON *s, int depth, struct jschema_node **ret)
 {
     struct jschema_node *node;
     const cJSON *kw;
     int r = 0;
 
     if (depth > JSCHEMA_MAX_DEPTH) {
-        fail(cc->errbuf, cc->errlen, &cc->ptr, "schema nested deeper than %d",
-             JSCHEMA_MAX_DEPTH);
+        fail(cc->errbuf, cc->errlen, &cc->ptr, "schema nested deeper than %d", JSCHEMA_MAX_DEPTH);
         return -EINVAL;
     }
     if (!cJSON_IsBool(s) && !cJSON_IsObject(s)) {
@@ -435,8 +431,7 @@ static int compile_node(struct jschema_cc *cc, const cJSON *s, int depth,
         node->boolean = cJSON_IsTrue(s) ? 1 : 0;
         goto out;
     }
-    cJSON_ArrayForEach(kw, s)
-    {
+    cJSON_ArrayForEach (kw, s) {
         size_t old = ptr_push(&cc->ptr, kw->string);
 
         r = compile_keyword(cc, kw->string, kw, depth, node);
@@ -586,14 +581,14 @@ bool jschema_equal(const cJSON *a, const cJSON *b)
         return !x && !y;
     }
     if (cJSON_IsObject(a)) {
-        cJSON_ArrayForEach(x, a)
-        {
+        cJSON_ArrayForEach (x, a) {
             na++;
             y = cJSON_GetObjectItemCaseSensitive(b, x->string);
             if (!y || !jschema_equal(x, y))
                 return false;
         }
-        cJSON_ArrayForEach(y, b) nb++;
+        cJSON_ArrayForEach (y, b)
+            nb++;
         return na == nb;
     }
     return true; /* null, true, false: the type is the value */
@@ -648,16 +643,16 @@ static bool fmt_date_time(const char *s)
 {
     int year, month, day, hour, minute, second, oh = 0, om = 0, sign = 0;
 
-    if (!read_digits(&s, 4, &year) || *s++ != '-' || !read_digits(&s, 2, &month) ||
-        *s++ != '-' || !read_digits(&s, 2, &day))
+    if (!read_digits(&s, 4, &year) || *s++ != '-' || !read_digits(&s, 2, &month) || *s++ != '-' ||
+        !read_digits(&s, 2, &day))
         return false;
     if (month < 1 || month > 12 || day < 1 || day > days_in_month(year, month))
         return false;
     if (*s != 'T' && *s != 't')
         return false;
     s++;
-    if (!read_digits(&s, 2, &hour) || *s++ != ':' || !read_digits(&s, 2, &minute) ||
-        *s++ != ':' || !read_digits(&s, 2, &second))
+    if (!read_digits(&s, 2, &hour) || *s++ != ':' || !read_digits(&s, 2, &minute) || *s++ != ':' ||
+        !read_digits(&s, 2, &second))
         return false;
     if (hour > 23 || minute > 59 || second > 60)
         return false;
@@ -752,8 +747,7 @@ static void fail_json(struct jschema_vc *vc, const char *what, const cJSON *v)
     cJSON_free(json);
 }
 
-static int validate_node(struct jschema_vc *vc, const struct jschema_node *node,
-                         const cJSON *inst);
+static int validate_node(struct jschema_vc *vc, const struct jschema_node *node, const cJSON *inst);
 
 static int validate_number(struct jschema_vc *vc, const struct jschema_node *node, double d)
 {
@@ -782,8 +776,7 @@ static int validate_number(struct jschema_vc *vc, const struct jschema_node *nod
     return 0;
 }
 
-static int validate_string(struct jschema_vc *vc, const struct jschema_node *node,
-                           const char *s)
+static int validate_string(struct jschema_vc *vc, const struct jschema_node *node, const char *s)
 {
     if (node->has & (HAS_MINLEN | HAS_MAXLEN)) {
         double n = (double)utf8_codepoints(s);
@@ -810,8 +803,7 @@ static int validate_string(struct jschema_vc *vc, const struct jschema_node *nod
     return 0;
 }
 
-static int validate_array(struct jschema_vc *vc, const struct jschema_node *node,
-                          const cJSON *inst)
+static int validate_array(struct jschema_vc *vc, const struct jschema_node *node, const cJSON *inst)
 {
     double n = (double)cJSON_GetArraySize(inst);
     const cJSON *el;
@@ -827,8 +819,7 @@ static int validate_array(struct jschema_vc *vc, const struct jschema_node *node
     }
     if (!node->items)
         return 0;
-    cJSON_ArrayForEach(el, inst)
-    {
+    cJSON_ArrayForEach (el, inst) {
         size_t old = ptr_push_index(&vc->ptr, index++);
         int r = validate_node(vc, node->items, el);
 
@@ -859,8 +850,7 @@ static int validate_object(struct jschema_vc *vc, const struct jschema_node *nod
             return -EINVAL;
         }
     }
-    cJSON_ArrayForEach(member, inst)
-    {
+    cJSON_ArrayForEach (member, inst) {
         const struct jschema_node *sub = find_prop(node, member->string);
         size_t old;
         int r;
@@ -880,8 +870,7 @@ static int validate_object(struct jschema_vc *vc, const struct jschema_node *nod
     return 0;
 }
 
-static int validate_node(struct jschema_vc *vc, const struct jschema_node *node,
-                         const cJSON *inst)
+static int validate_node(struct jschema_vc *vc, const struct jschema_node *node, const cJSON *inst)
 {
     if (node->boolean == 1)
         return 0;
@@ -904,8 +893,7 @@ static int validate_node(struct jschema_vc *vc, const struct jschema_node *node,
         const cJSON *el;
         bool found = false;
 
-        cJSON_ArrayForEach(el, node->enum_values)
-        {
+        cJSON_ArrayForEach (el, node->enum_values) {
             if (jschema_equal(el, inst)) {
                 found = true;
                 break;

@@ -1,0 +1,138 @@
+/*
+ * contracts.h - the event contracts as code (issue 7): every event type's JSON Schemas, loaded
+ * from the repo's contracts/ folder, and the compatibility gate run by
+ * `commercectl contracts check`.
+ *
+ * Layout of a contracts folder:
+ *   <dir>/envelope.json             the CloudEvents envelope (optional)
+ *   <dir>/compatibility.json        {"default": MODE, "types": {"<type>": MODE, ...}} (optional;
+ *                                   without it, or for a type it does not list, the mode is
+ *                                   BACKWARD_TRANSITIVE)
+ *   <dir>/<type>/v<N>.json          the payload schema of version N of <type>; versions run
+ *                                   1..N without gaps; "$id" is "urn:commerce:event:<type>:v<N>"
+ * Every schema must compile with jschema (the supported keyword subset only).
+ *
+ * Compatibility rules. A newer version is compared with an older one ("old" → "new"), the
+ * objects at the same place side by side, recursing into properties both versions declare and
+ * into array items. A violation names the type, both versions, the rule and the field:
+ *   required-removed   a field the old version required is gone or optional in the new one
+ *   renamed            a required field is gone while a new field appeared in the same object
+ *   required-added     the new version requires a field the old one did not, without "default"
+ *   type-changed       a field's type set is not a superset of the old one (BACKWARD) or not a
+ *                      subset (FORWARD); integer → number is a widening
+ *   enum-narrowed      a value of the old enum/const is missing from the new one
+ *   range-narrowed     minimum/exclusiveMinimum raised or maximum/exclusiveMaximum lowered
+ *   length-narrowed    minLength/minItems raised or maxLength/maxItems lowered
+ *   format-changed     a format added or changed
+ *   closed             additionalProperties became false
+ *   (FORWARD only: enum-widened, range-widened, length-widened, and a property added to an
+ *    object the old version closed with additionalProperties false — old readers refuse them.)
+ * Adding an optional field is allowed. Which pairs are compared depends on the type's mode:
+ *   NONE                 nothing
+ *   BACKWARD             each version with the one before, backward rules (new reads old)
+ *   BACKWARD_TRANSITIVE  each version with every older one, backward rules
+ *   FORWARD(_TRANSITIVE) the same pairs, forward rules (old reads new)
+ *   FULL(_TRANSITIVE)    both rule sets
+ * required-removed and renamed apply in every mode but NONE: a consumer still on the older
+ * version breaks on them during a rolling upgrade.
+ */
+#ifndef COMMON_CONTRACTS_H
+#define COMMON_CONTRACTS_H
+
+#include <stddef.h>
+
+#include <cjson/cJSON.h>
+
+#include "common/jschema.h"
+
+#define CONTRACTS_MAX_TYPES 64
+#define CONTRACTS_MAX_VERSIONS 32
+
+enum contracts_mode {
+    CONTRACTS_NONE,
+    CONTRACTS_BACKWARD,
+    CONTRACTS_BACKWARD_TRANSITIVE,
+    CONTRACTS_FORWARD,
+    CONTRACTS_FORWARD_TRANSITIVE,
+    CONTRACTS_FULL,
+    CONTRACTS_FULL_TRANSITIVE,
+};
+
+/* rule sets a comparison applies (bit flags) */
+#define CONTRACTS_RULES_BACKWARD 1u
+#define CONTRACTS_RULES_FORWARD 2u
+
+/* One compatibility violation; every pointer is borrowed for the duration of the callback. */
+struct contracts_violation {
+    const char *type; /* event type, "" when comparing bare schemas */
+    int old_version;  /* 0 when comparing bare schemas */
+    int new_version;
+    const char *rule;   /* "required-removed", "type-changed", … (see above) */
+    const char *field;  /* path in the payload: "items[].quantity"; "" for the payload itself */
+    const char *detail; /* human explanation, e.g. "minimum raised from 0 to 1" */
+};
+
+typedef void (*contracts_report_fn)(const struct contracts_violation *v, void *arg);
+
+struct contracts;
+
+/*
+ * Loads every schema under @dir. Returns 0 and sets *@ret (caller owns: contracts_free()), or
+ * -ENOENT (no such folder), -EINVAL (a schema that does not compile, a wrong $id, a gap in the
+ * versions, a bad compatibility.json), -ENOMEM, with the reason in @errbuf.
+ */
+int contracts_load(const char *dir, struct contracts **ret, char *errbuf, size_t errlen);
+
+/* Frees @c. Accepts NULL. */
+void contracts_free(struct contracts *c);
+
+/* Number of event types loaded, and the @i-th (0-based, sorted by name; borrowed). */
+size_t contracts_ntypes(const struct contracts *c);
+const char *contracts_type(const struct contracts *c, size_t i);
+
+/* The newest version of @type, 0 if unknown. */
+int contracts_latest(const struct contracts *c, const char *type);
+
+/* The compatibility mode of @type (the default for an unknown type). */
+enum contracts_mode contracts_mode(const struct contracts *c, const char *type);
+
+/* The schema of @type version @version, or NULL. Borrowed until contracts_free(@c). */
+const struct jschema *contracts_schema(const struct contracts *c, const char *type, int version);
+
+/* The envelope schema, or NULL when the folder has none. Borrowed like contracts_schema(). */
+const struct jschema *contracts_envelope(const struct contracts *c);
+
+/*
+ * Validates the payload @data of @type version @version. Returns 0, -ENOENT (no such type or
+ * version) or -EINVAL (invalid; the first error in @errbuf, see jschema_validate()).
+ */
+int contracts_validate(const struct contracts *c, const char *type, int version, const cJSON *data,
+                       char *errbuf, size_t errlen);
+
+/*
+ * Compares the schema documents @old_doc and @new_doc (borrowed) with the rule sets @rules
+ * (CONTRACTS_RULES_* bits), calling @report for each violation with @type and the versions
+ * filled in as given. Returns the number of violations.
+ */
+int contracts_compare(const cJSON *old_doc, const cJSON *new_doc, unsigned rules, const char *type,
+                      int old_version, int new_version, contracts_report_fn report, void *arg);
+
+/* Checks every version of @type under its mode; returns the number of violations. */
+int contracts_check_type(const struct contracts *c, const char *type, contracts_report_fn report,
+                         void *arg);
+
+/*
+ * Loads @dir and checks every type. Returns 0 when compatible, -EINVAL with the violations
+ * (one per line, as contracts_violation_format() writes them, truncated to fit) in @errbuf, or
+ * an error of contracts_load().
+ */
+int contracts_check(const char *dir, char *errbuf, size_t errlen);
+
+/* "order.placed v2 (vs v1): required-removed: field 'userId': …" into @buf. */
+void contracts_violation_format(const struct contracts_violation *v, char *buf, size_t len);
+
+/* Mode names as written in compatibility.json: "BACKWARD_TRANSITIVE"; NULL-safe parse. */
+const char *contracts_mode_name(enum contracts_mode mode);
+int contracts_mode_parse(const char *name, enum contracts_mode *ret);
+
+#endif
