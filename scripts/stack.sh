@@ -105,30 +105,13 @@ do_up() {
             { tail -n 40 "$LOGS/build.log" >&2; die "build failed (log: .run/logs/build.log)"; }
     fi
 
-    if [ ! -f "$RUN/jwt-private.pem" ]; then
-        openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:prime256v1 \
-            -out "$RUN/jwt-private.pem" 2>/dev/null
-        chmod 600 "$RUN/jwt-private.pem"
-        openssl pkey -in "$RUN/jwt-private.pem" -pubout -out "$RUN/jwt-public.pem"
-        say "made an ES256 key pair in .run/"
-    fi
-
-    # secrets made once and kept across down/up: the service credential user-service presents
-    # to auth-service, and the first ADMIN account (SPEC §5)
-    if [ ! -f "$RUN/secrets.env" ]; then
-        {
-            printf 'AUTH_SERVICE_TOKEN=%s\n' "$(openssl rand -hex 24)"
-            printf 'ADMIN_EMAIL=%s\n' "admin@commerce.local"
-            printf 'ADMIN_PASSWORD=%s\n' "$(openssl rand -hex 12)"
-        } >"$RUN/secrets.env"
-        chmod 600 "$RUN/secrets.env"
-        say "made the service credential and admin password in .run/secrets.env"
-    fi
-    set -a
+    # the ES256 key pair in .run/ and the secrets in .env (service credential, admin account),
+    # made once by `make env` and shared with docker-compose.yml; kept across down/up
+    bash scripts/env.sh
     # shellcheck disable=SC1091
-    . "$RUN/secrets.env"
-    set +a
-    export AUTH_URL="http://127.0.0.1:${AUTH_PORT:-8089}"
+    . "$ROOT/.env"
+    # shellcheck disable=SC1091
+    . "$ROOT/scripts/stack-env.sh"
 
     # from here on a failure takes everything down again
     trap 'rc=$?; [ "$rc" -eq 0 ] || { say "up failed; stopping what was started"; do_down; }' EXIT
@@ -136,7 +119,6 @@ do_up() {
     # shellcheck disable=SC1091
     . "$INFRA_STATE/env"
     export DB_HOST DB_PORT DB_USER DB_PASSWORD REDIS_HOST REDIS_PORT KAFKA_BOOTSTRAP KAFKA_KIND
-    export JWT_PUBLIC_KEY_FILE="$RUN/jwt-public.pem"
     bash scripts/create-topics.sh
     # each MariaDB-backed service's database (SPEC §1); the services apply their migrations
     mariadb --no-defaults -h "$DB_HOST" -P "$DB_PORT" -u "$DB_USER" -p"$DB_PASSWORD" -e "
@@ -163,16 +145,11 @@ do_up() {
         IFS=: read -r name prefix port <<<"$entry"
         bin="$ROOT/$BUILD/bin/$name-service"
         [ -x "$bin" ] || continue
-        local var="${prefix}_PORT"
-        port=${!var:-$port}
+        port=$(stack_env_port "$name")
         (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && die "port $port for $name-service is in use"
         printf '\n==== start %s ====\n' "$(date '+%F %T')" >>"$LOGS/$name-service.log"
-        if [ "$name" = auth ]; then
-            HTTP_PORT=$port JWT_PRIVATE_KEY_FILE="$RUN/jwt-private.pem" \
-                setsid "$bin" </dev/null >>"$LOGS/$name-service.log" 2>&1 &
-        else
-            HTTP_PORT=$port setsid "$bin" </dev/null >>"$LOGS/$name-service.log" 2>&1 &
-        fi
+        # each service gets exactly its variables of the shared contract (scripts/stack-env.sh)
+        (stack_env_export "$name" && exec setsid "$bin") </dev/null >>"$LOGS/$name-service.log" 2>&1 &
         echo $! >"$PIDS/$name.pid"
         started+=("$name:$port")
         printf 'export %s_URL=http://127.0.0.1:%s\n' "$prefix" "$port" >>"$envfile"

@@ -1,0 +1,19 @@
+#!/bin/bash
+# create-topics.sh - the one-shot kafka-init container of docker-compose.yml: creates the event
+# topics and their dead-letter twins (SPEC §2; the same list as scripts/create-topics.sh),
+# idempotently, with Kafka's own tool from the apache/kafka image. Auto topic creation is off.
+# Environment: KAFKA_BOOTSTRAP (kafka:9092), TOPIC_PARTITIONS (3), TOPIC_REPLICATION (1).
+set -eu
+
+BOOTSTRAP=${KAFKA_BOOTSTRAP:-kafka:9092}
+PARTITIONS=${TOPIC_PARTITIONS:-3}
+REPLICATION=${TOPIC_REPLICATION:-1}
+TOOL=/opt/kafka/bin/kafka-topics.sh
+
+for base in order-events stock-events payment-events product-events; do
+    for topic in "$base" "$base.dlq"; do
+        "$TOOL" --bootstrap-server "$BOOTSTRAP" --create --if-not-exists --topic "$topic" \
+            --partitions "$PARTITIONS" --replication-factor "$REPLICATION"
+    done
+done
+"$TOOL" --bootstrap-server "$BOOTSTRAP" --list

@@ -1,0 +1,75 @@
+#!/usr/bin/env bash
+# env.sh - `make env`: writes the secrets docker-compose.yml needs into .env and the ES256 key
+# pair into .run/ (both gitignored, never committed). Idempotent: an existing .env or key pair
+# is kept, so running it again changes nothing; `rm .env` (and `docker compose down -v`, the
+# databases keep the old passwords) starts afresh.
+#
+# usage: scripts/env.sh [--force]     --force rewrites .env (not the key pair)
+#
+# .env holds: MARIADB_ROOT_PASSWORD, DB_PASSWORD_<SERVICE> (one MariaDB account per service),
+# AUTH_SERVICE_TOKEN (user-service → auth-service credential), ADMIN_EMAIL / ADMIN_PASSWORD
+# (the ADMIN account auth-service creates at start), GRAFANA_ADMIN_PASSWORD, and APP_UID /
+# APP_GID (the uid the service containers run as, so they can read .run/jwt-private.pem).
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+ENV_FILE="$ROOT/.env"
+RUN="$ROOT/.run"
+FORCE=0
+case "${1:-}" in
+"") ;;
+--force) FORCE=1 ;;
+*) echo "usage: $0 [--force]" >&2; exit 2 ;;
+esac
+
+say() { printf 'env: %s\n' "$*" >&2; }
+secret() { openssl rand -hex 24; }
+
+command -v openssl >/dev/null 2>&1 || { say "error: openssl is needed"; exit 1; }
+umask 077
+mkdir -p "$RUN"
+
+if [ ! -f "$RUN/jwt-private.pem" ]; then
+    openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:prime256v1 \
+        -out "$RUN/jwt-private.pem" 2>/dev/null
+    openssl pkey -in "$RUN/jwt-private.pem" -pubout -out "$RUN/jwt-public.pem"
+    say "made an ES256 key pair in .run/"
+fi
+[ -f "$RUN/jwt-public.pem" ] ||
+    openssl pkey -in "$RUN/jwt-private.pem" -pubout -out "$RUN/jwt-public.pem"
+chmod 600 "$RUN/jwt-private.pem"
+chmod 644 "$RUN/jwt-public.pem"
+
+# The containers run as the owner of the key (a non-root uid); as root, hand the key to the
+# image's own user (10001) instead of running the services as root.
+app_uid=$(id -u) app_gid=$(id -g)
+if [ "$app_uid" -eq 0 ]; then
+    app_uid=10001 app_gid=10001
+    chown "$app_uid:$app_gid" "$RUN/jwt-private.pem"
+fi
+
+if [ -f "$ENV_FILE" ] && [ "$FORCE" -eq 0 ]; then
+    say ".env exists; kept (scripts/env.sh --force rewrites it)"
+    exit 0
+fi
+
+tmp="$ENV_FILE.tmp.$$"
+trap 'rm -f "$tmp"' EXIT
+{
+    echo "# written by scripts/env.sh ($(date -u +%FT%TZ)); secrets for docker-compose.yml."
+    echo "# Never commit this file."
+    echo "MARIADB_ROOT_PASSWORD=$(secret)"
+    for svc in USER CATALOG INVENTORY ORDER PAYMENT AUTH; do
+        echo "DB_PASSWORD_$svc=$(secret)"
+    done
+    echo "AUTH_SERVICE_TOKEN=$(secret)"
+    echo "ADMIN_EMAIL=admin@commerce.local"
+    echo "ADMIN_PASSWORD=$(secret)"
+    echo "GRAFANA_ADMIN_PASSWORD=$(secret)"
+    echo "APP_UID=$app_uid"
+    echo "APP_GID=$app_gid"
+} >"$tmp"
+chmod 600 "$tmp"
+mv "$tmp" "$ENV_FILE"
+trap - EXIT
+say "wrote .env (ADMIN_EMAIL=admin@commerce.local; the password is in .env)"
