@@ -288,8 +288,6 @@ static void test_confirm_and_refund_bounded(void **state)
     /* confirmed again under another event id: announced again, counted once */
     run_order(f, 0, order, "CONFIRMED", &res);
     assert_int_equal(counters(f, a).sold, 3);
-    /* a cancel after the sale releases nothing */
-    run_order(f, 1, order, "NOTHING_TO_RELEASE", &res);
     /* refunds return at most what the order bought */
     refund(f, order, back, 1, "RETURNED", 3);
     refund(f, order, back, 1, "RETURNED", 0);
@@ -297,6 +295,47 @@ static void test_confirm_and_refund_bounded(void **state)
     assert_int_equal(c.available, 10);
     assert_int_equal(c.returned, 3);
     assert_int_equal(c.sold, 3);
+}
+
+/* A paid order cancelled before its confirmation: order.confirmed already made the sale, so
+ * the cancel takes back what was not refunded yet, once. */
+static void test_cancel_after_sale_returns_the_rest(void **state)
+{
+    struct fixture *f = *state;
+    long long a = f->base + 1;
+    struct stock_line lines[] = {{a, 3}};
+    struct stock_line one[] = {{a, 1}};
+    struct inv_result res;
+    cJSON *env = NULL, *data;
+    char order[64], eid[UTIL_UUID_LEN];
+    struct stock_counters c;
+    size_t n;
+
+    init_sku(f, a, 10);
+    ts_unique("o", order, sizeof(order));
+    util_uuid(eid);
+    reserve(f, eid, order, lines, 1, "RESERVED");
+    run_order(f, 0, order, "CONFIRMED", &res);
+    refund(f, order, one, 1, "RETURNED", 1);
+    n = stream_entries(f, NULL, NULL);
+    run_order(f, 1, order, "RELEASED", &res);
+    assert_int_equal(stream_entries(f, &env, NULL), n + 1);
+    assert_string_equal(cJSON_GetObjectItem(env, "type")->valuestring, "stock.released");
+    data = cJSON_GetObjectItem(env, "data");
+    assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(data, "items")), 1);
+    assert_int_equal(
+        cJSON_GetObjectItem(cJSON_GetArrayItem(cJSON_GetObjectItem(data, "items"), 0), "quantity")
+            ->valueint,
+        2);
+    cJSON_Delete(env);
+    /* once: a second cancel and a later refund change nothing */
+    run_order(f, 1, order, "NOTHING_TO_RELEASE", &res);
+    refund(f, order, one, 1, "NOT_CONFIRMED", 0);
+    c = counters(f, a);
+    assert_int_equal(c.available, 10);
+    assert_int_equal(c.reserved, 0);
+    assert_int_equal(c.sold, 3);
+    assert_int_equal(c.returned, 3);
 }
 
 static void test_release_once(void **state)
@@ -408,6 +447,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_init_once, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reserve_all_or_nothing, setup, teardown),
         cmocka_unit_test_setup_teardown(test_confirm_and_refund_bounded, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_cancel_after_sale_returns_the_rest, setup, teardown),
         cmocka_unit_test_setup_teardown(test_release_once, setup, teardown),
         cmocka_unit_test_setup_teardown(test_duplicate_reemits_same_outcome, setup, teardown),
         cmocka_unit_test_setup_teardown(test_adjust_all_or_nothing, setup, teardown),

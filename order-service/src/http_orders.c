@@ -1,0 +1,568 @@
+/*
+ * http_orders.c - /api/orders: place (prices from the local copy, Idempotency-Key honoured,
+ * order.placed through the outbox), list own orders, read one (owner or ADMIN), cancel and
+ * refund (owner). Another user's order answers 404 ORDER-404-001, so ids cannot be probed.
+ */
+#include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "app.h"
+#include "common/jsonx.h"
+#include "common/log.h"
+#include "order.h"
+#include "store_order.h"
+
+#define PAGE_SIZE_MAX 100
+
+static void reply_store_error(struct http_resp *resp, int rc, const char *what)
+{
+    if (db_transient(rc)) {
+        http_reply_problem(resp, 503, "ORDER-503-001", NULL,
+                           "database unavailable, try again later");
+        log_warnx("failed to %s: database unavailable (%d)", what, rc);
+    } else {
+        http_reply_problem(resp, 500, "ORDER-500-001", NULL, "internal error");
+        log_errorx("failed to %s: %d", what, rc);
+    }
+}
+
+static struct db_conn *acquire(struct order_app *app, struct http_resp *resp)
+{
+    char err[256];
+    struct db_conn *conn = db_acquire(app->pool, err, sizeof(err));
+
+    if (!conn) {
+        http_reply_problem(resp, 503, "ORDER-503-001", NULL,
+                           "database unavailable, try again later");
+        log_warnx("no database connection: %s", err);
+    }
+    return conn;
+}
+
+static void reply_not_found(struct http_resp *resp, const char *id)
+{
+    http_reply_problem(resp, 404, "ORDER-404-001", NULL, "order '%.64s' not found", id);
+}
+
+static void add_str_or_null(cJSON *j, const char *name, const char *value)
+{
+    if (value)
+        cJSON_AddStringToObject(j, name, value);
+    else
+        cJSON_AddNullToObject(j, name);
+}
+
+/* One order row (ORDER_COLS) as JSON, without items and history. */
+static cJSON *order_summary(const struct db_result *res, size_t r)
+{
+    cJSON *j = cJSON_CreateObject();
+
+    if (!j)
+        return NULL;
+    cJSON_AddStringToObject(j, "id", db_result_get(res, r, ORD_ID));
+    cJSON_AddStringToObject(j, "orderId", db_result_get(res, r, ORD_ID));
+    cJSON_AddStringToObject(j, "userId", db_result_get(res, r, ORD_USER));
+    cJSON_AddStringToObject(j, "status", db_result_get(res, r, ORD_STATUS));
+    cJSON_AddNumberToObject(j, "totalAmount", (double)db_result_int(res, r, ORD_TOTAL));
+    cJSON_AddNumberToObject(j, "discountAmount", (double)db_result_int(res, r, ORD_DISCOUNT));
+    cJSON_AddNumberToObject(j, "payableAmount", (double)db_result_int(res, r, ORD_PAYABLE));
+    add_str_or_null(j, "paymentId", db_result_get(res, r, ORD_PAYMENT_ID));
+    add_str_or_null(j, "cancelReason", db_result_get(res, r, ORD_CANCEL_REASON));
+    cJSON_AddStringToObject(j, "createdAt", db_result_get(res, r, ORD_CREATED));
+    cJSON_AddStringToObject(j, "updatedAt", db_result_get(res, r, ORD_UPDATED));
+    cJSON_AddNumberToObject(j, "version", (double)db_result_int(res, r, ORD_VERSION));
+    return j;
+}
+
+/* The order with items and history; with @user (non-NULL) -ENOENT unless it is @user's. */
+static int order_json(struct db_conn *conn, const char *id, const char *user, cJSON **ret)
+{
+    struct db_result *ord = NULL, *items = NULL, *hist = NULL;
+    cJSON *j = NULL, *arr;
+    int rc;
+
+    rc = store_order_get(conn, id, &ord);
+    if (rc < 0)
+        goto out;
+    if (user && strcmp(db_result_get(ord, 0, ORD_USER), user) != 0) {
+        rc = -ENOENT;
+        goto out;
+    }
+    rc = store_order_items(conn, id, 0, &items);
+    if (rc == 0)
+        rc = store_order_history(conn, id, &hist);
+    if (rc < 0)
+        goto out;
+    rc = -ENOMEM;
+    j = order_summary(ord, 0);
+    if (!j)
+        goto out;
+    arr = cJSON_AddArrayToObject(j, "items");
+    for (size_t r = 0; arr && r < db_result_rows(items); r++) {
+        cJSON *it = cJSON_CreateObject();
+
+        if (!it)
+            goto out;
+        cJSON_AddItemToArray(arr, it);
+        cJSON_AddNumberToObject(it, "id", (double)db_result_int(items, r, ITEM_ID));
+        cJSON_AddNumberToObject(it, "orderItemId", (double)db_result_int(items, r, ITEM_ID));
+        cJSON_AddNumberToObject(it, "skuId", (double)db_result_int(items, r, ITEM_SKU));
+        cJSON_AddNumberToObject(it, "quantity", (double)db_result_int(items, r, ITEM_QUANTITY));
+        cJSON_AddNumberToObject(it, "unitPrice", (double)db_result_int(items, r, ITEM_UNIT_PRICE));
+        cJSON_AddNumberToObject(it, "lineTotal", (double)db_result_int(items, r, ITEM_LINE_TOTAL));
+        cJSON_AddNumberToObject(it, "discountAmount",
+                                (double)db_result_int(items, r, ITEM_DISCOUNT));
+        cJSON_AddNumberToObject(it, "amount", (double)db_result_int(items, r, ITEM_AMOUNT));
+        cJSON_AddBoolToObject(it, "refunded", db_result_int(items, r, ITEM_REFUNDED) != 0);
+    }
+    arr = cJSON_AddArrayToObject(j, "history");
+    for (size_t r = 0; arr && r < db_result_rows(hist); r++) {
+        cJSON *h = cJSON_CreateObject();
+
+        if (!h)
+            goto out;
+        cJSON_AddItemToArray(arr, h);
+        add_str_or_null(h, "fromStatus", db_result_get(hist, r, HIST_FROM));
+        cJSON_AddStringToObject(h, "toStatus", db_result_get(hist, r, HIST_TO));
+        add_str_or_null(h, "reason", db_result_get(hist, r, HIST_REASON));
+        add_str_or_null(h, "eventId", db_result_get(hist, r, HIST_EVENT));
+        cJSON_AddStringToObject(h, "createdAt", db_result_get(hist, r, HIST_CREATED));
+    }
+    *ret = j;
+    j = NULL;
+    rc = 0;
+out:
+    cJSON_Delete(j);
+    db_result_free(hist);
+    db_result_free(items);
+    db_result_free(ord);
+    return rc;
+}
+
+/* Replies @status with the order @id (or an error). */
+static void reply_order(struct db_conn *conn, struct http_resp *resp, int status, const char *id,
+                        const char *user)
+{
+    cJSON *j = NULL;
+    int rc = order_json(conn, id, user, &j);
+
+    if (rc == -ENOENT)
+        reply_not_found(resp, id);
+    else if (rc < 0)
+        reply_store_error(resp, rc, "read an order");
+    else
+        http_reply_json(resp, status, j);
+}
+
+/* Reads the request's lines into @lines; field errors go to @errors. */
+static size_t parse_lines(const cJSON *body, struct order_line *lines, cJSON **errors)
+{
+    const cJSON *arr = NULL, *it;
+    char field[64];
+    size_t n = 0;
+
+    if (jsonx_array(body, "items", "items", true, ORDER_MAX_ITEMS, &arr, errors) < 0)
+        return 0;
+    cJSON_ArrayForEach (it, arr) {
+        long long sku = 0, qty = 0;
+
+        snprintf(field, sizeof(field), "items[%zu]", n);
+        if (!cJSON_IsObject(it)) {
+            http_field_error(errors, field, "must be an object");
+            n++;
+            continue;
+        }
+        snprintf(field, sizeof(field), "items[%zu].skuId", n);
+        jsonx_int(it, "skuId", field, true, 1, INT64_MAX, &sku, errors);
+        snprintf(field, sizeof(field), "items[%zu].quantity", n);
+        jsonx_int(it, "quantity", field, true, 1, ORDER_MAX_QUANTITY, &qty, errors);
+        lines[n].sku_id = sku;
+        lines[n].quantity = qty;
+        n++;
+    }
+    if (n == 0)
+        http_field_error(errors, "items", "must not be empty");
+    return n;
+}
+
+void http_order_create(struct http_req *req, struct http_resp *resp, void *arg)
+{
+    struct order_app *app = arg;
+    const char *user = req->principal->sub;
+    const char *key = http_header(req, "Idempotency-Key");
+    struct order_line lines[ORDER_MAX_ITEMS];
+    struct order_totals totals;
+    char id[UTIL_UUID_LEN], location[96];
+    long long discount = 0, missing = 0;
+    cJSON *body, *errors = NULL;
+    struct db_conn *conn = NULL;
+    size_t n;
+    int rc;
+
+    memset(lines, 0, sizeof(lines));
+    body = http_json_body(req, resp);
+    if (!body)
+        return;
+    n = parse_lines(body, lines, &errors);
+    jsonx_int(body, "discountAmount", "discountAmount", false, 0, INT64_MAX, &discount, &errors);
+    cJSON_Delete(body);
+    if (key && (!*key || strlen(key) > ORDER_IDEM_KEY_MAX))
+        http_field_error(&errors, "Idempotency-Key", "must be 1..128 characters");
+    if (errors) {
+        http_reply_problem(resp, 400, "ORDER-400-001", errors, "invalid order");
+        return;
+    }
+    conn = acquire(app, resp);
+    if (!conn)
+        return;
+    if (key) {
+        rc = store_order_by_key(conn, user, key, id);
+        if (rc == 0) {
+            reply_order(conn, resp, 200, id, NULL); /* the same order again */
+            goto out;
+        }
+        if (rc != -ENOENT) {
+            reply_store_error(resp, rc, "look up an idempotency key");
+            goto out;
+        }
+    }
+    rc = store_prices(conn, lines, n, &missing);
+    if (rc == -ENOENT) {
+        http_reply_problem(resp, 422, "ORDER-422-001", NULL, "unknown SKU %lld", missing);
+        goto out;
+    }
+    if (rc < 0) {
+        reply_store_error(resp, rc, "read prices");
+        goto out;
+    }
+    rc = order_price(lines, n, discount, &totals);
+    if (rc < 0) {
+        if (rc == -E2BIG)
+            http_field_error(&errors, "items", "order total too large");
+        else
+            http_field_error(&errors, "discountAmount",
+                             rc == -ERANGE ? "must not exceed the order total" : "invalid amounts");
+        http_reply_problem(resp, 400, "ORDER-400-001", errors, "invalid order");
+        goto out;
+    }
+    util_uuid(id);
+    rc = store_order_create(conn, id, user, key, lines, n, &totals, &req->ctx);
+    if (rc == -EEXIST && key && store_order_by_key(conn, user, key, id) == 0) {
+        /* a concurrent request with the same key won the unique index */
+        reply_order(conn, resp, 200, id, NULL);
+        goto out;
+    }
+    if (rc < 0) {
+        reply_store_error(resp, rc, "create an order");
+        goto out;
+    }
+    if (app->relay)
+        outbox_relay_kick(app->relay);
+    log_info("order '%s' placed: %zu lines, payable %lld", id, n, totals.payable);
+    snprintf(location, sizeof(location), "/api/orders/%s", id);
+    reply_order(conn, resp, 201, id, NULL);
+    if (resp->status == 201)
+        util_strlcpy(resp->location, location, sizeof(resp->location));
+out:
+    db_release(app->pool, conn);
+}
+
+void http_order_list(struct http_req *req, struct http_resp *resp, void *arg)
+{
+    struct order_app *app = arg;
+    struct db_result *res = NULL;
+    struct db_conn *conn;
+    long page, size;
+    long long total = 0;
+    cJSON *out, *content;
+    int rc;
+
+    page = http_query_long(req, resp, "page", 0, 0, 1000000);
+    if (page < 0)
+        return;
+    size = http_query_long(req, resp, "size", 20, 1, PAGE_SIZE_MAX);
+    if (size < 0)
+        return;
+    conn = acquire(app, resp);
+    if (!conn)
+        return;
+    rc = store_order_list(conn, req->principal->sub, (long long)page * size, size, &res, &total);
+    db_release(app->pool, conn);
+    if (rc < 0) {
+        reply_store_error(resp, rc, "list orders");
+        return;
+    }
+    out = cJSON_CreateObject();
+    content = cJSON_AddArrayToObject(out, "content");
+    for (size_t r = 0; content && r < db_result_rows(res); r++)
+        cJSON_AddItemToArray(content, order_summary(res, r));
+    cJSON_AddNumberToObject(out, "page", (double)page);
+    cJSON_AddNumberToObject(out, "size", (double)size);
+    cJSON_AddNumberToObject(out, "totalElements", (double)total);
+    cJSON_AddNumberToObject(out, "totalPages", (double)((total + size - 1) / size));
+    db_result_free(res);
+    http_reply_json(resp, 200, out);
+}
+
+/* The {id} path parameter when it can name an order, else NULL after a 404. */
+static const char *order_param(struct http_req *req, struct http_resp *resp)
+{
+    const char *id = http_param(req, "id");
+
+    if (!id || !util_is_uuid(id)) {
+        reply_not_found(resp, id ? id : "");
+        return NULL;
+    }
+    return id;
+}
+
+void http_order_get(struct http_req *req, struct http_resp *resp, void *arg)
+{
+    struct order_app *app = arg;
+    const char *id = order_param(req, resp);
+    struct db_conn *conn;
+
+    if (!id)
+        return;
+    conn = acquire(app, resp);
+    if (!conn)
+        return;
+    reply_order(conn, resp, 200, id,
+                (req->principal->roles & JWT_ROLE_ADMIN) ? NULL : req->principal->sub);
+    db_release(app->pool, conn);
+}
+
+/* Begins a transaction and locks the caller's order @id; replies 404 / 5xx and returns < 0
+ * otherwise (the transaction then rolled back). */
+static int lock_own(struct db_conn *conn, struct http_req *req, struct http_resp *resp,
+                    const char *id, struct store_order *o)
+{
+    int rc = db_begin(conn);
+
+    if (rc == 0)
+        rc = store_order_lock(conn, id, o);
+    if (rc == 0 && strcmp(o->user_id, req->principal->sub) != 0)
+        rc = -ENOENT;
+    if (rc < 0) {
+        db_rollback(conn);
+        if (rc == -ENOENT)
+            reply_not_found(resp, id);
+        else
+            reply_store_error(resp, rc, "lock an order");
+    }
+    return rc;
+}
+
+void http_order_cancel(struct http_req *req, struct http_resp *resp, void *arg)
+{
+    struct order_app *app = arg;
+    const char *id = order_param(req, resp);
+    struct order_outcome out;
+    struct store_order o;
+    struct db_conn *conn;
+    int rc;
+
+    if (!id)
+        return;
+    conn = acquire(app, resp);
+    if (!conn)
+        return;
+    if (lock_own(conn, req, resp, id, &o) < 0)
+        goto out;
+    rc = store_order_step(conn, &o, ORDER_IN_USER_CANCEL, NULL, &req->ctx, req->ctx.message_id,
+                          "USER_CANCEL", NULL, NULL, &out);
+    if (rc == 0 && out.verdict == ORDER_APPLIED)
+        rc = db_commit(conn);
+    if (rc < 0) {
+        db_rollback(conn);
+        reply_store_error(resp, rc, "cancel an order");
+        goto out;
+    }
+    if (out.verdict == ORDER_REFUSED) {
+        db_rollback(conn);
+        http_reply_problem(resp, 409, "ORDER-409-001", NULL,
+                           "an order in status %s cannot be cancelled",
+                           order_status_name(o.st.status));
+        goto out;
+    }
+    if (out.verdict == ORDER_DUPLICATE)
+        db_rollback(conn); /* cancelled already: answer as the first time */
+    order_step_done(app, &o, &out);
+    reply_order(conn, resp, 200, id, NULL);
+out:
+    db_release(app->pool, conn);
+}
+
+/* Reads itemIds: 1..ORDER_MAX_ITEMS distinct positive integers. */
+static size_t parse_item_ids(const cJSON *body, long long *ids, cJSON **errors)
+{
+    const cJSON *arr = NULL, *it;
+    char field[48];
+    size_t n = 0;
+
+    if (jsonx_array(body, "itemIds", "itemIds", true, ORDER_MAX_ITEMS, &arr, errors) < 0)
+        return 0;
+    cJSON_ArrayForEach (it, arr) {
+        double v = cJSON_IsNumber(it) ? it->valuedouble : 0;
+        long long parsed = 0;
+
+        snprintf(field, sizeof(field), "itemIds[%zu]", n);
+        /* ids are integers; a decimal string is read tolerantly */
+        if (cJSON_IsString(it) && jsonx_parse_id(it->valuestring, &parsed) == 0) {
+            ids[n] = parsed;
+        } else if (cJSON_IsNumber(it) && v >= 1 && v <= 9007199254740991.0 &&
+                   v == (double)(long long)v) {
+            ids[n] = (long long)v;
+        } else {
+            http_field_error(errors, field, "must be a positive integer");
+            ids[n++] = 0;
+            continue;
+        }
+        for (size_t k = 0; k < n; k++) {
+            if (ids[k] == ids[n]) {
+                http_field_error(errors, field, "is listed twice");
+                break;
+            }
+        }
+        n++;
+    }
+    if (n == 0)
+        http_field_error(errors, "itemIds", "must not be empty");
+    return n;
+}
+
+/* The order.refunded payload for the refunded rows of @items. */
+static cJSON *refunded_data(const struct store_order *o, const char *refund_id, long long amount,
+                            const struct db_result *items, const bool *chosen)
+{
+    cJSON *data = cJSON_CreateObject(), *arr;
+
+    if (!data)
+        return NULL;
+    cJSON_AddStringToObject(data, "orderId", o->id);
+    cJSON_AddStringToObject(data, "userId", o->user_id);
+    cJSON_AddStringToObject(data, "refundId", refund_id);
+    cJSON_AddNumberToObject(data, "amount", (double)amount);
+    arr = cJSON_AddArrayToObject(data, "items");
+    for (size_t r = 0; arr && r < db_result_rows(items); r++) {
+        cJSON *it;
+
+        if (!chosen[r])
+            continue;
+        it = cJSON_CreateObject();
+        if (!it)
+            break;
+        cJSON_AddItemToArray(arr, it);
+        cJSON_AddNumberToObject(it, "orderItemId", (double)db_result_int(items, r, ITEM_ID));
+        cJSON_AddNumberToObject(it, "skuId", (double)db_result_int(items, r, ITEM_SKU));
+        cJSON_AddNumberToObject(it, "quantity", (double)db_result_int(items, r, ITEM_QUANTITY));
+        cJSON_AddNumberToObject(it, "amount", (double)db_result_int(items, r, ITEM_AMOUNT));
+    }
+    return data;
+}
+
+void http_order_refund(struct http_req *req, struct http_resp *resp, void *arg)
+{
+    struct order_app *app = arg;
+    const char *id = order_param(req, resp);
+    long long ids[ORDER_MAX_ITEMS];
+    bool chosen[ORDER_MAX_ITEMS] = {0};
+    struct order_args args = {0};
+    struct db_result *items = NULL;
+    struct order_outcome out;
+    struct store_order o;
+    struct db_conn *conn = NULL;
+    char refund_id[UTIL_UUID_LEN];
+    long long amount = 0;
+    size_t n, unrefunded = 0;
+    cJSON *body, *errors = NULL;
+    int rc;
+
+    if (!id)
+        return;
+    body = http_json_body(req, resp);
+    if (!body)
+        return;
+    n = parse_item_ids(body, ids, &errors);
+    cJSON_Delete(body);
+    if (errors) {
+        http_reply_problem(resp, 400, "ORDER-400-001", errors, "invalid refund");
+        return;
+    }
+    conn = acquire(app, resp);
+    if (!conn)
+        return;
+    if (lock_own(conn, req, resp, id, &o) < 0)
+        goto out;
+    if (o.st.status != ORDER_CONFIRMED && o.st.status != ORDER_PARTIALLY_REFUNDED) {
+        http_reply_problem(resp, 409, "ORDER-409-002", NULL,
+                           "an order in status %s cannot be refunded",
+                           order_status_name(o.st.status));
+        goto rollback;
+    }
+    rc = store_order_items(conn, id, 1, &items);
+    if (rc < 0) {
+        reply_store_error(resp, rc, "read order items");
+        goto rollback;
+    }
+    for (size_t r = 0; r < db_result_rows(items) && r < ORDER_MAX_ITEMS; r++)
+        unrefunded += db_result_int(items, r, ITEM_REFUNDED) == 0;
+    for (size_t i = 0; i < n; i++) {
+        size_t r;
+
+        for (r = 0; r < db_result_rows(items); r++) {
+            if (db_result_int(items, r, ITEM_ID) == ids[i])
+                break;
+        }
+        if (r == db_result_rows(items) || r >= ORDER_MAX_ITEMS) {
+            http_reply_problem(resp, 422, "ORDER-422-002", NULL,
+                               "item %lld is not part of order '%s'", ids[i], id);
+            goto rollback;
+        }
+        if (db_result_int(items, r, ITEM_REFUNDED)) {
+            http_reply_problem(resp, 409, "ORDER-409-003", NULL, "item %lld is already refunded",
+                               ids[i]);
+            goto rollback;
+        }
+        chosen[r] = true;
+        amount += db_result_int(items, r, ITEM_AMOUNT);
+    }
+    args.refund_all = n == unrefunded;
+    util_uuid(refund_id);
+    rc = store_order_refund(conn, id, refund_id, ids, n, amount);
+    if (rc == 0)
+        rc = store_order_step(conn, &o, ORDER_IN_REFUND, &args, &req->ctx, req->ctx.message_id,
+                              "REFUND", NULL, refunded_data(&o, refund_id, amount, items, chosen),
+                              &out);
+    if (rc == 0 && out.verdict != ORDER_APPLIED)
+        rc = -EINVAL; /* checked above: cannot happen */
+    if (rc == 0)
+        rc = db_commit(conn);
+    if (rc < 0) {
+        reply_store_error(resp, rc, "refund an order");
+        goto rollback;
+    }
+    order_step_done(app, &o, &out);
+    log_info("order '%s': refund '%s' of %zu items, %lld", id, refund_id, n, amount);
+    {
+        cJSON *j = NULL;
+
+        rc = order_json(conn, id, NULL, &j);
+        if (rc < 0) {
+            reply_store_error(resp, rc, "read an order");
+            goto out;
+        }
+        cJSON_AddStringToObject(j, "refundId", refund_id);
+        cJSON_AddNumberToObject(j, "refundAmount", (double)amount);
+        http_reply_json(resp, 200, j);
+    }
+    goto out;
+rollback:
+    db_rollback(conn);
+out:
+    db_result_free(items);
+    db_release(app->pool, conn);
+}

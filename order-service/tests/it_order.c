@@ -1,0 +1,888 @@
+/*
+ * it_order.c - order-service end to end on real MariaDB and Kafka: the binary is started with
+ * a fresh database and its own topics; the other services' events (product, stock, payment)
+ * are produced by the test as docs/saga.md describes them, and the order events it publishes
+ * are read back from Kafka.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "common/util.h"
+#include "testsup.h"
+
+#define WAIT_MS 60000
+#define MAX_EVENTS 512
+#define SKU_A 101 /* 15000 */
+#define SKU_B 102 /* 10000 */
+#define SKU_C 103 /* 999 */
+
+struct fixture {
+    struct ts_service svc;
+    struct ts_service svc2; /* a second instance on the same database (deadline test) */
+    bool running;
+    bool running2;
+    char db[64];
+    char group[64];
+    char product_topic[64];
+    char order_topic[64];
+    char stock_topic[64];
+    char payment_topic[64];
+    struct ts_consumer *orders; /* reads order_topic */
+    cJSON *events[MAX_EVENTS];  /* every order event read so far (envelopes) */
+    size_t nevents;
+    char *alice;
+    char *bob;
+    char *admin;
+};
+
+static void start(struct fixture *f, const char *deadline_env, const char *scan_env,
+                  struct ts_service *ret)
+{
+    static const char *const order_types[] = {"PLACED", "CONFIRMED", "CANCELLED", "REFUNDED"};
+    static const char *const stock_types[] = {"RESERVED", "RESERVATION_FAILED", "CONFIRMED",
+                                              "CONFIRM_FAILED", "RELEASED"};
+    static const char *const payment_types[] = {"CREATED", "COMPLETED", "FAILED", "REFUNDED"};
+    char e[24][160];
+    const char *env[32];
+    size_t n = 0;
+
+    snprintf(e[n++], sizeof(e[0]), "DB_NAME=%s", f->db);
+    snprintf(e[n++], sizeof(e[0]), "KAFKA_GROUP_ID=%s", f->group);
+    snprintf(e[n++], sizeof(e[0]), "TOPIC_PRODUCT_SKU_CREATED=%s", f->product_topic);
+    for (size_t i = 0; i < 4; i++)
+        snprintf(e[n++], sizeof(e[0]), "TOPIC_ORDER_%s=%s", order_types[i], f->order_topic);
+    for (size_t i = 0; i < 5; i++)
+        snprintf(e[n++], sizeof(e[0]), "TOPIC_STOCK_%s=%s", stock_types[i], f->stock_topic);
+    for (size_t i = 0; i < 4; i++)
+        snprintf(e[n++], sizeof(e[0]), "TOPIC_PAYMENT_%s=%s", payment_types[i], f->payment_topic);
+    for (size_t i = 0; i < n; i++)
+        env[i] = e[i];
+    env[n++] = "KAFKA_CREATE_TOPICS=true";
+    env[n++] = "MIGRATIONS_DIR=order-service/migrations";
+    env[n++] = "OUTBOX_POLL_MS=100";
+    env[n++] = "CONSUMER_BACKOFF_BASE_MS=50";
+    env[n++] = "CONSUMER_BACKOFF_MAX_MS=500";
+    env[n++] = deadline_env;
+    env[n++] = scan_env;
+    env[n] = NULL;
+    assert_int_equal(ts_service_start("order-service", env, 60000, ret), 0);
+}
+
+/* An envelope of @type v1 with event id @id. Caller frees. */
+static char *envelope(const char *type, const char *id, const char *subject, const char *data)
+{
+    char *s = NULL;
+
+    assert_true(asprintf(&s,
+                         "{\"specversion\":\"1.0\",\"id\":\"%s\",\"source\":\"/it\",\"type\":"
+                         "\"%s\",\"subject\":\"%s\",\"time\":\"2026-01-01T00:00:00.000Z\","
+                         "\"dataschema\":\"urn:commerce:event:%s:v1\",\"correlationid\":"
+                         "\"%s\",\"causationid\":\"cause-%s\",\"data\":%s}",
+                         id, type, subject, type, subject, id, data) > 0);
+    return s;
+}
+
+/* Produces @type about @key with payload printf(@fmt, …); returns the envelope (caller
+ * frees) so a test can deliver the very same event again. */
+static char *send(const char *topic, const char *type, const char *key, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static char *send(const char *topic, const char *type, const char *key, const char *fmt, ...)
+{
+    char id[UTIL_UUID_LEN], *data = NULL, *value;
+    va_list ap;
+
+    va_start(ap, fmt);
+    assert_true(vasprintf(&data, fmt, ap) > 0);
+    va_end(ap);
+    util_uuid(id);
+    value = envelope(type, id, key, data);
+    free(data);
+    assert_int_equal(ts_produce(topic, key, value, strlen(value), NULL), 0);
+    return value;
+}
+
+static void send_free(const char *topic, const char *type, const char *key, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static void send_free(const char *topic, const char *type, const char *key, const char *fmt, ...)
+{
+    char id[UTIL_UUID_LEN], *data = NULL, *value;
+    va_list ap;
+
+    va_start(ap, fmt);
+    assert_true(vasprintf(&data, fmt, ap) > 0);
+    va_end(ap);
+    util_uuid(id);
+    value = envelope(type, id, key, data);
+    free(data);
+    assert_int_equal(ts_produce(topic, key, value, strlen(value), NULL), 0);
+    free(value);
+}
+
+static void resend(const char *topic, const char *key, const char *value)
+{
+    assert_int_equal(ts_produce(topic, key, value, strlen(value), NULL), 0);
+}
+
+static void sku_created(struct fixture *f, long long sku, long long price)
+{
+    char key[32];
+
+    snprintf(key, sizeof(key), "%lld", sku);
+    send_free(f->product_topic, "product.sku.created", key,
+              "{\"skuId\":%lld,\"productId\":7,\"productCode\":\"P00000007\",\"price\":%lld,"
+              "\"optionValues\":[],\"initialQuantity\":10}",
+              sku, price);
+}
+
+static int setup_fixture(struct fixture *f, const char *deadline_env, const char *scan_env)
+{
+    if (ts_create_database("it_order", f->db, sizeof(f->db)) < 0)
+        return -1;
+    ts_unique("it-order-group", f->group, sizeof(f->group));
+    ts_unique("it-order-products", f->product_topic, sizeof(f->product_topic));
+    ts_unique("it-order-orders", f->order_topic, sizeof(f->order_topic));
+    ts_unique("it-order-stock", f->stock_topic, sizeof(f->stock_topic));
+    ts_unique("it-order-payments", f->payment_topic, sizeof(f->payment_topic));
+    if (ts_create_topic(f->product_topic) < 0 || ts_create_topic(f->order_topic) < 0 ||
+        ts_create_topic(f->stock_topic) < 0 || ts_create_topic(f->payment_topic) < 0)
+        return -1;
+    start(f, deadline_env, scan_env, &f->svc);
+    f->running = true;
+    f->orders = ts_consumer_new(f->order_topic);
+    f->alice = ts_token("alice-0001", "USER");
+    f->bob = ts_token("bob-0002", "USER");
+    f->admin = ts_token("admin-0003", "ADMIN");
+    sku_created(f, SKU_A, 15000);
+    sku_created(f, SKU_B, 10000);
+    sku_created(f, SKU_C, 999);
+    return 0;
+}
+
+static int setup(void **state)
+{
+    struct fixture *f = calloc(1, sizeof(*f));
+
+    if (setup_fixture(f, "ORDER_PAYMENT_DEADLINE_S=3600", "ORDER_DEADLINE_SCAN_MS=1000") < 0)
+        return -1;
+    *state = f;
+    return 0;
+}
+
+static int setup_deadline(void **state)
+{
+    struct fixture *f = calloc(1, sizeof(*f));
+
+    if (setup_fixture(f, "ORDER_PAYMENT_DEADLINE_S=3", "ORDER_DEADLINE_SCAN_MS=100") < 0)
+        return -1;
+    /* a second instance scanning the same orders: no order may be cancelled twice */
+    start(f, "ORDER_PAYMENT_DEADLINE_S=3", "ORDER_DEADLINE_SCAN_MS=100", &f->svc2);
+    f->running2 = true;
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    struct fixture *f = *state;
+
+    /* a clean stop must exit 0 (and, under ASan, without leaks) */
+    if (f->running)
+        assert_int_equal(ts_service_stop(&f->svc, SIGTERM), 0);
+    if (f->running2)
+        assert_int_equal(ts_service_stop(&f->svc2, SIGTERM), 0);
+    ts_consumer_free(f->orders);
+    for (size_t i = 0; i < f->nevents; i++)
+        cJSON_Delete(f->events[i]);
+    free(f->alice);
+    free(f->bob);
+    free(f->admin);
+    free(f);
+    return 0;
+}
+
+/* ---- HTTP ---- */
+
+static long http(struct fixture *f, const char *method, const char *path, const char *token,
+                 const char *body, const char *const *headers, cJSON **ret)
+{
+    char u[256];
+    struct ts_resp r;
+    long status;
+
+    snprintf(u, sizeof(u), "%.63s%.180s", f->svc.url, path);
+    assert_int_equal(ts_http(method, u, token, body, headers, &r), 0);
+    status = r.status;
+    if (status >= 400)
+        assert_non_null(strstr(r.content_type, "application/problem+json"));
+    if (ret) {
+        *ret = r.json;
+        r.json = NULL;
+    }
+    ts_resp_free(&r);
+    return status;
+}
+
+static const char *str(const cJSON *j, const char *name)
+{
+    const cJSON *it = cJSON_GetObjectItem(j, name);
+
+    return cJSON_IsString(it) ? it->valuestring : "";
+}
+
+static long long num(const cJSON *j, const char *name)
+{
+    const cJSON *it = cJSON_GetObjectItem(j, name);
+
+    return cJSON_IsNumber(it) ? (long long)it->valuedouble : -1;
+}
+
+/* POST /api/orders; waits (while 422) for prices fed by product.sku.created. The id goes to
+ * @ret_id; returns the status. */
+static long place(struct fixture *f, const char *token, const char *body, const char *key,
+                  char ret_id[UTIL_UUID_LEN], cJSON **ret)
+{
+    char hdr[200];
+    const char *headers[] = {hdr, NULL};
+    cJSON *j = NULL;
+    long status;
+
+    snprintf(hdr, sizeof(hdr), "Idempotency-Key: %s", key ? key : "");
+    for (int tries = 0;; tries++) {
+        status = http(f, "POST", "/api/orders", token, body, key ? headers : NULL, &j);
+        if (status != 422 || tries >= WAIT_MS / 200)
+            break;
+        cJSON_Delete(j);
+        j = NULL;
+        util_sleep_ms(200); /* a retry delay, not synchronisation: the loop checks the result */
+    }
+    if (ret_id)
+        snprintf(ret_id, UTIL_UUID_LEN, "%s", str(j, "id"));
+    if (ret)
+        *ret = j;
+    else
+        cJSON_Delete(j);
+    return status;
+}
+
+static cJSON *get_order(struct fixture *f, const char *id)
+{
+    char path[96];
+    cJSON *j = NULL;
+
+    snprintf(path, sizeof(path), "/api/orders/%s", id);
+    assert_int_equal(http(f, "GET", path, f->alice, NULL, NULL, &j), 200);
+    return j;
+}
+
+struct status_wait {
+    struct fixture *f;
+    const char *id;
+    const char *status;
+    const char *history_reason; /* or: wait for a history row with this reason */
+};
+
+static bool status_is(void *arg)
+{
+    struct status_wait *w = arg;
+    cJSON *j = get_order(w->f, w->id);
+    bool ok;
+
+    if (w->history_reason) {
+        const cJSON *h;
+
+        ok = false;
+        cJSON_ArrayForEach (h, cJSON_GetObjectItem(j, "history")) {
+            if (strcmp(str(h, "reason"), w->history_reason) == 0)
+                ok = true;
+        }
+    } else {
+        ok = strcmp(str(j, "status"), w->status) == 0;
+    }
+    cJSON_Delete(j);
+    return ok;
+}
+
+static void wait_status(struct fixture *f, const char *id, const char *status)
+{
+    struct status_wait w = {f, id, status, NULL};
+
+    if (!ts_poll_until(status_is, &w, WAIT_MS)) {
+        cJSON *j = get_order(f, id);
+        char *s = cJSON_PrintUnformatted(j);
+
+        fail_msg("order %s never reached %s: %s", id, status, s);
+    }
+}
+
+static void wait_history(struct fixture *f, const char *id, const char *reason)
+{
+    struct status_wait w = {f, id, NULL, reason};
+
+    assert_true(ts_poll_until(status_is, &w, WAIT_MS));
+}
+
+/* Count of history rows into @to. */
+static int history_count(struct fixture *f, const char *id, const char *to)
+{
+    cJSON *j = get_order(f, id);
+    const cJSON *h;
+    int n = 0;
+
+    cJSON_ArrayForEach (h, cJSON_GetObjectItem(j, "history")) {
+        n += strcmp(str(h, "toStatus"), to) == 0;
+    }
+    cJSON_Delete(j);
+    return n;
+}
+
+/* ---- order events ---- */
+
+static void read_events(struct fixture *f, int timeout_ms)
+{
+    struct ts_record *recs = NULL;
+    size_t n = ts_consume(f->orders, 64, timeout_ms, &recs);
+
+    for (size_t i = 0; i < n; i++) {
+        cJSON *ev = cJSON_ParseWithLength(recs[i].value, recs[i].len);
+        const cJSON *data = cJSON_GetObjectItem(ev, "data");
+
+        assert_non_null(ev);
+        /* key = subject = orderId = correlation id: the saga id is the order id */
+        assert_string_equal(recs[i].key, str(data, "orderId"));
+        assert_string_equal(str(ev, "subject"), str(data, "orderId"));
+        assert_string_equal(str(ev, "correlationid"), str(data, "orderId"));
+        assert_string_equal(ts_record_header(&recs[i], "ce_type"), str(ev, "type"));
+        assert_true(f->nevents < MAX_EVENTS);
+        f->events[f->nevents++] = ev;
+    }
+    ts_records_free(recs, n);
+}
+
+static size_t count_events(struct fixture *f, const char *id, const char *type)
+{
+    size_t n = 0;
+
+    for (size_t i = 0; i < f->nevents; i++) {
+        const cJSON *data = cJSON_GetObjectItem(f->events[i], "data");
+
+        n += strcmp(str(f->events[i], "type"), type) == 0 && strcmp(str(data, "orderId"), id) == 0;
+    }
+    return n;
+}
+
+/* The first @type event about order @id (its data), waiting for it. Borrowed from @f. */
+static const cJSON *wait_event(struct fixture *f, const char *id, const char *type)
+{
+    int64_t deadline = util_now_mono_ms() + WAIT_MS;
+
+    for (;;) {
+        for (size_t i = 0; i < f->nevents; i++) {
+            const cJSON *data = cJSON_GetObjectItem(f->events[i], "data");
+
+            if (strcmp(str(f->events[i], "type"), type) == 0 &&
+                strcmp(str(data, "orderId"), id) == 0)
+                return data;
+        }
+        if (util_now_mono_ms() > deadline)
+            fail_msg("no %s for order %s", type, id);
+        read_events(f, 500);
+    }
+}
+
+static const char *two_lines = "{\"items\":[{\"skuId\":101,\"quantity\":2},"
+                               "{\"skuId\":102,\"quantity\":1}],\"discountAmount\":4000}";
+static const char *one_line = "{\"items\":[{\"skuId\":103,\"quantity\":1}]}";
+
+/* ---- tests ---- */
+
+/* Place, both facts in either order, pay, confirm, refund one item then the other. */
+static void test_happy_path_and_refunds(void **state)
+{
+    struct fixture *f = *state;
+    char id[UTIL_UUID_LEN], path[128], body[128];
+    const cJSON *placed, *items, *ev;
+    long long item1, item2;
+    cJSON *o = NULL;
+
+    assert_int_equal(place(f, f->alice, two_lines, NULL, id, &o), 201);
+    assert_string_equal(str(o, "status"), "CREATED");
+    assert_int_equal(num(o, "totalAmount"), 40000);
+    assert_int_equal(num(o, "payableAmount"), 36000);
+    cJSON_Delete(o);
+
+    placed = wait_event(f, id, "order.placed");
+    assert_string_equal(str(placed, "userId"), "alice-0001");
+    assert_int_equal(num(placed, "totalAmount"), 40000);
+    assert_int_equal(num(placed, "discountAmount"), 4000);
+    assert_int_equal(num(placed, "payableAmount"), 36000);
+    items = cJSON_GetObjectItem(placed, "items");
+    assert_int_equal(cJSON_GetArraySize(items), 2);
+    /* 4000 split 30000 : 10000 → 3000 + 1000 */
+    assert_int_equal(num(cJSON_GetArrayItem(items, 0), "skuId"), SKU_A);
+    assert_int_equal(num(cJSON_GetArrayItem(items, 0), "unitPrice"), 15000);
+    assert_int_equal(num(cJSON_GetArrayItem(items, 0), "quantity"), 2);
+    assert_int_equal(num(cJSON_GetArrayItem(items, 0), "amount"), 27000);
+    assert_int_equal(num(cJSON_GetArrayItem(items, 1), "amount"), 9000);
+    item1 = num(cJSON_GetArrayItem(items, 0), "orderItemId");
+    item2 = num(cJSON_GetArrayItem(items, 1), "orderItemId");
+    assert_true(item1 > 0 && item2 > 0);
+
+    /* payment first, then stock: PAYMENT_PENDING either way */
+    send_free(f->payment_topic, "payment.created", id,
+              "{\"orderId\":\"%s\",\"paymentId\":\"pay-%s\",\"userId\":\"alice-0001\","
+              "\"amount\":36000,\"status\":\"READY\"}",
+              id, id);
+    wait_status(f, id, "PAYMENT_CREATED");
+    send_free(f->stock_topic, "stock.reserved", id,
+              "{\"orderId\":\"%s\",\"items\":[{\"skuId\":101,\"quantity\":2},"
+              "{\"skuId\":102,\"quantity\":1}]}",
+              id);
+    wait_status(f, id, "PAYMENT_PENDING");
+
+    send_free(f->payment_topic, "payment.completed", id,
+              "{\"orderId\":\"%s\",\"paymentId\":\"pay-%s\",\"transactionId\":\"tx-1\","
+              "\"paidAmount\":36000,\"currency\":\"KRW\",\"approvedAt\":1767225600000}",
+              id, id);
+    wait_status(f, id, "PAID");
+    ev = wait_event(f, id, "order.confirmed");
+    assert_int_equal(num(ev, "payableAmount"), 36000);
+
+    send_free(f->stock_topic, "stock.confirmed", id,
+              "{\"orderId\":\"%s\",\"items\":[{\"skuId\":101,\"quantity\":2}]}", id);
+    wait_status(f, id, "CONFIRMED");
+    o = get_order(f, id);
+    assert_int_equal(strncmp(str(o, "paymentId"), "pay-", 4), 0);
+    cJSON_Delete(o);
+
+    /* too late to cancel */
+    snprintf(path, sizeof(path), "/api/orders/%s/cancel", id);
+    assert_int_equal(http(f, "POST", path, f->alice, NULL, NULL, &o), 409);
+    assert_string_equal(str(o, "code"), "ORDER-409-001");
+    cJSON_Delete(o);
+
+    /* refund the first line: PARTIALLY_REFUNDED and that line's payable share */
+    snprintf(path, sizeof(path), "/api/orders/%s/refund", id);
+    snprintf(body, sizeof(body), "{\"itemIds\":[%lld]}", item1);
+    assert_int_equal(http(f, "POST", path, f->alice, body, NULL, &o), 200);
+    assert_string_equal(str(o, "status"), "PARTIALLY_REFUNDED");
+    assert_int_equal(num(o, "refundAmount"), 27000);
+    cJSON_Delete(o);
+    ev = wait_event(f, id, "order.refunded");
+    assert_int_equal(num(ev, "amount"), 27000);
+    assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(ev, "items")), 1);
+    assert_int_equal(num(cJSON_GetArrayItem(cJSON_GetObjectItem(ev, "items"), 0), "skuId"), SKU_A);
+    assert_int_equal(num(cJSON_GetArrayItem(cJSON_GetObjectItem(ev, "items"), 0), "quantity"), 2);
+    /* the same item again: refused; someone else: not found; an item of no order: 422 */
+    assert_int_equal(http(f, "POST", path, f->alice, body, NULL, NULL), 409);
+    assert_int_equal(http(f, "POST", path, f->bob, body, NULL, NULL), 404);
+    assert_int_equal(http(f, "POST", path, f->alice, "{\"itemIds\":[999999]}", NULL, NULL), 422);
+    /* the rest: REFUNDED */
+    snprintf(body, sizeof(body), "{\"itemIds\":[%lld]}", item2);
+    assert_int_equal(http(f, "POST", path, f->alice, body, NULL, &o), 200);
+    assert_string_equal(str(o, "status"), "REFUNDED");
+    cJSON_Delete(o);
+    o = get_order(f, id);
+    assert_true(cJSON_IsTrue(
+        cJSON_GetObjectItem(cJSON_GetArrayItem(cJSON_GetObjectItem(o, "items"), 0), "refunded")));
+    cJSON_Delete(o);
+}
+
+/* stock.reserved first, then payment.created; a payment.completed for the wrong amount is
+ * refused: CANCELLED with AMOUNT_MISMATCH so the payment is refunded. */
+static void test_amount_mismatch(void **state)
+{
+    struct fixture *f = *state;
+    char id[UTIL_UUID_LEN];
+    const cJSON *ev;
+    cJSON *o;
+
+    assert_int_equal(place(f, f->alice, one_line, NULL, id, NULL), 201);
+    send_free(f->stock_topic, "stock.reserved", id,
+              "{\"orderId\":\"%s\",\"items\":[{\"skuId\":103,\"quantity\":1}]}", id);
+    wait_status(f, id, "RESERVED");
+    send_free(f->payment_topic, "payment.created", id,
+              "{\"orderId\":\"%s\",\"paymentId\":\"p-%s\",\"amount\":999}", id, id);
+    wait_status(f, id, "PAYMENT_PENDING");
+    send_free(f->payment_topic, "payment.completed", id,
+              "{\"orderId\":\"%s\",\"paymentId\":\"p\",\"paidAmount\":998}", id);
+    wait_status(f, id, "CANCELLED");
+    ev = wait_event(f, id, "order.cancelled");
+    assert_string_equal(str(ev, "reason"), "AMOUNT_MISMATCH");
+    assert_string_equal(str(ev, "status"), "CANCELLED");
+    assert_int_equal(count_events(f, id, "order.confirmed"), 0);
+    o = get_order(f, id);
+    assert_string_equal(str(o, "cancelReason"), "AMOUNT_MISMATCH");
+    cJSON_Delete(o);
+}
+
+static void test_reservation_failed(void **state)
+{
+    struct fixture *f = *state;
+    char id[UTIL_UUID_LEN];
+    const cJSON *ev;
+
+    assert_int_equal(place(f, f->alice, one_line, NULL, id, NULL), 201);
+    send_free(f->stock_topic, "stock.reservation.failed", id,
+              "{\"orderId\":\"%s\",\"reason\":\"NOT_ENOUGH_STOCK\",\"failedItems\":[{\"skuId\":"
+              "103,\"requestedQuantity\":1,\"availableQuantity\":0}]}",
+              id);
+    wait_status(f, id, "FAILED");
+    ev = wait_event(f, id, "order.cancelled");
+    assert_string_equal(str(ev, "reason"), "STOCK_RESERVATION_FAILED");
+    assert_string_equal(str(ev, "status"), "FAILED");
+    assert_string_equal(str(ev, "userId"), "alice-0001");
+}
+
+static void test_payment_failed(void **state)
+{
+    struct fixture *f = *state;
+    char id[UTIL_UUID_LEN];
+    const cJSON *ev;
+
+    assert_int_equal(place(f, f->alice, one_line, NULL, id, NULL), 201);
+    send_free(f->stock_topic, "stock.reserved", id,
+              "{\"orderId\":\"%s\",\"items\":[{\"skuId\":103,\"quantity\":1}]}", id);
+    send_free(f->payment_topic, "payment.created", id,
+              "{\"orderId\":\"%s\",\"paymentId\":\"p-%s\",\"amount\":999}", id, id);
+    wait_status(f, id, "PAYMENT_PENDING");
+    send_free(f->payment_topic, "payment.failed", id,
+              "{\"orderId\":\"%s\",\"paymentId\":\"p\",\"reason\":\"DECLINED_CARD\","
+              "\"failedAt\":1767225600000}",
+              id);
+    wait_status(f, id, "CANCELLED");
+    ev = wait_event(f, id, "order.cancelled");
+    assert_string_equal(str(ev, "reason"), "PAYMENT_FAILED");
+    assert_string_equal(str(ev, "status"), "CANCELLED");
+}
+
+/* Redelivered events (same id) and stale ones (new id, no longer applicable) change nothing
+ * and publish nothing. */
+static void test_duplicates(void **state)
+{
+    struct fixture *f = *state;
+    char id[UTIL_UUID_LEN];
+    char *reserved, *completed;
+    const cJSON *ev;
+
+    assert_int_equal(place(f, f->alice, one_line, NULL, id, NULL), 201);
+    reserved = send(f->stock_topic, "stock.reserved", id,
+                    "{\"orderId\":\"%s\",\"items\":[{\"skuId\":103,\"quantity\":1}]}", id);
+    resend(f->stock_topic, id, reserved);
+    send_free(f->stock_topic, "stock.reserved", id,
+              "{\"orderId\":\"%s\",\"items\":[{\"skuId\":103,\"quantity\":1}]}", id);
+    /* stock.released is recorded in the history: a marker that everything before it on the
+     * stock topic (same key, same partition) has been handled */
+    send_free(f->stock_topic, "stock.released", id,
+              "{\"orderId\":\"%s\",\"items\":[],\"reason\":\"TEST_MARKER\"}", id);
+    wait_history(f, id, "stock.released");
+    assert_int_equal(history_count(f, id, "RESERVED"), 2); /* RESERVED once + the marker */
+
+    send_free(f->payment_topic, "payment.created", id,
+              "{\"orderId\":\"%s\",\"paymentId\":\"p-1\",\"amount\":999}", id);
+    completed = send(f->payment_topic, "payment.completed", id,
+                     "{\"orderId\":\"%s\",\"paymentId\":\"p-1\",\"paidAmount\":999}", id);
+    wait_status(f, id, "PAID");
+    resend(f->payment_topic, id, completed);
+    send_free(f->payment_topic, "payment.completed", id,
+              "{\"orderId\":\"%s\",\"paymentId\":\"p-1\",\"paidAmount\":999}", id);
+    send_free(f->payment_topic, "payment.refunded", id,
+              "{\"orderId\":\"%s\",\"paymentId\":\"p-1\",\"refundedAmount\":0}", id);
+    wait_history(f, id, "payment.refunded");
+    assert_int_equal(history_count(f, id, "PAID"), 2); /* PAID once + the marker */
+    /* cancel after payment: order.cancelled comes after every earlier event of the order */
+    {
+        char path[96];
+
+        snprintf(path, sizeof(path), "/api/orders/%s/cancel", id);
+        assert_int_equal(http(f, "POST", path, f->alice, NULL, NULL, NULL), 200);
+        /* a repeated cancel answers like the first */
+        assert_int_equal(http(f, "POST", path, f->alice, NULL, NULL, NULL), 200);
+    }
+    ev = wait_event(f, id, "order.cancelled");
+    assert_string_equal(str(ev, "reason"), "USER_CANCELLED");
+    assert_int_equal(count_events(f, id, "order.confirmed"), 1);
+    assert_int_equal(count_events(f, id, "order.placed"), 1);
+    free(reserved);
+    free(completed);
+}
+
+/* Other users cannot read or cancel; ADMIN can read; the owner cancels before payment. */
+static void test_ownership_and_cancel(void **state)
+{
+    struct fixture *f = *state;
+    char id[UTIL_UUID_LEN], path[128];
+    const cJSON *ev;
+    cJSON *o = NULL;
+
+    assert_int_equal(place(f, f->alice, one_line, NULL, id, NULL), 201);
+    snprintf(path, sizeof(path), "/api/orders/%s", id);
+    assert_int_equal(http(f, "GET", path, f->bob, NULL, NULL, &o), 404);
+    assert_string_equal(str(o, "code"), "ORDER-404-001");
+    cJSON_Delete(o);
+    assert_int_equal(http(f, "GET", path, f->admin, NULL, NULL, NULL), 200);
+    snprintf(path, sizeof(path), "/api/orders/%s/cancel", id);
+    assert_int_equal(http(f, "POST", path, f->bob, NULL, NULL, NULL), 404);
+    assert_int_equal(http(f, "POST", path, f->alice, NULL, NULL, &o), 200);
+    assert_string_equal(str(o, "status"), "CANCELLED");
+    assert_string_equal(str(o, "cancelReason"), "USER_CANCELLED");
+    cJSON_Delete(o);
+    ev = wait_event(f, id, "order.cancelled");
+    assert_string_equal(str(ev, "reason"), "USER_CANCELLED");
+
+    /* a payment completing after the cancel: the order stays CANCELLED and asks for a refund */
+    send_free(f->payment_topic, "payment.completed", id,
+              "{\"orderId\":\"%s\",\"paymentId\":\"late\",\"paidAmount\":999}", id);
+    wait_history(f, id, "PAID_AFTER_CANCEL");
+    o = get_order(f, id);
+    assert_string_equal(str(o, "status"), "CANCELLED");
+    cJSON_Delete(o);
+    for (int64_t end = util_now_mono_ms() + WAIT_MS;
+         count_events(f, id, "order.cancelled") < 2 && util_now_mono_ms() < end;)
+        read_events(f, 500);
+    assert_int_equal(count_events(f, id, "order.cancelled"), 2);
+
+    /* B's list does not show A's orders */
+    assert_int_equal(http(f, "GET", "/api/orders?page=0&size=5", f->bob, NULL, NULL, &o), 200);
+    assert_int_equal(num(o, "totalElements"), 0);
+    cJSON_Delete(o);
+    assert_int_equal(http(f, "GET", "/api/orders?page=0&size=2", f->alice, NULL, NULL, &o), 200);
+    assert_true(num(o, "totalElements") >= 1);
+    assert_true(cJSON_GetArraySize(cJSON_GetObjectItem(o, "content")) <= 2);
+    cJSON_Delete(o);
+}
+
+/* The same Idempotency-Key twice: one order, one order.placed; another user's same key is
+ * another order. */
+static void test_idempotency_key(void **state)
+{
+    struct fixture *f = *state;
+    char id1[UTIL_UUID_LEN], id2[UTIL_UUID_LEN], id3[UTIL_UUID_LEN], key[64];
+
+    ts_unique("idem", key, sizeof(key));
+    assert_int_equal(place(f, f->alice, one_line, key, id1, NULL), 201);
+    assert_int_equal(place(f, f->alice, one_line, key, id2, NULL), 200);
+    assert_string_equal(id1, id2);
+    assert_int_equal(place(f, f->bob, one_line, key, id3, NULL), 201);
+    assert_string_not_equal(id1, id3);
+    /* bob's order.placed comes after alice's on the order topic only if they share a
+     * partition, so wait for both and then give the relay a moment beyond */
+    wait_event(f, id1, "order.placed");
+    wait_event(f, id3, "order.placed");
+    read_events(f, 2000);
+    assert_int_equal(count_events(f, id1, "order.placed"), 1);
+}
+
+/* An invalid payload goes to the dead-letter topic; an unknown order is skipped; either way
+ * the consumer moves on to the next event. */
+static void test_invalid_and_unknown_events(void **state)
+{
+    struct fixture *f = *state;
+    char id[UTIL_UUID_LEN], other[UTIL_UUID_LEN], dlq[96];
+    struct ts_consumer *c;
+    struct ts_record *recs = NULL;
+    size_t n;
+
+    assert_int_equal(place(f, f->alice, one_line, NULL, id, NULL), 201);
+    util_uuid(other);
+    send_free(f->payment_topic, "payment.created", other,
+              "{\"orderId\":\"%s\",\"paymentId\":\"p\",\"amount\":1}", other);
+    send_free(f->payment_topic, "payment.completed", id,
+              "{\"orderId\":\"%s\",\"paymentId\":\"p\",\"paidAmount\":\"lots\"}", id);
+    send_free(f->payment_topic, "payment.created", id,
+              "{\"orderId\":\"%s\",\"paymentId\":\"p-%s\",\"amount\":999}", id, id);
+    wait_status(f, id, "PAYMENT_CREATED");
+    snprintf(dlq, sizeof(dlq), "%s.dlq", f->payment_topic);
+    c = ts_consumer_new(dlq);
+    n = ts_consume(c, 1, WAIT_MS, &recs);
+    assert_int_equal(n, 1);
+    assert_string_equal(recs[0].key, id);
+    assert_non_null(strstr(ts_record_header(&recs[0], "dlq_error"), "paidAmount"));
+    ts_records_free(recs, n);
+    ts_consumer_free(c);
+}
+
+struct racer {
+    struct fixture *f;
+    const char *key;
+    long status;
+    char id[UTIL_UUID_LEN];
+};
+
+/* One POST /api/orders with the racers' shared key (no cmocka asserts off the main thread). */
+static void *race_place(void *arg)
+{
+    struct racer *r = arg;
+    char u[128], hdr[200];
+    const char *headers[] = {hdr, NULL};
+    struct ts_resp resp;
+
+    snprintf(u, sizeof(u), "%.63s/api/orders", r->f->svc.url);
+    snprintf(hdr, sizeof(hdr), "Idempotency-Key: %s", r->key);
+    if (ts_http("POST", u, r->f->alice, one_line, headers, &resp) == 0) {
+        r->status = resp.status;
+        snprintf(r->id, sizeof(r->id), "%s", str(resp.json, "id"));
+        ts_resp_free(&resp);
+    }
+    return NULL;
+}
+
+/* Concurrent requests with one key: one 201, the others 200 with the same order. */
+static void test_idempotency_race(void **state)
+{
+    struct fixture *f = *state;
+    struct racer racers[6];
+    pthread_t threads[6];
+    char key[64];
+    int created = 0;
+
+    ts_unique("race", key, sizeof(key));
+    for (size_t i = 0; i < 6; i++) {
+        racers[i] = (struct racer){.f = f, .key = key};
+        assert_int_equal(pthread_create(&threads[i], NULL, race_place, &racers[i]), 0);
+    }
+    for (size_t i = 0; i < 6; i++)
+        pthread_join(threads[i], NULL);
+    for (size_t i = 0; i < 6; i++) {
+        if (racers[i].status != 200 && racers[i].status != 201)
+            fail_msg("racer %zu: status %ld", i, racers[i].status);
+        created += racers[i].status == 201;
+        assert_string_equal(racers[i].id, racers[0].id);
+    }
+    assert_int_equal(created, 1);
+    wait_event(f, racers[0].id, "order.placed");
+    read_events(f, 1000);
+    assert_int_equal(count_events(f, racers[0].id, "order.placed"), 1);
+}
+
+static void test_bad_input(void **state)
+{
+    struct fixture *f = *state;
+    char many[4096], path[96];
+    size_t used;
+    cJSON *o = NULL;
+
+    assert_int_equal(http(f, "POST", "/api/orders", NULL, one_line, NULL, NULL), 401);
+    assert_int_equal(http(f, "POST", "/api/orders", f->alice, "{\"items\":[]}", NULL, &o), 400);
+    assert_string_equal(str(o, "code"), "ORDER-400-001");
+    assert_true(cJSON_GetArraySize(cJSON_GetObjectItem(o, "errors")) >= 1);
+    cJSON_Delete(o);
+    assert_int_equal(http(f, "POST", "/api/orders", f->alice,
+                          "{\"items\":[{\"skuId\":103,\"quantity\":0}]}", NULL, NULL),
+                     400);
+    assert_int_equal(http(f, "POST", "/api/orders", f->alice,
+                          "{\"items\":[{\"skuId\":103,\"quantity\":1001}]}", NULL, NULL),
+                     400);
+    assert_int_equal(http(f, "POST", "/api/orders", f->alice,
+                          "{\"items\":[{\"skuId\":103,\"quantity\":1}],\"discountAmount\":-1}",
+                          NULL, NULL),
+                     400);
+    assert_int_equal(http(f, "POST", "/api/orders", f->alice,
+                          "{\"items\":[{\"skuId\":103,\"quantity\":1}],\"discountAmount\":1000}",
+                          NULL, &o),
+                     400);
+    assert_string_equal(str(cJSON_GetArrayItem(cJSON_GetObjectItem(o, "errors"), 0), "field"),
+                        "discountAmount");
+    cJSON_Delete(o);
+    used = (size_t)snprintf(many, sizeof(many), "{\"items\":[");
+    for (int i = 0; i < 51; i++)
+        used += (size_t)snprintf(many + used, sizeof(many) - used,
+                                 "%s{\"skuId\":103,\"quantity\":1}", i ? "," : "");
+    snprintf(many + used, sizeof(many) - used, "]}");
+    assert_int_equal(http(f, "POST", "/api/orders", f->alice, many, NULL, NULL), 400);
+    assert_int_equal(http(f, "POST", "/api/orders", f->alice, "{not json", NULL, NULL), 400);
+    assert_int_equal(http(f, "POST", "/api/orders", f->alice,
+                          "{\"items\":[{\"skuId\":424242,\"quantity\":1}]}", NULL, &o),
+                     422);
+    assert_string_equal(str(o, "code"), "ORDER-422-001");
+    cJSON_Delete(o);
+    assert_int_equal(http(f, "GET", "/api/orders/00000000-0000-4000-8000-000000000000", f->alice,
+                          NULL, NULL, NULL),
+                     404);
+    assert_int_equal(http(f, "GET", "/api/orders/not-an-id", f->alice, NULL, NULL, NULL), 404);
+    assert_int_equal(http(f, "GET", "/api/orders?size=0", f->alice, NULL, NULL, NULL), 400);
+    /* refund before CONFIRMED */
+    {
+        char id[UTIL_UUID_LEN];
+
+        assert_int_equal(place(f, f->alice, one_line, NULL, id, NULL), 201);
+        snprintf(path, sizeof(path), "/api/orders/%s/refund", id);
+        assert_int_equal(http(f, "POST", path, f->alice, "{\"itemIds\":[1]}", NULL, NULL), 409);
+        assert_int_equal(http(f, "POST", path, f->alice, "{\"itemIds\":[]}", NULL, NULL), 400);
+    }
+}
+
+static void test_metrics(void **state)
+{
+    struct fixture *f = *state;
+    struct ts_resp r;
+    char u[128];
+
+    snprintf(u, sizeof(u), "%.63s/metrics", f->svc.url);
+    assert_int_equal(ts_http("GET", u, NULL, NULL, NULL, &r), 0);
+    assert_int_equal(r.status, 200);
+    assert_non_null(strstr(r.body, "commerce_saga_outcomes_total{status=\"CANCELLED\""));
+    assert_non_null(strstr(r.body, "commerce_saga_duration_seconds_bucket"));
+    ts_resp_free(&r);
+}
+
+/* Unpaid orders are cancelled after ORDER_PAYMENT_DEADLINE_S (3 s here) exactly once, with
+ * two instances scanning the same database. */
+static void test_payment_deadline(void **state)
+{
+    struct fixture *f = *state;
+    char ids[8][UTIL_UUID_LEN];
+    const cJSON *ev;
+    cJSON *o;
+
+    for (size_t i = 0; i < 8; i++)
+        assert_int_equal(place(f, f->alice, one_line, NULL, ids[i], NULL), 201);
+    for (size_t i = 0; i < 8; i++) {
+        wait_status(f, ids[i], "CANCELLED");
+        ev = wait_event(f, ids[i], "order.cancelled");
+        assert_string_equal(str(ev, "reason"), "PAYMENT_TIMEOUT");
+        assert_string_equal(str(ev, "status"), "CANCELLED");
+    }
+    o = get_order(f, ids[0]);
+    assert_string_equal(str(o, "cancelReason"), "PAYMENT_TIMEOUT");
+    cJSON_Delete(o);
+    /* later scans of either instance leave them alone */
+    read_events(f, 2000);
+    for (size_t i = 0; i < 8; i++) {
+        assert_int_equal(count_events(f, ids[i], "order.cancelled"), 1);
+        assert_int_equal(history_count(f, ids[i], "CANCELLED"), 1);
+    }
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_happy_path_and_refunds),
+        cmocka_unit_test(test_amount_mismatch),
+        cmocka_unit_test(test_reservation_failed),
+        cmocka_unit_test(test_payment_failed),
+        cmocka_unit_test(test_duplicates),
+        cmocka_unit_test(test_ownership_and_cancel),
+        cmocka_unit_test(test_invalid_and_unknown_events),
+        cmocka_unit_test(test_idempotency_key),
+        cmocka_unit_test(test_idempotency_race),
+        cmocka_unit_test(test_bad_input),
+        cmocka_unit_test(test_metrics),
+    };
+    const struct CMUnitTest deadline_tests[] = {
+        cmocka_unit_test(test_payment_deadline),
+    };
+    int failed = cmocka_run_group_tests_name("order", tests, setup, teardown);
+
+    return failed +
+           cmocka_run_group_tests_name("order-deadline", deadline_tests, setup_deadline, teardown);
+}

@@ -1,0 +1,46 @@
+/* app.h - payment-service's configuration and shared state, handed to every handler. */
+#ifndef PAYMENT_APP_H
+#define PAYMENT_APP_H
+
+#include "common/config.h"
+#include "common/db.h"
+#include "common/http.h"
+#include "common/kafka.h"
+#include "common/outbox.h"
+
+#define PAYMENT_SERVICE "payment-service"
+#define PAYMENT_SOURCE "/payment-service"
+
+struct pay_config {
+    struct svc_config svc;
+    long gateway_timeout_ms; /* PAYMENT_GATEWAY_TIMEOUT_MS */
+};
+
+/* config.c: loads the common settings plus payment's own; same contract as cfg_load(). */
+int pay_config_load(struct pay_config *cfg, char *errbuf, size_t errlen);
+void pay_config_log(const struct pay_config *cfg);
+
+struct pay_app {
+    const struct pay_config *cfg;
+    struct db_pool *pool;
+    struct outbox_relay *relay; /* may be NULL in tests */
+};
+
+/* http_payments.c */
+void http_payment_confirm(struct http_req *req, struct http_resp *resp, void *app);
+void http_payment_get(struct http_req *req, struct http_resp *resp, void *app);
+
+/* events.c: the consumer's handler (@app is a struct pay_app). */
+enum kafka_result pay_handle_event(const struct event *ev, const struct kafka_record *rec,
+                                   void *app, char *errbuf, size_t errlen);
+
+/* The event types the consumer handles, terminated by {NULL}. */
+extern const struct kafka_type PAY_CONSUMED_TYPES[];
+
+/* The event types this service publishes, NULL-terminated. */
+extern const char *const PAY_PUBLISHED_TYPES[];
+
+/* Registers the payment metrics (main, once). */
+void pay_metrics_register(void);
+
+#endif
