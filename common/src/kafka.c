@@ -33,6 +33,7 @@
 #define KAFKA_ADMIN_TIMEOUT_MS 15000
 
 #define M_CONSUMED "commerce_events_consumed_total"
+#define M_LAG "commerce_consumer_lag"
 #define M_RETRIED "commerce_events_retried_total"
 #define M_DEAD "commerce_events_dead_lettered_total"
 #define M_DURATION "commerce_event_handler_duration_seconds"
@@ -929,11 +930,47 @@ static void kafka__consumer_free(struct kafka_consumer *c)
 static void kafka__metrics_register(void)
 {
     metrics_counter(M_CONSUMED, "Events consumed, by type and outcome.", "type,result");
+    metrics_gauge(M_LAG, "Messages behind the partition's end, per assigned partition "
+                         "(librdkafka statistics, every 5 s).",
+                  "group,topic,partition");
     metrics_counter(M_RETRIED, "Event deliveries that failed transiently and will be retried.",
                     "type");
     metrics_counter(M_DEAD, "Events sent to a dead-letter topic, by source topic.", "topic");
     metrics_histogram(M_DURATION, "Time spent in event handlers.", "type", METRICS_LATENCY_BUCKETS,
                       METRICS_LATENCY_NBUCKETS);
+}
+
+/* librdkafka statistics (JSON, every statistics.interval.ms, served by the consumer's poll):
+ * the lag of each assigned partition becomes commerce_consumer_lag{group,topic,partition}.
+ * Returns 0: librdkafka frees @json. */
+static int kafka__stats_cb(rd_kafka_t *rk, char *json, size_t json_len, void *opaque)
+{
+    struct kafka_consumer *c = opaque;
+    cJSON *root = cJSON_ParseWithLength(json, json_len);
+    const cJSON *topic, *part;
+
+    (void)rk;
+    cJSON_ArrayForEach(topic, cJSON_GetObjectItemCaseSensitive(root, "topics"))
+    {
+        cJSON_ArrayForEach(part, cJSON_GetObjectItemCaseSensitive(topic, "partitions"))
+        {
+            const cJSON *lag = cJSON_GetObjectItemCaseSensitive(part, "consumer_lag");
+            const cJSON *assigned = cJSON_GetObjectItemCaseSensitive(part, "fetch_state");
+            const char *labels[3];
+
+            /* "-1" is librdkafka's internal unassigned partition; -1 lag means unknown */
+            if (!part->string || strcmp(part->string, "-1") == 0 || !cJSON_IsNumber(lag) ||
+                lag->valuedouble < 0 || !cJSON_IsString(assigned) ||
+                strcmp(assigned->valuestring, "active") != 0)
+                continue;
+            labels[0] = c->group_id;
+            labels[1] = topic->string;
+            labels[2] = part->string;
+            metrics_set(M_LAG, labels, lag->valuedouble);
+        }
+    }
+    cJSON_Delete(root);
+    return 0;
 }
 
 struct kafka_consumer *kafka_consumer_start(const struct kafka_consumer_opts *opts, char *errbuf,
@@ -993,6 +1030,8 @@ struct kafka_consumer *kafka_consumer_start(const struct kafka_consumer_opts *op
             "enable.auto.offset.store", "false",
             "enable.partition.eof", "false",
             "auto.offset.reset", opts->auto_offset_reset ? opts->auto_offset_reset : "earliest",
+            /* statistics feed the consumer-lag gauge (kafka__stats_cb) */
+            "statistics.interval.ms", "5000",
             NULL,
         };
         /* clang-format on */
@@ -1001,6 +1040,7 @@ struct kafka_consumer *kafka_consumer_start(const struct kafka_consumer_opts *op
             goto bad;
     }
     rd_kafka_conf_set_rebalance_cb(conf, kafka__rebalance_cb);
+    rd_kafka_conf_set_stats_cb(conf, kafka__stats_cb);
     rd_kafka_conf_set_opaque(conf, c);
     c->rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errbuf, errlen);
     if (!c->rk)

@@ -20,6 +20,7 @@
 #include "common/event.h"
 #include "common/inbox.h"
 #include "common/kafka.h"
+#include "common/metrics.h"
 #include "testsup.h"
 
 struct app {
@@ -136,6 +137,24 @@ struct wait_arg {
     int calls;
 };
 
+struct lag_arg {
+    const char *group;
+};
+
+/* True once the lag gauge shows this group caught up (0) on some partition. */
+static bool lag_reported(void *arg)
+{
+    struct lag_arg *l = arg;
+    char needle[160];
+    char *text = metrics_render();
+    bool found;
+
+    snprintf(needle, sizeof(needle), "commerce_consumer_lag{group=\"%s\"", l->group);
+    found = text && strstr(text, needle) && strstr(strstr(text, needle), "} 0\n");
+    free(text);
+    return found;
+}
+
 static bool calls_reached(void *arg)
 {
     struct wait_arg *w = arg;
@@ -192,6 +211,11 @@ static void run(int fail_first, void (*produce)(const char *topic), int want_cal
     w.app = &app;
     w.calls = want_calls;
     assert_true(ts_poll_until(calls_reached, &w, 60000));
+    {
+        /* the consumer's statistics report the lag per partition: 0 once all is handled */
+        struct lag_arg l = {group};
+        assert_true(ts_poll_until(lag_reported, &l, 30000));
+    }
     kafka_consumer_stop(c);
     assert_int_equal(app.calls, want_calls);
     assert_int_equal(counter(app.pool, "a"), want_a);
