@@ -3,9 +3,10 @@
  * order-service (MariaDB), payment-service (MariaDB) and inventory-service (Redis).
  *
  *   per SKU     received − sold + returned = available + reserved; no counter negative;
- *               reserved = 0 when every order is terminal; sold and returned match the
- *               orders (sold = Σ units of CONFIRMED / refund-status orders, returned = Σ units
- *               of refunded items) — meaningful when the SKUs are only sold by these orders;
+ *               reserved = 0 when every order is terminal; what customers keep matches the
+ *               orders (sold − returned = Σ unrefunded units of CONFIRMED / refund-status
+ *               orders; a paid order cancelled before its confirmation completed is sold and
+ *               taken back) — meaningful when the SKUs are only sold by these orders;
  *   per order   a terminal status (CONFIRMED, CANCELLED, FAILED, PARTIALLY_REFUNDED,
  *               REFUNDED); captured − refunded = payable for CONFIRMED, = payable − refunded
  *               items for refund statuses, = 0 for CANCELLED / FAILED; at most one successful
@@ -323,12 +324,18 @@ static void check_stock(const struct sku *s, bool all_terminal, bool compare_ord
     if (all_terminal && s->reserved != 0)
         violation("sku %lld: %lld units still reserved though every order is terminal", s->id,
                   s->reserved);
-    if (compare_orders && s->sold != s->want_sold)
-        violation("sku %lld: sold %lld, but confirmed/refund-status orders hold %lld units",
-                  s->id, s->sold, s->want_sold);
-    if (compare_orders && s->returned != s->want_returned)
-        violation("sku %lld: returned %lld, but refunded order items hold %lld units", s->id,
-                  s->returned, s->want_returned);
+    /* Units customers keep: sold − returned must equal the unrefunded items of CONFIRMED and
+     * refund-status orders. (A paid order cancelled before its confirmation completed was sold
+     * and then taken back: it adds the same amount to sold and to returned.) */
+    if (compare_orders && s->sold - s->returned != s->want_sold - s->want_returned)
+        violation("sku %lld: sold %lld - returned %lld = %lld, but confirmed/refund-status orders "
+                  "keep %lld units",
+                  s->id, s->sold, s->returned, s->sold - s->returned,
+                  s->want_sold - s->want_returned);
+    if (compare_orders && (s->sold < s->want_sold || s->returned < s->want_returned))
+        violation("sku %lld: sold %lld / returned %lld, but the orders account for at least %lld "
+                  "sold / %lld returned",
+                  s->id, s->sold, s->returned, s->want_sold, s->want_returned);
 }
 
 static void check_order(const struct order *o, bool allow_pending)
