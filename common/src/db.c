@@ -6,6 +6,9 @@
  * every service) and autocommit on; db_begin starts an explicit transaction. Affected rows
  * are rows *matched* (CLIENT_FOUND_ROWS), so "UPDATE … WHERE id=? AND status=?" reports 1 even
  * when the new values equal the old ones.
+ *
+ * Errors are counted in commerce_db_errors_total{kind} where they are mapped: connection (failed
+ * connects, lost sessions), deadlock (and lock wait timeouts), duplicate (key) and sql (the rest).
  */
 #include "common/db.h"
 
@@ -24,8 +27,10 @@
 #include <mysql.h>
 #include <mysqld_error.h>
 
+#include "common/metrics.h"
 #include "common/util.h"
 
+#define DB_METRIC_ERRORS "commerce_db_errors_total"
 #define DB_DEFAULT_TIMEOUT_S 5
 #define DB_DEFAULT_ACQUIRE_MS 5000
 #define DB_CELL_BUF 256                   /* first fetch buffer per column; larger is re-fetched */
@@ -64,6 +69,30 @@ struct db_result {
 
 /* ---- errors ---- */
 
+/* Counts one MariaDB error in commerce_db_errors_total{kind}: connection, deadlock, duplicate or
+ * sql. Registering is idempotent, so the family appears on first use (and again after a
+ * metrics_reset()). */
+static void db__count_error(const char *kind)
+{
+    metrics_counter(DB_METRIC_ERRORS,
+                    "MariaDB errors by kind (connection, deadlock, duplicate, sql).", "kind");
+    metrics_inc(DB_METRIC_ERRORS, (const char *const[]){kind}, 1);
+}
+
+static const char *db__error_kind(int rc)
+{
+    switch (rc) {
+    case -EEXIST:
+        return "duplicate";
+    case -EDEADLK:
+        return "deadlock";
+    case -EIO:
+        return "connection";
+    default:
+        return "sql";
+    }
+}
+
 static int db__map_errno(unsigned err)
 {
     switch (err) {
@@ -95,6 +124,7 @@ static int db__fail(struct db_conn *conn, MYSQL_STMT *stmt)
     int rc = db__map_errno(err);
 
     snprintf(conn->errmsg, sizeof(conn->errmsg), "%u: %s", err, msg ? msg : "");
+    db__count_error(db__error_kind(rc));
     if (rc == -EIO)
         conn->broken = true;
     return rc;
@@ -154,6 +184,7 @@ static MYSQL *db__open(const struct db_pool *pool, const char *database, char *e
                             NULL, CLIENT_FOUND_ROWS)) {
         snprintf(errbuf, errlen, "cannot connect to mariadb %s:%u: %u: %s", pool->host, pool->port,
                  mysql_errno(mysql), mysql_error(mysql));
+        db__count_error("connection");
         mysql_close(mysql);
         return NULL;
     }

@@ -1,6 +1,7 @@
 /*
  * rds.c - Redis on hiredis: a mutex-guarded pool of redisContext (not thread-safe on its own),
- * one reconnect-and-retry on I/O errors, and EVALSHA with a NOSCRIPT fallback.
+ * one reconnect-and-retry on I/O errors, and EVALSHA with a NOSCRIPT fallback. Failed connects,
+ * I/O errors and error replies are counted in commerce_redis_errors_total{kind}.
  */
 #include "common/rds.h"
 
@@ -13,7 +14,10 @@
 
 #include <openssl/sha.h>
 
+#include "common/metrics.h"
 #include "common/util.h"
+
+#define RDS_METRIC_ERRORS "commerce_redis_errors_total"
 
 struct rds_conn {
     redisContext *ctx;
@@ -28,6 +32,15 @@ struct rds_pool {
     struct rds_conn *idle;
     unsigned open;        /* connections that exist (idle or checked out) */
 };
+
+/* Counts one Redis error of @kind ("connection": connect or I/O error, "reply": an error reply).
+ * Registering is idempotent, so the family appears on first use (and again after a
+ * metrics_reset()). */
+static void rds__count_error(const char *kind)
+{
+    metrics_counter(RDS_METRIC_ERRORS, "Redis errors by kind (connection, reply).", "kind");
+    metrics_inc(RDS_METRIC_ERRORS, (const char *const[]){kind}, 1);
+}
 
 void rds_script_init(struct rds_script *script, const char *lua)
 {
@@ -97,8 +110,10 @@ static redisContext *connect_ctx(const struct rds_opts *opts, char *errbuf, size
     if (!ctx || ctx->err) {
         snprintf(errbuf, errlen, "cannot connect to redis %s:%u: %s", opts->host, opts->port,
                  ctx ? ctx->errstr : "out of memory");
-        if (ctx)
+        if (ctx) {
+            rds__count_error("connection");
             redisFree(ctx);
+        }
         return NULL;
     }
     redisSetTimeout(ctx, tv);
@@ -178,6 +193,7 @@ static int reconnect(struct rds_conn *conn, char *errbuf, size_t errlen)
 {
     if (redisReconnect(conn->ctx) != REDIS_OK) {
         snprintf(errbuf, errlen, "redis reconnect failed: %s", conn->ctx->errstr);
+        rds__count_error("connection");
         return -EIO;
     }
     return 0;
@@ -192,9 +208,14 @@ redisReply *rds_command(struct rds_conn *conn, int argc, const char **argv, cons
         if (conn->ctx->err && reconnect(conn, errbuf, errlen) < 0)
             return NULL;
         reply = redisCommandArgv(conn->ctx, argc, argv, argvlen);
-        if (reply)
+        if (reply) {
+            /* NOSCRIPT is expected once per script and Redis restart: rds_eval falls back */
+            if (reply->type == REDIS_REPLY_ERROR && strncmp(reply->str, "NOSCRIPT", 8) != 0)
+                rds__count_error("reply");
             return reply;
+        }
         snprintf(errbuf, errlen, "redis i/o error: %s", conn->ctx->errstr);
+        rds__count_error("connection");
         /* Only a connection the server had already closed (EOF: restart, idle kill) is retried.
          * After a timeout Redis may have run the command: sending it again could apply it
          * twice, so the caller decides. */
