@@ -114,6 +114,13 @@ check-layers:
 	@echo "check-layers: $(words $(DOMAIN_FILES)) domain files include no adapter header"
 .PHONY: check-layers
 
+# docs/event-contracts.md's payload reference, regenerated from the schemas under contracts/
+# (between its "contracts:begin" / "contracts:end" markers); test_contracts_doc fails when the
+# checked-in page differs
+contracts: $(BUILD)/bin/gen-contracts-doc
+	$(BUILD)/bin/gen-contracts-doc --write docs/event-contracts.md contracts
+.PHONY: contracts
+
 clean:
 	rm -rf build
 

@@ -347,6 +347,13 @@ out:
     return 0;
 }
 
+int contracts_load_default(const char *dir, struct contracts **ret, char *errbuf, size_t errlen)
+{
+    if (!dir || !*dir)
+        dir = CONTRACTS_DEFAULT_DIR;
+    return contracts_load(dir, ret, errbuf, errlen);
+}
+
 void contracts_free(struct contracts *c)
 {
     if (!c)
@@ -917,4 +924,195 @@ int contracts_check(const char *dir, char *errbuf, size_t errlen)
         count += contracts_check_type(c, c->types[i].name, collect_line, &col);
     contracts_free(c);
     return count ? -EINVAL : 0;
+}
+
+/* ---- the generated reference (docs/event-contracts.md, `make contracts`) ---- */
+
+/* Writes @s with the characters that break a Markdown table cell escaped. */
+static void doc_text(FILE *f, const char *s)
+{
+    for (; s && *s; s++) {
+        if (*s == '|')
+            fputs("\\|", f);
+        else if (*s == '\n')
+            fputc(' ', f);
+        else
+            fputc(*s, f);
+    }
+}
+
+static void doc_number(FILE *f, const cJSON *v)
+{
+    char num[48];
+
+    fmt_num(v->valuedouble, num, sizeof(num));
+    fputs(num, f);
+}
+
+/* A JSON value as compact text into the table (enum / const / default values). */
+static void doc_value(FILE *f, const cJSON *v)
+{
+    char *text = cJSON_PrintUnformatted(v);
+
+    fputc('`', f);
+    doc_text(f, text ? text : "?");
+    fputc('`', f);
+    cJSON_free(text);
+}
+
+/* ", <what>N..M<unit>" (or "≥ N", "≤ M") for the bounds @lo / @hi when either is a number. */
+static void doc_range(FILE *f, const cJSON *lo, const cJSON *hi, const char *what, const char *unit)
+{
+    bool has_lo = cJSON_IsNumber(lo), has_hi = cJSON_IsNumber(hi);
+
+    if (!has_lo && !has_hi)
+        return;
+    fprintf(f, ", %s", what);
+    if (has_lo && has_hi) {
+        doc_number(f, lo);
+        fputs("..", f);
+        doc_number(f, hi);
+    } else {
+        fputs(has_lo ? "≥ " : "≤ ", f);
+        doc_number(f, has_lo ? lo : hi);
+    }
+    fputs(unit, f);
+}
+
+/* The "type" cell: type names, format, enum/const, bounds. */
+static void doc_type(FILE *f, const cJSON *s)
+{
+    const cJSON *t = kw(s, "type"), *v;
+    bool first = true;
+
+    if (cJSON_IsString(t)) {
+        fputs(t->valuestring, f);
+    } else if (cJSON_IsArray(t)) {
+        cJSON_ArrayForEach (v, t) {
+            fprintf(f, "%s%s", first ? "" : " or ", cJSON_IsString(v) ? v->valuestring : "?");
+            first = false;
+        }
+    } else {
+        fputs(kw(s, "const") || kw(s, "enum") ? "value" : "any", f);
+    }
+    if (cJSON_IsArray(t) || cJSON_IsString(t)) {
+        v = kw(s, "items");
+        if (v && cJSON_IsString(kw(v, "type")))
+            fprintf(f, " of %s", kw(v, "type")->valuestring);
+    }
+    if ((v = kw(s, "format")) && cJSON_IsString(v))
+        fprintf(f, " (%s)", v->valuestring);
+    if ((v = kw(s, "const"))) {
+        fputs(" = ", f);
+        doc_value(f, v);
+    }
+    if ((v = kw(s, "enum")) && cJSON_IsArray(v)) {
+        const cJSON *e;
+
+        fputs(", one of ", f);
+        first = true;
+        cJSON_ArrayForEach (e, v) {
+            if (!first)
+                fputs(", ", f);
+            doc_value(f, e);
+            first = false;
+        }
+    }
+    doc_range(f, kw(s, "minimum"), kw(s, "maximum"), "", "");
+    if (cJSON_IsNumber(v = kw(s, "exclusiveMinimum"))) {
+        fputs(", > ", f);
+        doc_number(f, v);
+    }
+    if (cJSON_IsNumber(v = kw(s, "exclusiveMaximum"))) {
+        fputs(", < ", f);
+        doc_number(f, v);
+    }
+    doc_range(f, kw(s, "minLength"), kw(s, "maxLength"), "length ", "");
+    doc_range(f, kw(s, "minItems"), kw(s, "maxItems"), "", " items");
+}
+
+/*
+ * One row per property of the object schema @s (and, depth first, of nested objects and of
+ * arrays' object items), named by @prefix ("", "items[].", "shippingAddress."). @all_required:
+ * every ancestor is required, so "yes" means present in every event.
+ */
+static void doc_rows(FILE *f, const cJSON *s, const char *prefix, bool all_required, int depth)
+{
+    const cJSON *props = kw(s, "properties"), *req = kw(s, "required"), *p;
+
+    if (depth > JSCHEMA_MAX_DEPTH || !cJSON_IsObject(props))
+        return;
+    cJSON_ArrayForEach (p, props) {
+        bool required = list_has(req, p->string);
+        const cJSON *d = kw(p, "description"), *def = kw(p, "default"), *items = kw(p, "items");
+        char name[512];
+
+        snprintf(name, sizeof(name), "%s%s", prefix, p->string);
+        fputs("| `", f);
+        doc_text(f, name);
+        fputs("` | ", f);
+        doc_type(f, p);
+        fprintf(f, " | %s | ",
+                !required      ? "no"
+                : all_required ? "yes"
+                               : "yes, when its parent is present");
+        if (cJSON_IsString(d))
+            doc_text(f, d->valuestring);
+        if (def) {
+            fputs(cJSON_IsString(d) ? "; default " : "default ", f);
+            doc_value(f, def);
+        }
+        fputs(" |\n", f);
+        if (cJSON_IsObject(kw(p, "properties"))) {
+            char sub[520];
+
+            snprintf(sub, sizeof(sub), "%s.", name);
+            doc_rows(f, p, sub, all_required && required, depth + 1);
+        }
+        if (items && cJSON_IsObject(kw(items, "properties"))) {
+            char sub[520];
+
+            snprintf(sub, sizeof(sub), "%s[].", name);
+            doc_rows(f, items, sub, all_required && required, depth + 1);
+        }
+    }
+}
+
+char *contracts_doc_markdown(const struct contracts *c)
+{
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+
+    if (!f)
+        return NULL;
+    fputs("<!-- Generated from contracts/ by `make contracts` (tools/gen-contracts-doc.c); do not "
+          "edit by hand: common/tests/test_contracts_doc checks it. -->\n",
+          f);
+    for (size_t i = 0; i < c->ntypes; i++) {
+        const struct contracts_type *t = &c->types[i];
+
+        for (int v = 1; v <= t->nversions; v++) {
+            const cJSON *doc = jschema_document(t->versions[v - 1]);
+            const cJSON *title = kw(doc, "title"), *ap = kw(doc, "additionalProperties");
+
+            fprintf(f, "\n#### `%s` v%d\n\n", t->name, v);
+            if (cJSON_IsString(title)) {
+                doc_text(f, title->valuestring);
+                fputs("\n\n", f);
+            }
+            fprintf(f, "Schema `contracts/%s/v%d.json` (`%s`), mode %s%s.\n\n", t->name, v,
+                    jschema_id(t->versions[v - 1]) ? jschema_id(t->versions[v - 1]) : "no $id",
+                    contracts_mode_name(t->mode),
+                    cJSON_IsFalse(ap) ? "; no other fields allowed"
+                                      : "; other fields are allowed and ignored");
+            fputs("| field | type | required | description |\n|---|---|---|---|\n", f);
+            doc_rows(f, doc, "", true, 0);
+        }
+    }
+    if (fclose(f) != 0) {
+        free(text);
+        return NULL;
+    }
+    return text;
 }

@@ -22,6 +22,7 @@
 #include "common/log.h"
 #include "common/metrics.h"
 #include "common/msgctx.h"
+#include "common/upcast.h"
 #include "common/util.h"
 
 #define KAFKA_DEFAULT_MSG_TIMEOUT_MS 10000
@@ -434,6 +435,8 @@ struct kafka_consumer {
     int max_attempts;
     int backoff_base_ms;
     int backoff_max_ms;
+    const struct contracts *contracts; /* borrowed; NULL: no validation */
+    enum kafka_schema_policy schema_policy;
     struct kafka_retry *retries;
 };
 
@@ -712,6 +715,53 @@ static void kafka__ce_headers_free(struct kafka_ce_headers *hs)
     hs->n = 0;
 }
 
+/*
+ * Validates @ev's data against its (type, version) schema when the consumer has contracts,
+ * then upcasts it towards @kt->max_version as far as the upcaster table goes (updating
+ * ev->version and ev->dataschema). Returns 0, or -EINVAL with the dead-letter reason in
+ * @reason: "schema: <pointer>: <message>", "schema: no schema for …" or "upcast: …".
+ */
+static int kafka__check_payload(struct kafka_consumer *c, struct event *ev,
+                                const struct kafka_type *kt, const rd_kafka_message_t *m,
+                                char *reason, size_t reasonlen)
+{
+    char err[400];
+    int rc, to;
+
+    if (c->contracts) {
+        err[0] = '\0';
+        rc = contracts_validate(c->contracts, ev->type, ev->version, ev->data, err, sizeof(err));
+        if (rc == -ENOENT) {
+            snprintf(reason, reasonlen, "schema: no schema for '%s' v%d", ev->type, ev->version);
+            return -EINVAL; /* a version the contracts do not know is never processable */
+        }
+        if (rc < 0) {
+            snprintf(reason, reasonlen, "schema: %s", err);
+            if (c->schema_policy != KAFKA_SCHEMA_LENIENT_V1 || ev->version != 1)
+                return -EINVAL;
+            log_warnx("event '%s' (%s v%d) from '%s' [%" PRId32 "] offset %" PRId64
+                      " is invalid; handled anyway: %s",
+                      ev->id, ev->type, ev->version, rd_kafka_topic_name(m->rkt), m->partition,
+                      m->offset, reason);
+            kafka__count(event_topic(ev->type) ? ev->type : "unknown", "schema_invalid");
+            reason[0] = '\0';
+        }
+    }
+    for (to = ev->version; to < kt->max_version && upcast_find(ev->type, to); to++)
+        ;
+    if (to == ev->version)
+        return 0;
+    err[0] = '\0';
+    rc = upcast_to(ev->type, ev->version, to, ev->data, err, sizeof(err));
+    if (rc < 0) {
+        snprintf(reason, reasonlen, "upcast: %s", err);
+        return -EINVAL;
+    }
+    ev->version = to;
+    event_schema_urn(ev->type, to, ev->dataschema, sizeof(ev->dataschema));
+    return 0;
+}
+
 static void kafka__handle(struct kafka_consumer *c, const rd_kafka_message_t *m)
 {
     const char *topic = rd_kafka_topic_name(m->rkt);
@@ -725,7 +775,7 @@ static void kafka__handle(struct kafka_consumer *c, const rd_kafka_message_t *m)
     const char *mtype = "unknown";
     char err[512], reason[600];
     int64_t t0;
-    int delivery;
+    int delivery, produced_version = 0;
 
     memset(&ev, 0, sizeof(ev));
     if (rt && rt->offset != m->offset) {
@@ -752,6 +802,7 @@ static void kafka__handle(struct kafka_consumer *c, const rd_kafka_message_t *m)
     if (event_topic(ev.type))
         mtype = ev.type; /* a bounded label set: only known types name their series */
 
+    produced_version = ev.version;
     kt = kafka__type_find(c, ev.type);
     if (!kt) {
         log_debug("skipping event '%s' of type '%s' from '%s' [%" PRId32 "]", ev.id, ev.type, topic,
@@ -768,6 +819,11 @@ static void kafka__handle(struct kafka_consumer *c, const rd_kafka_message_t *m)
         goto out;
     }
 
+    if (kafka__check_payload(c, &ev, kt, m, reason, sizeof(reason)) < 0) {
+        kafka__to_dlq(c, m, rt, delivery, mtype, reason, 1);
+        goto out;
+    }
+
     rec = (struct kafka_record){
         .topic = topic,
         .partition = m->partition,
@@ -777,6 +833,7 @@ static void kafka__handle(struct kafka_consumer *c, const rd_kafka_message_t *m)
         .value = m->payload,
         .len = m->len,
         .attempt = delivery,
+        .version = produced_version,
     };
     msgctx_init_event(&ctx, ev.id, ev.correlationid, ev.causationid, ev.traceparent);
     msgctx_set_current(&ctx);
@@ -1009,6 +1066,8 @@ struct kafka_consumer *kafka_consumer_start(const struct kafka_consumer_opts *op
     c->handler = opts->handler;
     c->app = opts->app;
     c->dlq = opts->dlq_producer;
+    c->contracts = opts->contracts;
+    c->schema_policy = opts->schema_policy;
     c->max_attempts = opts->max_attempts > 0 ? opts->max_attempts : KAFKA_DEFAULT_MAX_ATTEMPTS;
     c->backoff_base_ms =
         opts->backoff_base_ms > 0 ? opts->backoff_base_ms : KAFKA_DEFAULT_BACKOFF_BASE_MS;

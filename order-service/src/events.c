@@ -27,7 +27,7 @@ const struct kafka_type ORDER_CONSUMED_TYPES[] = {
     {"stock.confirm.failed", 1, 1},
     {"stock.released", 1, 1},
     {"payment.created", 1, 1},
-    {"payment.completed", 1, 1},
+    {"payment.completed", 1, 2}, /* v1 upcast to v2 (approvedAtTime) */
     {"payment.failed", 1, 1},
     {"payment.refunded", 1, 1},
     {NULL, 0, 0},

@@ -4,6 +4,7 @@
  * refund (owner). Another user's order answers 404 ORDER-404-001, so ids cannot be probed.
  */
 #include <errno.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -157,6 +158,64 @@ static void reply_order(struct db_conn *conn, struct http_resp *resp, int status
         http_reply_json(resp, status, j);
 }
 
+static bool is_letter(char ch)
+{
+    return (ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z');
+}
+
+/*
+ * The optional shippingAddress {recipient, line1, line2?, city, postalCode, country} of an order
+ * request (contracts/order.placed/v2.json; the limits here are in bytes, so never looser than
+ * the schema's, which count code points): a clean copy with only those fields into *@ret
+ * (caller owns: cJSON_Delete; NULL when absent); field errors go to @errors.
+ */
+static void parse_shipping(const cJSON *body, cJSON **ret, cJSON **errors)
+{
+    static const struct {
+        const char *name, *field;
+        bool required;
+        size_t min, max;
+    } fields[] = {
+        {"recipient", "shippingAddress.recipient", true, 1, 200},
+        {"line1", "shippingAddress.line1", true, 1, 400},
+        {"line2", "shippingAddress.line2", false, 0, 400},
+        {"city", "shippingAddress.city", true, 1, 200},
+        {"postalCode", "shippingAddress.postalCode", true, 1, 20},
+        {"country", "shippingAddress.country", true, 2, 2},
+    };
+    const cJSON *addr = cJSON_GetObjectItemCaseSensitive(body, "shippingAddress");
+    cJSON *out;
+
+    *ret = NULL;
+    if (!addr || cJSON_IsNull(addr))
+        return;
+    if (!cJSON_IsObject(addr)) {
+        http_field_error(errors, "shippingAddress", "must be an object");
+        return;
+    }
+    out = cJSON_CreateObject();
+    if (!out) {
+        http_field_error(errors, "shippingAddress", "out of memory");
+        return;
+    }
+    for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++) {
+        const char *v = NULL;
+
+        if (jsonx_str(addr, fields[i].name, fields[i].field, fields[i].required, fields[i].max, &v,
+                      errors) < 0)
+            continue;
+        if (strlen(v) < fields[i].min ||
+            (fields[i].min == 2 && fields[i].max == 2 && !(is_letter(v[0]) && is_letter(v[1])))) {
+            http_field_error(errors, fields[i].field,
+                             fields[i].min == fields[i].max ? "must be 2 letters (ISO 3166-1)"
+                                                            : "must not be empty");
+            continue;
+        }
+        cJSON_AddStringToObject(out, fields[i].name, v);
+    }
+    *ret = out;
+}
+
 /* Reads the request's lines into @lines; field errors go to @errors. */
 static size_t parse_lines(const cJSON *body, struct order_line *lines, cJSON **errors)
 {
@@ -197,7 +256,7 @@ void http_order_create(struct http_req *req, struct http_resp *resp, void *arg)
     struct order_totals totals;
     char id[UTIL_UUID_LEN], location[96];
     long long discount = 0, missing = 0;
-    cJSON *body, *errors = NULL;
+    cJSON *body, *errors = NULL, *shipping = NULL;
     struct db_conn *conn = NULL;
     size_t n;
     int rc;
@@ -208,16 +267,20 @@ void http_order_create(struct http_req *req, struct http_resp *resp, void *arg)
         return;
     n = parse_lines(body, lines, &errors);
     jsonx_int(body, "discountAmount", "discountAmount", false, 0, INT64_MAX, &discount, &errors);
+    parse_shipping(body, &shipping, &errors);
     cJSON_Delete(body);
     if (key && (!*key || strlen(key) > ORDER_IDEM_KEY_MAX))
         http_field_error(&errors, "Idempotency-Key", "must be 1..128 characters");
     if (errors) {
         http_reply_problem(resp, 400, "ORDER-400-001", errors, "invalid order");
+        cJSON_Delete(shipping);
         return;
     }
     conn = acquire(app, resp);
-    if (!conn)
+    if (!conn) {
+        cJSON_Delete(shipping);
         return;
+    }
     if (key) {
         rc = store_order_by_key(conn, user, key, id);
         if (rc == 0) {
@@ -249,7 +312,7 @@ void http_order_create(struct http_req *req, struct http_resp *resp, void *arg)
         goto out;
     }
     util_uuid(id);
-    rc = store_order_create(conn, id, user, key, lines, n, &totals, &req->ctx);
+    rc = store_order_create(conn, id, user, key, lines, n, &totals, shipping, &req->ctx);
     if (rc == -EEXIST && key && store_order_by_key(conn, user, key, id) == 0) {
         /* a concurrent request with the same key won the unique index */
         reply_order(conn, resp, 200, id, NULL);
@@ -267,6 +330,7 @@ void http_order_create(struct http_req *req, struct http_resp *resp, void *arg)
     if (resp->status == 201)
         util_strlcpy(resp->location, location, sizeof(resp->location));
 out:
+    cJSON_Delete(shipping);
     db_release(app->pool, conn);
 }
 

@@ -69,6 +69,12 @@ int store_order_lock(struct db_conn *conn, const char *id, struct store_order *r
     return rc;
 }
 
+/* The version of each event type this service publishes (contracts/<type>/v<N>.json). */
+static int event_version(const char *type)
+{
+    return strcmp(type, "order.placed") == 0 ? ORDER_PLACED_VERSION : 1;
+}
+
 /* Appends an @type event about order @order_id with payload @data (taken). */
 static int append_event(struct db_conn *conn, const char *order_id, const char *type,
                         const struct msgctx *ctx, cJSON *data)
@@ -85,7 +91,7 @@ static int append_event(struct db_conn *conn, const char *order_id, const char *
     msgctx_set_correlation(&child, order_id); /* the saga id is the order id */
     if (!data)
         return -ENOMEM;
-    rc = event_init(&ev, type, 1, ORDER_SOURCE, order_id, &child, data);
+    rc = event_init(&ev, type, event_version(type), ORDER_SOURCE, order_id, &child, data);
     if (rc == 0)
         rc = outbox_append(conn, ORDER_AGGREGATE, order_id, &ev);
     event_release(&ev);
@@ -244,7 +250,8 @@ int store_order_by_key(struct db_conn *conn, const char *user, const char *key,
 
 /* The order.placed payload. */
 static cJSON *placed_data(const char *id, const char *user, const struct order_line *lines,
-                          const long long *item_ids, size_t n, const struct order_totals *t)
+                          const long long *item_ids, size_t n, const struct order_totals *t,
+                          const cJSON *shipping)
 {
     cJSON *data = cJSON_CreateObject(), *items;
 
@@ -268,12 +275,15 @@ static cJSON *placed_data(const char *id, const char *user, const struct order_l
         cJSON_AddNumberToObject(it, "unitPrice", (double)lines[i].unit_price);
         cJSON_AddNumberToObject(it, "amount", (double)lines[i].amount);
     }
+    cJSON_AddStringToObject(data, "currency", "KRW");
+    if (shipping)
+        cJSON_AddItemToObject(data, "shippingAddress", cJSON_Duplicate(shipping, true));
     return data;
 }
 
 int store_order_create(struct db_conn *conn, const char *id, const char *user, const char *key,
                        const struct order_line *lines, size_t n, const struct order_totals *t,
-                       const struct msgctx *ctx)
+                       const cJSON *shipping, const struct msgctx *ctx)
 {
     long long item_ids[ORDER_MAX_ITEMS];
     int rc;
@@ -316,7 +326,7 @@ int store_order_create(struct db_conn *conn, const char *id, const char *user, c
     if (rc < 0)
         goto rollback;
     /* the inserted row is locked by this transaction: safe to append its first event */
-    rc = append_event(conn, id, "order.placed", ctx, placed_data(id, user, lines, item_ids, n, t));
+    rc = append_event(conn, id, "order.placed", ctx, placed_data(id, user, lines, item_ids, n, t, shipping));
     if (rc < 0)
         goto rollback;
     rc = db_commit(conn);

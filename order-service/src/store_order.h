@@ -19,6 +19,8 @@
 
 #define ORDER_SOURCE "/order-service"
 #define ORDER_AGGREGATE "order"
+/* order.placed is published as v2 (contracts/order.placed/v2.json); the other order events v1 */
+#define ORDER_PLACED_VERSION 2
 #define ORDER_USER_MAX 64
 #define ORDER_IDEM_KEY_MAX 128
 
@@ -62,12 +64,13 @@ int store_order_by_key(struct db_conn *conn, const char *user, const char *key,
 
 /*
  * Creates order @id (CREATED) for @user with its priced lines, the history row and
- * order.placed in the outbox, in one transaction. @key may be NULL. -EEXIST when @user
- * already used @key (a concurrent request won).
+ * order.placed (v2, currency KRW) in the outbox, in one transaction. @key may be NULL.
+ * @shipping (borrowed, may be NULL) is the validated shippingAddress object, copied into the
+ * event only (not stored). -EEXIST when @user already used @key (a concurrent request won).
  */
 int store_order_create(struct db_conn *conn, const char *id, const char *user, const char *key,
                        const struct order_line *lines, size_t n, const struct order_totals *t,
-                       const struct msgctx *ctx);
+                       const cJSON *shipping, const struct msgctx *ctx);
 
 /* Column order of order rows. */
 enum {

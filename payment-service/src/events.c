@@ -21,7 +21,7 @@
 #define TX_ATTEMPTS 3 /* a deadlock rolls back the whole transaction: run it again */
 
 const struct kafka_type PAY_CONSUMED_TYPES[] = {
-    {"order.placed", 1, 1},
+    {"order.placed", 1, 2}, /* v1 upcast to v2 (currency KRW) */
     {"order.cancelled", 1, 1},
     {"order.refunded", 1, 1},
     {NULL, 0, 0},

@@ -242,7 +242,7 @@ static int confirm_finish(struct db_conn *conn, const struct http_req *req, stru
                           struct http_resp *resp, int *ret_stale)
 {
     int approved = c->gw.result == PAYMENT_GATEWAY_APPROVED;
-    char tx_id[UTIL_UUID_LEN];
+    char tx_id[UTIL_UUID_LEN], when[40];
     struct pay_row row;
     cJSON *data = NULL, *json = NULL;
     char *stored = NULL;
@@ -281,6 +281,10 @@ static int confirm_finish(struct db_conn *conn, const struct http_req *req, stru
             cJSON_AddNumberToObject(data, "paidAmount", (double)row.p.amount);
             cJSON_AddStringToObject(data, "currency", "KRW");
             cJSON_AddNumberToObject(data, "approvedAt", (double)c->decided_ms);
+            if (PAYMENT_COMPLETED_VERSION >= 2) {
+                util_rfc3339(c->decided_ms, when, sizeof(when));
+                cJSON_AddStringToObject(data, "approvedAtTime", when);
+            }
         } else {
             cJSON_AddStringToObject(data, "reason", c->gw.reason);
             cJSON_AddNumberToObject(data, "failedAt", (double)c->decided_ms);

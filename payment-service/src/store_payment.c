@@ -217,7 +217,8 @@ int store_emit(struct db_conn *conn, const char *type, const char *order_id,
     msgctx_child(ctx, &child);
     if (correlation_id && *correlation_id)
         msgctx_set_correlation(&child, correlation_id);
-    rc = event_init(&ev, type, 1, PAYMENT_SOURCE, order_id, &child, data);
+    rc = event_init(&ev, type, strcmp(type, "payment.completed") == 0 ? PAYMENT_COMPLETED_VERSION : 1,
+                    PAYMENT_SOURCE, order_id, &child, data);
     if (rc == 0)
         rc = outbox_append(conn, "payment", order_id, &ev);
     event_release(&ev);

@@ -86,6 +86,17 @@ int contracts_load(const char *dir, struct contracts **ret, char *errbuf, size_t
 /* Frees @c. Accepts NULL. */
 void contracts_free(struct contracts *c);
 
+/* Where a service finds the contracts when not told otherwise: relative to its working
+ * directory, which is the checkout's root in development and tests and /app in the image
+ * (the Dockerfile copies contracts/ there). */
+#define CONTRACTS_DEFAULT_DIR "contracts"
+
+/*
+ * What a consuming service calls at start (kafka_consumer_opts.contracts): contracts_load() of
+ * @dir, or of CONTRACTS_DEFAULT_DIR when @dir is NULL or empty. Same returns.
+ */
+int contracts_load_default(const char *dir, struct contracts **ret, char *errbuf, size_t errlen);
+
 /* Number of event types loaded, and the @i-th (0-based, sorted by name; borrowed). */
 size_t contracts_ntypes(const struct contracts *c);
 const char *contracts_type(const struct contracts *c, size_t i);
@@ -130,6 +141,14 @@ int contracts_check(const char *dir, char *errbuf, size_t errlen);
 
 /* "order.placed v2 (vs v1): required-removed: field 'userId': …" into @buf. */
 void contracts_violation_format(const struct contracts_violation *v, char *buf, size_t len);
+
+/*
+ * The Markdown reference of every type and version of @c: per version a heading, the schema's
+ * title, id and mode, and a table (field, type, required, description) with nested fields
+ * named "items[].skuId", "shippingAddress.city". What `make contracts` writes between the
+ * markers of docs/event-contracts.md. Caller owns: free(). NULL on allocation failure.
+ */
+char *contracts_doc_markdown(const struct contracts *c);
 
 /* Mode names as written in compatibility.json: "BACKWARD_TRANSITIVE"; NULL-safe parse. */
 const char *contracts_mode_name(enum contracts_mode mode);

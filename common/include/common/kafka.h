@@ -13,6 +13,12 @@
  *   - unparseable envelope → DLQ at once;
  *   - type not in opts.types → skipped (offset stored), debug log;
  *   - version outside [min_version, max_version] of its type → DLQ;
+ *   - with opts.contracts: `data` invalid against the schema of its (type, version), or no such
+ *     schema → DLQ with dlq_error "schema: <instance pointer>: <message>"
+ *     (KAFKA_SCHEMA_LENIENT_V1 only logs it and goes on for a v1 payload);
+ *   - `data` upcast step by step (common/upcast.h) from its version towards max_version, as
+ *     far as the upcaster table goes, so a handler sees the newest shape; a step that refuses
+ *     the payload → DLQ ("upcast: …");
  *   - handler KAFKA_OK → offset stored;
  *   - handler KAFKA_FAIL (permanent) → DLQ;
  *   - handler KAFKA_RETRY (transient) → the partition is paused and rewound to this offset,
@@ -32,6 +38,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "common/contracts.h"
 #include "common/event.h"
 
 struct kafka_producer_opts {
@@ -84,17 +91,29 @@ struct kafka_record {
     const char *value;
     size_t len;
     int attempt; /* 1 on first delivery */
+    int version; /* the payload's version as produced (ev->version is after upcasting) */
 };
 
 /* The handler. @ev is parsed and valid for the call; the thread's current msgctx is set from
- * it. Write a reason into @errbuf when returning KAFKA_RETRY or KAFKA_FAIL. */
+ * it. @ev->data is already validated (with opts.contracts) and upcast: @ev->version and
+ * @ev->dataschema name the version it was upcast to, @rec->version the one produced.
+ * Write a reason into @errbuf when returning KAFKA_RETRY or KAFKA_FAIL. */
 typedef enum kafka_result (*kafka_handler_fn)(const struct event *ev, const struct kafka_record *rec,
                                               void *app, char *errbuf, size_t errlen);
 
 struct kafka_type {
     const char *type;
     int min_version;
-    int max_version;
+    int max_version; /* also the version payloads are upcast to */
+};
+
+/* What a schema-invalid payload does (with opts.contracts set). */
+enum kafka_schema_policy {
+    KAFKA_SCHEMA_ENFORCE = 0, /* to the DLQ, "schema: <pointer>: <message>" (the default) */
+    /* a migration aid: an invalid *v1* payload (v1 producers and fixtures predate the
+     * contracts) gets a warning and commerce_events_consumed_total{result="schema_invalid"},
+     * and the handler still runs (its own checks decide); every newer version is enforced */
+    KAFKA_SCHEMA_LENIENT_V1,
 };
 
 struct kafka_consumer_opts {
@@ -110,6 +129,10 @@ struct kafka_consumer_opts {
     int backoff_base_ms;  /* default 200 */
     int backoff_max_ms;   /* default 30000 */
     const char *auto_offset_reset; /* default "earliest" */
+    /* optional: validate every handled payload against contracts_schema(type, version);
+     * borrowed, must outlive the consumer (load with contracts_load_default()) */
+    const struct contracts *contracts;
+    enum kafka_schema_policy schema_policy;
 };
 
 struct kafka_consumer;
