@@ -33,7 +33,7 @@ BINS     :=
 TESTS    :=            # unit tests: no I/O
 ITESTS   :=            # integration tests: need MariaDB/Redis/Kafka from the harness
 
-.PHONY: all test test-unit check run up down env clean format format-check distclean
+.PHONY: all test test-unit check run up down env bench clean format format-check distclean
 # keep every object: test objects are otherwise deleted as intermediates and rebuilt each time
 .SECONDARY:
 all:
@@ -84,6 +84,10 @@ test-unit:
 
 build-tests: $(COMMON_LIB) $(BINS) $(TESTS) $(ITESTS)
 .PHONY: build-tests
+
+# throughput and latency on this machine (results: docs/benchmarks.md); builds what it needs
+bench:
+	bash scripts/bench.sh
 
 # secrets for docker-compose.yml and the local stack (.env, .run/jwt-*.pem; never committed)
 env:

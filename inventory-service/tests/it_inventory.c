@@ -197,14 +197,36 @@ static void sku_created(struct fixture *f, long long sku, long long qty)
     send_event(f, f->product_topic, "product.sku.created", key, data, NULL);
 }
 
+/* An order.placed v1 as order-service writes it (contracts/order.placed/v1.json): @items
+ * gives skuId and quantity per line; the other required fields are filled in. */
 static void order_placed(struct fixture *f, const char *order, const char *items, char *ret_id)
 {
-    char data[1024];
+    cJSON *lines = cJSON_Parse(items), *line, *data = cJSON_CreateObject();
+    long long total = 0;
+    int n = 0;
+    char *text;
 
-    snprintf(data, sizeof(data),
-             "{\"orderId\":\"%s\",\"userId\":\"u-1\",\"payableAmount\":1000,\"items\":%s}", order,
-             items);
-    send_event(f, f->order_topic, "order.placed", order, data, ret_id);
+    assert_non_null(lines);
+    cJSON_ArrayForEach(line, lines)
+    {
+        long long qty = (long long)cJSON_GetObjectItem(line, "quantity")->valuedouble;
+
+        cJSON_AddNumberToObject(line, "orderItemId", ++n);
+        if (!cJSON_GetObjectItem(line, "unitPrice"))
+            cJSON_AddNumberToObject(line, "unitPrice", 1000);
+        cJSON_AddNumberToObject(line, "amount", (double)(qty * 1000));
+        total += qty * 1000;
+    }
+    cJSON_AddStringToObject(data, "orderId", order);
+    cJSON_AddStringToObject(data, "userId", "u-1");
+    cJSON_AddNumberToObject(data, "totalAmount", (double)total);
+    cJSON_AddNumberToObject(data, "discountAmount", 0);
+    cJSON_AddNumberToObject(data, "payableAmount", (double)total);
+    cJSON_AddItemToObject(data, "items", lines);
+    text = cJSON_PrintUnformatted(data);
+    send_event(f, f->order_topic, "order.placed", order, text, ret_id);
+    cJSON_free(text);
+    cJSON_Delete(data);
 }
 
 static void order_simple(struct fixture *f, const char *type, const char *order, char *ret_id)
@@ -334,8 +356,9 @@ static void *produce_orders(void *arg)
         util_uuid(id);
         snprintf(order, sizeof(order), "ord-%lld-%d-%d", f->base, p->thread, i);
         snprintf(data, sizeof(data),
-                 "{\"orderId\":\"%s\",\"userId\":\"u\",\"payableAmount\":1000,\"items\":"
-                 "[{\"skuId\":%lld,\"quantity\":1,\"unitPrice\":1000}]}",
+                 "{\"orderId\":\"%s\",\"userId\":\"u\",\"totalAmount\":1000,"
+                 "\"discountAmount\":0,\"payableAmount\":1000,\"items\":[{\"orderItemId\":1,"
+                 "\"skuId\":%lld,\"quantity\":1,\"unitPrice\":1000,\"amount\":1000}]}",
                  order, f->base + 1);
         value = envelope("order.placed", 1, id, order, data);
         if (ts_produce(f->order_topic, order, value, strlen(value), NULL) != 0)

@@ -434,7 +434,10 @@ static void test_confirm_approves_and_key_replays(void **state)
         assert_string_equal(jstr(env, "correlationid"), corr);
         assert_string_equal(jstr(env, "subject"), o.id);
         assert_string_equal(jstr(env, "source"), "/payment-service");
-        assert_string_equal(jstr(env, "dataschema"), "urn:commerce:event:payment.completed:v1");
+        /* v2 (contracts/payment.completed/v2.json): approvedAtTime beside approvedAt */
+        assert_string_equal(jstr(env, "dataschema"), "urn:commerce:event:payment.completed:v2");
+        assert_int_equal(strlen(jstr(done, "approvedAtTime")), 24); /* 2026-…T…:…:….mmmZ */
+        assert_int_equal(jstr(done, "approvedAtTime")[23], 'Z');
     }
 
     /* the same key: the same answer, nothing done again */
