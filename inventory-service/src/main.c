@@ -21,11 +21,10 @@
 #include "relay.h"
 #include "snapshot.h"
 
-/* A consumed payload that fails its contract goes to the dead-letter topic, except a v1 one:
- * logged, counted (commerce_events_consumed_total{result="schema_invalid"}) and handled by the
- * handler's own checks, until inventory-service/tests/it_inventory.c sends complete v1 payloads and
- * expects the schema's error text in dlq_error; then KAFKA_SCHEMA_ENFORCE. */
-#define CONSUMER_SCHEMA_POLICY KAFKA_SCHEMA_LENIENT_V1
+/* A consumed payload that fails its contract (contracts/<type>/v<N>.json), whatever its version,
+ * goes to the dead-letter topic with dlq_error "schema: <pointer>: <message>"; handlers see
+ * only contract-valid events (issue 7). */
+#define CONSUMER_SCHEMA_POLICY KAFKA_SCHEMA_ENFORCE
 
 #define MAX_TOPICS 32
 

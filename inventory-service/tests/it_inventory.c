@@ -233,10 +233,16 @@ static void order_simple(struct fixture *f, const char *type, const char *order,
 {
     char data[256];
 
+    /* as order-service writes them (contracts/order.{cancelled,confirmed}/v1.json); inventory
+     * reads only orderId, so payableAmount need not match the order's lines */
     if (strcmp(type, "order.cancelled") == 0)
-        snprintf(data, sizeof(data), "{\"orderId\":\"%s\",\"reason\":\"USER_CANCELLED\"}", order);
+        snprintf(data, sizeof(data),
+                 "{\"orderId\":\"%s\",\"userId\":\"u-1\",\"reason\":\"USER_CANCELLED\","
+                 "\"status\":\"CANCELLED\"}",
+                 order);
     else
-        snprintf(data, sizeof(data), "{\"orderId\":\"%s\"}", order);
+        snprintf(data, sizeof(data),
+                 "{\"orderId\":\"%s\",\"userId\":\"u-1\",\"payableAmount\":1000}", order);
     send_event(f, f->order_topic, type, order, data, ret_id);
 }
 
@@ -421,7 +427,7 @@ static void test_saga_outcomes(void **state)
     struct fixture *f = *state;
     struct ts_consumer *c = ts_consumer_new(f->stock_topic);
     long long a = f->base + 1, b = f->base + 2, avail, held;
-    char o1[64], o2[64], o3[64], o4[64], items[256], placed_id[UTIL_UUID_LEN];
+    char o1[64], o2[64], o3[64], o4[64], items[384], placed_id[UTIL_UUID_LEN];
     struct ts_record *recs = NULL;
     size_t n;
     cJSON *root, *data, *it;
@@ -527,9 +533,9 @@ static void test_saga_outcomes(void **state)
 
     /* refund of o2: at most the 2 bought come back, however often asked */
     snprintf(items, sizeof(items),
-             "{\"orderId\":\"%s\",\"items\":[{\"skuId\":%lld,"
-             "\"quantity\":5}]}",
-             o2, a);
+             "{\"orderId\":\"%s\",\"userId\":\"u-1\",\"refundId\":\"rf-%s\",\"amount\":5000,"
+             "\"items\":[{\"orderItemId\":1,\"skuId\":%lld,\"quantity\":5,\"amount\":5000}]}",
+             o2, o2, a);
     send_event(f, f->order_topic, "order.refunded", o2, items, NULL);
     send_event(f, f->order_topic, "order.refunded", o2, items, NULL);
     wait_stock(f, a, 5);
@@ -720,6 +726,9 @@ static void test_bad_events_to_dlq(void **state)
     for (size_t i = 0; i < n; i++) {
         assert_non_null(ts_record_header(&recs[i], "dlq_error"));
         assert_string_equal(recs[i].key, order);
+        /* all but the non-JSON one are refused by the schema validator */
+        if (i > 0)
+            assert_int_equal(strncmp(ts_record_header(&recs[i], "dlq_error"), "schema: ", 8), 0);
     }
     ts_records_free(recs, n);
     n = consume_exactly(sc, 1, &recs);

@@ -520,10 +520,14 @@ static void test_amount_mismatch(void **state)
               "{\"orderId\":\"%s\",\"items\":[{\"skuId\":103,\"quantity\":1}]}", id);
     wait_status(f, id, "RESERVED");
     send_free(f->payment_topic, "payment.created", id,
-              "{\"orderId\":\"%s\",\"paymentId\":\"p-%s\",\"amount\":999}", id, id);
+              "{\"orderId\":\"%s\",\"paymentId\":\"p-%s\",\"userId\":\"alice-0001\","
+              "\"amount\":999,\"status\":\"READY\"}",
+              id, id);
     wait_status(f, id, "PAYMENT_PENDING");
     send_free(f->payment_topic, "payment.completed", id,
-              "{\"orderId\":\"%s\",\"paymentId\":\"p\",\"paidAmount\":998}", id);
+              "{\"orderId\":\"%s\",\"paymentId\":\"p\",\"transactionId\":\"tx-p\","
+              "\"paidAmount\":998,\"currency\":\"KRW\",\"approvedAt\":1767225600000}",
+              id);
     wait_status(f, id, "CANCELLED");
     ev = wait_event(f, id, "order.cancelled");
     assert_string_equal(str(ev, "reason"), "AMOUNT_MISMATCH");
@@ -562,7 +566,9 @@ static void test_payment_failed(void **state)
     send_free(f->stock_topic, "stock.reserved", id,
               "{\"orderId\":\"%s\",\"items\":[{\"skuId\":103,\"quantity\":1}]}", id);
     send_free(f->payment_topic, "payment.created", id,
-              "{\"orderId\":\"%s\",\"paymentId\":\"p-%s\",\"amount\":999}", id, id);
+              "{\"orderId\":\"%s\",\"paymentId\":\"p-%s\",\"userId\":\"alice-0001\","
+              "\"amount\":999,\"status\":\"READY\"}",
+              id, id);
     wait_status(f, id, "PAYMENT_PENDING");
     send_free(f->payment_topic, "payment.failed", id,
               "{\"orderId\":\"%s\",\"paymentId\":\"p\",\"reason\":\"DECLINED_CARD\","
@@ -597,15 +603,24 @@ static void test_duplicates(void **state)
     assert_int_equal(history_count(f, id, "RESERVED"), 2); /* RESERVED once + the marker */
 
     send_free(f->payment_topic, "payment.created", id,
-              "{\"orderId\":\"%s\",\"paymentId\":\"p-1\",\"amount\":999}", id);
+              "{\"orderId\":\"%s\",\"paymentId\":\"p-1\",\"userId\":\"alice-0001\","
+              "\"amount\":999,\"status\":\"READY\"}",
+              id);
     completed = send(f->payment_topic, "payment.completed", id,
-                     "{\"orderId\":\"%s\",\"paymentId\":\"p-1\",\"paidAmount\":999}", id);
+                     "{\"orderId\":\"%s\",\"paymentId\":\"p-1\",\"transactionId\":\"tx-1\","
+                     "\"paidAmount\":999,\"currency\":\"KRW\",\"approvedAt\":1767225600000}",
+                     id);
     wait_status(f, id, "PAID");
     resend(f->payment_topic, id, completed);
     send_free(f->payment_topic, "payment.completed", id,
-              "{\"orderId\":\"%s\",\"paymentId\":\"p-1\",\"paidAmount\":999}", id);
+              "{\"orderId\":\"%s\",\"paymentId\":\"p-1\",\"transactionId\":\"tx-1\","
+              "\"paidAmount\":999,\"currency\":\"KRW\",\"approvedAt\":1767225600000}",
+              id);
     send_free(f->payment_topic, "payment.refunded", id,
-              "{\"orderId\":\"%s\",\"paymentId\":\"p-1\",\"refundedAmount\":0}", id);
+              "{\"orderId\":\"%s\",\"paymentId\":\"p-1\",\"transactionId\":\"tx-1\","
+              "\"refundedAmount\":0,\"totalRefunded\":0,\"remainingAmount\":999,"
+              "\"reason\":null}",
+              id);
     wait_history(f, id, "payment.refunded");
     assert_int_equal(history_count(f, id, "PAID"), 2); /* PAID once + the marker */
     /* cancel after payment: order.cancelled comes after every earlier event of the order */
@@ -650,7 +665,9 @@ static void test_ownership_and_cancel(void **state)
 
     /* a payment completing after the cancel: the order stays CANCELLED and asks for a refund */
     send_free(f->payment_topic, "payment.completed", id,
-              "{\"orderId\":\"%s\",\"paymentId\":\"late\",\"paidAmount\":999}", id);
+              "{\"orderId\":\"%s\",\"paymentId\":\"late\",\"transactionId\":\"tx-late\","
+              "\"paidAmount\":999,\"currency\":\"KRW\",\"approvedAt\":1767225600000}",
+              id);
     wait_history(f, id, "PAID_AFTER_CANCEL");
     o = get_order(f, id);
     assert_string_equal(str(o, "status"), "CANCELLED");
@@ -704,17 +721,25 @@ static void test_invalid_and_unknown_events(void **state)
     assert_int_equal(place(f, f->alice, one_line, NULL, id, NULL), 201);
     util_uuid(other);
     send_free(f->payment_topic, "payment.created", other,
-              "{\"orderId\":\"%s\",\"paymentId\":\"p\",\"amount\":1}", other);
+              "{\"orderId\":\"%s\",\"paymentId\":\"p\",\"userId\":\"alice-0001\","
+              "\"amount\":1,\"status\":\"READY\"}",
+              other);
     send_free(f->payment_topic, "payment.completed", id,
-              "{\"orderId\":\"%s\",\"paymentId\":\"p\",\"paidAmount\":\"lots\"}", id);
+              "{\"orderId\":\"%s\",\"paymentId\":\"p\",\"transactionId\":\"tx-p\","
+              "\"paidAmount\":\"lots\",\"currency\":\"KRW\",\"approvedAt\":1767225600000}",
+              id);
     send_free(f->payment_topic, "payment.created", id,
-              "{\"orderId\":\"%s\",\"paymentId\":\"p-%s\",\"amount\":999}", id, id);
+              "{\"orderId\":\"%s\",\"paymentId\":\"p-%s\",\"userId\":\"alice-0001\","
+              "\"amount\":999,\"status\":\"READY\"}",
+              id, id);
     wait_status(f, id, "PAYMENT_CREATED");
     snprintf(dlq, sizeof(dlq), "%s.dlq", f->payment_topic);
     c = ts_consumer_new(dlq);
     n = ts_consume(c, 1, WAIT_MS, &recs);
     assert_int_equal(n, 1);
     assert_string_equal(recs[0].key, id);
+    /* the schema validator refuses it, naming the field */
+    assert_int_equal(strncmp(ts_record_header(&recs[0], "dlq_error"), "schema: ", 8), 0);
     assert_non_null(strstr(ts_record_header(&recs[0], "dlq_error"), "paidAmount"));
     ts_records_free(recs, n);
     ts_consumer_free(c);

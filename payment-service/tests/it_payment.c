@@ -679,7 +679,7 @@ static void test_partial_refunds_then_the_rest(void **state)
 
 static void test_unknown_order_and_invalid_payload(void **state)
 {
-    char order[UTIL_UUID_LEN], id[UTIL_UUID_LEN], dlq[96];
+    char order[UTIL_UUID_LEN], id[UTIL_UUID_LEN], dlq[96], data[512];
     struct ts_consumer *c;
     struct ts_record *recs = NULL;
     size_t n;
@@ -689,14 +689,21 @@ static void test_unknown_order_and_invalid_payload(void **state)
     util_uuid(order);
     util_uuid(id);
     cancelled_event(id, order, "USER_CANCELLED");
-    /* an order.placed without payableAmount: to the dead-letter topic */
+    /* an order.placed without payableAmount (otherwise complete): to the dead-letter topic */
     util_uuid(id);
-    produce("order.placed", id, order, "{\"orderId\":\"x\",\"userId\":\"u\"}");
+    snprintf(data, sizeof(data),
+             "{\"orderId\":\"%s\",\"userId\":\"u\",\"totalAmount\":1000,\"discountAmount\":0,"
+             "\"items\":[{\"orderItemId\":1,\"skuId\":7,\"quantity\":1,\"unitPrice\":1000,"
+             "\"amount\":1000}]}",
+             order);
+    produce("order.placed", id, order, data);
     marker(order);
     snprintf(dlq, sizeof(dlq), "%s.dlq", fx->topic_order);
     c = ts_consumer_new(dlq);
     n = ts_consume(c, 1, WAIT_MS, &recs);
     assert_int_equal(n, 1);
+    /* refused by the schema validator, which names the field */
+    assert_int_equal(strncmp(ts_record_header(&recs[0], "dlq_error"), "schema: ", 8), 0);
     assert_non_null(strstr(ts_record_header(&recs[0], "dlq_error"), "payableAmount"));
     ts_records_free(recs, n);
     ts_consumer_free(c);
