@@ -385,11 +385,13 @@ static bool is_builtin(const char *path)
 
 static bool is_internal(const struct service *svc, const char *method, const char *path)
 {
-    char key[FIELD_MAX + 20];
+    size_t mlen = strlen(method);
 
-    snprintf(key, sizeof(key), "%s %s", method, path);
+    /* entries are "METHOD /path" */
     for (size_t i = 0; svc->internal[i]; i++) {
-        if (strcmp(svc->internal[i], key) == 0)
+        const char *k = svc->internal[i];
+
+        if (strncmp(k, method, mlen) == 0 && k[mlen] == ' ' && strcmp(k + mlen + 1, path) == 0)
             return true;
     }
     return false;
