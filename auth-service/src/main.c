@@ -18,6 +18,7 @@
 #include "auth.h"
 #include "common/log.h"
 #include "common/metrics.h"
+#include "common/svc.h"
 #include "crypto.h"
 #include "store_auth.h"
 
@@ -37,18 +38,6 @@ static int ready(void *arg, char *why, size_t whylen)
     struct auth_app *app = arg;
 
     return db_ping(app->pool, why, whylen);
-}
-
-static int migrate(struct db_pool *pool, const char *dir, char *err, size_t errlen)
-{
-    struct db_conn *conn = db_acquire(pool, err, errlen);
-    int rc;
-
-    if (!conn)
-        return -EIO;
-    rc = db_migrate_dir(conn, AUTH_SERVICE, dir, err, errlen);
-    db_release(pool, conn);
-    return rc;
 }
 
 /* A hash of a random password, verified against when a login names an unknown email. */
@@ -131,15 +120,9 @@ int main(void)
     enum log_level level = LOG_INFO;
     char err[2048];
     sigset_t sigs;
-    int sig, status = 1;
+    int status = 1;
 
-    /* block the stop signals before any thread starts, so only sigwait() sees them */
-    sigemptyset(&sigs);
-    sigaddset(&sigs, SIGINT);
-    sigaddset(&sigs, SIGTERM);
-    pthread_sigmask(SIG_BLOCK, &sigs, NULL);
-    signal(SIGPIPE, SIG_IGN);
-
+    svc_signals_block(&sigs);
     log_init(AUTH_SERVICE, LOG_INFO);
     if (auth_config_load(&cfg, err, sizeof(err)) < 0) {
         log_errorx("invalid configuration: %s", err);
@@ -155,11 +138,10 @@ int main(void)
         log_errorx("cannot initialise the mariadb client library");
         return 1;
     }
-    key = jwt_key_from_file(cfg.jwt_private_key_file, err, sizeof(err));
-    if (!key) {
-        log_errorx("cannot load JWT_PRIVATE_KEY_FILE: %s", err);
+    /* the signing key: only auth-service has it (it verifies with it too) */
+    key = svc_jwt_key(cfg.jwt_private_key_file, "JWT_PRIVATE_KEY_FILE");
+    if (!key)
         goto out;
-    }
     if (crypto_jwks_from_file(cfg.jwt_private_key_file, &jwks, err, sizeof(err)) < 0) {
         log_errorx("cannot build the JWKS from JWT_PRIVATE_KEY_FILE: %s", err);
         goto out;
@@ -170,46 +152,16 @@ int main(void)
         log_errorx("cannot compute the dummy password hash");
         goto out;
     }
-    {
-        struct db_opts opts = {.host = cfg.svc.db_host,
-                               .port = (unsigned)cfg.svc.db_port,
-                               .user = cfg.svc.db_user,
-                               .password = cfg.svc.db_password,
-                               .database = cfg.svc.db_name,
-                               .pool_size = (unsigned)cfg.svc.db_pool_size,
-                               .connect_timeout_s = 5,
-                               .acquire_timeout_ms = 5000,
-                               .create_database = cfg.svc.db_auto_create};
-        app.pool = db_pool_new(&opts, err, sizeof(err));
-        if (!app.pool) {
-            log_errorx("cannot set up the database pool: %s", err);
-            goto out;
-        }
-    }
-    if (migrate(app.pool, cfg.svc.migrations_dir, err, sizeof(err)) < 0) {
-        log_errorx("migrations failed: %s", err);
+    app.pool = svc_db_open(&cfg.svc, 0);
+    if (!app.pool)
         goto out;
-    }
     if (bootstrap_admin(&app) < 0)
         goto out;
-    {
-        struct http_opts opts = {.bind = cfg.svc.http_bind,
-                                 .port = (unsigned short)cfg.svc.http_port,
-                                 .threads = (unsigned)cfg.svc.http_threads,
-                                 .max_body = (size_t)cfg.svc.http_max_body,
-                                 .jwt_key = key,
-                                 .ready = ready};
-        srv = http_server_start(&opts, routes, sizeof(routes) / sizeof(routes[0]), &app, err,
-                                sizeof(err));
-        if (!srv) {
-            log_errorx("cannot start the http server: %s", err);
-            goto out;
-        }
-    }
-    log_info("listening on %s:%u", cfg.svc.http_bind, http_port(srv));
+    srv = svc_http_start(&cfg.svc, key, routes, sizeof(routes) / sizeof(routes[0]), &app, ready);
+    if (!srv)
+        goto out;
 
-    if (sigwait(&sigs, &sig) == 0)
-        log_info("received signal %d, shutting down", sig);
+    svc_signal_wait(&sigs);
     status = 0;
 out:
     if (srv) {

@@ -4,21 +4,15 @@
  * reverse (readiness 503, quiesce HTTP and wait for in-flight requests, stop the relay,
  * flush the producer, close the pool).
  */
-#include <errno.h>
 #include <signal.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
 
 #include <mysql.h>
 
 #include "app.h"
-#include "common/event.h"
-#include "common/inbox.h"
-#include "common/kafka.h"
 #include "common/log.h"
 #include "common/metrics.h"
 #include "common/outbox.h"
+#include "common/svc.h"
 
 static const struct http_route routes[] = {
     {"POST", "/api/catalog/categories", HTTP_AUTH_ADMIN, http_category_create},
@@ -48,19 +42,8 @@ static int ready(void *arg, char *why, size_t whylen)
     return db_ping(app->pool, why, whylen);
 }
 
-static int migrate(struct db_pool *pool, const char *dir, char *err, size_t errlen)
-{
-    struct db_conn *conn = db_acquire(pool, err, errlen);
-    int rc;
-
-    if (!conn)
-        return -EIO;
-    rc = db_migrate(conn, "outbox", OUTBOX_MIGRATIONS, OUTBOX_NMIGRATIONS, err, errlen);
-    if (rc == 0)
-        rc = db_migrate_dir(conn, CATALOG_SERVICE, dir, err, errlen);
-    db_release(pool, conn);
-    return rc;
-}
+/* The event types catalog-service publishes (their topics are created in dev and tests). */
+static const char *const published[] = {"product.sku.created", NULL};
 
 int main(void)
 {
@@ -72,15 +55,9 @@ int main(void)
     enum log_level level = LOG_INFO;
     char err[1024];
     sigset_t sigs;
-    int sig, status = 1;
+    int status = 1;
 
-    /* block the stop signals before any thread starts, so only sigwait() sees them */
-    sigemptyset(&sigs);
-    sigaddset(&sigs, SIGINT);
-    sigaddset(&sigs, SIGTERM);
-    pthread_sigmask(SIG_BLOCK, &sigs, NULL);
-    signal(SIGPIPE, SIG_IGN);
-
+    svc_signals_block(&sigs);
     log_init(CATALOG_SERVICE, LOG_INFO);
     if (svc_config_load(&cfg, &defaults, err, sizeof(err)) < 0) {
         log_errorx("invalid configuration: %s", err);
@@ -94,50 +71,11 @@ int main(void)
         log_errorx("cannot initialise the mariadb client library");
         return 1;
     }
-    key = jwt_key_from_file(cfg.jwt_public_key_file, err, sizeof(err));
-    if (!key) {
-        log_errorx("cannot load JWT_PUBLIC_KEY_FILE: %s", err);
+    if (!(key = svc_jwt_key(cfg.jwt_public_key_file, "JWT_PUBLIC_KEY_FILE")) ||
+        !(app.pool = svc_db_open(&cfg, SVC_TABLES_OUTBOX)) ||
+        !(producer = svc_producer_new(&cfg)))
         goto out;
-    }
-    {
-        struct db_opts opts = {.host = cfg.db_host,
-                               .port = (unsigned)cfg.db_port,
-                               .user = cfg.db_user,
-                               .password = cfg.db_password,
-                               .database = cfg.db_name,
-                               .pool_size = (unsigned)cfg.db_pool_size,
-                               .connect_timeout_s = 5,
-                               .acquire_timeout_ms = 5000,
-                               .create_database = cfg.db_auto_create};
-        app.pool = db_pool_new(&opts, err, sizeof(err));
-        if (!app.pool) {
-            log_errorx("cannot set up the database pool: %s", err);
-            goto out;
-        }
-    }
-    if (migrate(app.pool, cfg.migrations_dir, err, sizeof(err)) < 0) {
-        log_errorx("migrations failed: %s", err);
-        goto out;
-    }
-    {
-        struct kafka_producer_opts opts = {.bootstrap = cfg.kafka_bootstrap,
-                                           .client_id = CATALOG_SERVICE,
-                                           .message_timeout_ms = 10000};
-        producer = kafka_producer_new(&opts, err, sizeof(err));
-        if (!producer) {
-            log_errorx("cannot create the kafka producer: %s", err);
-            goto out;
-        }
-    }
-    if (cfg.kafka_create_topics) {
-        const char *topic = event_topic("product.sku.created");
-        char dlq[256];
-        const char *topics[3] = {topic, dlq, NULL};
-
-        snprintf(dlq, sizeof(dlq), "%s.dlq", topic);
-        if (kafka_create_topics(cfg.kafka_bootstrap, topics, 3, err, sizeof(err)) < 0)
-            log_warnx("cannot create topics (the relay retries until they exist): %s", err);
-    }
+    svc_topics_create(&cfg, NULL, published);
     {
         struct outbox_relay_opts opts = {.pool = app.pool,
                                          .producer = producer,
@@ -148,24 +86,11 @@ int main(void)
             goto out;
         }
     }
-    {
-        struct http_opts opts = {.bind = cfg.http_bind,
-                                 .port = (unsigned short)cfg.http_port,
-                                 .threads = (unsigned)cfg.http_threads,
-                                 .max_body = (size_t)cfg.http_max_body,
-                                 .jwt_key = key,
-                                 .ready = ready};
-        srv = http_server_start(&opts, routes, sizeof(routes) / sizeof(routes[0]), &app, err,
-                                sizeof(err));
-        if (!srv) {
-            log_errorx("cannot start the http server: %s", err);
-            goto out;
-        }
-    }
-    log_info("listening on %s:%u", cfg.http_bind, http_port(srv));
+    srv = svc_http_start(&cfg, key, routes, sizeof(routes) / sizeof(routes[0]), &app, ready);
+    if (!srv)
+        goto out;
 
-    if (sigwait(&sigs, &sig) == 0)
-        log_info("received signal %d, shutting down", sig);
+    svc_signal_wait(&sigs);
     status = 0;
 out:
     if (srv) {

@@ -4,29 +4,16 @@
  * SIGINT/SIGTERM → tear down in reverse (readiness 503, stop the consumer, quiesce HTTP and
  * wait for in-flight requests, stop the relay, flush the producer, close the pool).
  */
-#include <errno.h>
 #include <signal.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
 
 #include <mysql.h>
 
 #include "app.h"
 #include "common/contracts.h"
-#include "common/event.h"
-#include "common/inbox.h"
-#include "common/kafka.h"
 #include "common/log.h"
 #include "common/metrics.h"
 #include "common/outbox.h"
-
-/* A consumed payload that fails its contract (contracts/<type>/v<N>.json), whatever its version,
- * goes to the dead-letter topic with dlq_error "schema: <pointer>: <message>"; handlers see
- * only contract-valid events (issue 7). */
-#define CONSUMER_SCHEMA_POLICY KAFKA_SCHEMA_ENFORCE
-
-#define MAX_TOPICS 16
+#include "common/svc.h"
 
 static const struct http_route routes[] = {
     {"POST", "/api/payments/confirm", HTTP_AUTH_USER, http_payment_confirm},
@@ -40,55 +27,6 @@ static int ready(void *arg, char *why, size_t whylen)
     return db_ping(app->pool, why, whylen);
 }
 
-static int migrate(struct db_pool *pool, const char *dir, char *err, size_t errlen)
-{
-    struct db_conn *conn = db_acquire(pool, err, errlen);
-    int rc;
-
-    if (!conn)
-        return -EIO;
-    rc = db_migrate(conn, "outbox", OUTBOX_MIGRATIONS, OUTBOX_NMIGRATIONS, err, errlen);
-    if (rc == 0)
-        rc = db_migrate(conn, "inbox", INBOX_MIGRATIONS, INBOX_NMIGRATIONS, err, errlen);
-    if (rc == 0)
-        rc = db_migrate_dir(conn, PAYMENT_SERVICE, dir, err, errlen);
-    db_release(pool, conn);
-    return rc;
-}
-
-/* Adds @topic to @list (of @n) unless present. */
-static void topic_add(const char **list, size_t *n, const char *topic)
-{
-    if (!topic || *n >= MAX_TOPICS)
-        return;
-    for (size_t i = 0; i < *n; i++) {
-        if (strcmp(list[i], topic) == 0)
-            return;
-    }
-    list[(*n)++] = topic;
-}
-
-/* The consumed topics (NULL-terminated) into @ret; with @all also their dead-letter topics
- * (names written into @buf) and the published ones. */
-static size_t topics_collect(const char **ret, bool all, char (*buf)[256])
-{
-    size_t n = 0, nconsumed;
-
-    for (size_t i = 0; PAY_CONSUMED_TYPES[i].type; i++)
-        topic_add(ret, &n, event_topic(PAY_CONSUMED_TYPES[i].type));
-    nconsumed = n;
-    if (all) {
-        for (size_t i = 0; i < nconsumed; i++) {
-            snprintf(buf[i], sizeof(buf[i]), "%s.dlq", ret[i]);
-            topic_add(ret, &n, buf[i]);
-        }
-        for (size_t i = 0; PAY_PUBLISHED_TYPES[i]; i++)
-            topic_add(ret, &n, event_topic(PAY_PUBLISHED_TYPES[i]));
-    }
-    ret[n] = NULL;
-    return n;
-}
-
 int main(void)
 {
     static struct pay_config cfg;
@@ -99,19 +37,11 @@ int main(void)
     struct contracts *contracts = NULL;
     struct http_server *srv = NULL;
     enum log_level level = LOG_INFO;
-    const char *topics[MAX_TOPICS + 1];
-    char dlq[MAX_TOPICS][256];
     char err[1024];
     sigset_t sigs;
-    int sig, status = 1;
+    int status = 1;
 
-    /* block the stop signals before any thread starts, so only sigwait() sees them */
-    sigemptyset(&sigs);
-    sigaddset(&sigs, SIGINT);
-    sigaddset(&sigs, SIGTERM);
-    pthread_sigmask(SIG_BLOCK, &sigs, NULL);
-    signal(SIGPIPE, SIG_IGN);
-
+    svc_signals_block(&sigs);
     log_init(PAYMENT_SERVICE, LOG_INFO);
     if (pay_config_load(&cfg, err, sizeof(err)) < 0) {
         log_errorx("invalid configuration: %s", err);
@@ -126,46 +56,11 @@ int main(void)
         log_errorx("cannot initialise the mariadb client library");
         return 1;
     }
-    key = jwt_key_from_file(cfg.svc.jwt_public_key_file, err, sizeof(err));
-    if (!key) {
-        log_errorx("cannot load JWT_PUBLIC_KEY_FILE: %s", err);
+    if (!(key = svc_jwt_key(cfg.svc.jwt_public_key_file, "JWT_PUBLIC_KEY_FILE")) ||
+        !(app.pool = svc_db_open(&cfg.svc, SVC_TABLES_OUTBOX | SVC_TABLES_INBOX)) ||
+        !(producer = svc_producer_new(&cfg.svc)))
         goto out;
-    }
-    {
-        struct db_opts opts = {.host = cfg.svc.db_host,
-                               .port = (unsigned)cfg.svc.db_port,
-                               .user = cfg.svc.db_user,
-                               .password = cfg.svc.db_password,
-                               .database = cfg.svc.db_name,
-                               .pool_size = (unsigned)cfg.svc.db_pool_size,
-                               .connect_timeout_s = 5,
-                               .acquire_timeout_ms = 5000,
-                               .create_database = cfg.svc.db_auto_create};
-        app.pool = db_pool_new(&opts, err, sizeof(err));
-        if (!app.pool) {
-            log_errorx("cannot set up the database pool: %s", err);
-            goto out;
-        }
-    }
-    if (migrate(app.pool, cfg.svc.migrations_dir, err, sizeof(err)) < 0) {
-        log_errorx("migrations failed: %s", err);
-        goto out;
-    }
-    {
-        struct kafka_producer_opts opts = {.bootstrap = cfg.svc.kafka_bootstrap,
-                                           .client_id = PAYMENT_SERVICE,
-                                           .message_timeout_ms = 10000};
-        producer = kafka_producer_new(&opts, err, sizeof(err));
-        if (!producer) {
-            log_errorx("cannot create the kafka producer: %s", err);
-            goto out;
-        }
-    }
-    if (cfg.svc.kafka_create_topics) {
-        topics_collect(topics, true, dlq);
-        if (kafka_create_topics(cfg.svc.kafka_bootstrap, topics, 3, err, sizeof(err)) < 0)
-            log_warnx("cannot create topics (the relay retries until they exist): %s", err);
-    }
+    svc_topics_create(&cfg.svc, PAY_CONSUMED_TYPES, PAY_PUBLISHED_TYPES);
     {
         struct outbox_relay_opts opts = {
             .pool = app.pool, .producer = producer, .poll_ms = (int)cfg.svc.outbox_poll_ms};
@@ -175,54 +70,14 @@ int main(void)
             goto out;
         }
     }
-    {
-        struct http_opts opts = {.bind = cfg.svc.http_bind,
-                                 .port = (unsigned short)cfg.svc.http_port,
-                                 .threads = (unsigned)cfg.svc.http_threads,
-                                 .max_body = (size_t)cfg.svc.http_max_body,
-                                 .jwt_key = key,
-                                 .ready = ready};
-        srv = http_server_start(&opts, routes, sizeof(routes) / sizeof(routes[0]), &app, err,
-                                sizeof(err));
-        if (!srv) {
-            log_errorx("cannot start the http server: %s", err);
-            goto out;
-        }
-    }
-    /* the event contracts every consumed payload is checked against (CONTRACTS_DEFAULT_DIR,
-     * relative to the working directory: the checkout in dev and tests, /app in the image) */
-    if (contracts_load_default(NULL, &contracts, err, sizeof(err)) < 0) {
-        log_errorx("cannot load the event contracts: %s", err);
+    if (!(srv = svc_http_start(&cfg.svc, key, routes, sizeof(routes) / sizeof(routes[0]), &app,
+                               ready)) ||
+        !(contracts = svc_contracts_load()) ||
+        !(consumer = svc_consumer_start(&cfg.svc, PAY_CONSUMED_TYPES, pay_handle_event, &app,
+                                        producer, contracts)))
         goto out;
-    }
-    {
-        struct kafka_consumer_opts opts = {
-            .bootstrap = cfg.svc.kafka_bootstrap,
-            .group_id = cfg.svc.kafka_group_id,
-            .service = PAYMENT_SERVICE,
-            .topics = topics,
-            .types = PAY_CONSUMED_TYPES,
-            .handler = pay_handle_event,
-            .app = &app,
-            .dlq_producer = producer,
-            .max_attempts = (int)cfg.svc.consumer_max_attempts,
-            .backoff_base_ms = (int)cfg.svc.consumer_backoff_base_ms,
-            .backoff_max_ms = (int)cfg.svc.consumer_backoff_max_ms,
-            .contracts = contracts,
-            .schema_policy = CONSUMER_SCHEMA_POLICY,
-        };
 
-        topics_collect(topics, false, dlq);
-        consumer = kafka_consumer_start(&opts, err, sizeof(err));
-        if (!consumer) {
-            log_errorx("cannot start the event consumer: %s", err);
-            goto out;
-        }
-    }
-    log_info("listening on %s:%u", cfg.svc.http_bind, http_port(srv));
-
-    if (sigwait(&sigs, &sig) == 0)
-        log_info("received signal %d, shutting down", sig);
+    svc_signal_wait(&sigs);
     status = 0;
 out:
     if (srv)

@@ -17,6 +17,7 @@
 #include "undo.h"
 #include "common/log.h"
 #include "common/metrics.h"
+#include "common/svc.h"
 
 static const struct http_route routes[] = {
     {"POST", "/api/users", HTTP_AUTH_NONE, http_user_signup},
@@ -34,18 +35,6 @@ static int ready(void *arg, char *why, size_t whylen)
     return db_ping(app->pool, why, whylen);
 }
 
-static int migrate(struct db_pool *pool, const char *dir, char *err, size_t errlen)
-{
-    struct db_conn *conn = db_acquire(pool, err, errlen);
-    int rc;
-
-    if (!conn)
-        return -EIO;
-    rc = db_migrate_dir(conn, USER_SERVICE, dir, err, errlen);
-    db_release(pool, conn);
-    return rc;
-}
-
 int main(void)
 {
     struct user_config cfg;
@@ -57,15 +46,9 @@ int main(void)
     bool curl_ready = false, mysql_ready = false;
     char err[1024];
     sigset_t sigs;
-    int sig, status = 1;
+    int status = 1;
 
-    /* block the stop signals before any thread starts, so only sigwait() sees them */
-    sigemptyset(&sigs);
-    sigaddset(&sigs, SIGINT);
-    sigaddset(&sigs, SIGTERM);
-    pthread_sigmask(SIG_BLOCK, &sigs, NULL);
-    signal(SIGPIPE, SIG_IGN);
-
+    svc_signals_block(&sigs);
     log_init(USER_SERVICE, LOG_INFO);
     if (user_config_load(&cfg, err, sizeof(err)) < 0) {
         log_errorx("invalid configuration: %s", err);
@@ -86,31 +69,9 @@ int main(void)
         goto out;
     }
     mysql_ready = true;
-    key = jwt_key_from_file(svc->jwt_public_key_file, err, sizeof(err));
-    if (!key) {
-        log_errorx("cannot load JWT_PUBLIC_KEY_FILE: %s", err);
+    if (!(key = svc_jwt_key(svc->jwt_public_key_file, "JWT_PUBLIC_KEY_FILE")) ||
+        !(app.pool = svc_db_open(svc, 0)))
         goto out;
-    }
-    {
-        struct db_opts opts = {.host = svc->db_host,
-                               .port = (unsigned)svc->db_port,
-                               .user = svc->db_user,
-                               .password = svc->db_password,
-                               .database = svc->db_name,
-                               .pool_size = (unsigned)svc->db_pool_size,
-                               .connect_timeout_s = 5,
-                               .acquire_timeout_ms = 5000,
-                               .create_database = svc->db_auto_create};
-        app.pool = db_pool_new(&opts, err, sizeof(err));
-        if (!app.pool) {
-            log_errorx("cannot set up the database pool: %s", err);
-            goto out;
-        }
-    }
-    if (migrate(app.pool, svc->migrations_dir, err, sizeof(err)) < 0) {
-        log_errorx("migrations failed: %s", err);
-        goto out;
-    }
     {
         struct auth_client_opts opts = {.base_url = cfg.auth_url,
                                         .service_token = cfg.auth_service_token,
@@ -126,24 +87,11 @@ int main(void)
             goto out;
         }
     }
-    {
-        struct http_opts opts = {.bind = svc->http_bind,
-                                 .port = (unsigned short)svc->http_port,
-                                 .threads = (unsigned)svc->http_threads,
-                                 .max_body = (size_t)svc->http_max_body,
-                                 .jwt_key = key,
-                                 .ready = ready};
-        srv = http_server_start(&opts, routes, sizeof(routes) / sizeof(routes[0]), &app, err,
-                                sizeof(err));
-        if (!srv) {
-            log_errorx("cannot start the http server: %s", err);
-            goto out;
-        }
-    }
-    log_info("listening on %s:%u", svc->http_bind, http_port(srv));
+    srv = svc_http_start(svc, key, routes, sizeof(routes) / sizeof(routes[0]), &app, ready);
+    if (!srv)
+        goto out;
 
-    if (sigwait(&sigs, &sig) == 0)
-        log_info("received signal %d, shutting down", sig);
+    svc_signal_wait(&sigs);
     status = 0;
 out:
     if (srv) {

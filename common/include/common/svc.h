@@ -1,0 +1,82 @@
+/*
+ * svc.h - the start-up and shut-down steps every daemon's main() shares.
+ *
+ * STYLE: main.c wires in order — config + logging → mysql_library_init() → stores → producer →
+ * HTTP + consumer threads → wait for a signal → tear down in reverse. These are those steps
+ * for the settings in struct svc_config, so each main() reads as the list of its own steps.
+ * They are for main() only: unlike the rest of common/, each logs what failed (with the
+ * setting to look at) and returns NULL or a negative errno, and main() exits.
+ */
+#ifndef COMMON_SVC_H
+#define COMMON_SVC_H
+
+#include <signal.h>
+#include <stddef.h>
+
+#include "common/config.h"
+#include "common/db.h"
+#include "common/http.h"
+#include "common/jwt.h"
+#include "common/kafka.h"
+
+/* Blocks SIGINT and SIGTERM in the calling thread — call it first, so every thread started
+ * later inherits the mask and only svc_signal_wait() sees them — and ignores SIGPIPE. */
+void svc_signals_block(sigset_t *ret_sigs);
+
+/* Waits for SIGINT or SIGTERM and logs which one came. */
+void svc_signal_wait(const sigset_t *sigs);
+
+/* Loads the ES256 key in PEM file @path (@setting names the variable for the message). */
+struct jwt_key *svc_jwt_key(const char *path, const char *setting);
+
+/* The library tables a service's database needs besides its own migrations. */
+#define SVC_TABLES_OUTBOX 1u /* outbox.h */
+#define SVC_TABLES_INBOX 2u  /* inbox.h */
+
+/*
+ * Opens the MariaDB pool of @cfg (DB_*; DB_AUTO_CREATE creates the database) and applies the
+ * migrations: the library tables in @tables, then @cfg->migrations_dir under the scope
+ * @cfg->service. Caller owns the pool: db_pool_free().
+ */
+struct db_pool *svc_db_open(const struct svc_config *cfg, unsigned tables);
+
+/* The idempotent producer of @cfg (KAFKA_BOOTSTRAP), client id = the service. Caller owns it:
+ * kafka_producer_free(). */
+struct kafka_producer *svc_producer_new(const struct svc_config *cfg);
+
+/* The distinct topics of @consumed (terminated by {NULL}) into @ret, NULL-terminated;
+ * @ret has room for @max topics plus the NULL. Returns the count. */
+size_t svc_consumed_topics(const struct kafka_type *consumed, const char **ret, size_t max);
+
+/* With KAFKA_CREATE_TOPICS (dev and tests; production creates them with a script): creates
+ * the topics of the @consumed types and of the @published types (NULL-terminated; either may
+ * be NULL), each with its "<topic>.dlq" twin. A failure is only a warning: the relays and
+ * consumers retry until the topics exist. */
+void svc_topics_create(const struct svc_config *cfg, const struct kafka_type *consumed,
+                       const char *const *published);
+
+/* The event contracts in CONTRACTS_DEFAULT_DIR ("contracts", relative to the working
+ * directory: the checkout in dev and tests, /app in the image). Caller owns them:
+ * contracts_free(), after the consumer that borrows them is stopped. */
+struct contracts *svc_contracts_load(void);
+
+/*
+ * Starts the consumer of @cfg (KAFKA_BOOTSTRAP, KAFKA_GROUP_ID, CONSUMER_*) on the topics of
+ * @types, calling @handler with @app. Every payload is validated against @contracts and
+ * upcast to the newest version the handler takes; what fails its contract, and what never
+ * succeeds, goes to "<topic>.dlq" through @dlq. All borrowed until kafka_consumer_stop().
+ */
+struct kafka_consumer *svc_consumer_start(const struct svc_config *cfg,
+                                          const struct kafka_type *types,
+                                          kafka_handler_fn handler, void *app,
+                                          struct kafka_producer *dlq,
+                                          const struct contracts *contracts);
+
+/* Starts the HTTP server of @cfg (HTTP_BIND, HTTP_PORT, HTTP_THREADS, HTTP_MAX_BODY) with
+ * @routes, verifying tokens with @key. @routes, @key and @app are borrowed until
+ * http_server_stop(). */
+struct http_server *svc_http_start(const struct svc_config *cfg, const struct jwt_key *key,
+                                   const struct http_route *routes, size_t nroutes, void *app,
+                                   http_ready_fn ready);
+
+#endif

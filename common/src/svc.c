@@ -1,0 +1,210 @@
+/* svc.c - the start-up and shut-down steps every daemon's main() shares (see svc.h). */
+#include "common/svc.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "common/event.h"
+#include "common/inbox.h"
+#include "common/log.h"
+#include "common/outbox.h"
+
+#define SVC_MAX_TOPICS 32
+#define SVC_TOPIC_PARTITIONS 3
+
+void svc_signals_block(sigset_t *ret_sigs)
+{
+    sigemptyset(ret_sigs);
+    sigaddset(ret_sigs, SIGINT);
+    sigaddset(ret_sigs, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, ret_sigs, NULL);
+    signal(SIGPIPE, SIG_IGN);
+}
+
+void svc_signal_wait(const sigset_t *sigs)
+{
+    int sig;
+
+    if (sigwait(sigs, &sig) == 0)
+        log_info("received signal %d, shutting down", sig);
+}
+
+struct jwt_key *svc_jwt_key(const char *path, const char *setting)
+{
+    char err[512];
+    struct jwt_key *key = jwt_key_from_file(path, err, sizeof(err));
+
+    if (!key)
+        log_errorx("cannot load %s: %s", setting, err);
+    return key;
+}
+
+static int migrate(struct db_pool *pool, const struct svc_config *cfg, unsigned tables,
+                   char *err, size_t errlen)
+{
+    struct db_conn *conn = db_acquire(pool, err, errlen);
+    int rc = 0;
+
+    if (!conn)
+        return -EIO;
+    if (tables & SVC_TABLES_OUTBOX)
+        rc = db_migrate(conn, "outbox", OUTBOX_MIGRATIONS, OUTBOX_NMIGRATIONS, err, errlen);
+    if (rc == 0 && (tables & SVC_TABLES_INBOX))
+        rc = db_migrate(conn, "inbox", INBOX_MIGRATIONS, INBOX_NMIGRATIONS, err, errlen);
+    if (rc == 0)
+        rc = db_migrate_dir(conn, cfg->service, cfg->migrations_dir, err, errlen);
+    db_release(pool, conn);
+    return rc;
+}
+
+struct db_pool *svc_db_open(const struct svc_config *cfg, unsigned tables)
+{
+    struct db_opts opts = {.host = cfg->db_host,
+                           .port = (unsigned)cfg->db_port,
+                           .user = cfg->db_user,
+                           .password = cfg->db_password,
+                           .database = cfg->db_name,
+                           .pool_size = (unsigned)cfg->db_pool_size,
+                           .connect_timeout_s = 5,
+                           .acquire_timeout_ms = 5000,
+                           .create_database = cfg->db_auto_create};
+    char err[1024];
+    struct db_pool *pool = db_pool_new(&opts, err, sizeof(err));
+
+    if (!pool) {
+        log_errorx("cannot set up the database pool: %s", err);
+        return NULL;
+    }
+    if (migrate(pool, cfg, tables, err, sizeof(err)) < 0) {
+        log_errorx("migrations failed: %s", err);
+        db_pool_free(pool);
+        return NULL;
+    }
+    return pool;
+}
+
+struct kafka_producer *svc_producer_new(const struct svc_config *cfg)
+{
+    struct kafka_producer_opts opts = {.bootstrap = cfg->kafka_bootstrap,
+                                       .client_id = cfg->service,
+                                       .message_timeout_ms = 10000};
+    char err[512];
+    struct kafka_producer *p = kafka_producer_new(&opts, err, sizeof(err));
+
+    if (!p)
+        log_errorx("cannot create the kafka producer: %s", err);
+    return p;
+}
+
+/* Adds @topic to @list (of *@n, room for @max) unless present. */
+static void topic_add(const char **list, size_t *n, size_t max, const char *topic)
+{
+    if (!topic || *n >= max)
+        return;
+    for (size_t i = 0; i < *n; i++) {
+        if (strcmp(list[i], topic) == 0)
+            return;
+    }
+    list[(*n)++] = topic;
+}
+
+size_t svc_consumed_topics(const struct kafka_type *consumed, const char **ret, size_t max)
+{
+    size_t n = 0;
+
+    for (size_t i = 0; consumed && consumed[i].type; i++)
+        topic_add(ret, &n, max, event_topic(consumed[i].type));
+    ret[n] = NULL;
+    return n;
+}
+
+void svc_topics_create(const struct svc_config *cfg, const struct kafka_type *consumed,
+                       const char *const *published)
+{
+    const char *topics[2 * SVC_MAX_TOPICS + 1];
+    char dlq[SVC_MAX_TOPICS][256];
+    size_t n, nbase;
+    char err[512];
+
+    if (!cfg->kafka_create_topics)
+        return;
+    n = svc_consumed_topics(consumed, topics, SVC_MAX_TOPICS);
+    for (size_t i = 0; published && published[i]; i++)
+        topic_add(topics, &n, SVC_MAX_TOPICS, event_topic(published[i]));
+    nbase = n;
+    for (size_t i = 0; i < nbase; i++) {
+        snprintf(dlq[i], sizeof(dlq[i]), "%s.dlq", topics[i]);
+        topic_add(topics, &n, 2 * SVC_MAX_TOPICS, dlq[i]);
+    }
+    topics[n] = NULL;
+    if (kafka_create_topics(cfg->kafka_bootstrap, topics, SVC_TOPIC_PARTITIONS, err,
+                            sizeof(err)) < 0)
+        log_warnx("cannot create topics (relays and consumers retry until they exist): %s",
+                  err);
+}
+
+struct contracts *svc_contracts_load(void)
+{
+    struct contracts *contracts = NULL;
+    char err[1024];
+
+    if (contracts_load_default(NULL, &contracts, err, sizeof(err)) < 0) {
+        log_errorx("cannot load the event contracts: %s", err);
+        return NULL;
+    }
+    return contracts;
+}
+
+struct kafka_consumer *svc_consumer_start(const struct svc_config *cfg,
+                                          const struct kafka_type *types,
+                                          kafka_handler_fn handler, void *app,
+                                          struct kafka_producer *dlq,
+                                          const struct contracts *contracts)
+{
+    const char *topics[SVC_MAX_TOPICS + 1];
+    struct kafka_consumer_opts opts = {
+        .bootstrap = cfg->kafka_bootstrap,
+        .group_id = cfg->kafka_group_id,
+        .service = cfg->service,
+        .topics = topics,
+        .types = types,
+        .handler = handler,
+        .app = app,
+        .dlq_producer = dlq,
+        .max_attempts = (int)cfg->consumer_max_attempts,
+        .backoff_base_ms = (int)cfg->consumer_backoff_base_ms,
+        .backoff_max_ms = (int)cfg->consumer_backoff_max_ms,
+        .contracts = contracts,
+        .schema_policy = KAFKA_SCHEMA_ENFORCE,
+    };
+    char err[512];
+    struct kafka_consumer *c;
+
+    svc_consumed_topics(types, topics, SVC_MAX_TOPICS);
+    c = kafka_consumer_start(&opts, err, sizeof(err));
+    if (!c)
+        log_errorx("cannot start the event consumer: %s", err);
+    return c;
+}
+
+struct http_server *svc_http_start(const struct svc_config *cfg, const struct jwt_key *key,
+                                   const struct http_route *routes, size_t nroutes, void *app,
+                                   http_ready_fn ready)
+{
+    struct http_opts opts = {.bind = cfg->http_bind,
+                             .port = (unsigned short)cfg->http_port,
+                             .threads = (unsigned)cfg->http_threads,
+                             .max_body = (size_t)cfg->http_max_body,
+                             .jwt_key = key,
+                             .ready = ready};
+    char err[512];
+    struct http_server *srv = http_server_start(&opts, routes, nroutes, app, err, sizeof(err));
+
+    if (!srv)
+        log_errorx("cannot start the http server: %s", err);
+    else
+        log_info("listening on %s:%u", cfg->http_bind, http_port(srv));
+    return srv;
+}
