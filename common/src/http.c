@@ -858,8 +858,12 @@ struct http_server *http_server_start(const struct http_opts *opts, const struct
     struct sockaddr_in6 sin6 = {0};
     struct sockaddr_in sin = {0};
     struct sockaddr *sa;
+    /* poll(), not epoll: with a thread pool every worker keeps the shared listen socket in its
+     * own epoll set, and libmicrohttpd 0.9.75 aborts the process ("Failed to remove listen FD
+     * from epoll set") when MHD_quiesce_daemon() races a worker that already took it out —
+     * seen in test_http's drain test. poll() keeps no kernel state to get out of step. */
     unsigned flags =
-        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC | MHD_USE_ERROR_LOG;
+        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL | MHD_USE_ITC | MHD_USE_ERROR_LOG;
     const char *bind = opts->bind && *opts->bind ? opts->bind : "0.0.0.0";
     const union MHD_DaemonInfo *info;
 

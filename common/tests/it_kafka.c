@@ -357,7 +357,16 @@ static int64_t high_watermark(const char *topic)
     rd_kafka_conf_set(conf, "bootstrap.servers", bootstrap, err, sizeof(err));
     rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof(err));
     assert_non_null(rk);
-    assert_int_equal(rd_kafka_query_watermark_offsets(rk, topic, 0, &lo, &hi, 10000), 0);
+    {
+        /* a fresh topic may not have a partition leader yet: ask again until the deadline */
+        int64_t deadline = util_now_mono_ms() + 30000;
+        rd_kafka_resp_err_t e;
+
+        while ((e = rd_kafka_query_watermark_offsets(rk, topic, 0, &lo, &hi, 10000)) &&
+               util_now_mono_ms() < deadline)
+            util_sleep_ms(100);
+        assert_int_equal(e, 0);
+    }
     rd_kafka_destroy(rk);
     return hi;
 }

@@ -25,6 +25,7 @@
 #include "common/metrics.h"
 #include "common/msgctx.h"
 #include "common/outbox.h"
+#include "common/util.h"
 #include "testsup.h"
 
 #define TYPE "product.sku.created"
@@ -215,9 +216,16 @@ static long long topic_total(const char *topic)
     rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof(errstr));
     assert_non_null(rk);
     for (int32_t p = 0; p < PARTITIONS; p++) {
-        int64_t lo = 0, hi = 0;
+        int64_t lo = 0, hi = 0, deadline = util_now_mono_ms() + 30000;
+        rd_kafka_resp_err_t err;
 
-        assert_int_equal(rd_kafka_query_watermark_offsets(rk, topic, p, &lo, &hi, 10000), 0);
+        /* a fresh topic's partitions may not have a leader yet (NOT_LEADER_FOR_PARTITION,
+         * LEADER_NOT_AVAILABLE): ask again until the deadline */
+        while ((err = rd_kafka_query_watermark_offsets(rk, topic, p, &lo, &hi, 10000)) &&
+               util_now_mono_ms() < deadline)
+            util_sleep_ms(100);
+        if (err)
+            fail_msg("watermarks of %s [%d]: %s", topic, (int)p, rd_kafka_err2str(err));
         total += hi - lo;
     }
     rd_kafka_destroy(rk);
