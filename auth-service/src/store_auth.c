@@ -8,22 +8,6 @@
 
 #define USER_AGENT_MAX 512
 
-static int query_one(struct db_conn *conn, const char *sql, const struct db_param *params, size_t n,
-                     struct db_result **ret)
-{
-    struct db_result *res;
-    int rc = db_query(conn, sql, params, n, &res);
-
-    if (rc < 0)
-        return rc;
-    if (db_result_rows(res) == 0) {
-        db_result_free(res);
-        return -ENOENT;
-    }
-    *ret = res;
-    return 0;
-}
-
 int store_credential_create(struct db_conn *conn, const char *user_id, const char *email,
                             const char *password_hash, const char *provider, enum auth_role role)
 {
@@ -59,7 +43,7 @@ int store_credential_by_email(struct db_conn *conn, const char *email, struct st
 {
     struct db_param p[] = {DB_STR(email)};
     struct db_result *res;
-    int rc = query_one(conn, "SELECT " CRED_COLS " FROM credential WHERE email = ?", p, 1, &res);
+    int rc = db_query_one(conn, "SELECT " CRED_COLS " FROM credential WHERE email = ?", p, 1, &res);
 
     if (rc < 0)
         return rc;
@@ -73,7 +57,7 @@ static int credential_by_id_locked(struct db_conn *conn, const char *user_id,
 {
     struct db_param p[] = {DB_STR(user_id)};
     struct db_result *res;
-    int rc = query_one(conn, "SELECT " CRED_COLS " FROM credential WHERE user_id = ? FOR UPDATE", p,
+    int rc = db_query_one(conn, "SELECT " CRED_COLS " FROM credential WHERE user_id = ? FOR UPDATE", p,
                        1, &res);
 
     if (rc < 0)
@@ -133,7 +117,7 @@ int store_throttle_get(struct db_conn *conn, const char *email, struct auth_thro
 {
     struct db_param p[] = {DB_STR(email)};
     struct db_result *res;
-    int rc = query_one(conn,
+    int rc = db_query_one(conn,
                        "SELECT failures, window_start, locked_until FROM login_throttle "
                        "WHERE email = ?",
                        p, 1, &res);
@@ -164,7 +148,7 @@ int store_throttle_fail(struct db_conn *conn, const char *email, int64_t now, lo
     rc = db_begin(conn);
     if (rc < 0)
         return rc;
-    rc = query_one(conn,
+    rc = db_query_one(conn,
                    "SELECT failures, window_start, locked_until FROM login_throttle "
                    "WHERE email = ? FOR UPDATE",
                    key, 1, &res);
@@ -262,7 +246,7 @@ int store_refresh_rotate(struct db_conn *conn, const char *token, int64_t now, i
         return rc;
     {
         struct db_param p[] = {DB_STR(digest)};
-        rc = query_one(conn,
+        rc = db_query_one(conn,
                        "SELECT id, family_id, user_id, expires_at, used_at IS NOT NULL, "
                        "revoked_at IS NOT NULL FROM refresh_token WHERE token_hash = ? FOR UPDATE",
                        p, 1, &res);

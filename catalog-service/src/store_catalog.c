@@ -17,22 +17,6 @@
     "DATE_FORMAT(created_at, '%Y-%m-%dT%H:%i:%s.%fZ'), "                                          \
     "DATE_FORMAT(updated_at, '%Y-%m-%dT%H:%i:%s.%fZ')"
 
-static int query_one(struct db_conn *conn, const char *sql, const struct db_param *params,
-                     size_t n, struct db_result **ret)
-{
-    struct db_result *res;
-    int rc = db_query(conn, sql, params, n, &res);
-
-    if (rc < 0)
-        return rc;
-    if (db_result_rows(res) == 0) {
-        db_result_free(res);
-        return -ENOENT;
-    }
-    *ret = res;
-    return 0;
-}
-
 int store_category_create(struct db_conn *conn, const char *name, long long parent_id,
                           int ordering, long long *ret_id)
 {
@@ -78,7 +62,7 @@ int store_category_get(struct db_conn *conn, long long id, struct db_result **re
 {
     struct db_param p[] = {DB_INT(id)};
 
-    return query_one(conn, "SELECT " CATEGORY_COLS " FROM category WHERE id = ?", p, 1, ret);
+    return db_query_one(conn, "SELECT " CATEGORY_COLS " FROM category WHERE id = ?", p, 1, ret);
 }
 
 int store_category_list(struct db_conn *conn, long long parent_id, struct db_result **ret)
@@ -195,7 +179,7 @@ int store_product_create(struct db_conn *conn, const struct catalog_product *p,
     {
         /* lock the category row so it cannot vanish before the product references it */
         struct db_param prm[] = {DB_INT(p->category_id)};
-        rc = query_one(conn, "SELECT id FROM category WHERE id = ? LOCK IN SHARE MODE", prm, 1,
+        rc = db_query_one(conn, "SELECT id FROM category WHERE id = ? LOCK IN SHARE MODE", prm, 1,
                        &cat);
         if (rc < 0)
             goto rollback;
@@ -261,7 +245,7 @@ int store_product_get(struct db_conn *conn, long long id, struct db_result **ret
 {
     struct db_param p[] = {DB_INT(id)};
 
-    return query_one(conn,
+    return db_query_one(conn,
                      "SELECT " PRODUCT_COLS " FROM product WHERE id = ? AND status = 'ACTIVE'", p,
                      1, ret);
 }
@@ -352,7 +336,7 @@ int store_product_update(struct db_conn *conn, long long id, const char *name,
     struct db_param p[] = {DB_STR(name), description ? DB_STR(description) : DB_NULLP,
                            brand ? DB_STR(brand) : DB_NULLP, DB_INT(category_id), DB_INT(id)};
 
-    rc = query_one(conn, "SELECT id FROM category WHERE id = ?", c, 1, &cat);
+    rc = db_query_one(conn, "SELECT id FROM category WHERE id = ?", c, 1, &cat);
     if (rc == -ENOENT)
         return -ENXIO;
     if (rc < 0)

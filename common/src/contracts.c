@@ -5,6 +5,7 @@
  * subset, because each compiled), one object level at a time.
  */
 #include "common/contracts.h"
+#include "common/util.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -80,35 +81,22 @@ static void errf(char *errbuf, size_t errlen, const char *fmt, ...)
 /* Reads the JSON file @path; -errno, -EFBIG, -EINVAL (not JSON). Caller owns *@ret. */
 static int read_json_file(const char *path, cJSON **ret, char *errbuf, size_t errlen)
 {
-    FILE *f = fopen(path, "rb");
     char *text = NULL;
-    size_t len;
-    int r = 0;
+    size_t len = 0;
+    int r = util_read_file(path, CONTRACTS_MAX_FILE, &text, &len);
 
-    if (!f) {
-        r = -errno;
-        errf(errbuf, errlen, "%s: %s", path, strerror(-r));
-        return r;
-    }
-    text = malloc(CONTRACTS_MAX_FILE + 1);
-    if (!text) {
-        r = -ENOMEM;
-        goto out;
-    }
-    len = fread(text, 1, CONTRACTS_MAX_FILE + 1, f);
-    if (ferror(f) || len > CONTRACTS_MAX_FILE) {
-        r = ferror(f) ? -EIO : -EFBIG;
+    if (r == -EIO || r == -EFBIG)
         errf(errbuf, errlen, "%s: %s", path, r == -EIO ? "read error" : "file too large");
-        goto out;
-    }
+    else if (r < 0)
+        errf(errbuf, errlen, "%s: %s", path, strerror(-r));
+    if (r < 0)
+        return r;
     *ret = cJSON_ParseWithLength(text, len);
     if (!*ret) {
         r = -EINVAL;
         errf(errbuf, errlen, "%s: not valid JSON", path);
     }
-out:
     free(text);
-    fclose(f);
     return r;
 }
 

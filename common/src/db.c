@@ -935,53 +935,6 @@ static int db__cmp_file(const void *a, const void *b)
     return (x->version > y->version) - (x->version < y->version);
 }
 
-/* Reads @path (at most DB_MIGRATION_MAX_BYTES) into a NUL-terminated string. */
-static int db__read_file(const char *path, char **ret)
-{
-    FILE *f = fopen(path, "rb");
-    char *buf = NULL;
-    size_t len = 0, cap = 0;
-    int rc = 0;
-
-    if (!f)
-        return -errno;
-    for (;;) {
-        size_t got;
-
-        if (cap - len < 4096) {
-            char *p;
-
-            cap = cap ? cap * 2 : 8192;
-            if (cap > DB_MIGRATION_MAX_BYTES + 1) {
-                rc = -EFBIG;
-                goto out;
-            }
-            p = realloc(buf, cap);
-            if (!p) {
-                rc = -ENOMEM;
-                goto out;
-            }
-            buf = p;
-        }
-        got = fread(buf + len, 1, cap - len - 1, f);
-        len += got;
-        if (got == 0) {
-            if (ferror(f))
-                rc = -EIO;
-            break;
-        }
-    }
-    if (rc == 0) {
-        buf[len] = '\0';
-        *ret = buf;
-        buf = NULL;
-    }
-out:
-    free(buf);
-    fclose(f);
-    return rc;
-}
-
 int db_migrate_dir(struct db_conn *conn, const char *scope, const char *dir, char *errbuf,
                    size_t errlen)
 {
@@ -1029,7 +982,7 @@ int db_migrate_dir(struct db_conn *conn, const char *scope, const char *dir, cha
             goto oom;
         n++;
         snprintf(path, sizeof(path), "%s/%s", dir, s);
-        rc = db__read_file(path, &files[n - 1].sql);
+        rc = util_read_file(path, DB_MIGRATION_MAX_BYTES, &files[n - 1].sql, NULL);
         if (rc < 0) {
             snprintf(errbuf, errlen, "read '%s': %s", path, strerror(-rc));
             goto out;
@@ -1055,4 +1008,20 @@ out:
     free(files);
     free(migs);
     return rc;
+}
+
+int db_query_one(struct db_conn *conn, const char *sql, const struct db_param *params,
+                 size_t nparams, struct db_result **ret)
+{
+    struct db_result *res;
+    int rc = db_query(conn, sql, params, nparams, &res);
+
+    if (rc < 0)
+        return rc;
+    if (db_result_rows(res) == 0) {
+        db_result_free(res);
+        return -ENOENT;
+    }
+    *ret = res;
+    return 0;
 }

@@ -6,6 +6,7 @@
  * enum and const values point into the schema's private copy of the document.
  */
 #include "common/jschema.h"
+#include "common/util.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -501,32 +502,18 @@ int jschema_compile_text(const char *text, size_t len, struct jschema **ret, cha
 
 int jschema_load_file(const char *path, struct jschema **ret, char *errbuf, size_t errlen)
 {
-    FILE *f = fopen(path, "rb");
     char *text = NULL;
-    size_t len;
-    int r;
+    size_t len = 0;
+    int r = util_read_file(path, JSCHEMA_MAX_FILE, &text, &len);
 
-    if (!f) {
-        r = -errno;
-        snprintf(errbuf, errlen, "%s: %s", path, strerror(-r));
-        return r;
-    }
-    text = malloc(JSCHEMA_MAX_FILE + 1);
-    if (!text) {
-        r = -ENOMEM;
-        goto out;
-    }
-    len = fread(text, 1, JSCHEMA_MAX_FILE + 1, f);
-    if (ferror(f)) {
-        r = -EIO;
+    if (r == -EIO)
         snprintf(errbuf, errlen, "%s: read error", path);
-        goto out;
-    }
-    if (len > JSCHEMA_MAX_FILE) {
-        r = -EFBIG;
+    else if (r == -EFBIG)
         snprintf(errbuf, errlen, "%s: larger than %d bytes", path, JSCHEMA_MAX_FILE);
-        goto out;
-    }
+    else if (r < 0)
+        snprintf(errbuf, errlen, "%s: %s", path, strerror(-r));
+    if (r < 0)
+        return r;
     r = jschema_compile_text(text, len, ret, errbuf, errlen);
     if (r < 0 && errbuf && errlen) {
         char tmp[512];
@@ -534,9 +521,7 @@ int jschema_load_file(const char *path, struct jschema **ret, char *errbuf, size
         snprintf(tmp, sizeof(tmp), "%s", errbuf);
         snprintf(errbuf, errlen, "%s: %s", path, tmp);
     }
-out:
     free(text);
-    fclose(f);
     return r;
 }
 

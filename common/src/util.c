@@ -4,6 +4,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -155,4 +156,37 @@ void util_traceparent_child(const char *parent, char out[56])
     trace[32] = '\0';
     hex(span, 8);
     snprintf(out, 56, "00-%s-%s-%.2s", trace, span, parent + 53);
+}
+
+int util_read_file(const char *path, size_t max, char **ret, size_t *ret_len)
+{
+    FILE *f = fopen(path, "rb");
+    char *buf = NULL;
+    size_t len;
+    int rc = 0;
+
+    if (!f)
+        return -errno;
+    /* one read of max + 1 bytes tells "fits" from "too large" */
+    buf = malloc(max + 2);
+    if (!buf) {
+        rc = -ENOMEM;
+        goto out;
+    }
+    len = fread(buf, 1, max + 1, f);
+    if (ferror(f))
+        rc = -EIO;
+    else if (len > max)
+        rc = -EFBIG;
+    if (rc == 0) {
+        buf[len] = '\0';
+        *ret = buf;
+        buf = NULL;
+        if (ret_len)
+            *ret_len = len;
+    }
+out:
+    free(buf);
+    fclose(f);
+    return rc;
 }

@@ -20,22 +20,6 @@
 /* Not yet paid nor terminal: what the payment deadline may cancel. */
 #define OVERDUE_STATUSES "'CREATED', 'RESERVED', 'PAYMENT_CREATED', 'PAYMENT_PENDING'"
 
-static int query_one(struct db_conn *conn, const char *sql, const struct db_param *params, size_t n,
-                     struct db_result **ret)
-{
-    struct db_result *res;
-    int rc = db_query(conn, sql, params, n, &res);
-
-    if (rc < 0)
-        return rc;
-    if (db_result_rows(res) == 0) {
-        db_result_free(res);
-        return -ENOENT;
-    }
-    *ret = res;
-    return 0;
-}
-
 /* Row @r of a LOCK_COLS result into @o. */
 static int lock_row(const struct db_result *res, size_t r, struct store_order *o)
 {
@@ -60,7 +44,7 @@ int store_order_lock(struct db_conn *conn, const char *id, struct store_order *r
     struct db_param p[] = {DB_STR(id)};
     struct db_result *res = NULL;
     int rc =
-        query_one(conn, "SELECT " LOCK_COLS " FROM orders WHERE id = ? FOR UPDATE", p, 1, &res);
+        db_query_one(conn, "SELECT " LOCK_COLS " FROM orders WHERE id = ? FOR UPDATE", p, 1, &res);
 
     if (rc < 0)
         return rc;
@@ -238,7 +222,7 @@ int store_order_by_key(struct db_conn *conn, const char *user, const char *key,
 {
     struct db_param p[] = {DB_STR(user), DB_STR(key)};
     struct db_result *res = NULL;
-    int rc = query_one(conn, "SELECT id FROM orders WHERE user_id = ? AND idempotency_key = ?", p,
+    int rc = db_query_one(conn, "SELECT id FROM orders WHERE user_id = ? AND idempotency_key = ?", p,
                        2, &res);
 
     if (rc == 0) {
@@ -342,7 +326,7 @@ int store_order_get(struct db_conn *conn, const char *id, struct db_result **ret
 {
     struct db_param p[] = {DB_STR(id)};
 
-    return query_one(conn, "SELECT " ORDER_COLS " FROM orders WHERE id = ?", p, 1, ret);
+    return db_query_one(conn, "SELECT " ORDER_COLS " FROM orders WHERE id = ?", p, 1, ret);
 }
 
 int store_order_items(struct db_conn *conn, const char *id, int lock, struct db_result **ret)

@@ -52,16 +52,13 @@ int store_payment_get(struct db_conn *conn, const char *order_id, int for_update
     struct db_result *res = NULL;
     int rc;
 
-    rc = db_query(conn,
-                  for_update ? "SELECT " PAYMENT_COLS " FROM payment WHERE order_id = ? FOR UPDATE"
-                             : "SELECT " PAYMENT_COLS " FROM payment WHERE order_id = ?",
-                  prm, 1, &res);
+    rc = db_query_one(conn,
+                      for_update
+                          ? "SELECT " PAYMENT_COLS " FROM payment WHERE order_id = ? FOR UPDATE"
+                          : "SELECT " PAYMENT_COLS " FROM payment WHERE order_id = ?",
+                      prm, 1, &res);
     if (rc < 0)
         return rc;
-    if (db_result_rows(res) == 0) {
-        db_result_free(res);
-        return -ENOENT;
-    }
     memset(ret, 0, sizeof(*ret));
     copy_cell(res, P_ID, ret->id, sizeof(ret->id));
     copy_cell(res, P_ORDER, ret->order_id, sizeof(ret->order_id));

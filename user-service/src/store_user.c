@@ -31,30 +31,23 @@ int store_user_delete(struct db_conn *conn, const char *id)
     return affected ? 0 : -ENOENT;
 }
 
-static int query_one(struct db_conn *conn, const char *sql, const char *id, struct db_result **ret)
+/* The one row @sql (with one parameter, @id) matches; -ENOENT when none. */
+static int query_by_id(struct db_conn *conn, const char *sql, const char *id,
+                       struct db_result **ret)
 {
     struct db_param p[] = {DB_STR(id)};
-    struct db_result *res;
-    int rc = db_query(conn, sql, p, 1, &res);
 
-    if (rc < 0)
-        return rc;
-    if (db_result_rows(res) == 0) {
-        db_result_free(res);
-        return -ENOENT;
-    }
-    *ret = res;
-    return 0;
+    return db_query_one(conn, sql, p, 1, ret);
 }
 
 int store_user_get(struct db_conn *conn, const char *id, struct db_result **ret)
 {
-    return query_one(conn, "SELECT " USER_COLS " FROM user WHERE id = ?", id, ret);
+    return query_by_id(conn, "SELECT " USER_COLS " FROM user WHERE id = ?", id, ret);
 }
 
 int store_user_lock(struct db_conn *conn, const char *id, struct db_result **ret)
 {
-    return query_one(conn, "SELECT " USER_COLS " FROM user WHERE id = ? FOR UPDATE", id, ret);
+    return query_by_id(conn, "SELECT " USER_COLS " FROM user WHERE id = ? FOR UPDATE", id, ret);
 }
 
 int store_user_update(struct db_conn *conn, const char *id, const char *name, const char *phone,

@@ -87,6 +87,11 @@ int db_exec(struct db_conn *conn, const char *sql, const struct db_param *params
 int db_query(struct db_conn *conn, const char *sql, const struct db_param *params, size_t nparams,
              struct db_result **ret);
 
+/* Like db_query() for a statement that must match a row: -ENOENT (and no result) when it
+ * matched none. */
+int db_query_one(struct db_conn *conn, const char *sql, const struct db_param *params,
+                 size_t nparams, struct db_result **ret);
+
 size_t db_result_rows(const struct db_result *res);
 size_t db_result_cols(const struct db_result *res);
 /* Cell as text, NULL for SQL NULL. Borrowed from @res. */

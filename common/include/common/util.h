@@ -40,6 +40,11 @@ void util_sleep_ms(int64_t ms);
  * Returns strlen(@src) so callers can detect truncation. */
 size_t util_strlcpy(char *dst, const char *src, size_t size);
 
+/* Reads the file @path whole, NUL-terminated, into *@ret (caller frees) and its length into
+ * *@ret_len (may be NULL). Returns 0, -errno from fopen, -ENOMEM, -EIO (read error), or
+ * -EFBIG when it is larger than @max bytes. */
+int util_read_file(const char *path, size_t max, char **ret, size_t *ret_len);
+
 /* Sets a W3C traceparent ("00-<32 hex trace id>-<16 hex span id>-01") into @out (56 bytes). */
 void util_traceparent_new(char out[56]);
 
