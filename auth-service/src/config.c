@@ -37,19 +37,9 @@ static const struct svc_defaults defaults = {
 
 int auth_config_load(struct auth_config *cfg, char *errbuf, size_t errlen)
 {
-    char mine[1024] = "";
-    int rc, rc2;
-
     memset(cfg, 0, sizeof(*cfg));
-    errbuf[0] = '\0';
-    rc = svc_config_load(&cfg->svc, &defaults, errbuf, errlen);
-    rc2 = cfg_load(auth_table, AUTH_NTABLE, cfg, mine, sizeof(mine));
-    /* report every problem at once */
-    if (rc2 < 0) {
-        size_t used = strlen(errbuf);
-        snprintf(errbuf + used, errlen - used, "%s%s", used ? "; " : "", mine);
-    }
-    return rc < 0 ? rc : rc2;
+    return svc_config_load_own(&cfg->svc, &defaults, auth_table, AUTH_NTABLE, cfg, errbuf,
+                               errlen);
 }
 
 void auth_config_log(const struct auth_config *cfg)

@@ -231,6 +231,20 @@ int svc_config_load(struct svc_config *cfg, const struct svc_defaults *defs, cha
     return rc;
 }
 
+int svc_config_load_own(struct svc_config *svc, const struct svc_defaults *defs,
+                        const struct cfg_entry *table, size_t n, void *own, char *errbuf,
+                        size_t errlen)
+{
+    char mine[1024];
+    int rc = svc_config_load(svc, defs, errbuf, errlen);
+
+    if (cfg_load(table, n, own, mine, sizeof(mine)) < 0) {
+        err_append(errbuf, errlen, "%s", mine);
+        rc = -EINVAL;
+    }
+    return rc;
+}
+
 void svc_config_log(const struct svc_config *cfg)
 {
     struct svc_defaults defs = {.service = cfg->service};

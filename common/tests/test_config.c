@@ -100,6 +100,41 @@ static void test_svc_config(void **state)
     assert_non_null(strstr(err, "JWT_PUBLIC_KEY_FILE: required"));
 }
 
+struct own_config {
+    struct svc_config svc;
+    long extra;
+};
+
+static const struct cfg_entry own_table[] = {
+    CFG_ENTRY_INT("T_EXTRA", "5", 1, 10, struct own_config, extra, "a service's own setting"),
+};
+
+static void test_svc_config_own_reports_both_tables(void **state)
+{
+    static const struct svc_defaults defs = {"order-service", "8085", "commerce_order",
+                                             "order-service", "order-service/migrations"};
+    struct own_config cfg;
+    char err[512];
+
+    (void)state;
+    setenv("JWT_PUBLIC_KEY_FILE", "/x.pem", 1);
+    unsetenv("T_EXTRA");
+    assert_int_equal(svc_config_load_own(&cfg.svc, &defs, own_table, 1, &cfg, err, sizeof(err)),
+                     0);
+    assert_int_equal(cfg.extra, 5);
+    assert_int_equal(cfg.svc.http_port, 8085);
+    /* a common and an own problem: both named in one message */
+    setenv("DB_PORT", "0", 1);
+    setenv("T_EXTRA", "11", 1);
+    assert_int_equal(svc_config_load_own(&cfg.svc, &defs, own_table, 1, &cfg, err, sizeof(err)),
+                     -EINVAL);
+    assert_non_null(strstr(err, "DB_PORT"));
+    assert_non_null(strstr(err, "T_EXTRA: '11' is out of range 1..10"));
+    unsetenv("DB_PORT");
+    unsetenv("T_EXTRA");
+    unsetenv("JWT_PUBLIC_KEY_FILE");
+}
+
 static void test_msgctx_chain(void **state)
 {
     struct msgctx req, child, ev;
@@ -160,7 +195,9 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_defaults_and_overrides), cmocka_unit_test(test_all_errors_reported_at_once),
-        cmocka_unit_test(test_svc_config),             cmocka_unit_test(test_msgctx_chain),
+        cmocka_unit_test(test_svc_config),
+        cmocka_unit_test(test_svc_config_own_reports_both_tables),
+        cmocka_unit_test(test_msgctx_chain),
         cmocka_unit_test(test_backoff_bounds),         cmocka_unit_test(test_rfc3339),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -37,16 +37,7 @@ static const struct cfg_entry table[] = {
 
 int inv_config_load(struct inv_config *cfg, char *errbuf, size_t errlen)
 {
-    char own[512];
-    int rc = svc_config_load(&cfg->svc, &defaults, errbuf, errlen);
-
-    if (cfg_load(table, NENTRIES, cfg, own, sizeof(own)) < 0) {
-        size_t used = strlen(errbuf);
-
-        snprintf(errbuf + used, errlen - used, "%s%s", used ? "; " : "", own);
-        rc = -EINVAL;
-    }
-    return rc < 0 ? rc : 0;
+    return svc_config_load_own(&cfg->svc, &defaults, table, NENTRIES, cfg, errbuf, errlen);
 }
 
 void inv_config_log(const struct inv_config *cfg)

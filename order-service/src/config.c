@@ -27,16 +27,7 @@ static const struct cfg_entry table[] = {
 
 int order_config_load(struct order_config *cfg, char *errbuf, size_t errlen)
 {
-    char own[512];
-    int rc = svc_config_load(&cfg->svc, &defaults, errbuf, errlen);
-
-    if (cfg_load(table, NENTRIES, cfg, own, sizeof(own)) < 0) {
-        size_t used = strlen(errbuf);
-
-        snprintf(errbuf + used, errlen - used, "%s%s", used ? "; " : "", own);
-        rc = -EINVAL;
-    }
-    return rc < 0 ? rc : 0;
+    return svc_config_load_own(&cfg->svc, &defaults, table, NENTRIES, cfg, errbuf, errlen);
 }
 
 void order_config_log(const struct order_config *cfg)

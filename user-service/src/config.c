@@ -29,17 +29,11 @@ static const struct svc_defaults defaults = {
 
 int user_config_load(struct user_config *cfg, char *errbuf, size_t errlen)
 {
-    char own[512];
-    int rc, rc2;
+    int rc;
 
     memset(cfg, 0, sizeof(*cfg));
-    rc = svc_config_load(&cfg->svc, &defaults, errbuf, errlen);
-    rc2 = cfg_load(user_table, USER_NENTRIES, cfg, own, sizeof(own));
-    if (rc2 < 0) {
-        size_t used = strlen(errbuf);
-        snprintf(errbuf + used, errlen - used, "%s%s", used ? "; " : "", own);
-        rc = rc2;
-    }
+    rc = svc_config_load_own(&cfg->svc, &defaults, user_table, USER_NENTRIES, cfg, errbuf,
+                             errlen);
     if (cfg->auth_url && strncmp(cfg->auth_url, "http://", 7) != 0 &&
         strncmp(cfg->auth_url, "https://", 8) != 0) {
         size_t used = strlen(errbuf);

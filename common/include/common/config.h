@@ -89,6 +89,12 @@ struct svc_defaults {
 int svc_config_load(struct svc_config *cfg, const struct svc_defaults *defs, char *errbuf,
                     size_t errlen);
 
+/* svc_config_load() plus the service's own @n entries of @table into @own (the service's
+ * config struct, which embeds @svc); every problem of both is reported in @errbuf. */
+int svc_config_load_own(struct svc_config *svc, const struct svc_defaults *defs,
+                        const struct cfg_entry *table, size_t n, void *own, char *errbuf,
+                        size_t errlen);
+
 /* Logs the common settings (secrets masked). */
 void svc_config_log(const struct svc_config *cfg);
 
