@@ -3,8 +3,8 @@
 #
 # usage: scripts/bench.sh
 #
-# Starts its OWN stack (scripts/stack.sh in a throw-away shadow root: its own .run/, .env, key
-# pair, MariaDB/Redis/Kafka data and ports), so a developer's `make up` on the default ports is
+# Starts its OWN stack (scripts/stack-private.sh: scripts/stack.sh in a throw-away shadow root,
+# its own .run/, .env, key pair, MariaDB/Redis/Kafka data and ports; no Prometheus), so a developer's `make up` on the default ports is
 # not touched; release build into build/bench (incremental). Everything binds 127.0.0.1.
 # The stack is always taken down on exit (also on Ctrl-C or failure).
 #
@@ -54,35 +54,8 @@ if ! command -v wrk >/dev/null; then
 fi
 for t in curl jq timeout; do command -v "$t" >/dev/null || die "$t is needed"; done
 
-# ---- an isolated stack: a shadow root whose entries link to this tree, except the state ----
-# stack.sh keeps its state in <root>/.run and <root>/.env and reads the ports from the
-# environment; run from the shadow root it never sees the developer's .run/.
-# Nothing of the caller's stack may leak in (a sourced .run/env sets KAFKA_BOOTSTRAP, which
-# would make infra.sh use that broker).
-unset KAFKA_BOOTSTRAP KAFKA_KIND DB_HOST DB_USER DB_PASSWORD REDIS_HOST TEST_STATE_DIR \
-    ADMIN_EMAIL ADMIN_PASSWORD AUTH_SERVICE_TOKEN JWT_PRIVATE_KEY_FILE JWT_PUBLIC_KEY_FILE \
-    USER_URL INVENTORY_URL CATALOG_URL ORDER_URL PAYMENT_URL AUTH_URL
-export DB_PORT=$((BASE + 306)) REDIS_PORT=$((BASE + 379)) KAFKA_PORT=$((BASE + 92)) \
-    KAFKA_CONTROLLER_PORT=$((BASE + 93)) USER_PORT=$((BASE + 81)) INVENTORY_PORT=$((BASE + 83)) \
-    CATALOG_PORT=$((BASE + 84)) ORDER_PORT=$((BASE + 85)) PAYMENT_PORT=$((BASE + 87)) \
-    AUTH_PORT=$((BASE + 89))
-for p in $DB_PORT $REDIS_PORT $KAFKA_PORT $KAFKA_CONTROLLER_PORT $USER_PORT $INVENTORY_PORT \
-    $CATALOG_PORT $ORDER_PORT $PAYMENT_PORT $AUTH_PORT; do
-    if (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
-        die "port $p is in use (another bench?); set BENCH_PORT_BASE"
-    fi
-done
-
-# .deps (Kafka jars, gitignored) is shared with the tree so the download happens once
-mkdir -p "$ROOT/.deps"
+# ---- an isolated stack (scripts/stack-private.sh): its own state, ports and data ----
 SHADOW=$(mktemp -d /tmp/commerce-bench.XXXXXX)
-for e in "$ROOT"/* "$ROOT"/.deps "$ROOT"/.clang-format; do
-    [ -e "$e" ] || continue
-    ln -s "$e" "$SHADOW/$(basename "$e")"
-done
-# build/ is linked: the bench binaries go to build/bench, next to build/ and build/asan
-mkdir -p "$ROOT/build"
-
 TMP="$SHADOW/bench"
 mkdir -p "$TMP"
 STACK_UP=0
@@ -91,11 +64,11 @@ cleanup() {
     trap - EXIT INT TERM
     if [ "$STACK_UP" = 1 ]; then
         say "taking the bench stack down"
-        STACK_BUILD=$BUILD bash "$SHADOW/scripts/stack.sh" down >/dev/null 2>&1 ||
-            say "stack down failed: see $SHADOW/.run/"
+        bash scripts/stack-private.sh down "$SHADOW/root" >/dev/null 2>&1 ||
+            say "stack down failed: see $SHADOW/root/.run/"
     fi
     if [ "${BENCH_KEEP:-0}" = 1 ]; then
-        say "kept $SHADOW (logs in .run/logs, .run/infra/logs)"
+        say "kept $SHADOW (logs in root/.run/logs, root/.run/infra/logs)"
     else
         rm -rf "$SHADOW"
     fi
@@ -106,7 +79,7 @@ trap 'exit 130' INT TERM
 
 # only the daemons and the driver: a test that does not compile at the moment must not stop
 # a benchmark (stack.sh's own `make` builds everything, so it is skipped)
-bash "$SHADOW/scripts/deps.sh"
+bash scripts/deps.sh
 if [ "${BENCH_NO_BUILD:-0}" != 1 ]; then
     say "building the release binaries into $BUILD (log: $TMP/build.log)"
     targets=("$BUILD/bin/bench-saga")
@@ -116,10 +89,11 @@ if [ "${BENCH_NO_BUILD:-0}" != 1 ]; then
 fi
 say "starting a private stack in $SHADOW (build $BUILD, ports $BASE+)"
 STACK_UP=1
-STACK_BUILD=$BUILD STACK_NO_BUILD=1 bash "$SHADOW/scripts/stack.sh" up ||
-    die "the bench stack did not start (logs: $SHADOW/.run/logs; BENCH_KEEP=1 keeps them)"
+STACK_BUILD=$BUILD STACK_NO_BUILD=1 STACK_PROMETHEUS=0 \
+    bash scripts/stack-private.sh up "$SHADOW/root" "$BASE" ||
+    die "the bench stack did not start (logs: $SHADOW/root/.run/logs; BENCH_KEEP=1 keeps them)"
 # shellcheck disable=SC1091
-. "$SHADOW/.run/env"
+. "$SHADOW/root/.run/env"
 SAGA_BIN="$ROOT/$BUILD/bin/bench-saga"
 [ -x "$SAGA_BIN" ] || die "$SAGA_BIN is missing (tools/bench-saga.c)"
 

@@ -17,7 +17,13 @@
 # across down/up; `rm -rf .run` starts afresh. Logs: .run/logs/<service>.log.
 # Use it:  . .run/env; curl -H "Authorization: Bearer $(scripts/dev-token ADMIN 1)" $CATALOG_URL/...
 # Every variable of the caller's environment (e.g. LOG_LEVEL) is passed to the services.
-# STACK_BUILD (default build) is the build folder used; STACK_NO_BUILD=1 skips `make`.
+# STACK_BUILD (default build; relative to the checkout, or absolute) is the build folder used;
+# STACK_NO_BUILD=1 skips `make`.
+# Prometheus: when Debian's /usr/bin/prometheus is installed (scripts/deps.sh installs it), up
+# also starts it on 127.0.0.1:${PROMETHEUS_PORT:-9090} with deploy/prometheus.yml — the file
+# docker-compose.yml mounts — its targets rewritten to this stack's ports and its scrape interval
+# set by PROMETHEUS_SCRAPE_INTERVAL (default: the file's). Data in .run/prometheus.
+# STACK_PROMETHEUS=0 leaves it out. Grafana comes only with docker-compose.yml (not in Debian).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -29,6 +35,12 @@ LOGS="$RUN/logs"
 READY_DEADLINE_S=${READY_DEADLINE_S:-60}
 STOP_DEADLINE_S=20
 BUILD=${STACK_BUILD:-build}
+case $BUILD in
+/*) BIN="$BUILD/bin" ;;
+*) BIN="$ROOT/$BUILD/bin" ;;
+esac
+PROM_BIN=${PROMETHEUS_BIN:-/usr/bin/prometheus}
+PROM_PORT=${PROMETHEUS_PORT:-9090}
 
 # name, env prefix for the URL variable, default port (SPEC §1)
 SERVICES=(user:USER:8081 inventory:INVENTORY:8083 catalog:CATALOG:8084 order:ORDER:8085
@@ -53,8 +65,9 @@ svc_pid() {
     echo "$pid"
 }
 
+# stop_service NAME [LABEL]: SIGTERM, SIGKILL after STOP_DEADLINE_S
 stop_service() {
-    local name=$1 pid i
+    local name=$1 label=${2:-$1-service} pid i
     pid=$(svc_pid "$name") || { rm -f "$PIDS/$name.pid"; return 0; }
     kill -TERM "$pid" 2>/dev/null || true
     for ((i = 0; i < STOP_DEADLINE_S * 10; i++)); do
@@ -62,7 +75,7 @@ stop_service() {
         sleep 0.1
     done
     if kill -0 "$pid" 2>/dev/null; then
-        say "$name-service (pid $pid) ignored SIGTERM for ${STOP_DEADLINE_S}s; killing"
+        say "$label (pid $pid) ignored SIGTERM for ${STOP_DEADLINE_S}s; killing"
         kill -KILL "$pid" 2>/dev/null || true
         for ((i = 0; i < 50; i++)); do
             kill -0 "$pid" 2>/dev/null || break
@@ -70,12 +83,13 @@ stop_service() {
         done
     fi
     rm -f "$PIDS/$name.pid"
-    say "$name-service stopped"
+    say "$label stopped"
 }
 
 do_down() {
     local entry i
     # reverse order of start
+    stop_service prometheus prometheus
     for ((i = ${#SERVICES[@]} - 1; i >= 0; i--)); do
         entry=${SERVICES[$i]}
         stop_service "${entry%%:*}"
@@ -85,6 +99,59 @@ do_down() {
     fi
     rm -f "$RUN/env"
     say "down"
+}
+
+# deploy/prometheus.yml for this stack: "<svc>-service:<port>" targets → 127.0.0.1:<this port>,
+# its own target → 127.0.0.1:PROM_PORT, the scrape interval from PROMETHEUS_SCRAPE_INTERVAL.
+prometheus_config() {
+    local entry name port expr=() interval=${PROMETHEUS_SCRAPE_INTERVAL:-}
+    for entry in "$@"; do
+        name=${entry%%:*}
+        port=${entry#*:}
+        expr+=(-e "s/\"$name-service:[0-9]*\"/\"127.0.0.1:$port\"/")
+    done
+    expr+=(-e "s/\"localhost:9090\"/\"127.0.0.1:$PROM_PORT\"/")
+    if [ -n "$interval" ]; then
+        [[ $interval =~ ^[0-9]+(ms|s|m)$ ]] ||
+            die "PROMETHEUS_SCRAPE_INTERVAL='$interval': want e.g. 1s, 500ms, 1m"
+        expr+=(-e "s/^  scrape_interval: .*/  scrape_interval: $interval/")
+        expr+=(-e "s/^  evaluation_interval: .*/  evaluation_interval: $interval/")
+    fi
+    sed "${expr[@]}" "$ROOT/deploy/prometheus.yml"
+}
+
+# start_prometheus NAME:PORT...: Prometheus scraping the started services, waited ready
+start_prometheus() {
+    local deadline
+    if [ "${STACK_PROMETHEUS:-1}" = 0 ]; then
+        return 0
+    fi
+    if [ ! -x "$PROM_BIN" ]; then
+        say "no $PROM_BIN (apt-get install prometheus): metrics only at each service's /metrics"
+        return 0
+    fi
+    (exec 3<>"/dev/tcp/127.0.0.1/$PROM_PORT") 2>/dev/null &&
+        die "port $PROM_PORT for prometheus is in use (set PROMETHEUS_PORT)"
+    mkdir -p "$RUN/prometheus"
+    prometheus_config "$@" >"$RUN/prometheus.yml"
+    printf '\n==== start %s ====\n' "$(date '+%F %T')" >>"$LOGS/prometheus.log"
+    (cd "$RUN/prometheus" && exec setsid "$PROM_BIN" --config.file="$RUN/prometheus.yml" \
+        --storage.tsdb.path="$RUN/prometheus/data" --storage.tsdb.retention.time=7d \
+        --web.listen-address="127.0.0.1:$PROM_PORT" --log.level=warn) \
+        </dev/null >>"$LOGS/prometheus.log" 2>&1 &
+    echo $! >"$PIDS/prometheus.pid"
+    echo "$PROM_PORT" >"$RUN/prometheus.port"
+    deadline=$((SECONDS + READY_DEADLINE_S))
+    until [ "$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 \
+        "http://127.0.0.1:$PROM_PORT/-/ready")" = 200 ]; do
+        if ! svc_pid prometheus >/dev/null || [ "$SECONDS" -ge "$deadline" ]; then
+            tail -n 20 "$LOGS/prometheus.log" >&2
+            die "prometheus not ready on 127.0.0.1:$PROM_PORT (log: .run/logs/prometheus.log)"
+        fi
+        sleep 0.2
+    done
+    printf 'export PROMETHEUS_URL=http://127.0.0.1:%s\n' "$PROM_PORT" >>"$RUN/env.tmp"
+    say "prometheus ready on http://127.0.0.1:$PROM_PORT"
 }
 
 ready() {
@@ -143,7 +210,7 @@ do_up() {
     local started=()
     for entry in "${SERVICES[@]}"; do
         IFS=: read -r name prefix port <<<"$entry"
-        bin="$ROOT/$BUILD/bin/$name-service"
+        bin="$BIN/$name-service"
         [ -x "$bin" ] || continue
         port=$(stack_env_port "$name")
         (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && die "port $port for $name-service is in use"
@@ -174,6 +241,7 @@ do_up() {
         done
         say "$name-service ready on $url"
     done
+    start_prometheus "${started[@]}"
     mv "$envfile" "$RUN/env"
     trap - EXIT
     say "up: . .run/env to use it; scripts/stack.sh down to stop"
@@ -182,11 +250,15 @@ do_up() {
 do_status() {
     local entry name rc=0
     infra status || rc=$?
+    if svc_pid prometheus >/dev/null; then
+        printf '%-10s running (pid %s) on http://127.0.0.1:%s\n' prometheus \
+            "$(svc_pid prometheus)" "$(cat "$RUN/prometheus.port" 2>/dev/null)"
+    fi
     for entry in "${SERVICES[@]}"; do
         name=${entry%%:*}
         if svc_pid "$name" >/dev/null; then
             printf '%-10s running (pid %s)\n' "$name" "$(svc_pid "$name")"
-        elif [ -x "$BUILD/bin/$name-service" ]; then
+        elif [ -x "$BIN/$name-service" ]; then
             printf '%-10s stopped\n' "$name"
             rc=3
         fi

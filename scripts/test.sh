@@ -51,6 +51,7 @@ teardown() {
         wait "$CURRENT_PID" 2>/dev/null || true
     fi
     CURRENT_PID=""
+    stop_private_stacks
     if [ "$INFRA_STARTED" -eq 1 ]; then
         INFRA_STARTED=0
         STATE_DIR="$STATE" bash scripts/infra.sh stop || say "warning: infra.sh stop failed"
@@ -90,6 +91,17 @@ trap on_exit EXIT
 trap 'say "interrupted"; exit 130' INT
 trap 'say "terminated"; exit 143' TERM
 
+# Takes down the private `make up` stacks (scripts/stack-private.sh) a suite left running,
+# e.g. when its timeout killed it before its teardown (tests/e2e_prometheus.c).
+stop_private_stacks() {
+    local d
+    for d in "$STATE"/stacks/*/; do
+        [ -d "$d.run" ] || continue
+        bash scripts/stack-private.sh down "${d%/}" >>"$STATE/logs/stacks.log" 2>&1 ||
+            say "warning: could not take down the private stack ${d%/}"
+    done
+}
+
 # Runs one test binary with a deadline; adds cmocka's counts to PASSED/FAILED.
 run_suite() {
     local bin=$1 name log rc=0 p f n
@@ -102,6 +114,7 @@ run_suite() {
     CURRENT_PID=$!
     wait "$CURRENT_PID" || rc=$?
     CURRENT_PID=""
+    stop_private_stacks
     cat "$log"
     p=0
     f=0

@@ -373,6 +373,48 @@ bad:
     return -EIO;
 }
 
+/* Sets @svc's url and port from "http://127.0.0.1:<port>". 0 or -EINVAL. */
+static int saga__attach_url(struct ts_service *svc, const char *url)
+{
+    const char *colon = strrchr(url, ':');
+    char *end;
+    long port;
+
+    if (strncmp(url, "http://", 7) != 0 || !colon || colon < url + 7)
+        return -EINVAL;
+    port = strtol(colon + 1, &end, 10);
+    if (*end != '\0' || port <= 0 || port > 65535 || strlen(url) >= sizeof(svc->url))
+        return -EINVAL;
+    memset(svc, 0, sizeof(*svc));
+    svc->port = (unsigned short)port;
+    memcpy(svc->url, url, strlen(url) + 1);
+    return 0;
+}
+
+int saga_stack_attach(struct saga_stack *st, const char *env_path)
+{
+    static const char *const names[] = {"AUTH_URL",      "USER_URL",  "CATALOG_URL",
+                                        "INVENTORY_URL", "ORDER_URL", "PAYMENT_URL"};
+    struct ts_service *svcs[] = {&st->auth,      &st->user,  &st->catalog,
+                                 &st->inventory, &st->order, &st->payment};
+    char url[256], password[256];
+
+    memset(st, 0, sizeof(*st));
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+        if (ts_env_file_value(env_path, names[i], url, sizeof(url)) < 0 ||
+            saga__attach_url(svcs[i], url) < 0) {
+            fprintf(stderr, "saga: %s has no %s=http://127.0.0.1:<port>\n", env_path, names[i]);
+            return -EIO;
+        }
+    }
+    if (ts_env_file_value(env_path, "ADMIN_EMAIL", st->admin_email, sizeof(st->admin_email)) < 0 ||
+        ts_env_file_value(env_path, "ADMIN_PASSWORD", password, sizeof(password)) < 0) {
+        fprintf(stderr, "saga: %s has no ADMIN_EMAIL / ADMIN_PASSWORD\n", env_path);
+        return -EIO;
+    }
+    return saga__login(st, st->admin_email, password, st->admin_token, sizeof(st->admin_token));
+}
+
 int saga_stack_stop(struct saga_stack *st)
 {
     struct ts_service *order[] = {&st->order,     &st->payment, &st->inventory,

@@ -71,6 +71,15 @@ bool saga_status_terminal(const char *status);
  */
 int saga_stack_start(struct saga_stack *st, const struct saga_opts *opts);
 
+/*
+ * Attaches @st to a stack this test did not start: the env file scripts/stack.sh up writes
+ * (.run/env: "export NAME=value …" lines with AUTH_URL … PAYMENT_URL, ADMIN_EMAIL and
+ * ADMIN_PASSWORD), and logs the admin in. The services' pids stay 0: saga_stack_stop() leaves
+ * them alone. Databases, topics and sku_base are not known (check-invariants cannot run).
+ * 0 or -EIO (the reason on stderr).
+ */
+int saga_stack_attach(struct saga_stack *st, const char *env_path);
+
 /* Stops the services with SIGTERM in reverse order. Returns 0 when every one exited 0, else
  * the first non-zero exit status (a leak under ASan shows here). Safe on a half-started stack. */
 int saga_stack_stop(struct saga_stack *st);

@@ -229,35 +229,60 @@ out:
 
 /* ---- infra script ---- */
 
-int ts_infra(const char *action)
+int ts_script(const char *script, const char *const *args, const char *const *env,
+              const char *log_path)
 {
-    const char *state = ts_env("TEST_STATE_DIR");
     const char *root = getenv("REPO_ROOT");
-    char script[1024];
+    char path[1024];
+    const char *argv[16];
+    size_t n = 0;
+    int logfd = -1, status;
+    pid_t pid;
+    char **envp;
 
-    char state_var[1024];
-
-    snprintf(script, sizeof(script), "%s/scripts/infra.sh",
-             root != NULL && root[0] != '\0' ? root : ".");
-    snprintf(state_var, sizeof(state_var), "STATE_DIR=%s", state);
-    const char *over[] = {state_var, NULL};
-    char **envp = ts__env_build(over);
-    if (envp == NULL)
+    snprintf(path, sizeof(path), "%s/scripts/%s", root != NULL && root[0] != '\0' ? root : ".",
+             script);
+    argv[n++] = "bash";
+    argv[n++] = path;
+    for (size_t i = 0; args != NULL && args[i] != NULL; i++) {
+        if (n + 1 >= sizeof(argv) / sizeof(argv[0]))
+            return -1;
+        argv[n++] = args[i];
+    }
+    argv[n] = NULL;
+    if (log_path != NULL) {
+        logfd = open(log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+        if (logfd < 0) {
+            fprintf(stderr, "testsup: %s: %s\n", log_path, strerror(errno));
+            return -1;
+        }
+    }
+    envp = ts__env_build(env);
+    if (envp == NULL) {
+        if (logfd >= 0)
+            close(logfd);
         return -1;
-    char *const argv[] = {"bash", script, (char *)action, NULL};
+    }
     fflush(NULL);
-    pid_t pid = fork();
+    pid = fork();
     if (pid < 0) {
         fprintf(stderr, "testsup: fork: %s\n", strerror(errno));
         ts__env_free(envp);
+        if (logfd >= 0)
+            close(logfd);
         return -1;
     }
     if (pid == 0) {
-        execvpe("bash", argv, envp);
+        if (logfd >= 0) {
+            dup2(logfd, STDOUT_FILENO);
+            dup2(logfd, STDERR_FILENO);
+        }
+        execvpe("bash", (char *const *)argv, envp);
         _exit(127);
     }
     ts__env_free(envp);
-    int status;
+    if (logfd >= 0)
+        close(logfd);
     while (waitpid(pid, &status, 0) < 0) {
         if (errno != EINTR)
             return -1;
@@ -265,6 +290,45 @@ int ts_infra(const char *action)
     if (WIFEXITED(status))
         return WEXITSTATUS(status);
     return 128 + WTERMSIG(status);
+}
+
+int ts_env_file_value(const char *path, const char *name, char *out, size_t outlen)
+{
+    char line[2048];
+    size_t nlen = strlen(name);
+    int rc = -ENOENT;
+    FILE *fp = fopen(path, "r");
+
+    if (fp == NULL) {
+        fprintf(stderr, "testsup: %s: %s\n", path, strerror(errno));
+        return -EIO;
+    }
+    while (rc == -ENOENT && fgets(line, sizeof(line), fp) != NULL) {
+        char *save = NULL;
+
+        if (strncmp(line, "export ", 7) != 0)
+            continue;
+        for (char *tok = strtok_r(line + 7, " \n", &save); tok != NULL;
+             tok = strtok_r(NULL, " \n", &save)) {
+            if (strncmp(tok, name, nlen) == 0 && tok[nlen] == '=') {
+                snprintf(out, outlen, "%s", tok + nlen + 1);
+                rc = 0;
+                break;
+            }
+        }
+    }
+    fclose(fp);
+    return rc;
+}
+
+int ts_infra(const char *action)
+{
+    char state_var[1024];
+    const char *const args[] = {action, NULL};
+    const char *const over[] = {state_var, NULL};
+
+    snprintf(state_var, sizeof(state_var), "STATE_DIR=%s", ts_env("TEST_STATE_DIR"));
+    return ts_script("infra.sh", args, over, NULL);
 }
 
 /* ---- HTTP client ---- */

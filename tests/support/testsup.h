@@ -39,6 +39,18 @@ int ts_create_database(const char *prefix, char *out, size_t outlen);
  * "kafka-start", "mariadb-restart", "redis-restart"). Returns the exit status. */
 int ts_infra(const char *action);
 
+/* Runs `bash $REPO_ROOT/scripts/@script @args…` (NULL-terminated, at most 13) with the
+ * harness environment plus @env ("NAME=value"; a bare "NAME" removes it; may be NULL), its
+ * output appended to @log_path (NULL: this process's). Waits for it; returns its exit status
+ * (128+signal), or -1 when it could not run. */
+int ts_script(const char *script, const char *const *args, const char *const *env,
+              const char *log_path);
+
+/* The value of NAME in an env file of "export NAME=value …" lines (what scripts/stack.sh and
+ * scripts/infra.sh write; plain values, no quoting) into @out. 0, -ENOENT (no such name) or
+ * -EIO (unreadable file; the reason on stderr). */
+int ts_env_file_value(const char *path, const char *name, char *out, size_t outlen);
+
 /* ---- HTTP client (libcurl) ---- */
 struct ts_resp {
     long status;
