@@ -3,10 +3,11 @@
  * MariaDB, Redis and Kafka (tests/support/saga.h), and $BUILD_DIR/bin/commercectl run with
  * popen() the way an operator would.
  *
- *   - trace: an order placed, paid (CONFIRMED) and refunded (REFUNDED) shows its 8 events,
- *     nested by causation: order.placed a root with stock.reserved and payment.created under
- *     it, order.confirmed under payment.completed, stock.confirmed under order.confirmed,
- *     payment.refunded under order.refunded;
+ *   - trace: a CONFIRMED order of two SKUs shows exactly its 8 events: the product.sku.created
+ *     of both SKUs (roots, with their prices), order.placed a root with stock.reserved and
+ *     payment.created under it, payment.completed a root (caused by the confirm request),
+ *     order.confirmed under it and stock.confirmed under order.confirmed; after a refund of one
+ *     line (PARTIALLY_REFUNDED) 10, order.refunded a root with payment.refunded under it;
  *   - dlq: a poison message, failed permanently by a consumer of common/'s kafka_consumer while
  *     "the bug" is present, is listed on <topic>.dlq; after "the fix" one `dlq replay` brings it
  *     to the handler exactly once, and a second replay re-publishes nothing;
@@ -35,12 +36,13 @@
 #define STEP_MS 60000 /* one saga step under ASan on a busy machine */
 #define CTL_MS 120000 /* until a commercectl command shows what is expected */
 #define PRICE 12000
+#define PRICE2 3500
 #define OUT_MAX (256 * 1024)
 
 struct fixture {
     struct saga_stack st;
     struct saga_user u;
-    long long sku;
+    long long sku, sku2;
 };
 
 /* ---- commercectl ---- */
@@ -115,7 +117,9 @@ static int setup(void **state)
     ts_unique("Ops", name, sizeof(name));
     if (saga_user_new(&f->st, "ops", &f->u) < 0 || saga_category_new(&f->st, name, &cat) < 0 ||
         saga_product_new(&f->st, cat, "Ops product", PRICE, 10, &f->sku) < 0 ||
-        saga_stock_wait(&f->st, f->sku, STEP_MS) < 0)
+        saga_product_new(&f->st, cat, "Ops product 2", PRICE2, 10, &f->sku2) < 0 ||
+        saga_stock_wait(&f->st, f->sku, STEP_MS) < 0 ||
+        saga_stock_wait(&f->st, f->sku2, STEP_MS) < 0)
         return -1;
     return 0;
 }
@@ -134,11 +138,14 @@ static int teardown(void **state)
 struct trace_line {
     int depth;
     char type[64];
+    char text[512];
     int parent; /* index of the line it is nested under, -1 for a root */
 };
 
-/* Parses commercectl trace output ("<2 spaces per depth>time type service fields"). */
-static size_t parse_trace(char *out, const char *order_id, struct trace_line *lines, size_t max)
+/* Parses commercectl trace output ("<2 spaces per depth>time type service fields"). Every line
+ * is about the order (its id) or, for product.sku.created, about one of its SKUs. */
+static size_t parse_trace(char *out, const char *order_id, const long long *skus, size_t nskus,
+                          struct trace_line *lines, size_t max)
 {
     size_t n = 0;
     char *save = NULL;
@@ -151,10 +158,23 @@ static size_t parse_trace(char *out, const char *order_id, struct trace_line *li
             sp++;
         assert_int_equal(sp % 2, 0);
         assert_int_equal(sscanf(l + sp, "%47s %63s", time, type), 2);
-        /* every line is about this order */
-        assert_non_null(strstr(l, order_id));
+        if (strcmp(type, "product.sku.created") == 0) {
+            bool ours = false;
+
+            for (size_t i = 0; i < nskus && !ours; i++) {
+                char want[64];
+
+                snprintf(want, sizeof(want), " skuId=%lld ", skus[i]);
+                ours = strstr(l, want) != NULL;
+            }
+            if (!ours)
+                fail_msg("a product.sku.created of another SKU: %s", l);
+        } else if (!strstr(l, order_id)) {
+            fail_msg("a line about another order: %s", l);
+        }
         lines[n].depth = sp / 2;
         snprintf(lines[n].type, sizeof(lines[n].type), "%s", type);
+        snprintf(lines[n].text, sizeof(lines[n].text), "%s", l + sp);
         lines[n].parent = -1;
         for (size_t j = n; j-- > 0;) {
             if (lines[j].depth == lines[n].depth - 1) {
@@ -165,6 +185,15 @@ static size_t parse_trace(char *out, const char *order_id, struct trace_line *li
         n++;
     }
     return n;
+}
+
+static size_t count_type(const struct trace_line *lines, size_t n, const char *type)
+{
+    size_t c = 0;
+
+    for (size_t i = 0; i < n; i++)
+        c += strcmp(lines[i].type, type) == 0;
+    return c;
 }
 
 static const struct trace_line *find_line(const struct trace_line *lines, size_t n,
@@ -194,59 +223,86 @@ static void assert_under(const struct trace_line *lines, size_t n, const char *c
                  c->parent < 0 ? "nothing" : lines[c->parent].type, parent);
 }
 
+/* Runs `commercectl trace @id` until its output has @want_lines lines and holds @last (the
+ * outboxes publish the last events a moment after the statuses changed); parses it. */
+static size_t trace_until(const char *id, const long long *skus, size_t nskus, size_t want_lines,
+                          const char *last, struct trace_line *lines, size_t max)
+{
+    static char out[OUT_MAX];
+    int64_t deadline = util_now_mono_ms() + CTL_MS;
+    size_t nl;
+    int rc;
+
+    do {
+        rc = ctl(out, sizeof(out), "trace %s --timeout-ms 60000", id);
+        nl = 0;
+        for (const char *c = out; *c; c++)
+            nl += *c == '\n';
+        if (rc == 0 && strstr(out, last) && nl >= want_lines)
+            break;
+        util_sleep_ms(200); /* poll interval */
+    } while (util_now_mono_ms() < deadline);
+    printf("%s", out);
+    assert_int_equal(rc, 0);
+    return parse_trace(out, id, skus, nskus, lines, max);
+}
+
 static void test_trace_shows_the_causation_tree(void **state)
 {
     struct fixture *f = *state;
-    struct saga_line line = {f->sku, 1};
+    struct saga_line order_lines[2] = {{f->sku, 1}, {f->sku2, 2}};
+    const long long skus[2] = {f->sku, f->sku2};
     static char out[OUT_MAX];
-    char id[64], item[64], body[1024], status[32];
+    char id[64], item[64], body[1024], status[32], want[96];
     const char *items[1];
     struct trace_line lines[64];
     cJSON *j = NULL;
     long long payable;
     long http;
-    size_t n = 0;
-    int64_t deadline;
-    int rc;
+    size_t n;
 
-    http = saga_order_place(&f->st, &f->u, &line, 1, 0, NULL, STEP_MS, id, sizeof(id));
+    http = saga_order_place(&f->st, &f->u, order_lines, 2, 0, NULL, STEP_MS, id, sizeof(id));
     assert_true(http == 201 || http == 200);
     assert_int_equal(
         saga_order_wait(&f->st, f->u.token, id, "PAYMENT_PENDING", STEP_MS, status, 32, &j), 0);
     payable = saga_order_payable(j);
     cJSON_Delete(j);
+    assert_int_equal(payable, PRICE + 2 * PRICE2);
     http = saga_pay(&f->st, f->u.token, id, payable, "card_ok_ops", STEP_MS, body, sizeof(body));
     assert_int_equal(http, 200);
     assert_int_equal(saga_order_wait(&f->st, f->u.token, id, "CONFIRMED", STEP_MS, status, 32, &j),
                      0);
     assert_int_equal(saga_order_item(j, 0, item, sizeof(item), NULL), 0);
     cJSON_Delete(j);
-    /* a refund adds order.refunded and payment.refunded: 8 events in all */
+
+    /* the confirmed order: its six saga events and the two SKUs it bought */
+    n = trace_until(id, skus, 2, 8, " stock.confirmed ", lines, sizeof(lines) / sizeof(lines[0]));
+    assert_int_equal(n, 8);
+    assert_int_equal(count_type(lines, n, "product.sku.created"), 2);
+    for (size_t i = 0; i < n; i++) {
+        if (strcmp(lines[i].type, "product.sku.created") == 0)
+            assert_int_equal(lines[i].depth, 0);
+    }
+    snprintf(want, sizeof(want), " skuId=%lld price=%d ", f->sku2, PRICE2);
+    assert_non_null(strstr(lines[0].text, want) ? lines[0].text : strstr(lines[1].text, want));
+    assert_under(lines, n, "order.placed", NULL);
+    assert_under(lines, n, "stock.reserved", "order.placed");
+    assert_under(lines, n, "payment.created", "order.placed");
+    assert_under(lines, n, "payment.completed", NULL);
+    assert_under(lines, n, "order.confirmed", "payment.completed");
+    assert_under(lines, n, "stock.confirmed", "order.confirmed");
+
+    /* a refund of one line adds order.refunded and payment.refunded */
     items[0] = item;
     http = saga_order_refund(&f->st, f->u.token, id, items, 1);
     assert_true(http == 200 || http == 202);
     j = NULL;
-    assert_int_equal(saga_order_wait(&f->st, f->u.token, id, "REFUNDED", STEP_MS, status, 32, &j),
-                     0);
+    assert_int_equal(
+        saga_order_wait(&f->st, f->u.token, id, "PARTIALLY_REFUNDED", STEP_MS, status, 32, &j), 0);
     cJSON_Delete(j);
-
-    /* the last events are published by the outboxes a moment after the statuses changed */
-    deadline = util_now_mono_ms() + CTL_MS;
-    do {
-        rc = ctl(out, sizeof(out), "trace %s --timeout-ms 60000", id);
-        if (rc == 0 && strstr(out, " stock.confirmed ") && strstr(out, " payment.refunded "))
-            break;
-        util_sleep_ms(200); /* poll interval */
-    } while (util_now_mono_ms() < deadline);
-    printf("%s", out);
-    assert_int_equal(rc, 0);
-    n = parse_trace(out, id, lines, sizeof(lines) / sizeof(lines[0]));
-    assert_true(n >= 8);
-    assert_under(lines, n, "order.placed", NULL);
-    assert_under(lines, n, "stock.reserved", "order.placed");
-    assert_under(lines, n, "payment.created", "order.placed");
-    assert_under(lines, n, "order.confirmed", "payment.completed");
-    assert_under(lines, n, "stock.confirmed", "order.confirmed");
+    n = trace_until(id, skus, 2, 10, " payment.refunded ", lines, sizeof(lines) / sizeof(lines[0]));
+    assert_int_equal(n, 10);
+    assert_under(lines, n, "order.refunded", NULL);
     assert_under(lines, n, "payment.refunded", "order.refunded");
 
     /* nothing matches an unknown id: exit 1 */

@@ -15,7 +15,10 @@
  *       reads every topic of the topic map (TOPIC_* honoured) from the beginning to its end and
  *       prints the events whose correlationid, subject or key is ID as a causation tree (roots:
  *       events whose cause is not shown; children under their cause, by time), one line each:
- *       "<indent>time type service fields". Exit 0 found, 1 nothing matched or Kafka failed.
+ *       "<indent>time type service fields". When they include an order.placed, the
+ *       product.sku.created of each SKU it ordered (where order-service took the unit price and
+ *       inventory the stock from) is read from the product topic and shown too, as a root.
+ *       Exit 0 found, 1 nothing matched or Kafka failed.
  *   commercectl dlq list TOPIC | dlq show TOPIC P:O | dlq replay TOPIC [--group G]
  *       dead letters of TOPIC (on "TOPIC.dlq"): one line each; one in full; or each one not
  *       yet replayed re-published to its original topic (dlq_* headers dropped, replayed_from
@@ -282,15 +285,18 @@ struct trace {
     struct trace_ev *evs;
     size_t n, cap;
     size_t duplicates;
+    long long *skus; /* the SKUs of the order.placed events shown */
+    size_t nskus, capskus;
+    size_t nsku_events;
 };
 
 /* Appends " name=value" for the payload fields an operator looks at first. */
 static void trace_fields(const cJSON *data, char *out, size_t outlen)
 {
-    static const char *const names[] = {"status",        "reason",          "payableAmount",
-                                        "amount",        "paidAmount",      "refundedAmount",
-                                        "totalRefunded", "remainingAmount", "paymentId",
-                                        "transactionId", "refundId",        NULL};
+    static const char *const names[] = {
+        "skuId",           "price",     "initialQuantity", "status",         "reason",
+        "payableAmount",   "amount",    "paidAmount",      "refundedAmount", "totalRefunded",
+        "remainingAmount", "paymentId", "transactionId",   "refundId",       NULL};
     size_t used = 0;
     const cJSON *it;
 
@@ -328,16 +334,55 @@ static bool trace_has(const struct trace *t, const char *id)
     return false;
 }
 
-/* Keeps @ev when it belongs to @want. 0 or -ENOMEM. */
-static int trace_add(struct trace *t, const struct ops_record *rec, const struct event *ev,
-                     const char *want)
+/* Whether @ev belongs to @want: its correlation id, subject or record key. */
+static bool trace_matches(const struct ops_record *rec, const struct event *ev, const char *want)
 {
-    struct trace_ev *te;
     bool key_match =
         rec->key && rec->keylen == strlen(want) && memcmp(rec->key, want, rec->keylen) == 0;
 
-    if (strcmp(ev->correlationid, want) != 0 && strcmp(ev->subject, want) != 0 && !key_match)
+    return strcmp(ev->correlationid, want) == 0 || strcmp(ev->subject, want) == 0 || key_match;
+}
+
+static bool trace_has_sku(const struct trace *t, long long sku)
+{
+    for (size_t i = 0; i < t->nskus; i++) {
+        if (t->skus[i] == sku)
+            return true;
+    }
+    return false;
+}
+
+/* Remembers the SKUs of an order.placed (items[].skuId). 0 or -ENOMEM. */
+static int trace_note_skus(struct trace *t, const struct event *ev)
+{
+    const cJSON *item;
+
+    if (strcmp(ev->type, "order.placed") != 0)
         return 0;
+    cJSON_ArrayForEach (item, cJSON_GetObjectItemCaseSensitive(ev->data, "items")) {
+        const cJSON *sku = cJSON_GetObjectItemCaseSensitive(item, "skuId");
+
+        if (!cJSON_IsNumber(sku) || trace_has_sku(t, (long long)sku->valuedouble))
+            continue;
+        if (t->nskus == t->capskus) {
+            size_t cap = t->capskus ? t->capskus * 2 : 8;
+            long long *skus = realloc(t->skus, cap * sizeof(*skus));
+
+            if (!skus)
+                return -ENOMEM;
+            t->skus = skus;
+            t->capskus = cap;
+        }
+        t->skus[t->nskus++] = (long long)sku->valuedouble;
+    }
+    return 0;
+}
+
+/* Keeps @ev (once per event id). 0 or -ENOMEM. */
+static int trace_add(struct trace *t, const struct ops_record *rec, const struct event *ev)
+{
+    struct trace_ev *te;
+
     if (trace_has(t, ev->id)) {
         t->duplicates++; /* at-least-once delivery: the same event published again */
         return 0;
@@ -362,7 +407,78 @@ static int trace_add(struct trace *t, const struct ops_record *rec, const struct
     trace_fields(ev->data, te->fields, sizeof(te->fields));
     snprintf(te->where, sizeof(te->where), "%s/%" PRId32, rec->topic, rec->partition);
     te->offset = rec->offset;
-    return 0;
+    return trace_note_skus(t, ev);
+}
+
+/* Reads @topics from the beginning to the end until @deadline (monotonic ms) and keeps the
+ * events @keep accepts. 0 read to the end, -EIO (Kafka failed or the time ran out: the reason
+ * printed, the trace may be incomplete), -ENOMEM. Unparseable records are counted. */
+static int trace_scan(struct trace *t, const struct ctl_config *cfg, const char *const *topics,
+                      int64_t deadline,
+                      bool (*keep)(const struct trace *t, const struct ops_record *rec,
+                                   const struct event *ev, const void *arg),
+                      const void *arg, size_t *unparsed)
+{
+    struct ops_reader *r;
+    struct ops_record rec;
+    char err[512];
+    int got, rc = 0;
+    size_t ntopics = 0;
+
+    while (topics[ntopics])
+        ntopics++;
+    r = ops_reader_new(cfg->kafka_bootstrap, NULL, topics, CTL_KAFKA_TIMEOUT_MS, err, sizeof(err));
+    if (!r) {
+        fprintf(stderr, "commercectl: %s\n", err);
+        return -EIO;
+    }
+    if (ops_reader_missing(r))
+        fprintf(stderr, "commercectl: %zu of %zu topics do not exist\n", ops_reader_missing(r),
+                ntopics);
+    for (;;) {
+        int64_t left = deadline - util_now_mono_ms();
+        struct event ev;
+
+        got = ops_reader_next(r, left > 0 ? (int)left : 1, &rec, err, sizeof(err));
+        if (got <= 0)
+            break;
+        if (ctl_parse_event(&rec, &ev) < 0) {
+            (*unparsed)++;
+            continue;
+        }
+        if (keep(t, &rec, &ev, arg) && trace_add(t, &rec, &ev) < 0) {
+            event_release(&ev);
+            fprintf(stderr, "commercectl: out of memory\n");
+            rc = -ENOMEM;
+            break;
+        }
+        event_release(&ev);
+    }
+    if (rc == 0 && got < 0) {
+        fprintf(stderr, "commercectl: %s; the trace may be incomplete\n", err);
+        rc = -EIO;
+    }
+    ops_reader_free(r);
+    return rc;
+}
+
+static bool keep_wanted(const struct trace *t, const struct ops_record *rec, const struct event *ev,
+                        const void *want)
+{
+    (void)t;
+    return trace_matches(rec, ev, want);
+}
+
+/* A product.sku.created of one of the order's SKUs. */
+static bool keep_order_sku(const struct trace *t, const struct ops_record *rec,
+                           const struct event *ev, const void *arg)
+{
+    const cJSON *sku = cJSON_GetObjectItemCaseSensitive(ev->data, "skuId");
+
+    (void)rec;
+    (void)arg;
+    return strcmp(ev->type, "product.sku.created") == 0 && cJSON_IsNumber(sku) &&
+           trace_has_sku(t, (long long)sku->valuedouble);
 }
 
 static int trace_cmp(const void *a, const void *b)
@@ -413,42 +529,14 @@ static int cmd_trace(const struct ctl_config *cfg, const char *want, int timeout
 {
     const char *topics[64];
     struct trace t = {0};
-    struct ops_reader *r;
-    struct ops_record rec;
-    char err[512];
     int64_t deadline = util_now_mono_ms() + timeout_ms;
     size_t ntopics = ctl_event_topics(topics, sizeof(topics) / sizeof(topics[0]));
-    size_t unparsed = 0;
-    int rc = 1, got;
+    size_t unparsed = 0, nsaga;
+    int rc = 1, scan;
 
-    r = ops_reader_new(cfg->kafka_bootstrap, NULL, topics, CTL_KAFKA_TIMEOUT_MS, err, sizeof(err));
-    if (!r) {
-        fprintf(stderr, "commercectl: %s\n", err);
-        return 1;
-    }
-    if (ops_reader_missing(r))
-        fprintf(stderr, "commercectl: %zu of %zu topics do not exist\n", ops_reader_missing(r),
-                ntopics);
-    for (;;) {
-        int64_t left = deadline - util_now_mono_ms();
-        struct event ev;
-
-        got = ops_reader_next(r, left > 0 ? (int)left : 1, &rec, err, sizeof(err));
-        if (got <= 0)
-            break;
-        if (ctl_parse_event(&rec, &ev) < 0) {
-            unparsed++;
-            continue;
-        }
-        if (trace_add(&t, &rec, &ev, want) < 0) {
-            event_release(&ev);
-            fprintf(stderr, "commercectl: out of memory\n");
-            goto out;
-        }
-        event_release(&ev);
-    }
-    if (got < 0)
-        fprintf(stderr, "commercectl: %s; the trace may be incomplete\n", err);
+    scan = trace_scan(&t, cfg, topics, deadline, keep_wanted, want, &unparsed);
+    if (scan == -ENOMEM)
+        goto out;
     if (t.n == 0) {
         fprintf(stderr,
                 "commercectl: no event with correlation id, subject or key '%s' in %zu "
@@ -456,6 +544,14 @@ static int cmd_trace(const struct ctl_config *cfg, const char *want, int timeout
                 want, ntopics);
         goto out;
     }
+    nsaga = t.n;
+    if (t.nskus > 0 && event_topic("product.sku.created")) {
+        const char *product[2] = {event_topic("product.sku.created"), NULL};
+
+        if (trace_scan(&t, cfg, product, deadline, keep_order_sku, NULL, &unparsed) == -ENOMEM)
+            goto out;
+    }
+    t.nsku_events = t.n - nsaga;
     qsort(t.evs, t.n, sizeof(*t.evs), trace_cmp);
     for (size_t i = 0; i < t.n; i++) {
         if (!t.evs[i].shown && (!t.evs[i].cause[0] || !trace_has(&t, t.evs[i].cause)))
@@ -466,7 +562,9 @@ static int cmd_trace(const struct ctl_config *cfg, const char *want, int timeout
         if (!t.evs[i].shown)
             trace_print(&t, i, 0);
     }
-    fprintf(stderr, "commercectl: %zu event(s) of '%s'", t.n, want);
+    fprintf(stderr, "commercectl: %zu event(s) of '%s'", nsaga, want);
+    if (t.nsku_events)
+        fprintf(stderr, " and %zu product.sku.created of its SKUs", t.nsku_events);
     if (t.duplicates)
         fprintf(stderr, ", %zu duplicate(s) skipped", t.duplicates);
     if (unparsed)
@@ -475,7 +573,7 @@ static int cmd_trace(const struct ctl_config *cfg, const char *want, int timeout
     rc = 0;
 out:
     free(t.evs);
-    ops_reader_free(r);
+    free(t.skus);
     return rc;
 }
 
