@@ -13,6 +13,7 @@
 #   MariaDB DB_PORT=3307   Redis REDIS_PORT=6380   Kafka KAFKA_PORT=9092 (controller 9093)
 #   user 8081, inventory 8083, catalog 8084, order 8085, payment 8087, auth 8089
 #   (USER_PORT INVENTORY_PORT CATALOG_PORT ORDER_PORT PAYMENT_PORT AUTH_PORT)
+#   Prometheus PROMETHEUS_PORT=9090
 # Data (databases, Redis AOF, Kafka log) and the ES256 key pair (.run/jwt-*.pem) persist
 # across down/up; `rm -rf .run` starts afresh. Logs: .run/logs/<service>.log.
 # Use it:  . .run/env; curl -H "Authorization: Bearer $(scripts/dev-token ADMIN 1)" $CATALOG_URL/...
@@ -130,8 +131,10 @@ start_prometheus() {
         say "no $PROM_BIN (apt-get install prometheus): metrics only at each service's /metrics"
         return 0
     fi
-    (exec 3<>"/dev/tcp/127.0.0.1/$PROM_PORT") 2>/dev/null &&
-        die "port $PROM_PORT for prometheus is in use (set PROMETHEUS_PORT)"
+    if (exec 3<>"/dev/tcp/127.0.0.1/$PROM_PORT") 2>/dev/null; then
+        say "port $PROM_PORT is in use: no prometheus (set PROMETHEUS_PORT to another port)"
+        return 0
+    fi
     mkdir -p "$RUN/prometheus"
     prometheus_config "$@" >"$RUN/prometheus.yml"
     printf '\n==== start %s ====\n' "$(date '+%F %T')" >>"$LOGS/prometheus.log"

@@ -7,8 +7,8 @@
  * Prometheus HTTP API (/api/v1/query) is polled until the counters moved as expected: saga
  * outcomes, payments, POST /api/orders, events consumed and published, the outbox gauges of
  * catalog / order / payment, consumer lag, and every target of deploy/prometheus.yml up.
- * `make down` (stack.sh down) must then succeed and the services' logs hold no sanitizer
- * report.
+ * `make down` (stack.sh down) must then succeed, leave none of the stack's eleven ports
+ * listened on, and the services' logs hold no sanitizer report.
  *
  * Prometheus missing fails the test with a pointer to scripts/deps.sh (package "prometheus").
  * A stack this test leaves behind (killed by the harness's timeout) is taken down by
@@ -52,6 +52,7 @@ struct prom {
 
 struct fixture {
     char dir[512]; /* the private stack's root (TEST_STATE_DIR/stacks/<name>) */
+    int base;      /* its port base */
     char log[600]; /* stack-private.sh's output */
     bool up;
     struct saga_stack st;
@@ -68,11 +69,13 @@ static bool port_free(int port)
     struct sockaddr_in sa = {.sin_family = AF_INET,
                              .sin_port = htons((unsigned short)port),
                              .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), one = 1;
     bool ok;
 
     if (fd < 0)
         return false;
+    /* a listener makes bind fail; a closed connection's TIME_WAIT does not */
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
     ok = bind(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0;
     close(fd);
     return ok;
@@ -129,7 +132,7 @@ static int stack_up(struct fixture *f)
                 PROM_BIN, strerror(errno));
         return -EIO;
     }
-    base = pick_port_base();
+    f->base = base = pick_port_base();
     if (!base) {
         fprintf(stderr, "e2e_prometheus: no free port range for the stack\n");
         return -EIO;
@@ -202,7 +205,8 @@ static int sanitizer_reports(const struct fixture *f)
     return bad;
 }
 
-/* `make down`; the stack's folder is removed when it went down cleanly. The script's status. */
+/* `make down`; the stack's folder is removed when it went down cleanly. The script's status,
+ * else how many problems were found after it (sanitizer reports, ports still listened on). */
 static int stack_down(struct fixture *f)
 {
     int rc, reports;
@@ -218,6 +222,14 @@ static int stack_down(struct fixture *f)
         return rc;
     }
     reports = sanitizer_reports(f);
+    /* nothing of the stack listens any more */
+    for (size_t i = 0; i < sizeof(port_offsets) / sizeof(port_offsets[0]); i++) {
+        if (!port_free(f->base + port_offsets[i])) {
+            fprintf(stderr, "e2e_prometheus: port %d still in use after make down\n",
+                    f->base + port_offsets[i]);
+            reports++;
+        }
+    }
     if (reports == 0) {
         nftw(f->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
         remove(f->log);
