@@ -70,6 +70,7 @@ static const char *const allowed_defaults[] = {
     "CONSUMER_MAX_ATTEMPTS",
     "CONSUMER_BACKOFF_BASE_MS",
     "CONSUMER_BACKOFF_MAX_MS",
+    "KAFKA_SESSION_TIMEOUT_MS",
     "SHUTDOWN_TIMEOUT_MS",
     "DB_AUTO_CREATE",
     "KAFKA_CREATE_TOPICS",

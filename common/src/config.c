@@ -175,6 +175,8 @@ static const struct cfg_entry svc_table_template[] = {
                   "first retry delay"),
     CFG_ENTRY_INT("CONSUMER_BACKOFF_MAX_MS", "30000", 1, 3600000, S, consumer_backoff_max_ms,
                   "largest retry delay"),
+    CFG_ENTRY_INT("KAFKA_SESSION_TIMEOUT_MS", "45000", 6000, 300000, S, kafka_session_timeout_ms,
+                  "consumer group session timeout: how soon a crashed member's partitions move"),
     CFG_ENTRY_INT("SHUTDOWN_TIMEOUT_MS", "10000", 100, 600000, S, shutdown_timeout_ms,
                   "deadline for a clean shutdown"),
     CFG_ENTRY_BOOL("DB_AUTO_CREATE", "false", S, db_auto_create,

@@ -1080,10 +1080,15 @@ struct kafka_consumer *kafka_consumer_start(const struct kafka_consumer_opts *op
     if (!conf)
         goto nomem;
     {
+        char session[16];
+
+        snprintf(session, sizeof(session), "%d",
+                 opts->session_timeout_ms > 0 ? opts->session_timeout_ms : 45000);
         /* clang-format off */
         const char *const kv[] = {
             "bootstrap.servers", opts->bootstrap,
             "group.id", opts->group_id,
+            "session.timeout.ms", session,
             "client.id", opts->service,
             "enable.auto.commit", "true",
             "enable.auto.offset.store", "false",

@@ -176,6 +176,7 @@ struct kafka_consumer *svc_consumer_start(const struct svc_config *cfg,
         .max_attempts = (int)cfg->consumer_max_attempts,
         .backoff_base_ms = (int)cfg->consumer_backoff_base_ms,
         .backoff_max_ms = (int)cfg->consumer_backoff_max_ms,
+        .session_timeout_ms = (int)cfg->kafka_session_timeout_ms,
         .contracts = contracts,
         .schema_policy = KAFKA_SCHEMA_ENFORCE,
     };

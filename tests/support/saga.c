@@ -196,14 +196,96 @@ static void saga__common_env(const struct saga_stack *st, const char *service, c
     saga__env_add(e, env, n, "OUTBOX_POLL_MS=100");
     saga__env_add(e, env, n, "CONSUMER_BACKOFF_BASE_MS=100");
     saga__env_add(e, env, n, "CONSUMER_BACKOFF_MAX_MS=2000");
+    /* a crashed member (saga_service_restart with SIGKILL) loses its partitions in 10 s */
+    saga__env_add(e, env, n, "KAFKA_SESSION_TIMEOUT_MS=10000");
     saga__env_add(e, env, n, "LOG_LEVEL=info");
 }
 
-static int saga__start(const char *binary, const char *const *env, struct ts_service *ret)
+static const char *const saga__binaries[6] = {"auth-service",      "user-service",
+                                               "catalog-service",   "inventory-service",
+                                               "order-service",     "payment-service"};
+
+/* @svc's index in saga__binaries / st->env, or -1. */
+static int saga__index(struct saga_stack *st, const struct ts_service *svc)
 {
-    if (ts_service_start(binary, env, SAGA_START_MS, ret) < 0) {
-        fprintf(stderr, "saga: %s did not become ready\n", binary);
-        memset(ret, 0, sizeof(*ret));
+    const struct ts_service *all[6] = {&st->auth,      &st->user,  &st->catalog,
+                                       &st->inventory, &st->order, &st->payment};
+
+    for (int i = 0; i < 6; i++) {
+        if (all[i] == svc)
+            return i;
+    }
+    return -1;
+}
+
+static void saga__env_free(char **env)
+{
+    for (size_t i = 0; env && env[i]; i++)
+        free(env[i]);
+    free(env);
+}
+
+/* A heap copy of @env with room for one more entry. NULL when out of memory. */
+static char **saga__env_dup(const char *const *env)
+{
+    size_t n = 0;
+    char **copy;
+
+    while (env[n])
+        n++;
+    copy = calloc(n + 2, sizeof(*copy));
+    for (size_t i = 0; copy && i < n; i++) {
+        copy[i] = strdup(env[i]);
+        if (!copy[i]) {
+            saga__env_free(copy);
+            return NULL;
+        }
+    }
+    return copy;
+}
+
+/* Starts @svc (one of @st's) with @env, which is kept for saga_service_restart(). */
+static int saga__start(struct saga_stack *st, struct ts_service *svc, const char *const *env)
+{
+    int i = saga__index(st, svc);
+
+    saga__env_free(st->env[i]);
+    st->env[i] = saga__env_dup(env);
+    if (!st->env[i])
+        return -EIO;
+    if (ts_service_start(saga__binaries[i], env, SAGA_START_MS, svc) < 0) {
+        fprintf(stderr, "saga: %s did not become ready\n", saga__binaries[i]);
+        memset(svc, 0, sizeof(*svc));
+        return -EIO;
+    }
+    return 0;
+}
+
+int saga_service_restart(struct saga_stack *st, struct ts_service *svc, int sig)
+{
+    int i = saga__index(st, svc);
+    char port[32];
+    size_t n = 0;
+    unsigned short old_port = svc->port;
+    int rc;
+
+    if (i < 0 || !st->env[i] || svc->pid <= 0) {
+        fprintf(stderr, "saga: restart of a service this stack did not start\n");
+        return -EIO;
+    }
+    rc = ts_service_stop(svc, sig);
+    if (sig == SIGKILL ? rc != 128 + SIGKILL : rc != 0)
+        fprintf(stderr, "saga: %s exited %d on signal %d\n", saga__binaries[i], rc, sig);
+    /* the same address: clients and the other services keep their URL */
+    snprintf(port, sizeof(port), "HTTP_PORT=%u", old_port);
+    while (st->env[i][n])
+        n++;
+    st->env[i][n] = port; /* the copy has room for it; taken out again below */
+    rc = ts_service_start(saga__binaries[i], (const char *const *)st->env[i], SAGA_START_MS, svc);
+    st->env[i][n] = NULL;
+    if (rc < 0) {
+        fprintf(stderr, "saga: %s did not become ready after its restart\n", saga__binaries[i]);
+        memset(svc, 0, sizeof(*svc));
         return -EIO;
     }
     return 0;
@@ -320,7 +402,7 @@ int saga_stack_start(struct saga_stack *st, const struct saga_opts *opts)
     saga__env_add(e, env, &n, "ADMIN_EMAIL=%s", st->admin_email);
     saga__env_add(e, env, &n, "ADMIN_PASSWORD=" SAGA_PASSWORD);
     saga__env_add(e, env, &n, "ACCESS_TOKEN_TTL_S=3600");
-    if (saga__start("auth-service", env, &st->auth) < 0)
+    if (saga__start(st, &st->auth, env) < 0)
         goto bad;
 
     /* user */
@@ -329,13 +411,13 @@ int saga_stack_start(struct saga_stack *st, const struct saga_opts *opts)
     saga__env_add(e, env, &n, "MIGRATIONS_DIR=user-service/migrations");
     saga__env_add(e, env, &n, "AUTH_URL=%s", st->auth.url);
     saga__env_add(e, env, &n, "AUTH_SERVICE_TOKEN=" SAGA_SERVICE_TOKEN);
-    if (saga__start("user-service", env, &st->user) < 0)
+    if (saga__start(st, &st->user, env) < 0)
         goto bad;
 
     /* catalog */
     n = 0;
     saga__common_env(st, "catalog-service", st->catalog_db, e, env, &n);
-    if (saga__start("catalog-service", env, &st->catalog) < 0 || saga__sku_base(st) < 0)
+    if (saga__start(st, &st->catalog, env) < 0 || saga__sku_base(st) < 0)
         goto bad;
 
     /* inventory */
@@ -345,7 +427,7 @@ int saga_stack_start(struct saga_stack *st, const struct saga_opts *opts)
     saga__env_add(e, env, &n, "REDIS_PORT=%s", ts_env("REDIS_PORT"));
     saga__env_add(e, env, &n, "INVENTORY_OUTBOX_STREAM=%s", st->stream);
     saga__env_add(e, env, &n, "INVENTORY_RELAY_GROUP=%s-relay", st->stream);
-    if (saga__start("inventory-service", env, &st->inventory) < 0)
+    if (saga__start(st, &st->inventory, env) < 0)
         goto bad;
 
     /* payment */
@@ -353,7 +435,7 @@ int saga_stack_start(struct saga_stack *st, const struct saga_opts *opts)
     saga__common_env(st, "payment-service", st->payment_db, e, env, &n);
     saga__env_add(e, env, &n, "PAYMENT_GATEWAY_TIMEOUT_MS=%d",
                   opts->gateway_timeout_ms > 0 ? opts->gateway_timeout_ms : 300);
-    if (saga__start("payment-service", env, &st->payment) < 0)
+    if (saga__start(st, &st->payment, env) < 0)
         goto bad;
 
     /* order */
@@ -361,7 +443,7 @@ int saga_stack_start(struct saga_stack *st, const struct saga_opts *opts)
     saga__common_env(st, "order-service", st->order_db, e, env, &n);
     saga__env_add(e, env, &n, "ORDER_PAYMENT_DEADLINE_S=%d",
                   opts->payment_deadline_s > 0 ? opts->payment_deadline_s : 900);
-    if (saga__start("order-service", env, &st->order) < 0)
+    if (saga__start(st, &st->order, env) < 0)
         goto bad;
 
     if (saga__login(st, st->admin_email, SAGA_PASSWORD, st->admin_token,
@@ -434,6 +516,10 @@ int saga_stack_stop(struct saga_stack *st)
                 first = rc;
         }
         order[i]->pid = 0;
+    }
+    for (size_t i = 0; i < 6; i++) {
+        saga__env_free(st->env[i]);
+        st->env[i] = NULL;
     }
     return first;
 }

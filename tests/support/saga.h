@@ -47,6 +47,7 @@ struct saga_stack {
     char admin_token[SAGA_TOKEN_MAX];
     long long sku_base;
     int payment_deadline_s;
+    char **env[6]; /* each service's start environment (auth … payment order), for restarts */
 };
 
 struct saga_user {
@@ -79,6 +80,13 @@ int saga_stack_start(struct saga_stack *st, const struct saga_opts *opts);
  * 0 or -EIO (the reason on stderr).
  */
 int saga_stack_attach(struct saga_stack *st, const char *env_path);
+
+/*
+ * Crashes or stops @svc (one of @st's six) with @sig, waits for its exit, and starts the same
+ * binary again with the same environment (database, topics, consumer group) on the same port;
+ * waits until it is ready. 0 or -EIO.
+ */
+int saga_service_restart(struct saga_stack *st, struct ts_service *svc, int sig);
 
 /* Stops the services with SIGTERM in reverse order. Returns 0 when every one exited 0, else
  * the first non-zero exit status (a leak under ASan shows here). Safe on a half-started stack. */

@@ -69,6 +69,7 @@ struct svc_config {
     long consumer_max_attempts;   /* CONSUMER_MAX_ATTEMPTS before the DLQ */
     long consumer_backoff_base_ms;/* CONSUMER_BACKOFF_BASE_MS */
     long consumer_backoff_max_ms; /* CONSUMER_BACKOFF_MAX_MS */
+    long kafka_session_timeout_ms; /* KAFKA_SESSION_TIMEOUT_MS */
     long shutdown_timeout_ms;     /* SHUTDOWN_TIMEOUT_MS */
     bool db_auto_create;          /* DB_AUTO_CREATE: create the database at start (dev/test) */
     bool kafka_create_topics;     /* KAFKA_CREATE_TOPICS: create this service's topics at start

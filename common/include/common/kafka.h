@@ -129,6 +129,9 @@ struct kafka_consumer_opts {
     int backoff_base_ms;  /* default 200 */
     int backoff_max_ms;   /* default 30000 */
     const char *auto_offset_reset; /* default "earliest" */
+    /* session.timeout.ms (default librdkafka's 45000): how long the group waits for a member
+     * that stopped heartbeating (a crash) before its partitions go to the others */
+    int session_timeout_ms;
     /* optional: validate every handled payload against contracts_schema(type, version);
      * borrowed, must outlive the consumer (load with contracts_load_default()) */
     const struct contracts *contracts;
