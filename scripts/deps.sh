@@ -22,7 +22,7 @@ KAFKA_LIBS="$ROOT/.deps/kafka-$KAFKA_VERSION/libs"
 REQUIRED=(build-essential pkg-config librdkafka-dev libmicrohttpd-dev libmariadb-dev
           libhiredis-dev libcjson-dev libcmocka-dev libssl-dev libcurl4-openssl-dev uuid-dev
           libargon2-dev mariadb-server redis-server openssl curl jq docker-compose prometheus
-          json-schema-test-suite)
+          json-schema-test-suite clang-format)
 
 log() { printf 'deps: %s\n' "$*" >&2; }
 

@@ -48,8 +48,8 @@ struct route {
 };
 
 struct service {
-    const char *name;    /* "order" */
-    const char *dir;     /* "order-service" */
+    const char *name;            /* "order" */
+    const char *dir;             /* "order-service" */
     const char *const *internal; /* "METHOD path" guarded by X-Service-Token, NULL-terminated */
 };
 
@@ -58,12 +58,9 @@ static const char *const auth_internal[] = {"POST /api/auth", "PATCH /api/auth/{
 static const char *const no_internal[] = {NULL};
 
 static const struct service services[] = {
-    {"auth", "auth-service", auth_internal},
-    {"user", "user-service", no_internal},
-    {"catalog", "catalog-service", no_internal},
-    {"inventory", "inventory-service", no_internal},
-    {"order", "order-service", no_internal},
-    {"payment", "payment-service", no_internal},
+    {"auth", "auth-service", auth_internal},     {"user", "user-service", no_internal},
+    {"catalog", "catalog-service", no_internal}, {"inventory", "inventory-service", no_internal},
+    {"order", "order-service", no_internal},     {"payment", "payment-service", no_internal},
 };
 
 static const char *const builtin_paths[] = {"/health/live", "/health/ready", "/metrics"};
@@ -431,8 +428,8 @@ static int security_count(const cJSON *op)
 
 /* Path parameters: each {name} of @path is declared in: path (required) by the operation or
  * the path item, and no undeclared one is. */
-static void check_params(struct report *r, const char *method, const char *path,
-                         const cJSON *item, const cJSON *op)
+static void check_params(struct report *r, const char *method, const char *path, const cJSON *item,
+                         const cJSON *op)
 {
     const cJSON *lists[2] = {cJSON_GetObjectItemCaseSensitive(item, "parameters"),
                              cJSON_GetObjectItemCaseSensitive(op, "parameters")};
@@ -458,8 +455,8 @@ static void check_params(struct report *r, const char *method, const char *path,
                     cJSON_IsString(nm) && strcmp(nm->valuestring, name) == 0) {
                     found = true;
                     if (!cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(prm, "required")))
-                        problem(r, "%s %s: path parameter '%s' is not required: true", method,
-                                path, name);
+                        problem(r, "%s %s: path parameter '%s' is not required: true", method, path,
+                                name);
                 }
             }
         }
@@ -475,8 +472,7 @@ static void check_params(struct report *r, const char *method, const char *path,
             const cJSON *nm = cJSON_GetObjectItemCaseSensitive(prm, "name");
             char tmpl[80];
 
-            if (!cJSON_IsString(in) || strcmp(in->valuestring, "path") != 0 ||
-                !cJSON_IsString(nm))
+            if (!cJSON_IsString(in) || strcmp(in->valuestring, "path") != 0 || !cJSON_IsString(nm))
                 continue;
             snprintf(tmpl, sizeof(tmpl), "{%s}", nm->valuestring);
             if (!strstr(path, tmpl))
@@ -487,8 +483,7 @@ static void check_params(struct report *r, const char *method, const char *path,
 }
 
 /* Responses: a 2xx, and problem+json for the API routes' 4xx/5xx. */
-static void check_responses(struct report *r, const char *method, const char *path,
-                            const cJSON *op)
+static void check_responses(struct report *r, const char *method, const char *path, const cJSON *op)
 {
     const cJSON *responses = cJSON_GetObjectItemCaseSensitive(op, "responses"), *resp;
     bool ok = false;
@@ -532,8 +527,8 @@ static void check_structure(struct report *r, const struct service *svc, const c
         cJSON_GetObjectItemCaseSensitive(schemas, "Problem"), "properties");
     const cJSON *bearer = cJSON_GetObjectItemCaseSensitive(
         cJSON_GetObjectItemCaseSensitive(comps, "securitySchemes"), "bearerAuth");
-    static const char *const members[] = {"type",   "title",    "status", "detail",
-                                          "code",   "instance", "errors"};
+    static const char *const members[] = {"type", "title",    "status", "detail",
+                                          "code", "instance", "errors"};
     int port = default_port(svc);
     char want[64];
 
@@ -554,32 +549,26 @@ static void check_structure(struct report *r, const struct service *svc, const c
         problem(r, "%s: cannot find the default HTTP port of %s", file, svc->dir);
     else if (strlen(url->valuestring) < strlen(want) ||
              strcmp(url->valuestring + strlen(url->valuestring) - strlen(want), want) != 0)
-        problem(r, "%s: servers[0].url '%s' is not on the default port %d", file,
-                url->valuestring, port);
+        problem(r, "%s: servers[0].url '%s' is not on the default port %d", file, url->valuestring,
+                port);
     for (size_t i = 0; i < sizeof(members) / sizeof(members[0]); i++) {
         if (!cJSON_GetObjectItemCaseSensitive(problem_props, members[i]))
             problem(r, "%s: components.schemas.Problem lacks '%s'", file, members[i]);
     }
-    if (!bearer ||
-        strcmp(str_of(bearer, "type"),
-               "http") != 0 ||
-        strcasecmp(str_of(bearer, "scheme"),
-                   "bearer") != 0 ||
-        strcmp(str_of(bearer, "bearerFormat"),
-               "JWT") != 0)
+    if (!bearer || strcmp(str_of(bearer, "type"), "http") != 0 ||
+        strcasecmp(str_of(bearer, "scheme"), "bearer") != 0 ||
+        strcmp(str_of(bearer, "bearerFormat"), "JWT") != 0)
         problem(r, "%s: securitySchemes.bearerAuth is not an HTTP bearer JWT scheme", file);
     if (svc->internal[0]) {
         const cJSON *st = cJSON_GetObjectItemCaseSensitive(
             cJSON_GetObjectItemCaseSensitive(comps, "securitySchemes"), "serviceToken");
 
-        if (strcmp(str_of(st, "type"),
-                   "apiKey") != 0 ||
-            strcmp(str_of(st, "in"),
-                   "header") != 0 ||
-            strcasecmp(str_of(st, "name"),
-                       "X-Service-Token") != 0)
-            problem(r, "%s: securitySchemes.serviceToken is not an apiKey in header "
-                       "X-Service-Token", file);
+        if (strcmp(str_of(st, "type"), "apiKey") != 0 || strcmp(str_of(st, "in"), "header") != 0 ||
+            strcasecmp(str_of(st, "name"), "X-Service-Token") != 0)
+            problem(r,
+                    "%s: securitySchemes.serviceToken is not an apiKey in header "
+                    "X-Service-Token",
+                    file);
     }
 }
 
@@ -596,26 +585,25 @@ static void check_route(struct report *r, const struct service *svc, const char 
                                                                         : rt->method[i]);
     method[i] = '\0';
     if (!item) {
-        problem(r, "%s: route %s %s is not documented (no such path)", file, rt->method,
-                rt->path);
+        problem(r, "%s: route %s %s is not documented (no such path)", file, rt->method, rt->path);
         return;
     }
     op = cJSON_GetObjectItemCaseSensitive(item, method);
     if (!cJSON_IsObject(op)) {
-        problem(r, "%s: route %s %s is not documented (no '%s' under the path)", file,
-                rt->method, rt->path, method);
+        problem(r, "%s: route %s %s is not documented (no '%s' under the path)", file, rt->method,
+                rt->path, method);
         return;
     }
     if (rt->auth == AUTH_USER || rt->auth == AUTH_ADMIN) {
-        const char *desc = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(op, "description"));
+        const char *desc =
+            cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(op, "description"));
         const cJSON *responses = cJSON_GetObjectItemCaseSensitive(op, "responses");
 
         if (!has_security(op, "bearerAuth"))
             problem(r, "%s: %s %s needs a token (%s) but declares no bearerAuth security", file,
                     rt->method, rt->path, rt->auth == AUTH_ADMIN ? "ADMIN" : "USER");
         if (!cJSON_GetObjectItemCaseSensitive(responses, "401"))
-            problem(r, "%s: %s %s needs a token but documents no 401", file, rt->method,
-                    rt->path);
+            problem(r, "%s: %s %s needs a token but documents no 401", file, rt->method, rt->path);
         if (rt->auth == AUTH_ADMIN) {
             if (!desc || !strstr(desc, "ADMIN"))
                 problem(r, "%s: %s %s: the description does not say it needs role ADMIN", file,
@@ -626,8 +614,8 @@ static void check_route(struct report *r, const struct service *svc, const char 
         }
     } else if (is_internal(svc, rt->method, rt->path)) {
         if (!has_security(op, "serviceToken") || has_security(op, "bearerAuth"))
-            problem(r, "%s: internal route %s %s must declare the serviceToken scheme only",
-                    file, rt->method, rt->path);
+            problem(r, "%s: internal route %s %s must declare the serviceToken scheme only", file,
+                    rt->method, rt->path);
     } else if (security_count(op) > 0) {
         problem(r, "%s: public route %s %s declares security", file, rt->method, rt->path);
     }
@@ -701,13 +689,12 @@ static void check_service(const struct service *svc)
             check_route(&r, svc, file, paths, &routes[i]);
         check_documented(&r, file, paths, routes, n);
         nrefs = check_refs(&r, file, doc, doc);
-        print_message("[%s] %d routes in %s, %d $refs in %s checked\n", svc->name, n, main_c,
-                      nrefs, file);
+        print_message("[%s] %d routes in %s, %d $refs in %s checked\n", svc->name, n, main_c, nrefs,
+                      file);
     }
     cJSON_Delete(doc);
     if (r.n)
-        fail_msg("%s: %d problem(s) in %s against %s (listed above)", svc->name, r.n, file,
-                 main_c);
+        fail_msg("%s: %d problem(s) in %s against %s (listed above)", svc->name, r.n, file, main_c);
 }
 
 #define SERVICE_TEST(fn, idx)                                                                      \

@@ -38,8 +38,18 @@
 #define STEP_MS 60000 /* one saga step (several Kafka hops) under ASan on a busy machine */
 #define CHECK_MS 90000
 
-enum { SKU_HAPPY, SKU_SCARCE, SKU_DECLINED, SKU_CANCEL, SKU_REFUND_A, SKU_REFUND_B, SKU_TIMEOUT,
-       SKU_IDEM, SKU_AUTHZ, NSKUS };
+enum {
+    SKU_HAPPY,
+    SKU_SCARCE,
+    SKU_DECLINED,
+    SKU_CANCEL,
+    SKU_REFUND_A,
+    SKU_REFUND_B,
+    SKU_TIMEOUT,
+    SKU_IDEM,
+    SKU_AUTHZ,
+    NSKUS
+};
 
 static const long long prices[NSKUS] = {12000, 9000, 7000, 15000, 4000, 5500, 3000, 8000, 6000};
 
@@ -148,8 +158,8 @@ static cJSON *wait_payment(struct fixture *f, const struct saga_user *u, const c
     if (http != 200) {
         char *s = j ? cJSON_PrintUnformatted(j) : NULL;
 
-        fail_msg("payment of %s: want %s refunded %lld, got %ld %s", order, status, refunded,
-                 http, s ? s : "");
+        fail_msg("payment of %s: want %s refunded %lld, got %ld %s", order, status, refunded, http,
+                 s ? s : "");
     }
     return j;
 }
@@ -166,8 +176,7 @@ static void pay(struct fixture *f, const struct saga_user *u, const char *id, lo
 }
 
 /* The payable amount of order @id, read once it is PAYMENT_PENDING (nothing else moves it). */
-static long long payable_when_pending(struct fixture *f, const struct saga_user *u,
-                                      const char *id)
+static long long payable_when_pending(struct fixture *f, const struct saga_user *u, const char *id)
 {
     cJSON *j = wait_status(f, u, id, "PAYMENT_PENDING", STEP_MS);
     long long amount = saga_order_payable(j);

@@ -42,12 +42,22 @@
 #define CHECK_MS 60000
 #define MAX_THREADS 32
 
-enum path { P_PAY_OK, P_DECLINED, P_CANCEL_BEFORE, P_CANCEL_AFTER, P_REFUND, P_TOO_MUCH,
-            P_TIMEOUT, P_DOUBLE_PAY, P_PAY_CANCEL_RACE, NPATHS };
+enum path {
+    P_PAY_OK,
+    P_DECLINED,
+    P_CANCEL_BEFORE,
+    P_CANCEL_AFTER,
+    P_REFUND,
+    P_TOO_MUCH,
+    P_TIMEOUT,
+    P_DOUBLE_PAY,
+    P_PAY_CANCEL_RACE,
+    NPATHS
+};
 
-static const char *const path_names[NPATHS] = {
-    "pay-ok",  "declined", "cancel-before", "cancel-after",     "refund-one",
-    "too-much", "timeout", "double-pay",    "pay-cancel-race"};
+static const char *const path_names[NPATHS] = {"pay-ok",       "declined",   "cancel-before",
+                                               "cancel-after", "refund-one", "too-much",
+                                               "timeout",      "double-pay", "pay-cancel-race"};
 
 struct load_order {
     enum path path;
@@ -200,8 +210,8 @@ static void *racer_main(void *arg)
     struct racer *r = arg;
 
     if (r->key)
-        r->status = saga_pay(&r->c->f->st, r->c->user.token, r->o->id, r->amount, r->key,
-                             STEP_MS, NULL, 0);
+        r->status =
+            saga_pay(&r->c->f->st, r->c->user.token, r->o->id, r->amount, r->key, STEP_MS, NULL, 0);
     else
         r->status = saga_order_cancel(&r->c->f->st, r->c->user.token, r->o->id);
     return NULL;
@@ -385,8 +395,8 @@ static void test_mixed_load_ends_terminal_with_invariants(void **state)
     static char out[1 << 17];
     int total = f->nthreads * f->per_thread, pending = 0, wrong = 0, errors = 0;
     int tally[NPATHS][6] = {{0}};
-    static const char *const finals[6] = {"CONFIRMED", "CANCELLED", "FAILED",
-                                          "PARTIALLY_REFUNDED", "REFUNDED", "other"};
+    static const char *const finals[6] = {"CONFIRMED",          "CANCELLED", "FAILED",
+                                          "PARTIALLY_REFUNDED", "REFUNDED",  "other"};
     struct timespec t0, t1, t2;
     int rc;
 

@@ -126,8 +126,7 @@ static double history_ms(const cJSON *order)
     const cJSON *h, *e;
     double created = -1, confirmed = -1;
     h = cJSON_GetObjectItemCaseSensitive(order, "history");
-    cJSON_ArrayForEach(e, h)
-    {
+    cJSON_ArrayForEach (e, h) {
         const cJSON *to = cJSON_GetObjectItemCaseSensitive(e, "toStatus");
         const cJSON *at = cJSON_GetObjectItemCaseSensitive(e, "createdAt");
         if (!cJSON_IsString(to) || !cJSON_IsString(at))
@@ -143,7 +142,7 @@ static double history_ms(const cJSON *order)
 static bool terminal(const char *st)
 {
     static const char *const t[] = {"CONFIRMED", "CANCELLED", "FAILED", "REFUNDED",
-                                     "PARTIALLY_REFUNDED"};
+                                    "PARTIALLY_REFUNDED"};
     for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++)
         if (strcmp(st, t[i]) == 0)
             return true;

@@ -311,8 +311,7 @@ static void check_stock(const struct sku *s, bool all_terminal, bool compare_ord
         violation("sku %lld: no inv:sku:%lld in Redis", s->id, s->id);
         return;
     }
-    if (s->available < 0 || s->reserved < 0 || s->sold < 0 || s->returned < 0 ||
-        s->received < 0)
+    if (s->available < 0 || s->reserved < 0 || s->sold < 0 || s->returned < 0 || s->received < 0)
         violation("sku %lld: a negative or missing counter: available %lld reserved %lld sold "
                   "%lld returned %lld received %lld",
                   s->id, s->available, s->reserved, s->sold, s->returned, s->received);
@@ -456,12 +455,12 @@ int main(int argc, char **argv)
 
     /* the SKUs to check */
     if (o.all_skus || o.sku_min >= 0) {
-        rpool = rds_pool_new(&(struct rds_opts){.host = env_or("REDIS_HOST", "127.0.0.1"),
-                                                .port = (unsigned)atoi(
-                                                    env_or("REDIS_PORT", "6379")),
-                                                .timeout_ms = 10000,
-                                                .pool_size = 1},
-                             err, sizeof(err));
+        rpool =
+            rds_pool_new(&(struct rds_opts){.host = env_or("REDIS_HOST", "127.0.0.1"),
+                                            .port = (unsigned)atoi(env_or("REDIS_PORT", "6379")),
+                                            .timeout_ms = 10000,
+                                            .pool_size = 1},
+                         err, sizeof(err));
         rconn = rpool ? rds_acquire(rpool, err, sizeof(err)) : NULL;
         if (!rconn) {
             fprintf(stderr, "check-invariants: redis: %s\n", err);
@@ -545,12 +544,12 @@ int main(int argc, char **argv)
     /* stock */
     if (nskus) {
         if (!rconn) {
-            rpool = rds_pool_new(&(struct rds_opts){.host = env_or("REDIS_HOST", "127.0.0.1"),
-                                                    .port = (unsigned)atoi(
-                                                        env_or("REDIS_PORT", "6379")),
-                                                    .timeout_ms = 10000,
-                                                    .pool_size = 1},
-                                 err, sizeof(err));
+            rpool = rds_pool_new(
+                &(struct rds_opts){.host = env_or("REDIS_HOST", "127.0.0.1"),
+                                   .port = (unsigned)atoi(env_or("REDIS_PORT", "6379")),
+                                   .timeout_ms = 10000,
+                                   .pool_size = 1},
+                err, sizeof(err));
             rconn = rpool ? rds_acquire(rpool, err, sizeof(err)) : NULL;
             if (!rconn) {
                 fprintf(stderr, "check-invariants: redis: %s\n", err);
@@ -568,8 +567,8 @@ int main(int argc, char **argv)
 
     printf("check-invariants: %zu orders (%zu not terminal), %zu payments, %zu skus "
            "(order db '%s', payment db '%s'): %lu violation%s\n",
-           norders, npending, db_result_rows(pay_res), nskus, o.order_db, o.payment_db,
-           violations, violations == 1 ? "" : "s");
+           norders, npending, db_result_rows(pay_res), nskus, o.order_db, o.payment_db, violations,
+           violations == 1 ? "" : "s");
     rc = violations ? 1 : 0;
 out:
     if (rconn)

@@ -38,8 +38,7 @@ static const struct svc_defaults defaults = {
 int auth_config_load(struct auth_config *cfg, char *errbuf, size_t errlen)
 {
     memset(cfg, 0, sizeof(*cfg));
-    return svc_config_load_own(&cfg->svc, &defaults, auth_table, AUTH_NTABLE, cfg, errbuf,
-                               errlen);
+    return svc_config_load_own(&cfg->svc, &defaults, auth_table, AUTH_NTABLE, cfg, errbuf, errlen);
 }
 
 void auth_config_log(const struct auth_config *cfg)

@@ -57,8 +57,8 @@ static int credential_by_id_locked(struct db_conn *conn, const char *user_id,
 {
     struct db_param p[] = {DB_STR(user_id)};
     struct db_result *res;
-    int rc = db_query_one(conn, "SELECT " CRED_COLS " FROM credential WHERE user_id = ? FOR UPDATE", p,
-                       1, &res);
+    int rc = db_query_one(conn, "SELECT " CRED_COLS " FROM credential WHERE user_id = ? FOR UPDATE",
+                          p, 1, &res);
 
     if (rc < 0)
         return rc;
@@ -118,9 +118,9 @@ int store_throttle_get(struct db_conn *conn, const char *email, struct auth_thro
     struct db_param p[] = {DB_STR(email)};
     struct db_result *res;
     int rc = db_query_one(conn,
-                       "SELECT failures, window_start, locked_until FROM login_throttle "
-                       "WHERE email = ?",
-                       p, 1, &res);
+                          "SELECT failures, window_start, locked_until FROM login_throttle "
+                          "WHERE email = ?",
+                          p, 1, &res);
 
     memset(ret, 0, sizeof(*ret));
     if (rc == -ENOENT)
@@ -149,9 +149,9 @@ int store_throttle_fail(struct db_conn *conn, const char *email, int64_t now, lo
     if (rc < 0)
         return rc;
     rc = db_query_one(conn,
-                   "SELECT failures, window_start, locked_until FROM login_throttle "
-                   "WHERE email = ? FOR UPDATE",
-                   key, 1, &res);
+                      "SELECT failures, window_start, locked_until FROM login_throttle "
+                      "WHERE email = ? FOR UPDATE",
+                      key, 1, &res);
     if (rc < 0)
         goto rollback;
     throttle_from(res, &t);
@@ -246,10 +246,11 @@ int store_refresh_rotate(struct db_conn *conn, const char *token, int64_t now, i
         return rc;
     {
         struct db_param p[] = {DB_STR(digest)};
-        rc = db_query_one(conn,
-                       "SELECT id, family_id, user_id, expires_at, used_at IS NOT NULL, "
-                       "revoked_at IS NOT NULL FROM refresh_token WHERE token_hash = ? FOR UPDATE",
-                       p, 1, &res);
+        rc = db_query_one(
+            conn,
+            "SELECT id, family_id, user_id, expires_at, used_at IS NOT NULL, "
+            "revoked_at IS NOT NULL FROM refresh_token WHERE token_hash = ? FOR UPDATE",
+            p, 1, &res);
         if (rc < 0)
             goto rollback;
     }

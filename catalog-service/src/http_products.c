@@ -61,8 +61,7 @@ static void parse_group(const cJSON *jg, size_t g, struct catalog_group *grp, cJ
     jsonx_array(jg, "options", field, true, CATALOG_MAX_OPTIONS, &options, errors);
     grp->name = name;
     grp->ordering = (int)ordering;
-    cJSON_ArrayForEach(jo, options)
-    {
+    cJSON_ArrayForEach (jo, options) {
         long long add = 0;
         const char *oname = NULL;
 
@@ -91,16 +90,15 @@ static void parse_product(const cJSON *body, struct catalog_product *p, cJSON **
     size_t g = 0;
 
     jsonx_str(body, "name", "name", true, CATALOG_MAX_NAME, &p->name, errors);
-    jsonx_str(body, "description", "description", false, CATALOG_MAX_DESCRIPTION,
-              &p->description, errors);
+    jsonx_str(body, "description", "description", false, CATALOG_MAX_DESCRIPTION, &p->description,
+              errors);
     jsonx_str(body, "brand", "brand", false, CATALOG_MAX_BRAND, &p->brand, errors);
     jsonx_int(body, "price", "price", true, 1, CATALOG_MAX_PRICE, &p->price, errors);
     jsonx_int(body, "categoryId", "categoryId", true, 1, INT64_MAX, &p->category_id, errors);
     jsonx_int(body, "initialQuantity", "initialQuantity", false, 0, CATALOG_MAX_QUANTITY,
               &p->initial_quantity, errors);
     jsonx_array(body, "optionGroups", "optionGroups", false, CATALOG_MAX_GROUPS, &groups, errors);
-    cJSON_ArrayForEach(jg, groups)
-    {
+    cJSON_ArrayForEach (jg, groups) {
         parse_group(jg, g, &p->groups[g], errors);
         g++;
     }

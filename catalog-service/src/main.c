@@ -72,14 +72,12 @@ int main(void)
         return 1;
     }
     if (!(key = svc_jwt_key(cfg.jwt_public_key_file, "JWT_PUBLIC_KEY_FILE")) ||
-        !(app.pool = svc_db_open(&cfg, SVC_TABLES_OUTBOX)) ||
-        !(producer = svc_producer_new(&cfg)))
+        !(app.pool = svc_db_open(&cfg, SVC_TABLES_OUTBOX)) || !(producer = svc_producer_new(&cfg)))
         goto out;
     svc_topics_create(&cfg, NULL, published);
     {
-        struct outbox_relay_opts opts = {.pool = app.pool,
-                                         .producer = producer,
-                                         .poll_ms = (int)cfg.outbox_poll_ms};
+        struct outbox_relay_opts opts = {
+            .pool = app.pool, .producer = producer, .poll_ms = (int)cfg.outbox_poll_ms};
         app.relay = outbox_relay_start(&opts, err, sizeof(err));
         if (!app.relay) {
             log_errorx("cannot start the outbox relay: %s", err);

@@ -13,12 +13,12 @@
 
 #define CATEGORY_COLS "id, name, parent_id, depth, ordering"
 #define PRODUCT_COLS                                                                               \
-    "id, code, name, description, brand, price, category_id, status, "                           \
-    "DATE_FORMAT(created_at, '%Y-%m-%dT%H:%i:%s.%fZ'), "                                          \
+    "id, code, name, description, brand, price, category_id, status, "                             \
+    "DATE_FORMAT(created_at, '%Y-%m-%dT%H:%i:%s.%fZ'), "                                           \
     "DATE_FORMAT(updated_at, '%Y-%m-%dT%H:%i:%s.%fZ')"
 
-int store_category_create(struct db_conn *conn, const char *name, long long parent_id,
-                          int ordering, long long *ret_id)
+int store_category_create(struct db_conn *conn, const char *name, long long parent_id, int ordering,
+                          long long *ret_id)
 {
     struct db_result *parent = NULL;
     unsigned long long id;
@@ -180,16 +180,15 @@ int store_product_create(struct db_conn *conn, const struct catalog_product *p,
         /* lock the category row so it cannot vanish before the product references it */
         struct db_param prm[] = {DB_INT(p->category_id)};
         rc = db_query_one(conn, "SELECT id FROM category WHERE id = ? LOCK IN SHARE MODE", prm, 1,
-                       &cat);
+                          &cat);
         if (rc < 0)
             goto rollback;
         db_result_free(cat);
     }
     {
-        struct db_param prm[] = {DB_STR(p->name),
-                                 p->description ? DB_STR(p->description) : DB_NULLP,
-                                 p->brand ? DB_STR(p->brand) : DB_NULLP, DB_INT(p->price),
-                                 DB_INT(p->category_id)};
+        struct db_param prm[] = {
+            DB_STR(p->name), p->description ? DB_STR(p->description) : DB_NULLP,
+            p->brand ? DB_STR(p->brand) : DB_NULLP, DB_INT(p->price), DB_INT(p->category_id)};
         rc = db_exec(conn,
                      "INSERT INTO product (name, description, brand, price, category_id) "
                      "VALUES (?, ?, ?, ?, ?)",
@@ -245,9 +244,8 @@ int store_product_get(struct db_conn *conn, long long id, struct db_result **ret
 {
     struct db_param p[] = {DB_INT(id)};
 
-    return db_query_one(conn,
-                     "SELECT " PRODUCT_COLS " FROM product WHERE id = ? AND status = 'ACTIVE'", p,
-                     1, ret);
+    return db_query_one(
+        conn, "SELECT " PRODUCT_COLS " FROM product WHERE id = ? AND status = 'ACTIVE'", p, 1, ret);
 }
 
 int store_product_options(struct db_conn *conn, long long id, struct db_result **ret)
@@ -296,7 +294,7 @@ int store_product_search(struct db_conn *conn, long long category_id, const char
                          long long *ret_total)
 {
 #define SEARCH_WHERE                                                                               \
-    " FROM product WHERE status = 'ACTIVE' AND (? = 0 OR category_id = ?)"                       \
+    " FROM product WHERE status = 'ACTIVE' AND (? = 0 OR category_id = ?)"                         \
     " AND (? IS NULL OR name LIKE ? OR brand LIKE ?)"
     char *pattern = keyword ? like_pattern(keyword) : NULL;
     struct db_result *count = NULL;

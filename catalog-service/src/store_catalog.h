@@ -16,8 +16,8 @@
 enum { CAT_ID, CAT_NAME, CAT_PARENT, CAT_DEPTH, CAT_ORDERING };
 
 /* -ENOENT parent missing; -EEXIST same name under the parent; -E2BIG tree too deep. */
-int store_category_create(struct db_conn *conn, const char *name, long long parent_id,
-                          int ordering, long long *ret_id);
+int store_category_create(struct db_conn *conn, const char *name, long long parent_id, int ordering,
+                          long long *ret_id);
 int store_category_get(struct db_conn *conn, long long id, struct db_result **ret);
 /* Children of @parent_id, or the roots when 0; ordered by ordering, id. */
 int store_category_list(struct db_conn *conn, long long parent_id, struct db_result **ret);
@@ -25,8 +25,18 @@ int store_category_list(struct db_conn *conn, long long parent_id, struct db_res
 int store_category_all(struct db_conn *conn, struct db_result **ret);
 
 /* Column order of product rows. */
-enum { PROD_ID, PROD_CODE, PROD_NAME, PROD_DESCRIPTION, PROD_BRAND, PROD_PRICE, PROD_CATEGORY,
-       PROD_STATUS, PROD_CREATED, PROD_UPDATED };
+enum {
+    PROD_ID,
+    PROD_CODE,
+    PROD_NAME,
+    PROD_DESCRIPTION,
+    PROD_BRAND,
+    PROD_PRICE,
+    PROD_CATEGORY,
+    PROD_STATUS,
+    PROD_CREATED,
+    PROD_UPDATED
+};
 /* Option rows: group id, group name, group ordering, option id, option name, additional price. */
 enum { OPT_GROUP_ID, OPT_GROUP_NAME, OPT_GROUP_ORDERING, OPT_ID, OPT_NAME, OPT_PRICE };
 /* SKU rows: id, product id, code, price, option_values (JSON text). */

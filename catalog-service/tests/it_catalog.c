@@ -107,9 +107,9 @@ static const char *shirt_body_fmt =
     "{\"name\":\"L\",\"additionalPrice\":2000}]}]}";
 
 static const char *const ce_headers[] = {
-    "ce_specversion", "ce_id",          "ce_source",        "ce_type",
-    "ce_subject",     "ce_time",        "ce_dataschema",    "ce_correlationid",
-    "ce_causationid", "ce_traceparent", "content-type",     NULL,
+    "ce_specversion", "ce_id",          "ce_source",     "ce_type",
+    "ce_subject",     "ce_time",        "ce_dataschema", "ce_correlationid",
+    "ce_causationid", "ce_traceparent", "content-type",  NULL,
 };
 
 /* Finds the SKU with @id in the product response's "skus". */
@@ -117,8 +117,7 @@ static const cJSON *find_sku(const cJSON *product, long long id)
 {
     const cJSON *s;
 
-    cJSON_ArrayForEach(s, cJSON_GetObjectItem(product, "skus"))
-    {
+    cJSON_ArrayForEach (s, cJSON_GetObjectItem(product, "skus")) {
         if ((long long)cJSON_GetObjectItem(s, "id")->valuedouble == id)
             return s;
     }
@@ -151,8 +150,7 @@ static void check_events(struct fixture *f, const cJSON *product, const char *co
                             cJSON_GetObjectItem(ev, "id")->valuestring);
         /* the request's correlation id travels into every event */
         assert_string_equal(ts_record_header(&recs[i], "ce_correlationid"), correlation_id);
-        assert_string_equal(cJSON_GetObjectItem(ev, "correlationid")->valuestring,
-                            correlation_id);
+        assert_string_equal(cJSON_GetObjectItem(ev, "correlationid")->valuestring, correlation_id);
         /* keyed by SKU id, and the price is the SKU's */
         snprintf(key, sizeof(key), "%lld", sku_id);
         assert_string_equal(recs[i].key, key);
@@ -194,8 +192,7 @@ static void test_product_3x2_publishes_six_events(void **state)
     assert_non_null(strstr(r.location, "/api/catalog/products/"));
     assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(r.json, "skus")), 6);
     assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(r.json, "optionGroups")), 2);
-    cJSON_ArrayForEach(s, cJSON_GetObjectItem(r.json, "skus"))
-    {
+    cJSON_ArrayForEach (s, cJSON_GetObjectItem(r.json, "skus")) {
         assert_int_equal((long long)cJSON_GetObjectItem(s, "price")->valuedouble, want[i]);
         i++;
     }
@@ -265,10 +262,10 @@ static void test_bad_input_answers_4xx_problem(void **state)
          "{\"name\":\"n\",\"price\":100,\"categoryId\":%c,\"optionGroups\":[{\"name\":\"g\","
          "\"options\":[]}]}",
          2, 400, "CATALOG-400-001"},
-        {"POST", "/api/catalog/products", "{\"name\":\"n\",\"price\":100,\"categoryId\":%c}", 1, 403,
-         "COMMON-403-001"},
-        {"POST", "/api/catalog/products", "{\"name\":\"n\",\"price\":100,\"categoryId\":%c}", 0, 401,
-         "COMMON-401-001"},
+        {"POST", "/api/catalog/products", "{\"name\":\"n\",\"price\":100,\"categoryId\":%c}", 1,
+         403, "COMMON-403-001"},
+        {"POST", "/api/catalog/products", "{\"name\":\"n\",\"price\":100,\"categoryId\":%c}", 0,
+         401, "COMMON-401-001"},
         {"POST", "/api/catalog/categories", "{\"name\":\"\"}", 2, 400, "CATALOG-400-001"},
         {"POST", "/api/catalog/categories", "{\"name\":\"x\",\"parentId\":999999}", 2, 422,
          "CATALOG-422-003"},
@@ -313,8 +310,8 @@ static void test_bad_input_answers_4xx_problem(void **state)
         url(f, u, sizeof(u), path);
         assert_int_equal(ts_http(c->method, u, tok, c->body ? body : NULL, NULL, &r), 0);
         if (r.status != c->status)
-            fail_msg("%s %s %s: want %ld, got %ld: %s", c->method, c->path,
-                     c->body ? body : "", c->status, r.status, r.body);
+            fail_msg("%s %s %s: want %ld, got %ld: %s", c->method, c->path, c->body ? body : "",
+                     c->status, r.status, r.body);
         if (!strstr(r.content_type, "application/problem+json"))
             fail_msg("%s %s: content type '%s'", c->method, c->path, r.content_type);
         assert_non_null(r.json);
@@ -364,16 +361,16 @@ static void test_tree_listing_search_update_delete(void **state)
     assert_int_equal(ts_http("GET", u, NULL, NULL, NULL, &r), 0);
     assert_int_equal(r.status, 200);
     assert_int_equal(cJSON_GetArraySize(r.json), 1);
-    assert_int_equal((long long)cJSON_GetObjectItem(cJSON_GetArrayItem(r.json, 0), "id")->valuedouble,
-                     grandchild);
+    assert_int_equal(
+        (long long)cJSON_GetObjectItem(cJSON_GetArrayItem(r.json, 0), "id")->valuedouble,
+        grandchild);
     ts_resp_free(&r);
 
     /* the tree nests Fashion > Men > Shoes */
     url(f, u, sizeof(u), "/api/catalog/categories/tree");
     assert_int_equal(ts_http("GET", u, NULL, NULL, NULL, &r), 0);
     assert_int_equal(r.status, 200);
-    cJSON_ArrayForEach(n, r.json)
-    {
+    cJSON_ArrayForEach (n, r.json) {
         if ((long long)cJSON_GetObjectItem(n, "id")->valuedouble == root)
             node = n;
     }

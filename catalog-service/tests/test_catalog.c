@@ -17,11 +17,12 @@ static struct catalog_product shirt(void)
         .price = 10000,
         .category_id = 1,
         .ngroups = 2,
-        .groups = {{.name = "Color",
-                    .ordering = 1,
-                    .noptions = 3,
-                    .options = {{"Red", 0}, {"Blue", 500}, {"Black", 1000}}},
-                   {.name = "Size", .ordering = 2, .noptions = 2, .options = {{"M", 0}, {"L", 2000}}}},
+        .groups =
+            {{.name = "Color",
+              .ordering = 1,
+              .noptions = 3,
+              .options = {{"Red", 0}, {"Blue", 500}, {"Black", 1000}}},
+             {.name = "Size", .ordering = 2, .noptions = 2, .options = {{"M", 0}, {"L", 2000}}}},
     };
     return p;
 }

@@ -97,8 +97,8 @@ int cfg_load(const struct cfg_entry *table, size_t n, void *out, char *errbuf, s
                 err_append(errbuf, errlen, "%s: '%s' is not an integer", e->name, v);
                 bad = 1;
             } else if (e->min <= e->max && (l < e->min || l > e->max)) {
-                err_append(errbuf, errlen, "%s: '%s' is out of range %ld..%ld", e->name, v,
-                           e->min, e->max);
+                err_append(errbuf, errlen, "%s: '%s' is out of range %ld..%ld", e->name, v, e->min,
+                           e->max);
                 bad = 1;
             } else {
                 *(long *)field = l;
@@ -159,8 +159,7 @@ static const struct cfg_entry svc_table_template[] = {
     CFG_ENTRY_INT("DB_POOL_SIZE", "8", 1, 256, S, db_pool_size, "MariaDB connections"),
     CFG_ENTRY_STR("KAFKA_BOOTSTRAP", "127.0.0.1:9092", true, false, S, kafka_bootstrap,
                   "Kafka bootstrap servers"),
-    CFG_ENTRY_STR("KAFKA_GROUP_ID", NULL, true, false, S, kafka_group_id,
-                  "consumer group id"),
+    CFG_ENTRY_STR("KAFKA_GROUP_ID", NULL, true, false, S, kafka_group_id, "consumer group id"),
     CFG_ENTRY_STR("JWT_PUBLIC_KEY_FILE", NULL, true, false, S, jwt_public_key_file,
                   "PEM public key of auth-service (ES256)"),
     CFG_ENTRY_STR("MIGRATIONS_DIR", NULL, true, false, S, migrations_dir,

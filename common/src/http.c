@@ -926,9 +926,15 @@ bad:
     return NULL;
 }
 
-unsigned short http_port(const struct http_server *srv) { return srv->port; }
+unsigned short http_port(const struct http_server *srv)
+{
+    return srv->port;
+}
 
-void http_server_drain(struct http_server *srv) { atomic_store(&srv->draining, true); }
+void http_server_drain(struct http_server *srv)
+{
+    atomic_store(&srv->draining, true);
+}
 
 void http_server_stop(struct http_server *srv)
 {

@@ -77,8 +77,8 @@ int jsonx_int(const cJSON *obj, const char *key, const char *field, bool require
     return 0;
 }
 
-int jsonx_array(const cJSON *obj, const char *key, const char *field, bool required,
-                size_t maxlen, const cJSON **ret, cJSON **errors)
+int jsonx_array(const cJSON *obj, const char *key, const char *field, bool required, size_t maxlen,
+                const cJSON **ret, cJSON **errors)
 {
     int rc;
     const cJSON *v = lookup(obj, key, field, required, errors, &rc);

@@ -331,8 +331,8 @@ static int claim_int(const cJSON *claims, const char *name, int64_t *ret)
     return 0;
 }
 
-int jwt_verify(const struct jwt_key *key, const char *token, int64_t now,
-               struct jwt_principal *ret, char *errbuf, size_t errlen)
+int jwt_verify(const struct jwt_key *key, const char *token, int64_t now, struct jwt_principal *ret,
+               char *errbuf, size_t errlen)
 {
     const char *dot1, *dot2;
     unsigned char *hdr = NULL, *body = NULL, *sig = NULL;
@@ -378,8 +378,7 @@ int jwt_verify(const struct jwt_key *key, const char *token, int64_t now,
         goto out;
     }
     sub = cJSON_GetObjectItemCaseSensitive(claims, "sub");
-    if (!cJSON_IsString(sub) || !*sub->valuestring ||
-        strlen(sub->valuestring) >= sizeof(p.sub)) {
+    if (!cJSON_IsString(sub) || !*sub->valuestring || strlen(sub->valuestring) >= sizeof(p.sub)) {
         set_err(errbuf, errlen, "token has no subject");
         goto out;
     }
@@ -404,8 +403,7 @@ int jwt_verify(const struct jwt_key *key, const char *token, int64_t now,
     if (cJSON_IsString(jti))
         util_strlcpy(p.jti, jti->valuestring, sizeof(p.jti));
     roles = cJSON_GetObjectItemCaseSensitive(claims, "roles");
-    cJSON_ArrayForEach(r, roles)
-    {
+    cJSON_ArrayForEach (r, roles) {
         if (cJSON_IsString(r)) {
             const char *name = r->valuestring;
             p.roles |= jwt_roles_parse(&name, 1);

@@ -987,8 +987,9 @@ static void kafka__consumer_free(struct kafka_consumer *c)
 static void kafka__metrics_register(void)
 {
     metrics_counter(M_CONSUMED, "Events consumed, by type and outcome.", "type,result");
-    metrics_gauge(M_LAG, "Messages behind the partition's end, per assigned partition "
-                         "(librdkafka statistics, every 5 s).",
+    metrics_gauge(M_LAG,
+                  "Messages behind the partition's end, per assigned partition "
+                  "(librdkafka statistics, every 5 s).",
                   "group,topic,partition");
     metrics_counter(M_RETRIED, "Event deliveries that failed transiently and will be retried.",
                     "type");
@@ -1007,10 +1008,8 @@ static int kafka__stats_cb(rd_kafka_t *rk, char *json, size_t json_len, void *op
     const cJSON *topic, *part;
 
     (void)rk;
-    cJSON_ArrayForEach(topic, cJSON_GetObjectItemCaseSensitive(root, "topics"))
-    {
-        cJSON_ArrayForEach(part, cJSON_GetObjectItemCaseSensitive(topic, "partitions"))
-        {
+    cJSON_ArrayForEach (topic, cJSON_GetObjectItemCaseSensitive(root, "topics")) {
+        cJSON_ArrayForEach (part, cJSON_GetObjectItemCaseSensitive(topic, "partitions")) {
             const cJSON *lag = cJSON_GetObjectItemCaseSensitive(part, "consumer_lag");
             const cJSON *assigned = cJSON_GetObjectItemCaseSensitive(part, "fetch_state");
             const char *labels[3];

@@ -35,8 +35,7 @@ void msgctx_init_event(struct msgctx *ctx, const char *event_id, const char *cor
 {
     memset(ctx, 0, sizeof(*ctx));
     util_strlcpy(ctx->message_id, event_id ? event_id : "", sizeof(ctx->message_id));
-    util_strlcpy(ctx->correlation_id,
-                 usable_id(correlation_id) ? correlation_id : ctx->message_id,
+    util_strlcpy(ctx->correlation_id, usable_id(correlation_id) ? correlation_id : ctx->message_id,
                  sizeof(ctx->correlation_id));
     util_strlcpy(ctx->causation_id, usable_id(causation_id) ? causation_id : ctx->message_id,
                  sizeof(ctx->causation_id));

@@ -30,7 +30,7 @@ struct rds_pool {
     pthread_mutex_t lock;
     pthread_cond_t freed; /* signalled when a connection is returned or closed */
     struct rds_conn *idle;
-    unsigned open;        /* connections that exist (idle or checked out) */
+    unsigned open; /* connections that exist (idle or checked out) */
 };
 
 /* Counts one Redis error of @kind ("connection": connect or I/O error, "reply": an error reply).
@@ -259,8 +259,8 @@ out:
 redisReply *rds_eval(struct rds_conn *conn, const struct rds_script *script, int nkeys,
                      const char **keys, int nargs, const char **args, char *errbuf, size_t errlen)
 {
-    redisReply *reply = evalsha(conn, "EVALSHA", script->sha, nkeys, keys, nargs, args, errbuf,
-                                errlen);
+    redisReply *reply =
+        evalsha(conn, "EVALSHA", script->sha, nkeys, keys, nargs, args, errbuf, errlen);
 
     if (reply && reply->type == REDIS_REPLY_ERROR && strncmp(reply->str, "NOSCRIPT", 8) == 0) {
         /* not cached (Redis restarted or flushed): EVAL loads and runs it in one go */

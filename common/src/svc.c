@@ -41,8 +41,8 @@ struct jwt_key *svc_jwt_key(const char *path, const char *setting)
     return key;
 }
 
-static int migrate(struct db_pool *pool, const struct svc_config *cfg, unsigned tables,
-                   char *err, size_t errlen)
+static int migrate(struct db_pool *pool, const struct svc_config *cfg, unsigned tables, char *err,
+                   size_t errlen)
 {
     struct db_conn *conn = db_acquire(pool, err, errlen);
     int rc = 0;
@@ -87,9 +87,8 @@ struct db_pool *svc_db_open(const struct svc_config *cfg, unsigned tables)
 
 struct kafka_producer *svc_producer_new(const struct svc_config *cfg)
 {
-    struct kafka_producer_opts opts = {.bootstrap = cfg->kafka_bootstrap,
-                                       .client_id = cfg->service,
-                                       .message_timeout_ms = 10000};
+    struct kafka_producer_opts opts = {
+        .bootstrap = cfg->kafka_bootstrap, .client_id = cfg->service, .message_timeout_ms = 10000};
     char err[512];
     struct kafka_producer *p = kafka_producer_new(&opts, err, sizeof(err));
 
@@ -139,10 +138,9 @@ void svc_topics_create(const struct svc_config *cfg, const struct kafka_type *co
         topic_add(topics, &n, 2 * SVC_MAX_TOPICS, dlq[i]);
     }
     topics[n] = NULL;
-    if (kafka_create_topics(cfg->kafka_bootstrap, topics, SVC_TOPIC_PARTITIONS, err,
-                            sizeof(err)) < 0)
-        log_warnx("cannot create topics (relays and consumers retry until they exist): %s",
-                  err);
+    if (kafka_create_topics(cfg->kafka_bootstrap, topics, SVC_TOPIC_PARTITIONS, err, sizeof(err)) <
+        0)
+        log_warnx("cannot create topics (relays and consumers retry until they exist): %s", err);
 }
 
 struct contracts *svc_contracts_load(void)
@@ -158,9 +156,8 @@ struct contracts *svc_contracts_load(void)
 }
 
 struct kafka_consumer *svc_consumer_start(const struct svc_config *cfg,
-                                          const struct kafka_type *types,
-                                          kafka_handler_fn handler, void *app,
-                                          struct kafka_producer *dlq,
+                                          const struct kafka_type *types, kafka_handler_fn handler,
+                                          void *app, struct kafka_producer *dlq,
                                           const struct contracts *contracts)
 {
     const char *topics[SVC_MAX_TOPICS + 1];

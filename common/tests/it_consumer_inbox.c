@@ -27,8 +27,8 @@ struct app {
     struct db_pool *pool;
     const char *group;
     pthread_mutex_t lock;
-    int calls;         /* handler invocations */
-    int fail_first;    /* answer KAFKA_RETRY this many times first */
+    int calls;      /* handler invocations */
+    int fail_first; /* answer KAFKA_RETRY this many times first */
 };
 
 /* The handler: one transaction holding the inbox record and the change. */
@@ -90,15 +90,14 @@ static struct db_pool *pool_for(const char *db)
     assert_non_null(pool);
     conn = db_acquire(pool, err, sizeof(err));
     assert_non_null(conn);
-    assert_int_equal(db_migrate(conn, "inbox", INBOX_MIGRATIONS, INBOX_NMIGRATIONS, err, sizeof(err)),
-                     0);
+    assert_int_equal(
+        db_migrate(conn, "inbox", INBOX_MIGRATIONS, INBOX_NMIGRATIONS, err, sizeof(err)), 0);
     assert_int_equal(db_exec(conn,
                              "CREATE TABLE counter (name VARCHAR(64) PRIMARY KEY, n INT NOT NULL)",
                              NULL, 0, NULL, NULL),
                      0);
-    assert_int_equal(db_exec(conn, "INSERT INTO counter VALUES ('a', 0), ('b', 0)", NULL, 0, NULL,
-                             NULL),
-                     0);
+    assert_int_equal(
+        db_exec(conn, "INSERT INTO counter VALUES ('a', 0), ('b', 0)", NULL, 0, NULL, NULL), 0);
     db_release(pool, conn);
     return pool;
 }

@@ -119,8 +119,7 @@ static void test_svc_config_own_reports_both_tables(void **state)
     (void)state;
     setenv("JWT_PUBLIC_KEY_FILE", "/x.pem", 1);
     unsetenv("T_EXTRA");
-    assert_int_equal(svc_config_load_own(&cfg.svc, &defs, own_table, 1, &cfg, err, sizeof(err)),
-                     0);
+    assert_int_equal(svc_config_load_own(&cfg.svc, &defs, own_table, 1, &cfg, err, sizeof(err)), 0);
     assert_int_equal(cfg.extra, 5);
     assert_int_equal(cfg.svc.http_port, 8085);
     /* a common and an own problem: both named in one message */
@@ -194,11 +193,13 @@ static void test_rfc3339(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_defaults_and_overrides), cmocka_unit_test(test_all_errors_reported_at_once),
+        cmocka_unit_test(test_defaults_and_overrides),
+        cmocka_unit_test(test_all_errors_reported_at_once),
         cmocka_unit_test(test_svc_config),
         cmocka_unit_test(test_svc_config_own_reports_both_tables),
         cmocka_unit_test(test_msgctx_chain),
-        cmocka_unit_test(test_backoff_bounds),         cmocka_unit_test(test_rfc3339),
+        cmocka_unit_test(test_backoff_bounds),
+        cmocka_unit_test(test_rfc3339),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -112,13 +112,16 @@ static void test_alg_none_and_hs256_refused(void **state)
     struct jwt_key *pub, *priv = gen_key(&pub);
     struct jwt_principal p;
     char err[128];
-    /* {"alg":"none","typ":"JWT"} . {"sub":"x","roles":["ADMIN"],"iat":1800000000,"exp":1900000000} . */
-    const char *none = "eyJhbGciOiJub25lIiwidHlwIjoiSldUIn0."
-                       "eyJzdWIiOiJ4Iiwicm9sZXMiOlsiQURNSU4iXSwiaWF0IjoxODAwMDAwMDAwLCJleHAiOjE5MDAwMDAwMDB9.";
+    /* {"alg":"none","typ":"JWT"} . {"sub":"x","roles":["ADMIN"],"iat":1800000000,"exp":1900000000}
+     * . */
+    const char *none =
+        "eyJhbGciOiJub25lIiwidHlwIjoiSldUIn0."
+        "eyJzdWIiOiJ4Iiwicm9sZXMiOlsiQURNSU4iXSwiaWF0IjoxODAwMDAwMDAwLCJleHAiOjE5MDAwMDAwMDB9.";
     /* same claims, {"alg":"HS256"} header, garbage signature */
-    const char *hs = "eyJhbGciOiJIUzI1NiJ9."
-                     "eyJzdWIiOiJ4Iiwicm9sZXMiOlsiQURNSU4iXSwiaWF0IjoxODAwMDAwMDAwLCJleHAiOjE5MDAwMDAwMDB9."
-                     "c2lnbmF0dXJl";
+    const char *hs =
+        "eyJhbGciOiJIUzI1NiJ9."
+        "eyJzdWIiOiJ4Iiwicm9sZXMiOlsiQURNSU4iXSwiaWF0IjoxODAwMDAwMDAwLCJleHAiOjE5MDAwMDAwMDB9."
+        "c2lnbmF0dXJl";
 
     (void)state;
     assert_int_equal(jwt_verify(pub, none, NOW, &p, err, sizeof(err)), -EPERM);

@@ -101,7 +101,10 @@ static void test_histogram_without_labels_and_default_buckets(void **state)
     free(text);
 }
 
-static double read_fn(void *arg) { return *(double *)arg; }
+static double read_fn(void *arg)
+{
+    return *(double *)arg;
+}
 
 static void test_gauges(void **state)
 {

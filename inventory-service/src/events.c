@@ -23,12 +23,9 @@
 #define REASON_MAX 200
 
 const struct kafka_type INV_CONSUMED_TYPES[] = {
-    {"product.sku.created", 1, 1},
-    {"order.placed", 1, 2}, /* v1 upcast to v2 (currency KRW) */
-    {"order.confirmed", 1, 1},
-    {"order.cancelled", 1, 1},
-    {"order.refunded", 1, 1},
-    {NULL, 0, 0},
+    {"product.sku.created", 1, 1}, {"order.placed", 1, 2}, /* v1 upcast to v2 (currency KRW) */
+    {"order.confirmed", 1, 1},     {"order.cancelled", 1, 1},
+    {"order.refunded", 1, 1},      {NULL, 0, 0},
 };
 
 /* What one handler call works with. */

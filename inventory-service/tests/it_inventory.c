@@ -207,8 +207,7 @@ static void order_placed(struct fixture *f, const char *order, const char *items
     char *text;
 
     assert_non_null(lines);
-    cJSON_ArrayForEach(line, lines)
-    {
+    cJSON_ArrayForEach (line, lines) {
         long long qty = (long long)cJSON_GetObjectItem(line, "quantity")->valuedouble;
 
         cJSON_AddNumberToObject(line, "orderItemId", ++n);

@@ -222,8 +222,8 @@ int store_order_by_key(struct db_conn *conn, const char *user, const char *key,
 {
     struct db_param p[] = {DB_STR(user), DB_STR(key)};
     struct db_result *res = NULL;
-    int rc = db_query_one(conn, "SELECT id FROM orders WHERE user_id = ? AND idempotency_key = ?", p,
-                       2, &res);
+    int rc = db_query_one(conn, "SELECT id FROM orders WHERE user_id = ? AND idempotency_key = ?",
+                          p, 2, &res);
 
     if (rc == 0) {
         util_strlcpy(ret_id, db_result_get(res, 0, 0), UTIL_UUID_LEN);
@@ -310,7 +310,8 @@ int store_order_create(struct db_conn *conn, const char *id, const char *user, c
     if (rc < 0)
         goto rollback;
     /* the inserted row is locked by this transaction: safe to append its first event */
-    rc = append_event(conn, id, "order.placed", ctx, placed_data(id, user, lines, item_ids, n, t, shipping));
+    rc = append_event(conn, id, "order.placed", ctx,
+                      placed_data(id, user, lines, item_ids, n, t, shipping));
     if (rc < 0)
         goto rollback;
     rc = db_commit(conn);

@@ -53,9 +53,9 @@ int store_payment_get(struct db_conn *conn, const char *order_id, int for_update
     int rc;
 
     rc = db_query_one(conn,
-                      for_update
-                          ? "SELECT " PAYMENT_COLS " FROM payment WHERE order_id = ? FOR UPDATE"
-                          : "SELECT " PAYMENT_COLS " FROM payment WHERE order_id = ?",
+                      for_update ? "SELECT " PAYMENT_COLS
+                                   " FROM payment WHERE order_id = ? FOR UPDATE"
+                                 : "SELECT " PAYMENT_COLS " FROM payment WHERE order_id = ?",
                       prm, 1, &res);
     if (rc < 0)
         return rc;
@@ -214,7 +214,8 @@ int store_emit(struct db_conn *conn, const char *type, const char *order_id,
     msgctx_child(ctx, &child);
     if (correlation_id && *correlation_id)
         msgctx_set_correlation(&child, correlation_id);
-    rc = event_init(&ev, type, strcmp(type, "payment.completed") == 0 ? PAYMENT_COMPLETED_VERSION : 1,
+    rc = event_init(&ev, type,
+                    strcmp(type, "payment.completed") == 0 ? PAYMENT_COMPLETED_VERSION : 1,
                     PAYMENT_SOURCE, order_id, &child, data);
     if (rc == 0)
         rc = outbox_append(conn, "payment", order_id, &ev);

@@ -41,8 +41,8 @@ static void saga__sleep_ms(int ms)
 
 bool saga_status_terminal(const char *status)
 {
-    static const char *const terminal[] = {"CONFIRMED", "CANCELLED", "FAILED",
-                                           "PARTIALLY_REFUNDED", "REFUNDED", NULL};
+    static const char *const terminal[] = {"CONFIRMED",          "CANCELLED", "FAILED",
+                                           "PARTIALLY_REFUNDED", "REFUNDED",  NULL};
 
     for (size_t i = 0; status && terminal[i]; i++) {
         if (strcmp(status, terminal[i]) == 0)
@@ -107,8 +107,7 @@ const char *saga_order_reason(const cJSON *order)
         return r;
     /* else the reason of the step into CANCELLED / FAILED (later entries, e.g. stock.released,
      * only record what followed) */
-    cJSON_ArrayForEach(h, cJSON_GetObjectItem(order, "history"))
-    {
+    cJSON_ArrayForEach (h, cJSON_GetObjectItem(order, "history")) {
         const char *to = saga_json_str(h, "toStatus");
 
         if (!strcmp(to, "CANCELLED") || !strcmp(to, "FAILED"))
@@ -166,10 +165,11 @@ static void saga__env_add(char (*e)[256], const char **env, size_t *n, const cha
 static void saga__topics(const struct saga_stack *st, char (*e)[256], const char **env, size_t *n)
 {
     static const char *const types[] = {
-        "PRODUCT_SKU_CREATED", "ORDER_PLACED",  "ORDER_CONFIRMED", "ORDER_CANCELLED",
-        "ORDER_REFUNDED",      "STOCK_RESERVED", "STOCK_RESERVATION_FAILED",
-        "STOCK_CONFIRMED",     "STOCK_CONFIRM_FAILED", "STOCK_RELEASED", "PAYMENT_CREATED",
-        "PAYMENT_COMPLETED",   "PAYMENT_FAILED", "PAYMENT_REFUNDED", NULL};
+        "PRODUCT_SKU_CREATED",      "ORDER_PLACED",     "ORDER_CONFIRMED",
+        "ORDER_CANCELLED",          "ORDER_REFUNDED",   "STOCK_RESERVED",
+        "STOCK_RESERVATION_FAILED", "STOCK_CONFIRMED",  "STOCK_CONFIRM_FAILED",
+        "STOCK_RELEASED",           "PAYMENT_CREATED",  "PAYMENT_COMPLETED",
+        "PAYMENT_FAILED",           "PAYMENT_REFUNDED", NULL};
 
     for (size_t i = 0; types[i]; i++) {
         const char *topic = !strncmp(types[i], "PRODUCT", 7) ? st->topic_product
@@ -201,9 +201,9 @@ static void saga__common_env(const struct saga_stack *st, const char *service, c
     saga__env_add(e, env, n, "LOG_LEVEL=info");
 }
 
-static const char *const saga__binaries[6] = {"auth-service",      "user-service",
-                                               "catalog-service",   "inventory-service",
-                                               "order-service",     "payment-service"};
+static const char *const saga__binaries[6] = {"auth-service",    "user-service",
+                                              "catalog-service", "inventory-service",
+                                              "order-service",   "payment-service"};
 
 /* @svc's index in saga__binaries / st->env, or -1. */
 static int saga__index(struct saga_stack *st, const struct ts_service *svc)
@@ -446,8 +446,8 @@ int saga_stack_start(struct saga_stack *st, const struct saga_opts *opts)
     if (saga__start(st, &st->order, env) < 0)
         goto bad;
 
-    if (saga__login(st, st->admin_email, SAGA_PASSWORD, st->admin_token,
-                    sizeof(st->admin_token)) < 0)
+    if (saga__login(st, st->admin_email, SAGA_PASSWORD, st->admin_token, sizeof(st->admin_token)) <
+        0)
         goto bad;
     return 0;
 bad:
@@ -499,8 +499,8 @@ int saga_stack_attach(struct saga_stack *st, const char *env_path)
 
 int saga_stack_stop(struct saga_stack *st)
 {
-    struct ts_service *order[] = {&st->order,     &st->payment, &st->inventory,
-                                  &st->catalog,   &st->user,    &st->auth};
+    struct ts_service *order[] = {&st->order,   &st->payment, &st->inventory,
+                                  &st->catalog, &st->user,    &st->auth};
     int first = 0;
 
     for (size_t i = 0; i < sizeof(order) / sizeof(order[0]); i++) {
@@ -602,8 +602,7 @@ int saga_product_new(const struct saga_stack *st, long long category, const char
     if (saga__admin_create(st, &st->catalog, "/api/catalog/products", body, &j) < 0)
         return -EIO;
     skus = cJSON_GetObjectItem(j, "skus");
-    sku = cJSON_IsArray(skus) && cJSON_GetArraySize(skus) == 1 ? cJSON_GetArrayItem(skus, 0)
-                                                                : NULL;
+    sku = cJSON_IsArray(skus) && cJSON_GetArraySize(skus) == 1 ? cJSON_GetArrayItem(skus, 0) : NULL;
     if (sku && saga_json_num(sku, "id") > 0) {
         *ret_sku = saga_json_num(sku, "id");
         rc = 0;
@@ -707,9 +706,9 @@ long saga_order_place(const struct saga_stack *st, const struct saga_user *user,
 
     used = (size_t)snprintf(body, sizeof(body), "{\"items\":[");
     for (size_t i = 0; i < n && used < sizeof(body); i++)
-        used += (size_t)snprintf(body + used, sizeof(body) - used,
-                                 "%s{\"skuId\":%lld,\"quantity\":%d}", i ? "," : "", lines[i].sku,
-                                 lines[i].quantity);
+        used +=
+            (size_t)snprintf(body + used, sizeof(body) - used, "%s{\"skuId\":%lld,\"quantity\":%d}",
+                             i ? "," : "", lines[i].sku, lines[i].quantity);
     if (used < sizeof(body))
         snprintf(body + used, sizeof(body) - used, "],\"discountAmount\":%lld}", discount);
     snprintf(hdr, sizeof(hdr), "Idempotency-Key: %s", idem_key ? idem_key : "");

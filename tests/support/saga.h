@@ -13,9 +13,9 @@
  * So saga_stack_start() moves the catalog's sku AUTO_INCREMENT to a random base
  * (st->sku_base); that is the only write behind the APIs.
  *
- * Linked into every test binary (like every .c file in tests/support): nothing here defines main. Functions
- * are safe to call from several client threads at once (except start/stop); they do not use
- * cmocka assertions — they return an error and say why on stderr, and the test asserts.
+ * Linked into every test binary (like every .c file in tests/support): nothing here defines main.
+ * Functions are safe to call from several client threads at once (except start/stop); they do not
+ * use cmocka assertions — they return an error and say why on stderr, and the test asserts.
  */
 #ifndef SAGA_H
 #define SAGA_H
@@ -32,15 +32,14 @@
 #define SAGA_TOKEN_MAX 2048
 
 struct saga_opts {
-    const char *prefix;        /* database / topic name prefix, e.g. "e2e_saga" */
-    int payment_deadline_s;    /* ORDER_PAYMENT_DEADLINE_S of order-service */
-    int gateway_timeout_ms;    /* PAYMENT_GATEWAY_TIMEOUT_MS of payment-service */
+    const char *prefix;     /* database / topic name prefix, e.g. "e2e_saga" */
+    int payment_deadline_s; /* ORDER_PAYMENT_DEADLINE_S of order-service */
+    int gateway_timeout_ms; /* PAYMENT_GATEWAY_TIMEOUT_MS of payment-service */
 };
 
 struct saga_stack {
     struct ts_service auth, user, catalog, inventory, order, payment;
-    char auth_db[64], user_db[64], catalog_db[64], inventory_db[64], order_db[64],
-        payment_db[64];
+    char auth_db[64], user_db[64], catalog_db[64], inventory_db[64], order_db[64], payment_db[64];
     char topic_product[64], topic_order[64], topic_stock[64], topic_payment[64];
     char stream[64];
     char admin_email[96];
@@ -129,8 +128,7 @@ long saga_order_place(const struct saga_stack *st, const struct saga_user *user,
 
 /* GET /api/orders/{id} with @token; the HTTP status, the body in *@ret (caller owns:
  * cJSON_Delete; NULL unless 200). -EIO when there was no answer. */
-long saga_order_get(const struct saga_stack *st, const char *token, const char *id,
-                    cJSON **ret);
+long saga_order_get(const struct saga_stack *st, const char *token, const char *id, cJSON **ret);
 
 /* The order's status string from an order body, or "" (borrowed from @order). */
 const char *saga_order_status(const cJSON *order);

@@ -151,8 +151,7 @@ const char *ts_env(const char *name)
 {
     const char *v = getenv(name);
     if (v == NULL || v[0] == '\0') {
-        fail_msg("environment variable %s is not set (run the tests via scripts/test.sh)",
-                 name);
+        fail_msg("environment variable %s is not set (run the tests via scripts/test.sh)", name);
         return "";
     }
     return v;
@@ -204,8 +203,8 @@ int ts_create_database(const char *prefix, char *out, size_t outlen)
         return -EIO;
     unsigned int timeout = 10;
     mysql_optionsv(conn, MYSQL_OPT_CONNECT_TIMEOUT, &timeout);
-    if (mysql_real_connect(conn, ts_env("DB_HOST"), ts_env("DB_USER"), ts_env("DB_PASSWORD"),
-                           NULL, (unsigned)atoi(ts_env("DB_PORT")), NULL, 0) == NULL) {
+    if (mysql_real_connect(conn, ts_env("DB_HOST"), ts_env("DB_USER"), ts_env("DB_PASSWORD"), NULL,
+                           (unsigned)atoi(ts_env("DB_PORT")), NULL, 0) == NULL) {
         fprintf(stderr, "testsup: cannot connect to MariaDB %s:%s: %s\n", getenv("DB_HOST"),
                 getenv("DB_PORT"), mysql_error(conn));
         goto out;
@@ -492,11 +491,9 @@ char *ts_token(const char *sub, const char *role)
     size_t nnames = 0;
     char roles[64];
 
-    struct jwt_key *key = jwt_key_from_file(ts_env("JWT_PRIVATE_KEY_FILE"), errbuf,
-                                            sizeof(errbuf));
+    struct jwt_key *key = jwt_key_from_file(ts_env("JWT_PRIVATE_KEY_FILE"), errbuf, sizeof(errbuf));
     if (key == NULL) {
-        fail_msg("cannot load JWT private key '%s': %s", getenv("JWT_PRIVATE_KEY_FILE"),
-                 errbuf);
+        fail_msg("cannot load JWT private key '%s': %s", getenv("JWT_PRIVATE_KEY_FILE"), errbuf);
         return NULL;
     }
     memset(&p, 0, sizeof(p));
@@ -545,8 +542,7 @@ static rd_kafka_conf_t *ts__kafka_conf(const char *const *kv)
                           sizeof(errstr)) != RD_KAFKA_CONF_OK)
         goto bad;
     for (size_t i = 0; kv != NULL && kv[i] != NULL; i += 2) {
-        if (rd_kafka_conf_set(conf, kv[i], kv[i + 1], errstr, sizeof(errstr)) !=
-            RD_KAFKA_CONF_OK)
+        if (rd_kafka_conf_set(conf, kv[i], kv[i + 1], errstr, sizeof(errstr)) != RD_KAFKA_CONF_OK)
             goto bad;
     }
     return conf;
@@ -626,8 +622,7 @@ struct ts_consumer *ts_consumer_new(const char *topic)
     rd_kafka_resp_err_t err;
     if (nparts > 0) {
         for (int i = 0; i < nparts; i++)
-            rd_kafka_topic_partition_list_add(parts, topic, i)->offset =
-                RD_KAFKA_OFFSET_BEGINNING;
+            rd_kafka_topic_partition_list_add(parts, topic, i)->offset = RD_KAFKA_OFFSET_BEGINNING;
         err = rd_kafka_assign(rk, parts);
     } else {
         rd_kafka_topic_partition_list_add(parts, topic, RD_KAFKA_PARTITION_UA);
@@ -806,10 +801,8 @@ int ts_create_topic(const char *topic)
         goto out;
     }
     opts = rd_kafka_AdminOptions_new(rk, RD_KAFKA_ADMIN_OP_CREATETOPICS);
-    rd_kafka_AdminOptions_set_operation_timeout(opts, TS_KAFKA_TIMEOUT_MS, errstr,
-                                                sizeof(errstr));
-    rd_kafka_AdminOptions_set_request_timeout(opts, TS_KAFKA_TIMEOUT_MS, errstr,
-                                              sizeof(errstr));
+    rd_kafka_AdminOptions_set_operation_timeout(opts, TS_KAFKA_TIMEOUT_MS, errstr, sizeof(errstr));
+    rd_kafka_AdminOptions_set_request_timeout(opts, TS_KAFKA_TIMEOUT_MS, errstr, sizeof(errstr));
     q = rd_kafka_queue_new(rk);
     rd_kafka_CreateTopics(rk, &nt, 1, opts, q);
     ev = rd_kafka_queue_poll(q, TS_KAFKA_TIMEOUT_MS + 5000);
@@ -1076,8 +1069,7 @@ int ts_service_start(const char *binary, const char *const *env, int timeout_ms,
             curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
             curl_easy_setopt(curl, CURLOPT_NOPROXY, "*");
             if (curl_easy_perform(curl) == CURLE_OK &&
-                curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &code) == CURLE_OK &&
-                code == 200) {
+                curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &code) == CURLE_OK && code == 200) {
                 curl_easy_cleanup(curl);
                 return 0;
             }

@@ -54,8 +54,8 @@ int ts_env_file_value(const char *path, const char *name, char *out, size_t outl
 /* ---- HTTP client (libcurl) ---- */
 struct ts_resp {
     long status;
-    char *body;        /* NUL-terminated, owned */
-    cJSON *json;       /* parsed body or NULL, owned */
+    char *body;  /* NUL-terminated, owned */
+    cJSON *json; /* parsed body or NULL, owned */
     char content_type[128];
     char location[512];
 };
@@ -107,7 +107,7 @@ int ts_produce(const char *topic, const char *key, const char *value, size_t len
 struct ts_service {
     pid_t pid;
     unsigned short port;
-    char url[64];      /* "http://127.0.0.1:<port>" */
+    char url[64]; /* "http://127.0.0.1:<port>" */
     char log_path[512];
 };
 

@@ -201,8 +201,8 @@ enum auth_outcome auth_client_set_status(struct auth_client *client, const char 
     return outcome;
 }
 
-enum auth_outcome auth_client_delete(struct auth_client *client, const char *user_id,
-                                     char *detail, size_t detaillen)
+enum auth_outcome auth_client_delete(struct auth_client *client, const char *user_id, char *detail,
+                                     size_t detaillen)
 {
     char url[384];
 

@@ -48,7 +48,7 @@ enum auth_outcome auth_client_set_status(struct auth_client *client, const char 
 
 /* Deletes the credential of @user_id (idempotent): the undo of a sign-up whose outcome was
  * unknown (timeout after sending) or whose profile could not be committed. */
-enum auth_outcome auth_client_delete(struct auth_client *client, const char *user_id,
-                                     char *detail, size_t detaillen);
+enum auth_outcome auth_client_delete(struct auth_client *client, const char *user_id, char *detail,
+                                     size_t detaillen);
 
 #endif

@@ -32,8 +32,7 @@ int user_config_load(struct user_config *cfg, char *errbuf, size_t errlen)
     int rc;
 
     memset(cfg, 0, sizeof(*cfg));
-    rc = svc_config_load_own(&cfg->svc, &defaults, user_table, USER_NENTRIES, cfg, errbuf,
-                             errlen);
+    rc = svc_config_load_own(&cfg->svc, &defaults, user_table, USER_NENTRIES, cfg, errbuf, errlen);
     if (cfg->auth_url && strncmp(cfg->auth_url, "http://", 7) != 0 &&
         strncmp(cfg->auth_url, "https://", 8) != 0) {
         size_t used = strlen(errbuf);

@@ -93,8 +93,9 @@ static void *undo_main(void *arg)
                        it->user_id, it->attempts, detail, it->user_id);
             free(it);
         } else {
-            it->due_ms = util_now_mono_ms() +
-                         util_backoff_ms(it->attempts - 1, UNDO_BACKOFF_BASE_MS, UNDO_BACKOFF_MAX_MS);
+            it->due_ms =
+                util_now_mono_ms() +
+                util_backoff_ms(it->attempts - 1, UNDO_BACKOFF_BASE_MS, UNDO_BACKOFF_MAX_MS);
             it->next = q->head;
             q->head = it;
         }

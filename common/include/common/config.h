@@ -30,11 +30,14 @@ struct cfg_entry {
     const char *help;
 };
 
-#define CFG_ENTRY_STR(n, d, req, sec, st, f, h)                                                   \
+/* clang-format off */
+#define CFG_ENTRY_STR(n, d, req, sec, st, f, h) \
     {(n), CFG_STR, (d), 1, 0, (req), (sec), offsetof(st, f), (h)}
-#define CFG_ENTRY_INT(n, d, lo, hi, st, f, h)                                                     \
+#define CFG_ENTRY_INT(n, d, lo, hi, st, f, h) \
     {(n), CFG_INT, (d), (lo), (hi), false, false, offsetof(st, f), (h)}
-#define CFG_ENTRY_BOOL(n, d, st, f, h) {(n), CFG_BOOL, (d), 1, 0, false, false, offsetof(st, f), (h)}
+#define CFG_ENTRY_BOOL(n, d, st, f, h) \
+    {(n), CFG_BOOL, (d), 1, 0, false, false, offsetof(st, f), (h)}
+/* clang-format on */
 
 /* Loads @n entries of @table into @out. Returns 0, or -EINVAL with every problem listed in
  * @errbuf ("DB_PORT: '70000' is out of range 1..65535; JWT_PUBLIC_KEY_FILE: required"). */
@@ -48,41 +51,41 @@ void cfg_log(const struct cfg_entry *table, size_t n, const void *cfg);
  * svc_config_table (with their own defaults in svc_config_defaults()) plus their own table.
  */
 struct svc_config {
-    const char *service;    /* fixed by the binary, not from the environment */
-    long http_port;         /* HTTP_PORT */
-    const char *http_bind;  /* HTTP_BIND, default 127.0.0.1 */
-    long http_threads;      /* HTTP_THREADS */
-    long http_max_body;     /* HTTP_MAX_BODY bytes */
-    const char *log_level;  /* LOG_LEVEL */
-    const char *db_host;    /* DB_HOST */
-    long db_port;           /* DB_PORT */
-    const char *db_user;    /* DB_USER */
-    const char *db_password;/* DB_PASSWORD (secret) */
-    const char *db_name;    /* DB_NAME, default per service (commerce_catalog, …) */
-    long db_pool_size;      /* DB_POOL_SIZE */
-    const char *kafka_bootstrap; /* KAFKA_BOOTSTRAP */
-    const char *kafka_group_id;  /* KAFKA_GROUP_ID, default per service */
+    const char *service;             /* fixed by the binary, not from the environment */
+    long http_port;                  /* HTTP_PORT */
+    const char *http_bind;           /* HTTP_BIND, default 127.0.0.1 */
+    long http_threads;               /* HTTP_THREADS */
+    long http_max_body;              /* HTTP_MAX_BODY bytes */
+    const char *log_level;           /* LOG_LEVEL */
+    const char *db_host;             /* DB_HOST */
+    long db_port;                    /* DB_PORT */
+    const char *db_user;             /* DB_USER */
+    const char *db_password;         /* DB_PASSWORD (secret) */
+    const char *db_name;             /* DB_NAME, default per service (commerce_catalog, …) */
+    long db_pool_size;               /* DB_POOL_SIZE */
+    const char *kafka_bootstrap;     /* KAFKA_BOOTSTRAP */
+    const char *kafka_group_id;      /* KAFKA_GROUP_ID, default per service */
     const char *jwt_public_key_file; /* JWT_PUBLIC_KEY_FILE: PEM public key of auth-service */
     const char *migrations_dir;      /* MIGRATIONS_DIR, default "<service>/migrations" */
-    long outbox_poll_ms;    /* OUTBOX_POLL_MS */
-    long inbox_retention_s; /* INBOX_RETENTION_S */
-    long consumer_max_attempts;   /* CONSUMER_MAX_ATTEMPTS before the DLQ */
-    long consumer_backoff_base_ms;/* CONSUMER_BACKOFF_BASE_MS */
-    long consumer_backoff_max_ms; /* CONSUMER_BACKOFF_MAX_MS */
-    long kafka_session_timeout_ms; /* KAFKA_SESSION_TIMEOUT_MS */
-    long shutdown_timeout_ms;     /* SHUTDOWN_TIMEOUT_MS */
-    bool db_auto_create;          /* DB_AUTO_CREATE: create the database at start (dev/test) */
-    bool kafka_create_topics;     /* KAFKA_CREATE_TOPICS: create this service's topics at start
-                                     (dev/test; production creates them with a script) */
+    long outbox_poll_ms;             /* OUTBOX_POLL_MS */
+    long inbox_retention_s;          /* INBOX_RETENTION_S */
+    long consumer_max_attempts;      /* CONSUMER_MAX_ATTEMPTS before the DLQ */
+    long consumer_backoff_base_ms;   /* CONSUMER_BACKOFF_BASE_MS */
+    long consumer_backoff_max_ms;    /* CONSUMER_BACKOFF_MAX_MS */
+    long kafka_session_timeout_ms;   /* KAFKA_SESSION_TIMEOUT_MS */
+    long shutdown_timeout_ms;        /* SHUTDOWN_TIMEOUT_MS */
+    bool db_auto_create;             /* DB_AUTO_CREATE: create the database at start (dev/test) */
+    bool kafka_create_topics;        /* KAFKA_CREATE_TOPICS: create this service's topics at start
+                                        (dev/test; production creates them with a script) */
 };
 
 /* Per-service defaults that differ between services. */
 struct svc_defaults {
-    const char *service;       /* "catalog-service" */
-    const char *http_port;     /* "8084" */
-    const char *db_name;       /* "commerce_catalog" */
-    const char *group_id;      /* "catalog-service" */
-    const char *migrations_dir;/* "catalog-service/migrations" */
+    const char *service;        /* "catalog-service" */
+    const char *http_port;      /* "8084" */
+    const char *db_name;        /* "commerce_catalog" */
+    const char *group_id;       /* "catalog-service" */
+    const char *migrations_dir; /* "catalog-service/migrations" */
 };
 
 /* Loads the common settings into @cfg using @defs for per-service defaults. Same error

@@ -33,10 +33,10 @@ struct db_opts {
     const char *user;
     const char *password;
     const char *database;
-    unsigned pool_size;        /* connections, opened lazily */
-    unsigned connect_timeout_s;/* also read/write timeout */
-    unsigned acquire_timeout_ms;/* how long db_acquire waits for a free connection */
-    bool create_database;      /* CREATE DATABASE IF NOT EXISTS at db_pool_new (dev/test) */
+    unsigned pool_size;          /* connections, opened lazily */
+    unsigned connect_timeout_s;  /* also read/write timeout */
+    unsigned acquire_timeout_ms; /* how long db_acquire waits for a free connection */
+    bool create_database;        /* CREATE DATABASE IF NOT EXISTS at db_pool_new (dev/test) */
 };
 
 struct db_pool;
@@ -65,7 +65,8 @@ struct db_pool *db_pool_new(const struct db_opts *opts, char *errbuf, size_t err
 void db_pool_free(struct db_pool *pool);
 
 /* Checks a connection out, (re)connecting as needed. Returns NULL if none could be had within
- * acquire_timeout_ms or the server is unreachable (reason in @errbuf). Return it with db_release. */
+ * acquire_timeout_ms or the server is unreachable (reason in @errbuf). Return it with db_release.
+ */
 struct db_conn *db_acquire(struct db_pool *pool, char *errbuf, size_t errlen);
 
 /* Returns @conn to @pool. A connection left inside a transaction is rolled back first. */

@@ -67,12 +67,12 @@ struct http_route {
 typedef int (*http_ready_fn)(void *app, char *why, size_t whylen);
 
 struct http_opts {
-    const char *bind;      /* "127.0.0.1", "0.0.0.0" or "::1" */
-    unsigned short port;   /* 0 = pick a free port (tests); read it back with http_port() */
-    unsigned threads;      /* thread pool size (0 = 4) */
-    size_t max_body;       /* bytes; larger bodies get 413 (0 = 1 MiB) */
+    const char *bind;              /* "127.0.0.1", "0.0.0.0" or "::1" */
+    unsigned short port;           /* 0 = pick a free port (tests); read it back with http_port() */
+    unsigned threads;              /* thread pool size (0 = 4) */
+    size_t max_body;               /* bytes; larger bodies get 413 (0 = 1 MiB) */
     const struct jwt_key *jwt_key; /* borrowed; NULL = every protected route answers 401 */
-    http_ready_fn ready;   /* NULL = always ready */
+    http_ready_fn ready;           /* NULL = always ready */
 };
 
 struct http_server;
@@ -123,7 +123,7 @@ void http_field_error(cJSON **errors, const char *field, const char *message);
 
 /* Parses a query integer with bounds; returns @def when absent, -1 (and fills a 400 problem
  * "COMMON-400-003" with a field error in @resp) when not a number in [lo, hi]. */
-long http_query_long(const struct http_req *req, struct http_resp *resp, const char *name,
-                     long def, long lo, long hi);
+long http_query_long(const struct http_req *req, struct http_resp *resp, const char *name, long def,
+                     long lo, long hi);
 
 #endif

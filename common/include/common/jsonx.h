@@ -22,8 +22,8 @@ int jsonx_int(const cJSON *obj, const char *key, const char *field, bool require
               long long hi, long long *ret, cJSON **errors);
 
 /* An array of at most @maxlen items. */
-int jsonx_array(const cJSON *obj, const char *key, const char *field, bool required,
-                size_t maxlen, const cJSON **ret, cJSON **errors);
+int jsonx_array(const cJSON *obj, const char *key, const char *field, bool required, size_t maxlen,
+                const cJSON **ret, cJSON **errors);
 
 /* Parses a decimal id from a path or query string: 1..2^63-1. 0 or -EINVAL. */
 int jsonx_parse_id(const char *s, long long *ret);

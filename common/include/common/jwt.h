@@ -16,11 +16,11 @@
 enum jwt_role { JWT_ROLE_USER = 1u << 0, JWT_ROLE_ADMIN = 1u << 1 };
 
 struct jwt_principal {
-    char sub[64];     /* user id */
+    char sub[64]; /* user id */
     char email[256];
-    unsigned roles;   /* JWT_ROLE_* bits */
+    unsigned roles; /* JWT_ROLE_* bits */
     char jti[64];
-    int64_t exp;      /* epoch seconds */
+    int64_t exp; /* epoch seconds */
 };
 
 struct jwt_key;
@@ -39,8 +39,8 @@ void jwt_key_free(struct jwt_key *key);
  * Returns 0; -EINVAL malformed; -EPERM bad signature or wrong alg; -ETIMEDOUT expired.
  * A short reason for the client goes to @errbuf.
  */
-int jwt_verify(const struct jwt_key *key, const char *token, int64_t now,
-               struct jwt_principal *ret, char *errbuf, size_t errlen);
+int jwt_verify(const struct jwt_key *key, const char *token, int64_t now, struct jwt_principal *ret,
+               char *errbuf, size_t errlen);
 
 /*
  * Signs a token for @p valid from @now for @ttl_s seconds (p->exp is ignored; jti generated

@@ -62,8 +62,8 @@ struct kafka_msg {
     size_t len;
     const struct event_header *headers;
     size_t nheaders;
-    int result;       /* out: 0 delivered, negative errno otherwise */
-    char error[128];  /* out: librdkafka's reason when result != 0 */
+    int result;      /* out: 0 delivered, negative errno otherwise */
+    char error[128]; /* out: librdkafka's reason when result != 0 */
 };
 
 /* Produces @n messages (copied) and waits for every delivery report.
@@ -98,8 +98,9 @@ struct kafka_record {
  * it. @ev->data is already validated (with opts.contracts) and upcast: @ev->version and
  * @ev->dataschema name the version it was upcast to, @rec->version the one produced.
  * Write a reason into @errbuf when returning KAFKA_RETRY or KAFKA_FAIL. */
-typedef enum kafka_result (*kafka_handler_fn)(const struct event *ev, const struct kafka_record *rec,
-                                              void *app, char *errbuf, size_t errlen);
+typedef enum kafka_result (*kafka_handler_fn)(const struct event *ev,
+                                              const struct kafka_record *rec, void *app,
+                                              char *errbuf, size_t errlen);
 
 struct kafka_type {
     const char *type;
@@ -125,10 +126,10 @@ struct kafka_consumer_opts {
     kafka_handler_fn handler;
     void *app;
     struct kafka_producer *dlq_producer; /* borrowed; required */
-    int max_attempts;     /* before the DLQ (default 8) */
-    int backoff_base_ms;  /* default 200 */
-    int backoff_max_ms;   /* default 30000 */
-    const char *auto_offset_reset; /* default "earliest" */
+    int max_attempts;                    /* before the DLQ (default 8) */
+    int backoff_base_ms;                 /* default 200 */
+    int backoff_max_ms;                  /* default 30000 */
+    const char *auto_offset_reset;       /* default "earliest" */
     /* session.timeout.ms (default librdkafka's 45000): how long the group waits for a member
      * that stopped heartbeating (a crash) before its partitions go to the others */
     int session_timeout_ms;

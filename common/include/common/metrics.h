@@ -21,8 +21,8 @@ extern const size_t METRICS_LATENCY_NBUCKETS;
  * Returns 0 or -EINVAL (bad name), -ENOMEM. */
 int metrics_counter(const char *name, const char *help, const char *labels);
 int metrics_gauge(const char *name, const char *help, const char *labels);
-int metrics_histogram(const char *name, const char *help, const char *labels,
-                      const double *buckets, size_t nbuckets);
+int metrics_histogram(const char *name, const char *help, const char *labels, const double *buckets,
+                      size_t nbuckets);
 
 /* Updates the series of family @name with label values @values (same order and count as
  * the family's label names; NULL when it has none). Unknown family: ignored (debug log). */

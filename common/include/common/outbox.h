@@ -34,12 +34,12 @@ int outbox_append(struct db_conn *conn, const char *aggregate_type, const char *
                   const struct event *ev);
 
 struct outbox_relay_opts {
-    struct db_pool *pool;           /* borrowed */
-    struct kafka_producer *producer;/* borrowed */
-    int poll_ms;          /* idle wait between rounds (default 200) */
-    int batch;            /* rows per round (default 100) */
-    int backoff_base_ms;  /* default 500 */
-    int backoff_max_ms;   /* default 30000 */
+    struct db_pool *pool;            /* borrowed */
+    struct kafka_producer *producer; /* borrowed */
+    int poll_ms;                     /* idle wait between rounds (default 200) */
+    int batch;                       /* rows per round (default 100) */
+    int backoff_base_ms;             /* default 500 */
+    int backoff_max_ms;              /* default 30000 */
 };
 
 struct outbox_relay;

@@ -13,7 +13,7 @@ struct rds_opts {
     const char *host;
     unsigned port;
     unsigned timeout_ms;
-    unsigned pool_size;   /* most connections open at once (default 8) */
+    unsigned pool_size; /* most connections open at once (default 8) */
 };
 
 struct rds_pool;

@@ -67,9 +67,8 @@ struct contracts *svc_contracts_load(void);
  * succeeds, goes to "<topic>.dlq" through @dlq. All borrowed until kafka_consumer_stop().
  */
 struct kafka_consumer *svc_consumer_start(const struct svc_config *cfg,
-                                          const struct kafka_type *types,
-                                          kafka_handler_fn handler, void *app,
-                                          struct kafka_producer *dlq,
+                                          const struct kafka_type *types, kafka_handler_fn handler,
+                                          void *app, struct kafka_producer *dlq,
                                           const struct contracts *contracts);
 
 /* Starts the HTTP server of @cfg (HTTP_BIND, HTTP_PORT, HTTP_THREADS, HTTP_MAX_BODY) with
