@@ -104,7 +104,7 @@ FORMAT_SRC = $(shell git ls-files '*.c' '*.h' 2>/dev/null)
 format:
 	clang-format -i $(FORMAT_SRC)
 format-check:
-	clang-format --dry-run --Werror $(FORMAT_SRC)
+	@clang-format --dry-run --Werror $(FORMAT_SRC) && echo "format-check: $(words $(FORMAT_SRC)) files clean"
 
 # the domain code (pure rules, unit-tested without I/O) includes no adapter header: neither a
 # library's (libmicrohttpd, librdkafka, MariaDB, hiredis, cJSON) nor common/'s wrappers of them

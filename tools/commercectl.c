@@ -343,6 +343,22 @@ static bool trace_matches(const struct ops_record *rec, const struct event *ev, 
     return strcmp(ev->correlationid, want) == 0 || strcmp(ev->subject, want) == 0 || key_match;
 }
 
+/* @arr with room for one more element of @size (@n used of *@cap; doubled when full): @arr
+ * itself or its reallocation, or NULL when out of memory (@arr and *@cap unchanged). */
+static void *trace_grow(void *arr, size_t *cap, size_t n, size_t size)
+{
+    size_t want;
+    void *p;
+
+    if (arr && n < *cap)
+        return arr;
+    want = *cap ? *cap * 2 : 16;
+    p = realloc(arr, want * size);
+    if (p)
+        *cap = want;
+    return p;
+}
+
 static bool trace_has_sku(const struct trace *t, long long sku)
 {
     for (size_t i = 0; i < t->nskus; i++) {
@@ -361,18 +377,14 @@ static int trace_note_skus(struct trace *t, const struct event *ev)
         return 0;
     cJSON_ArrayForEach (item, cJSON_GetObjectItemCaseSensitive(ev->data, "items")) {
         const cJSON *sku = cJSON_GetObjectItemCaseSensitive(item, "skuId");
+        long long *skus;
 
         if (!cJSON_IsNumber(sku) || trace_has_sku(t, (long long)sku->valuedouble))
             continue;
-        if (t->nskus == t->capskus) {
-            size_t cap = t->capskus ? t->capskus * 2 : 8;
-            long long *skus = realloc(t->skus, cap * sizeof(*skus));
-
-            if (!skus)
-                return -ENOMEM;
-            t->skus = skus;
-            t->capskus = cap;
-        }
+        skus = trace_grow(t->skus, &t->capskus, t->nskus, sizeof(*skus));
+        if (!skus)
+            return -ENOMEM;
+        t->skus = skus;
         t->skus[t->nskus++] = (long long)sku->valuedouble;
     }
     return 0;
@@ -381,21 +393,16 @@ static int trace_note_skus(struct trace *t, const struct event *ev)
 /* Keeps @ev (once per event id). 0 or -ENOMEM. */
 static int trace_add(struct trace *t, const struct ops_record *rec, const struct event *ev)
 {
-    struct trace_ev *te;
+    struct trace_ev *te, *evs;
 
     if (trace_has(t, ev->id)) {
         t->duplicates++; /* at-least-once delivery: the same event published again */
         return 0;
     }
-    if (t->n == t->cap) {
-        size_t cap = t->cap ? t->cap * 2 : 32;
-        struct trace_ev *evs = realloc(t->evs, cap * sizeof(*evs));
-
-        if (!evs)
-            return -ENOMEM;
-        t->evs = evs;
-        t->cap = cap;
-    }
+    evs = trace_grow(t->evs, &t->cap, t->n, sizeof(*evs));
+    if (!evs)
+        return -ENOMEM;
+    t->evs = evs;
     te = &t->evs[t->n++];
     memset(te, 0, sizeof(*te));
     util_strlcpy(te->id, ev->id, sizeof(te->id));
