@@ -327,7 +327,12 @@ kafka_start() {
         kafka_write_config
         if [ ! -f "$KAFKA_DIR/data/meta.properties" ]; then
             local id
-            id=$(head -c 16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=')
+            # a base64url UUID like `kafka-storage random-uuid`, which never starts with '-'
+            # (the option parser would take "-…" for an option: 1 run in 64 failed)
+            id=-
+            while [ "${id#-}" != "$id" ]; do
+                id=$(head -c 16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=')
+            done
             java -cp "$KAFKA_LIBS_S/*" -Dlog4j.configuration="file:$KAFKA_DIR/log4j.properties" \
                 kafka.tools.StorageTool format -t "$id" -c "$KAFKA_DIR/server.properties" \
                 >>"$LOGS/kafka-format.log" 2>&1 || {

@@ -17,6 +17,7 @@
 #include "stock.h"
 
 #define CODE_INVALID "INVENTORY-400-001"
+#define CODE_KEY_REUSED "INVENTORY-422-001"
 #define CODE_NOT_FOUND "INVENTORY-404-001"
 #define CODE_NOT_ENOUGH "INVENTORY-409-001"
 #define CODE_INTERNAL "INVENTORY-500-001"
@@ -32,6 +33,9 @@ static const struct {
     [STOCK_ADJUST_SKU_NOT_FOUND] = {404, CODE_NOT_FOUND, "no stock for sku '%lld'"},
     [STOCK_ADJUST_NOT_ENOUGH] = {409, CODE_NOT_ENOUGH,
                                  "not enough available stock of sku '%lld' to decrease"},
+    [STOCK_ADJUST_REPLAYED] = {200, NULL, NULL},
+    [STOCK_ADJUST_KEY_REUSED] = {422, CODE_KEY_REUSED,
+                                 "this Idempotency-Key was used for a different request"},
 };
 
 static void reply_unavailable(struct http_resp *resp, const char *why)
@@ -244,8 +248,10 @@ static int read_adjust(const cJSON *body, long long single, struct stock_line *l
 static void adjust(struct http_req *req, struct http_resp *resp, struct inv_app *app, int sign,
                    bool single)
 {
+    const char *key = http_header(req, "Idempotency-Key");
     struct stock_line lines[STOCK_MAX_LINES];
     long long skus[STOCK_MAX_LINES], bad = 0, sku = 0;
+    char *idem = NULL;
     struct rds_conn *conn = NULL;
     enum stock_adjust decision;
     cJSON *body = NULL, *errors = NULL;
@@ -258,8 +264,17 @@ static void adjust(struct http_req *req, struct http_resp *resp, struct inv_app 
     body = http_json_body(req, resp);
     if (!body)
         return;
-    if (read_adjust(body, sku, lines, &n, &errors) < 0) {
+    rc = read_adjust(body, sku, lines, &n, &errors);
+    if (key && (!*key || strlen(key) > STOCK_IDEM_KEY_MAX))
+        http_field_error(&errors, "Idempotency-Key", "must be 1..128 characters");
+    if (rc < 0 || errors) {
         http_reply_problem(resp, 400, CODE_INVALID, errors, "invalid request");
+        goto out;
+    }
+    /* a key is the admin's own: another admin's same key is another request */
+    if (key && asprintf(&idem, "%s:%s", req->principal ? req->principal->sub : "", key) < 0) {
+        idem = NULL;
+        reply_store_error(resp, -ENOMEM, "out of memory");
         goto out;
     }
     conn = rds_acquire(app->rds, err, sizeof(err));
@@ -267,23 +282,25 @@ static void adjust(struct http_req *req, struct http_resp *resp, struct inv_app 
         reply_unavailable(resp, err);
         goto out;
     }
-    rc = inv_adjust(conn, sign, lines, n, &decision, &bad, err, sizeof(err));
+    rc = inv_adjust(conn, sign, lines, n, idem, &decision, &bad, err, sizeof(err));
     rds_release(app->rds, conn);
     if (rc < 0) {
         reply_store_error(resp, rc, err);
         goto out;
     }
-    if (decision != STOCK_ADJUST_OK) {
+    if (adjust_answers[decision].code) {
         http_reply_problem(resp, adjust_answers[decision].status, adjust_answers[decision].code,
                            NULL, adjust_answers[decision].detail, bad);
         goto out;
     }
-    log_info("stock %s by admin '%s' for %zu skus", sign > 0 ? "increased" : "decreased",
-             req->principal ? req->principal->sub : "?", n);
+    log_info("stock %s by admin '%s' for %zu skus%s", sign > 0 ? "increased" : "decreased",
+             req->principal ? req->principal->sub : "?", n,
+             decision == STOCK_ADJUST_REPLAYED ? " (a retry: already applied, unchanged)" : "");
     for (size_t i = 0; i < n; i++)
         skus[i] = lines[i].sku_id;
     reply_stock(app, resp, skus, n, single);
 out:
+    free(idem);
     cJSON_Delete(body);
 }
 

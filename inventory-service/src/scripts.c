@@ -190,21 +190,32 @@ static const char lua_refund[] =
                 "r[3] = total\n"
                 "return r\n";
 
-/* ARGV[1] '1' or '-1', [2] n, then n pairs sku, quantity */
+/* KEYS[1] (optional) the Idempotency-Key's record; ARGV[1] '1' or '-1', [2] n, [3] the
+ * request's fingerprint, [4] the record's TTL in seconds, then n pairs sku, quantity. A refused
+ * change records nothing (the client may fix it and retry with the same key). */
 static const char lua_adjust[] =
+    "local idem = KEYS[1]\n"
+    "if idem then\n"
+    "  local prev = redis.call('GET', idem)\n"
+    "  if prev then\n"
+    "    if prev == ARGV[3] then return {'REPLAYED'} end\n"
+    "    return {'KEY_REUSED'}\n"
+    "  end\n"
+    "end\n"
     "local n = tonumber(ARGV[2])\n"
     "for i = 1, n do\n"
-    "  local sku, q = ARGV[1 + 2 * i], tonumber(ARGV[2 + 2 * i])\n"
+    "  local sku, q = ARGV[3 + 2 * i], tonumber(ARGV[4 + 2 * i])\n"
     "  local a = redis.call('HGET', 'inv:sku:' .. sku, 'available')\n"
     "  if not a then return {'SKU_NOT_FOUND', sku} end\n"
     "  if ARGV[1] == '-1' and tonumber(a) < q then return {'NOT_ENOUGH_STOCK', sku} end\n"
     "end\n"
     "local sign = ARGV[1] == '-1' and '-' or ''\n"
     "for i = 1, n do\n"
-    "  local k, q = 'inv:sku:' .. ARGV[1 + 2 * i], ARGV[2 + 2 * i]\n"
+    "  local k, q = 'inv:sku:' .. ARGV[3 + 2 * i], ARGV[4 + 2 * i]\n"
     "  redis.call('HINCRBY', k, 'available', sign .. q)\n"
     "  redis.call('HINCRBY', k, 'received', sign .. q)\n"
     "end\n"
+    "if idem then redis.call('SET', idem, ARGV[3], 'EX', ARGV[4]) end\n"
     "return {'OK'}\n";
 
 /* ARGV: SKU ids. One HMGET per SKU inside one atomic step. */
@@ -417,23 +428,36 @@ out:
 }
 
 int inv_adjust(struct rds_conn *conn, int sign, const struct stock_line *lines, size_t n,
-               enum stock_adjust *ret, long long *ret_sku, char *errbuf, size_t errlen)
+               const char *idem, enum stock_adjust *ret, long long *ret_sku, char *errbuf,
+               size_t errlen)
 {
     struct line_args la = {0};
     redisReply *reply = NULL;
-    char count[24];
+    char count[24], ttl[24], fp[STOCK_FINGERPRINT_MAX], *idem_key = NULL;
+    const char *keys[1];
     enum stock_adjust adj;
     int rc;
 
-    rc = line_args_new(&la, 2, lines, n);
-    if (rc < 0) {
+    if (stock_adjust_fingerprint(sign, lines, n, fp, sizeof(fp)) < 0) {
+        snprintf(errbuf, errlen, "more than %d lines", STOCK_MAX_LINES);
+        return -EINVAL;
+    }
+    rc = line_args_new(&la, 4, lines, n);
+    if (rc < 0 || (idem && asprintf(&idem_key, "inv:idem:adjust:%s", idem) < 0)) {
+        idem_key = NULL;
+        rc = -ENOMEM;
         snprintf(errbuf, errlen, "out of memory");
         goto out;
     }
     snprintf(count, sizeof(count), "%zu", n);
+    snprintf(ttl, sizeof(ttl), "%d", STOCK_IDEM_TTL_S);
     la.argv[0] = sign < 0 ? "-1" : "1";
     la.argv[1] = count;
-    reply = run(conn, S_ADJUST, 0, NULL, (int)(2 + 2 * n), la.argv, &rc, errbuf, errlen);
+    la.argv[2] = fp;
+    la.argv[3] = ttl;
+    keys[0] = idem_key;
+    reply =
+        run(conn, S_ADJUST, idem_key ? 1 : 0, keys, (int)(4 + 2 * n), la.argv, &rc, errbuf, errlen);
     if (!reply)
         goto out;
     if (stock_adjust_parse(reply->element[0]->str, &adj) < 0) {
@@ -450,6 +474,7 @@ out:
     if (reply)
         freeReplyObject(reply);
     line_args_free(&la);
+    free(idem_key);
     return rc;
 }
 

@@ -82,11 +82,16 @@ int inv_refund(struct rds_conn *conn, const struct inv_emit *em, const struct st
 
 /*
  * Admin stock change, all or nothing: @sign +1 adds @lines to available and received, -1
- * takes them away (never below zero available). *@ret is the decision; on a refusal
- * *@ret_sku is the SKU that caused it. 0, -EIO or -EPROTO.
+ * takes them away (never below zero available). With @idem (an Idempotency-Key, scoped by the
+ * caller, e.g. "<admin>:<key>") the applied change is remembered for STOCK_IDEM_TTL_S under
+ * that key with the request's fingerprint: the same request again answers
+ * STOCK_ADJUST_REPLAYED and changes nothing, another request STOCK_ADJUST_KEY_REUSED. *@ret is
+ * the decision; on a refusal *@ret_sku is the SKU that caused it. 0, -EIO, -EPROTO, -EINVAL
+ * or -ENOMEM.
  */
 int inv_adjust(struct rds_conn *conn, int sign, const struct stock_line *lines, size_t n,
-               enum stock_adjust *ret, long long *ret_sku, char *errbuf, size_t errlen);
+               const char *idem, enum stock_adjust *ret, long long *ret_sku, char *errbuf,
+               size_t errlen);
 
 /*
  * Reads the counters of @n SKUs in one atomic step. @ret[i] is filled and @ret_found[i] set

@@ -3,6 +3,7 @@
 #include "stock.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 
 int stock_merge_lines(struct stock_line *lines, size_t n, size_t *ret_n)
@@ -100,7 +101,32 @@ int stock_adjust_parse(const char *status, enum stock_adjust *ret)
         *ret = STOCK_ADJUST_SKU_NOT_FOUND;
     else if (strcmp(status, "NOT_ENOUGH_STOCK") == 0)
         *ret = STOCK_ADJUST_NOT_ENOUGH;
+    else if (strcmp(status, "REPLAYED") == 0)
+        *ret = STOCK_ADJUST_REPLAYED;
+    else if (strcmp(status, "KEY_REUSED") == 0)
+        *ret = STOCK_ADJUST_KEY_REUSED;
     else
         return -EINVAL;
+    return 0;
+}
+
+int stock_adjust_fingerprint(int sign, const struct stock_line *lines, size_t n, char *out,
+                             size_t outlen)
+{
+    size_t used;
+    int w;
+
+    if (outlen < 2)
+        return -ENOSPC;
+    out[0] = sign < 0 ? '-' : '+';
+    out[1] = '\0';
+    used = 1;
+    for (size_t i = 0; i < n; i++) {
+        w = snprintf(out + used, outlen - used, "%s%lldx%lld", i ? "," : "", lines[i].sku_id,
+                     lines[i].quantity);
+        if (w < 0 || (size_t)w >= outlen - used)
+            return -ENOSPC;
+        used += (size_t)w;
+    }
     return 0;
 }

@@ -78,8 +78,24 @@ enum stock_adjust {
     STOCK_ADJUST_OK = 0,
     STOCK_ADJUST_SKU_NOT_FOUND, /* 404: nothing changed */
     STOCK_ADJUST_NOT_ENOUGH,    /* 409: a decrease would make available negative */
+    STOCK_ADJUST_REPLAYED,      /* 200: this Idempotency-Key's request was applied already */
+    STOCK_ADJUST_KEY_REUSED,    /* 422: the Idempotency-Key belongs to a different request */
 };
 
 int stock_adjust_parse(const char *status, enum stock_adjust *ret);
+
+/* How long an admin change's Idempotency-Key is remembered (a client's retries fall within). */
+#define STOCK_IDEM_TTL_S 86400
+#define STOCK_IDEM_KEY_MAX 128 /* characters of an Idempotency-Key */
+/* Room for stock_adjust_fingerprint() of STOCK_MAX_LINES lines. */
+#define STOCK_FINGERPRINT_MAX (2 + STOCK_MAX_LINES * 42)
+
+/*
+ * What identifies an admin change for its Idempotency-Key: the direction and the (merged)
+ * lines, e.g. "+7x5,9x2" — the same request retried gives the same text, another request
+ * another. 0, or -ENOSPC when @outlen is too small.
+ */
+int stock_adjust_fingerprint(int sign, const struct stock_line *lines, size_t n, char *out,
+                             size_t outlen);
 
 #endif

@@ -739,15 +739,18 @@ static void test_bad_events_to_dlq(void **state)
 
 /* ---- HTTP ---- */
 
-static long http_call(struct fixture *f, const char *method, const char *path, const char *token,
-                      const char *body, const char *want_code, cJSON **ret)
+/* An HTTP call with @headers ("Name: value", NULL-terminated, may be NULL); when @want_code is
+ * set, the answer must be a problem+json with that code. The status; the JSON into *@ret. */
+static long http_call_h(struct fixture *f, const char *method, const char *path, const char *token,
+                        const char *body, const char *const *headers, const char *want_code,
+                        cJSON **ret)
 {
     struct ts_resp r;
     char u[256];
     long status;
 
     snprintf(u, sizeof(u), "%s%s", f->svc.url, path);
-    assert_int_equal(ts_http(method, u, token, body, NULL, &r), 0);
+    assert_int_equal(ts_http(method, u, token, body, headers, &r), 0);
     status = r.status;
     if (want_code) {
         const cJSON *code = r.json ? cJSON_GetObjectItem(r.json, "code") : NULL;
@@ -763,6 +766,12 @@ static long http_call(struct fixture *f, const char *method, const char *path, c
     }
     ts_resp_free(&r);
     return status;
+}
+
+static long http_call(struct fixture *f, const char *method, const char *path, const char *token,
+                      const char *body, const char *want_code, cJSON **ret)
+{
+    return http_call_h(f, method, path, token, body, NULL, want_code, ret);
 }
 
 struct snap_wait {
@@ -859,6 +868,36 @@ static void test_http_routes_and_snapshot(void **state)
     assert_int_equal(http_call(f, "POST", "/api/inventories/increase", f->admin, "{\"items\":[]}",
                                "INVENTORY-400-001", NULL),
                      400);
+
+    /* an Idempotency-Key: a retried increase answers 200 and changes nothing, the key with
+     * another quantity is refused, a key of 129 characters is bad input */
+    {
+        char key[48], hdr[300], path_dec[96];
+        const char *headers[] = {hdr, NULL};
+
+        ts_unique("inc", key, sizeof(key));
+        snprintf(hdr, sizeof(hdr), "Idempotency-Key: %s", key);
+        snprintf(path, sizeof(path), "/api/inventories/%lld/increase", a);
+        for (int i = 0; i < 2; i++) {
+            assert_int_equal(
+                http_call_h(f, "POST", path, f->admin, "{\"quantity\":4}", headers, NULL, &j), 200);
+            assert_int_equal(field(j, "availableStock"), 16);
+            cJSON_Delete(j);
+        }
+        assert_int_equal(http_call_h(f, "POST", path, f->admin, "{\"quantity\":5}", headers,
+                                     "INVENTORY-422-001", NULL),
+                         422);
+        snprintf(hdr, sizeof(hdr), "Idempotency-Key: %0129d", 7);
+        assert_int_equal(http_call_h(f, "POST", path, f->admin, "{\"quantity\":5}", headers,
+                                     "INVENTORY-400-001", NULL),
+                         400);
+        /* back to 12 for what follows */
+        snprintf(path_dec, sizeof(path_dec), "/api/inventories/%lld/decrease", a);
+        assert_int_equal(http_call(f, "POST", path_dec, f->admin, "{\"quantity\":4}", NULL, &j),
+                         200);
+        assert_int_equal(field(j, "availableStock"), 12);
+        cJSON_Delete(j);
+    }
 
     /* bulk read: the SKUs that have stock */
     snprintf(body, sizeof(body), "{\"skuIds\":[%lld,%lld,%lld]}", a, unknown, b);

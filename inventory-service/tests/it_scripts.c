@@ -413,21 +413,65 @@ static void test_adjust_all_or_nothing(void **state)
 
     init_sku(f, a, 1);
     init_sku(f, b, 2);
-    assert_int_equal(inv_adjust(f->conn, 1, inc, 2, &adj, &bad, err, sizeof(err)), 0);
+    assert_int_equal(inv_adjust(f->conn, 1, inc, 2, NULL, &adj, &bad, err, sizeof(err)), 0);
     assert_int_equal(adj, STOCK_ADJUST_SKU_NOT_FOUND);
     assert_int_equal(bad, f->base + 9);
     assert_int_equal(counters(f, a).available, 1);
-    assert_int_equal(inv_adjust(f->conn, -1, dec, 2, &adj, &bad, err, sizeof(err)), 0);
+    assert_int_equal(inv_adjust(f->conn, -1, dec, 2, NULL, &adj, &bad, err, sizeof(err)), 0);
     assert_int_equal(adj, STOCK_ADJUST_NOT_ENOUGH);
     assert_int_equal(bad, b);
     assert_int_equal(counters(f, a).available, 1);
-    assert_int_equal(inv_adjust(f->conn, 1, ok, 2, &adj, &bad, err, sizeof(err)), 0);
+    assert_int_equal(inv_adjust(f->conn, 1, ok, 2, NULL, &adj, &bad, err, sizeof(err)), 0);
     assert_int_equal(adj, STOCK_ADJUST_OK);
-    assert_int_equal(inv_adjust(f->conn, -1, dec, 2, &adj, &bad, err, sizeof(err)), 0);
+    assert_int_equal(inv_adjust(f->conn, -1, dec, 2, NULL, &adj, &bad, err, sizeof(err)), 0);
     assert_int_equal(adj, STOCK_ADJUST_OK);
     assert_int_equal(counters(f, a).available, 2);
     assert_int_equal(counters(f, a).received, 2);
     assert_int_equal(counters(f, b).available, 1);
+}
+
+/* An Idempotency-Key applies its change once; a retry changes nothing; the key with another
+ * request is refused; a refused change records nothing (the key stays usable). */
+static void test_adjust_idempotency_key(void **state)
+{
+    struct fixture *f = *state;
+    long long a = f->base + 1, bad = 0;
+    struct stock_line inc[] = {{a, 5}};
+    struct stock_line other[] = {{a, 6}};
+    struct stock_line too_much[] = {{a, 100}};
+    enum stock_adjust adj;
+    char err[256], key[64], key2[64];
+
+    ts_unique("admin-1:k", key, sizeof(key));
+    ts_unique("admin-1:k", key2, sizeof(key2));
+    init_sku(f, a, 1);
+    assert_int_equal(inv_adjust(f->conn, 1, inc, 1, key, &adj, &bad, err, sizeof(err)), 0);
+    assert_int_equal(adj, STOCK_ADJUST_OK);
+    assert_int_equal(counters(f, a).available, 6);
+    /* the client's retry */
+    assert_int_equal(inv_adjust(f->conn, 1, inc, 1, key, &adj, &bad, err, sizeof(err)), 0);
+    assert_int_equal(adj, STOCK_ADJUST_REPLAYED);
+    assert_int_equal(counters(f, a).available, 6);
+    assert_int_equal(counters(f, a).received, 6);
+    /* the same key, another request: another quantity, or the other direction */
+    assert_int_equal(inv_adjust(f->conn, 1, other, 1, key, &adj, &bad, err, sizeof(err)), 0);
+    assert_int_equal(adj, STOCK_ADJUST_KEY_REUSED);
+    assert_int_equal(inv_adjust(f->conn, -1, inc, 1, key, &adj, &bad, err, sizeof(err)), 0);
+    assert_int_equal(adj, STOCK_ADJUST_KEY_REUSED);
+    assert_int_equal(counters(f, a).available, 6);
+    /* refused, then the fixed request under the same key goes through once */
+    assert_int_equal(inv_adjust(f->conn, -1, too_much, 1, key2, &adj, &bad, err, sizeof(err)), 0);
+    assert_int_equal(adj, STOCK_ADJUST_NOT_ENOUGH);
+    assert_int_equal(inv_adjust(f->conn, -1, inc, 1, key2, &adj, &bad, err, sizeof(err)), 0);
+    assert_int_equal(adj, STOCK_ADJUST_OK);
+    assert_int_equal(inv_adjust(f->conn, -1, inc, 1, key2, &adj, &bad, err, sizeof(err)), 0);
+    assert_int_equal(adj, STOCK_ADJUST_REPLAYED);
+    assert_int_equal(counters(f, a).available, 1);
+    assert_int_equal(counters(f, a).received, 1);
+    /* without a key every call applies */
+    assert_int_equal(inv_adjust(f->conn, 1, inc, 1, NULL, &adj, &bad, err, sizeof(err)), 0);
+    assert_int_equal(inv_adjust(f->conn, 1, inc, 1, NULL, &adj, &bad, err, sizeof(err)), 0);
+    assert_int_equal(counters(f, a).available, 11);
 }
 
 static void test_script_reloaded_after_flush(void **state)
@@ -451,6 +495,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_release_once, setup, teardown),
         cmocka_unit_test_setup_teardown(test_duplicate_reemits_same_outcome, setup, teardown),
         cmocka_unit_test_setup_teardown(test_adjust_all_or_nothing, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_adjust_idempotency_key, setup, teardown),
         cmocka_unit_test_setup_teardown(test_script_reloaded_after_flush, setup, teardown),
     };
 

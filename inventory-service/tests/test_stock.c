@@ -108,7 +108,34 @@ static void test_adjust_statuses(void **state)
     assert_int_equal(a, STOCK_ADJUST_SKU_NOT_FOUND);
     assert_int_equal(stock_adjust_parse("NOT_ENOUGH_STOCK", &a), 0);
     assert_int_equal(a, STOCK_ADJUST_NOT_ENOUGH);
+    assert_int_equal(stock_adjust_parse("REPLAYED", &a), 0);
+    assert_int_equal(a, STOCK_ADJUST_REPLAYED);
+    assert_int_equal(stock_adjust_parse("KEY_REUSED", &a), 0);
+    assert_int_equal(a, STOCK_ADJUST_KEY_REUSED);
     assert_int_equal(stock_adjust_parse("", &a), -EINVAL);
+}
+
+static void test_adjust_fingerprint(void **state)
+{
+    struct stock_line lines[STOCK_MAX_LINES];
+    char fp[STOCK_FINGERPRINT_MAX], other[STOCK_FINGERPRINT_MAX], small[8];
+
+    (void)state;
+    lines[0] = (struct stock_line){7, 5};
+    lines[1] = (struct stock_line){9, 2};
+    assert_int_equal(stock_adjust_fingerprint(1, lines, 2, fp, sizeof(fp)), 0);
+    assert_string_equal(fp, "+7x5,9x2");
+    /* the direction and every number tell requests apart */
+    assert_int_equal(stock_adjust_fingerprint(-1, lines, 2, other, sizeof(other)), 0);
+    assert_string_equal(other, "-7x5,9x2");
+    lines[1].quantity = 3;
+    assert_int_equal(stock_adjust_fingerprint(1, lines, 2, other, sizeof(other)), 0);
+    assert_string_not_equal(fp, other);
+    assert_int_equal(stock_adjust_fingerprint(1, lines, 2, small, sizeof(small)), -ENOSPC);
+    /* the largest request fits the documented room */
+    for (size_t i = 0; i < STOCK_MAX_LINES; i++)
+        lines[i] = (struct stock_line){INT64_MAX - (long long)i, STOCK_MAX_QUANTITY};
+    assert_int_equal(stock_adjust_fingerprint(-1, lines, STOCK_MAX_LINES, fp, sizeof(fp)), 0);
 }
 
 int main(void)
@@ -119,6 +146,7 @@ int main(void)
         cmocka_unit_test(test_invariant),
         cmocka_unit_test(test_outcomes),
         cmocka_unit_test(test_adjust_statuses),
+        cmocka_unit_test(test_adjust_fingerprint),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
