@@ -100,7 +100,9 @@ up:
 down:
 	bash scripts/stack.sh down
 
-FORMAT_SRC = $(shell git ls-files '*.c' '*.h' 2>/dev/null)
+# the tracked C files (every C file outside build/ where git is missing)
+FORMAT_SRC = $(shell git ls-files '*.c' '*.h' 2>/dev/null || \
+                     find . -path ./build -prune -o -path ./.deps -prune -o -name '*.[ch]' -print)
 format:
 	clang-format -i $(FORMAT_SRC)
 format-check:
