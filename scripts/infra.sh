@@ -194,9 +194,9 @@ mariadb_start() {
     mkdir -p "$DB_DIR" "$LOGS"
     if [ ! -d "$datadir/mysql" ]; then
         rm -rf "$datadir"
-        # --skip-name-resolve: grants by address, so a machine whose hostname does not resolve
-        # (no /etc/hosts entry, e.g. a fresh chroot) can still install the system tables
-        if ! mariadb-install-db --no-defaults --datadir="$datadir" --skip-name-resolve \
+        # --force: no host name lookup, so a machine whose name does not resolve (no
+        # /etc/hosts entry, e.g. a fresh chroot) can still install the system tables
+        if ! mariadb-install-db --no-defaults --datadir="$datadir" --force \
                 --auth-root-authentication-method=normal --skip-test-db --user="$(id -un)" \
                 >>"$LOGS/mariadb-install.log" 2>&1; then
             log_tail "$LOGS/mariadb-install.log"
