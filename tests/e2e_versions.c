@@ -113,34 +113,14 @@ static int teardown(void **state)
 
 /* ---- producing events as a producer of either version would ---- */
 
-/* Produces @data (consumed) as @type version @version with key and subject @order to @topic,
- * envelope and ce_* headers as event.c writes them; the event id into @ret_id (may be NULL). */
+/* Produces @data (consumed) as @type version @version with key and subject @order to @topic
+ * (saga_produce_event); the event id into @ret_id (may be NULL). */
 static void produce_event(const char *topic, const char *type, int version, const char *order,
                           cJSON *data, char *ret_id)
 {
-    struct event_header hdrs[EVENT_MAX_HEADERS];
-    const char *flat[2 * EVENT_MAX_HEADERS + 1];
-    struct msgctx ctx;
-    struct event ev;
-    size_t n;
-    char *json;
-
     assert_non_null(data);
-    msgctx_init_request(&ctx, order, NULL);
-    assert_int_equal(event_init(&ev, type, version, "/e2e-versions", order, &ctx, data), 0);
-    json = event_to_json(&ev);
-    assert_non_null(json);
-    n = event_to_headers(&ev, hdrs, EVENT_MAX_HEADERS);
-    for (size_t i = 0; i < n; i++) {
-        flat[2 * i] = hdrs[i].name;
-        flat[2 * i + 1] = hdrs[i].value;
-    }
-    flat[2 * n] = NULL;
-    assert_int_equal(ts_produce(topic, order, json, strlen(json), flat), 0);
-    if (ret_id)
-        strcpy(ret_id, ev.id);
-    free(json);
-    event_release(&ev);
+    assert_int_equal(saga_produce_event(topic, type, version, "/e2e-versions", order, data, ret_id),
+                     0);
 }
 
 /* An order.placed payload of one line (@qty units of @sku at PRICE); v2 adds the currency

@@ -413,7 +413,8 @@ struct kafka_retry {
     char *topic;
     int32_t partition;
     int64_t offset;    /* the message being retried */
-    int deliveries;    /* times it was delivered to us so far */
+    int deliveries;    /* counted deliveries so far (KAFKA_UNAVAILABLE ones are not) */
+    int outages;       /* KAFKA_UNAVAILABLE answers in a row (their backoff step) */
     int64_t resume_at; /* monotonic ms; 0 once resumed */
     bool need_seek;    /* the rewind failed: do it again before resuming */
     int dlq_attempts;  /* > 0: the dead-lettering failed; the next delivery goes to the DLQ */
@@ -499,9 +500,11 @@ static int kafka__seek(struct kafka_consumer *c, struct kafka_retry *rt)
     return r;
 }
 
-/* Pauses the message's partition and rewinds it, to come back after a backoff. */
-static void kafka__retry_later(struct kafka_consumer *c, const rd_kafka_message_t *m,
-                               struct kafka_retry *rt, int delivery)
+/* Pauses the message's partition and rewinds it, to come back after the backoff of @step
+ * (0, 1, …); @deliveries is what counts towards max_attempts. Returns the partition's retry
+ * record, or NULL when it could not be tracked (the consumer is then stopping). */
+static struct kafka_retry *kafka__retry_later(struct kafka_consumer *c, const rd_kafka_message_t *m,
+                                              struct kafka_retry *rt, int deliveries, int step)
 {
     const char *topic = rd_kafka_topic_name(m->rkt);
     rd_kafka_topic_partition_list_t *tps;
@@ -517,23 +520,24 @@ static void kafka__retry_later(struct kafka_consumer *c, const rd_kafka_message_
             log_errorx("out of memory tracking a retry of '%s' [%" PRId32 "]; stopping", topic,
                        m->partition);
             atomic_store(&c->stop, true);
-            return;
+            return NULL;
         }
         rt->partition = m->partition;
         rt->next = c->retries;
         c->retries = rt;
     }
     rt->offset = m->offset;
-    rt->deliveries = delivery;
-    delay = util_backoff_ms(delivery - 1, c->backoff_base_ms, c->backoff_max_ms);
+    rt->deliveries = deliveries;
+    delay = util_backoff_ms(step, c->backoff_base_ms, c->backoff_max_ms);
     rt->resume_at = util_now_mono_ms() + (delay > 0 ? delay : 1);
 
     tps = kafka__tp(topic, m->partition, RD_KAFKA_OFFSET_INVALID);
     rd_kafka_pause_partitions(c->rk, tps);
     rd_kafka_topic_partition_list_destroy(tps);
     rt->need_seek = kafka__seek(c, rt) < 0;
-    log_info("retrying '%s' [%" PRId32 "] offset %" PRId64 " in %" PRId64 " ms (delivery %d)",
-             topic, m->partition, m->offset, delay, delivery);
+    log_info("retrying '%s' [%" PRId32 "] offset %" PRId64 " in %" PRId64 " ms (attempt %d)", topic,
+             m->partition, m->offset, delay, deliveries + 1);
+    return rt;
 }
 
 /* Resumes the partitions whose backoff is over; returns how long the next poll may wait. */
@@ -654,8 +658,7 @@ static void kafka__to_dlq(struct kafka_consumer *c, const rd_kafka_message_t *m,
         kafka__count(mtype, "dead_lettered");
         return;
     }
-    kafka__retry_later(c, m, rt, delivery);
-    rt = kafka__retry_find(c, topic, m->partition);
+    rt = kafka__retry_later(c, m, rt, delivery, delivery - 1);
     if (rt) {
         rt->dlq_attempts = attempts;
         util_strlcpy(rt->dlq_error, error, sizeof(rt->dlq_error));
@@ -860,7 +863,9 @@ static void kafka__handle(struct kafka_consumer *c, const rd_kafka_message_t *m)
         }
         log_warnx("event '%s' failed transiently (attempt %d of %d): %s", ev.id, delivery,
                   c->max_attempts, err[0] ? err : "no reason given");
-        kafka__retry_later(c, m, rt, delivery);
+        rt = kafka__retry_later(c, m, rt, delivery, delivery - 1);
+        if (rt)
+            rt->outages = 0;
         {
             const char *v[] = {mtype};
 
@@ -868,6 +873,21 @@ static void kafka__handle(struct kafka_consumer *c, const rd_kafka_message_t *m)
         }
         kafka__count(mtype, "retry");
         break;
+    case KAFKA_UNAVAILABLE: {
+        int outages = rt ? rt->outages : 0;
+        const char *v[] = {mtype};
+
+        /* not counted: delivery - 1 attempts stand, the backoff grows with the outage */
+        log_warnx("event '%s' waits for a dependency (%d time(s) in a row; attempt %d of %d "
+                  "stays): %s",
+                  ev.id, outages + 1, delivery, c->max_attempts, err[0] ? err : "unavailable");
+        rt = kafka__retry_later(c, m, rt, delivery - 1, outages);
+        if (rt)
+            rt->outages = outages + 1;
+        metrics_inc(M_RETRIED, v, 1);
+        kafka__count(mtype, "unavailable");
+        break;
+    }
     case KAFKA_FAIL:
     default:
         kafka__to_dlq(c, m, rt, delivery, mtype, err[0] ? err : "permanent failure", delivery);

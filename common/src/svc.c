@@ -155,6 +155,13 @@ struct contracts *svc_contracts_load(void)
     return contracts;
 }
 
+enum kafka_result svc_db_result(int rc)
+{
+    if (rc == -EIO)
+        return KAFKA_UNAVAILABLE;
+    return db_transient(rc) ? KAFKA_RETRY : KAFKA_FAIL;
+}
+
 struct kafka_consumer *svc_consumer_start(const struct svc_config *cfg,
                                           const struct kafka_type *types, kafka_handler_fn handler,
                                           void *app, struct kafka_producer *dlq,

@@ -62,7 +62,8 @@ struct app {
     int ncalls;
 };
 
-/* data.mode: "ok", "fail", "retry" (always), "retry-until" (OK from attempt data.n on). */
+/* data.mode: "ok", "fail", "retry" (always), "retry-until" (OK from attempt data.n on),
+ * "down-until" (KAFKA_UNAVAILABLE until the handler's data.n-th call of this event). */
 static enum kafka_result handler(const struct event *ev, const struct kafka_record *rec, void *arg,
                                  char *errbuf, size_t errlen)
 {
@@ -73,8 +74,11 @@ static enum kafka_result handler(const struct event *ev, const struct kafka_reco
     const char *m = cJSON_IsString(mode) ? mode->valuestring : "ok";
     enum kafka_result res = KAFKA_OK;
     struct call *call;
+    int seen = 0; /* earlier calls of this event */
 
     pthread_mutex_lock(&app->lock);
+    for (int i = 0; i < app->ncalls; i++)
+        seen += strcmp(app->calls[i].id, ev->id) == 0;
     if (app->ncalls < MAX_CALLS) {
         call = &app->calls[app->ncalls++];
         memset(call, 0, sizeof(*call));
@@ -95,6 +99,9 @@ static enum kafka_result handler(const struct event *ev, const struct kafka_reco
                (strcmp(m, "retry-until") == 0 && rec->attempt < (int)n->valuedouble)) {
         snprintf(errbuf, errlen, "database down");
         res = KAFKA_RETRY;
+    } else if (strcmp(m, "down-until") == 0 && seen + 1 < (int)n->valuedouble) {
+        snprintf(errbuf, errlen, "database unreachable");
+        res = KAFKA_UNAVAILABLE;
     }
     return res;
 }
@@ -602,6 +609,44 @@ static void test_transient_then_success_keeps_key_order(void **state)
     finish(c, p, &app);
 }
 
+/* A dependency outage longer than max_attempts (3) deliveries: the message waits (its attempt
+ * stays 1), is handled once the outage is over, and the key's next message comes after it;
+ * nothing is dead-lettered. */
+static void test_unavailable_is_waited_out(void **state)
+{
+    char topic[96], group[96], id[2][64];
+    struct kafka_producer *p;
+    struct kafka_consumer *c;
+    struct app app;
+    char *metrics;
+    int i;
+
+    (void)state;
+    unique("it-down", topic, sizeof(topic));
+    unique("g-down", group, sizeof(group));
+    make_topics(topic, 1);
+    p = producer(10000);
+    app_init(&app);
+    send_event(p, topic, "order-9", "order.placed", 1, "down-until", 7, id[0]);
+    send_event(p, topic, "order-9", "order.cancelled", 1, "ok", 0, id[1]);
+    c = consumer(topic, group, &app, p);
+
+    assert_int_equal(app_wait_calls(&app, 8, DEADLINE_MS), 8);
+    for (i = 0; i < 7; i++) {
+        assert_string_equal(app.calls[i].id, id[0]);
+        assert_int_equal(app.calls[i].attempt, 1);
+        assert_int_equal(app.calls[i].offset, 0);
+    }
+    assert_string_equal(app.calls[7].id, id[1]);
+    assert_int_equal(app.calls[7].attempt, 1);
+    assert_int_equal(app_wait_calls(&app, 9, 500), 8);
+    metrics = metrics_render();
+    assert_non_null(metrics);
+    assert_non_null(strstr(metrics, "result=\"unavailable\""));
+    free(metrics);
+    finish(c, p, &app);
+}
+
 static void test_version_out_of_range_and_unknown_type(void **state)
 {
     char topic[96], dlq[128], group[96], id[4][64];
@@ -827,6 +872,7 @@ int main(void)
         cmocka_unit_test(test_malformed_and_exhausted_go_to_dlq),
         cmocka_unit_test(test_permanent_failure_dlq_at_once),
         cmocka_unit_test(test_transient_then_success_keeps_key_order),
+        cmocka_unit_test(test_unavailable_is_waited_out),
         cmocka_unit_test(test_version_out_of_range_and_unknown_type),
 #ifdef IT_KAFKA_MOCK
         /* not test_stop_commits_offsets: the 2.0.2 mock holds a departed member until its

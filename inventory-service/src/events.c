@@ -1,8 +1,8 @@
 /*
  * events.c - the consumer's handler: reads product.sku.created and order.* payloads into
  * domain structs (invalid → KAFKA_FAIL, so the dead-letter topic), prepares the outcome
- * envelopes, and runs the event's stock script. Redis unreachable → KAFKA_RETRY. Publishing
- * is the relay's job: the script leaves the outcome in the outbox stream.
+ * envelopes, and runs the event's stock script. Redis unreachable → KAFKA_UNAVAILABLE.
+ * Publishing is the relay's job: the script leaves the outcome in the outbox stream.
  */
 #include <errno.h>
 #include <signal.h>
@@ -209,8 +209,9 @@ static enum kafka_result store_failed(int rc, const char *what, char *errbuf, si
         snprintf(errbuf, errlen, "out of memory preparing %s", what);
         return KAFKA_RETRY;
     }
-    /* -EIO: Redis unreachable; -EPROTO: an error reply (OOM, LOADING, …): both may pass */
-    return KAFKA_RETRY;
+    /* -EIO: Redis unreachable; -EPROTO: an error reply (OOM, LOADING, …): Redis cannot take
+     * the change now, whatever the message — waited out, never dead-lettered for it */
+    return KAFKA_UNAVAILABLE;
 }
 
 static void crash_hook(const struct call *c)
@@ -355,7 +356,7 @@ enum kafka_result inv_handle_event(const struct event *ev, const struct kafka_re
                              .ttl_s = app->cfg->svc.inbox_retention_s};
     conn = rds_acquire(app->rds, errbuf, errlen);
     if (!conn) {
-        kr = KAFKA_RETRY;
+        kr = KAFKA_UNAVAILABLE;
         goto out;
     }
     rc = fn(&c, conn, &res, &errors, errbuf, errlen);

@@ -2,8 +2,8 @@
  * events.c - the consumer's handler. product.sku.created feeds the price copy; stock.* and
  * payment.* drive the saga. Each event is one transaction: inbox record, the order row locked,
  * the state machine's step (state, history, outbox), commit. Invalid payload → KAFKA_FAIL
- * (dead-letter topic); database unreachable or deadlock → KAFKA_RETRY; an order this service
- * does not know → KAFKA_OK with a warning.
+ * (dead-letter topic); database unreachable → KAFKA_UNAVAILABLE (waited out), deadlock →
+ * KAFKA_RETRY; an order this service does not know → KAFKA_OK with a warning.
  */
 #include <errno.h>
 #include <stdint.h>
@@ -15,6 +15,7 @@
 #include "common/inbox.h"
 #include "common/jsonx.h"
 #include "common/log.h"
+#include "common/svc.h"
 
 #define ORDER_ID_MAX 64
 #define PAYMENT_ID_MAX 64
@@ -69,7 +70,7 @@ static enum kafka_result db_failure(int rc, struct db_conn *conn, const char *wh
                                     size_t errlen)
 {
     snprintf(errbuf, errlen, "%s: %s (%d)", what, conn ? db_errmsg(conn) : "", rc);
-    return db_transient(rc) ? KAFKA_RETRY : KAFKA_FAIL;
+    return svc_db_result(rc);
 }
 
 static enum kafka_result handle_sku(struct order_app *app, const struct event *ev, char *errbuf,
@@ -91,7 +92,7 @@ static enum kafka_result handle_sku(struct order_app *app, const struct event *e
     }
     conn = db_acquire(app->pool, errbuf, errlen);
     if (!conn)
-        return KAFKA_RETRY;
+        return KAFKA_UNAVAILABLE;
     rc = db_begin(conn);
     if (rc == 0)
         rc = inbox_record(conn, app->cfg->svc.kafka_group_id, ev->id, ev->type);
@@ -150,7 +151,7 @@ enum kafka_result order_handle_event(const struct event *ev, const struct kafka_
     }
     conn = db_acquire(app->pool, errbuf, errlen);
     if (!conn)
-        return KAFKA_RETRY;
+        return KAFKA_UNAVAILABLE;
     rc = db_begin(conn);
     if (rc == 0)
         rc = inbox_record(conn, app->cfg->svc.kafka_group_id, ev->id, ev->type);

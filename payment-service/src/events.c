@@ -2,7 +2,8 @@
  * events.c - the consumer's handler: order.placed creates the READY payment, order.cancelled
  * cancels or refunds it in full, order.refunded refunds part of it. Each event is one DB
  * transaction: inbox record, payment row locked, change, outbox event, commit. Invalid
- * payload → KAFKA_FAIL (dead-letter topic); database unavailable or deadlock → KAFKA_RETRY.
+ * payload → KAFKA_FAIL (dead-letter topic); database unavailable → KAFKA_UNAVAILABLE (waited
+ * out), deadlock → KAFKA_RETRY.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -14,6 +15,7 @@
 #include "common/inbox.h"
 #include "common/jsonx.h"
 #include "common/log.h"
+#include "common/svc.h"
 #include "common/metrics.h"
 #include "common/util.h"
 #include "store_payment.h"
@@ -315,7 +317,7 @@ enum kafka_result pay_handle_event(const struct event *ev, const struct kafka_re
         return KAFKA_FAIL;
     conn = db_acquire(app->pool, errbuf, errlen);
     if (!conn)
-        return KAFKA_RETRY;
+        return KAFKA_UNAVAILABLE;
     for (int attempt = 0; attempt < TX_ATTEMPTS; attempt++) {
         rc = apply(app, conn, ev, &in, &done);
         if (rc != -EDEADLK)
@@ -326,7 +328,7 @@ enum kafka_result pay_handle_event(const struct event *ev, const struct kafka_re
                  db_errmsg(conn), rc);
     db_release(app->pool, conn);
     if (rc < 0)
-        return db_transient(rc) ? KAFKA_RETRY : KAFKA_FAIL;
+        return svc_db_result(rc);
     if (done.dup) {
         log_info("event '%s' (%s) seen before: nothing to do", ev->id, ev->type);
         return KAFKA_OK;

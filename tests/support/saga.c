@@ -19,6 +19,8 @@
 #include <unistd.h>
 
 #include "common/db.h"
+#include "common/event.h"
+#include "common/msgctx.h"
 
 #define SAGA_START_MS 90000
 #define SAGA_POLL_MS 100
@@ -960,4 +962,39 @@ int saga_check_invariants_until(const struct saga_stack *st, int timeout_ms, cha
             return rc;
         saga__sleep_ms(1000);
     }
+}
+
+/* ---- events ---- */
+
+int saga_produce_event(const char *topic, const char *type, int version, const char *source,
+                       const char *key, cJSON *data, char *ret_id)
+{
+    struct event_header hdrs[EVENT_MAX_HEADERS];
+    const char *flat[2 * EVENT_MAX_HEADERS + 1];
+    struct msgctx ctx;
+    struct event ev;
+    size_t n;
+    char *json;
+    int rc;
+
+    if (!data)
+        return -EIO;
+    msgctx_init_request(&ctx, key, NULL);
+    if (event_init(&ev, type, version, source, key, &ctx, data) < 0) {
+        fprintf(stderr, "saga: cannot make a %s v%d event\n", type, version);
+        return -EIO;
+    }
+    json = event_to_json(&ev);
+    n = event_to_headers(&ev, hdrs, EVENT_MAX_HEADERS);
+    for (size_t i = 0; i < n; i++) {
+        flat[2 * i] = hdrs[i].name;
+        flat[2 * i + 1] = hdrs[i].value;
+    }
+    flat[2 * n] = NULL;
+    rc = json && ts_produce(topic, key, json, strlen(json), flat) == 0 ? 0 : -EIO;
+    if (rc == 0 && ret_id)
+        snprintf(ret_id, 64, "%s", ev.id);
+    free(json);
+    event_release(&ev);
+    return rc;
 }

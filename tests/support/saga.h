@@ -179,6 +179,15 @@ long saga_payment_get(const struct saga_stack *st, const char *token, const char
 long saga_payment_wait(const struct saga_stack *st, const char *token, const char *order_id,
                        const char *status, long long refunded, int timeout_ms, cJSON **ret);
 
+/*
+ * Produces @data as event @type version @version from @source (e.g. "/e2e-versions") with key
+ * and subject @key to @topic, the envelope and ce_* headers as common/event.c writes them, as
+ * a producer of that version would; takes ownership of @data. The event id into @ret_id (may
+ * be NULL; 64 bytes). 0 or -EIO.
+ */
+int saga_produce_event(const char *topic, const char *type, int version, const char *source,
+                       const char *key, cJSON *data, char *ret_id);
+
 /* A number field of @obj: the first present of @names ("a|b"), or -1 (numeric strings too). */
 long long saga_json_num(const cJSON *obj, const char *names);
 /* A string field (same rule for @names), or "" (borrowed from @obj). */

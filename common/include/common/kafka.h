@@ -24,7 +24,9 @@
  *   - handler KAFKA_RETRY (transient) → the partition is paused and rewound to this offset,
  *     and resumed after an exponential backoff with jitter, so the same message comes back
  *     first (no reordering within a key) while the thread keeps polling (never exceeds
- *     max.poll.interval.ms) and other partitions go on; after max_attempts → DLQ.
+ *     max.poll.interval.ms) and other partitions go on; after max_attempts → DLQ;
+ *   - handler KAFKA_UNAVAILABLE (a dependency is down) → the same pause and rewind, backoff
+ *     growing up to backoff_max_ms, but the attempt is not counted: never to the DLQ for it.
  * DLQ records go to "<topic>.dlq" with the original key, value and headers plus
  * dlq_original_topic, dlq_original_partition, dlq_original_offset, dlq_consumer_group,
  * dlq_service, dlq_error, dlq_attempts, dlq_time. If the DLQ produce itself fails the message
@@ -78,8 +80,12 @@ int kafka_producer_ping(struct kafka_producer *p, int timeout_ms, char *why, siz
 
 enum kafka_result {
     KAFKA_OK = 0, /* done (also: duplicate, nothing to do) */
-    KAFKA_RETRY,  /* transient: DB/Redis/broker down, deadlock */
+    KAFKA_RETRY,  /* transient: a deadlock, a lock wait, a failure a retry may cure */
     KAFKA_FAIL,   /* permanent: invalid payload, a rule that can never pass */
+    /* a dependency (database, Redis) cannot be reached: not this message's fault, so retried
+     * like KAFKA_RETRY but without counting towards max_attempts — an outage of any length
+     * holds the partition back instead of dead-lettering every message that meets it */
+    KAFKA_UNAVAILABLE,
 };
 
 struct kafka_record {
@@ -97,7 +103,7 @@ struct kafka_record {
 /* The handler. @ev is parsed and valid for the call; the thread's current msgctx is set from
  * it. @ev->data is already validated (with opts.contracts) and upcast: @ev->version and
  * @ev->dataschema name the version it was upcast to, @rec->version the one produced.
- * Write a reason into @errbuf when returning KAFKA_RETRY or KAFKA_FAIL. */
+ * Write a reason into @errbuf when returning anything but KAFKA_OK. */
 typedef enum kafka_result (*kafka_handler_fn)(const struct event *ev,
                                               const struct kafka_record *rec, void *app,
                                               char *errbuf, size_t errlen);

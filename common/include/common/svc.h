@@ -71,6 +71,11 @@ struct kafka_consumer *svc_consumer_start(const struct svc_config *cfg,
                                           void *app, struct kafka_producer *dlq,
                                           const struct contracts *contracts);
 
+/* What a consumer does with a handler's database failure @rc (common/db.h codes): -EIO (the
+ * server unreachable, the connection lost) → KAFKA_UNAVAILABLE, waited out; -EDEADLK →
+ * KAFKA_RETRY; anything else (a bug, a constraint) → KAFKA_FAIL. */
+enum kafka_result svc_db_result(int rc);
+
 /* Starts the HTTP server of @cfg (HTTP_BIND, HTTP_PORT, HTTP_THREADS, HTTP_MAX_BODY) with
  * @routes, verifying tokens with @key. @routes, @key and @app are borrowed until
  * http_server_stop(). */
