@@ -11,7 +11,10 @@
  *     token on an ADMIN route, user A reading user B;
  *   - a blocked user can no longer log in or refresh;
  *   - sign-up with auth-service stopped: 503 and no user row left; auth-service started again
- *     on the same port: the same sign-up succeeds.
+ *     on the same port: the same sign-up succeeds;
+ *   - sign-up whose answer from auth-service is lost (tests/support/proxy.h drops it after
+ *     auth-service created the credential): 503, and user-service's undo removes the orphan
+ *     credential although the undo's own answers are lost too, so the email can sign up again.
  * (How auth-service stores passwords is checked in auth-service/tests/it_auth.c.)
  * The only look behind the APIs is at user-service's database, to check no row was left.
  */
@@ -39,6 +42,7 @@
 
 #include "common/db.h"
 #include "common/jwt.h"
+#include "proxy.h"
 #include "testsup.h"
 
 #define SERVICE_TOKEN "e2e-auth-service-token"
@@ -52,6 +56,7 @@ struct fixture {
     char user_db[64];
     char admin_email[96];
     char auth_db_env[96];
+    char user_db_env[96];
     char admin_env[128];
     char key_env[600];
 };
@@ -71,7 +76,7 @@ static void auth_env(struct fixture *f, const char *env[8])
 static int setup(void **state)
 {
     struct fixture *f = calloc(1, sizeof(*f));
-    char user_db_env[96], auth_url[96], u[48];
+    char auth_url[96], u[48];
     const char *env[8];
 
     if (!f)
@@ -89,10 +94,10 @@ static int setup(void **state)
     if (ts_service_start("auth-service", env, 60000, &f->auth) < 0)
         return -1;
 
-    snprintf(user_db_env, sizeof(user_db_env), "DB_NAME=%s", f->user_db);
+    snprintf(f->user_db_env, sizeof(f->user_db_env), "DB_NAME=%s", f->user_db);
     snprintf(auth_url, sizeof(auth_url), "AUTH_URL=%s", f->auth.url);
     {
-        const char *uenv[] = {user_db_env, auth_url, "AUTH_SERVICE_TOKEN=" SERVICE_TOKEN,
+        const char *uenv[] = {f->user_db_env, auth_url, "AUTH_SERVICE_TOKEN=" SERVICE_TOKEN,
                               "MIGRATIONS_DIR=user-service/migrations", NULL};
         if (ts_service_start("user-service", uenv, 60000, &f->user) < 0)
             return -1;
@@ -706,6 +711,74 @@ static void test_signup_with_auth_stopped_is_503_and_undone(void **state)
     assert_int_equal(get_user(f, id, t.access, "after auth restart"), 200);
 }
 
+/* Whether auth-service lets @email in with @password: 200 or 401 (-1: no answer). */
+struct login_try {
+    struct fixture *f;
+    const char *email, *password;
+    long status;
+};
+
+static bool login_refused(void *arg)
+{
+    struct login_try *t = arg;
+    char body[256];
+    struct ts_resp r;
+
+    snprintf(body, sizeof(body), "{\"email\":\"%s\",\"password\":\"%s\"}", t->email, t->password);
+    call(&t->f->auth, "POST", "/api/auth/login", NULL, body, &r);
+    t->status = r.status;
+    ts_resp_free(&r);
+    return t->status == 401;
+}
+
+static void test_signup_answer_lost_is_undone(void **state)
+{
+    struct fixture *f = *state;
+    struct ts_proxy *proxy = ts_proxy_start(f->auth.port);
+    struct ts_service user2;
+    char email[96], id[64], body[512], auth_url[64];
+    struct login_try lt = {.f = f, .password = PASSWORD};
+    struct tokens t;
+    struct ts_resp r;
+
+    assert_non_null(proxy);
+    /* a second user-service whose calls to auth-service go through the proxy */
+    snprintf(auth_url, sizeof(auth_url), "AUTH_URL=http://127.0.0.1:%u", ts_proxy_port(proxy));
+    {
+        const char *uenv[] = {f->user_db_env, auth_url, "AUTH_SERVICE_TOKEN=" SERVICE_TOKEN,
+                              "MIGRATIONS_DIR=user-service/migrations", NULL};
+
+        assert_int_equal(ts_service_start("user-service", uenv, 60000, &user2), 0);
+    }
+    ts_proxy_set_mode(proxy, TS_PROXY_DROP_RESPONSES);
+
+    unique_email(email, sizeof(email));
+    signup_body(body, sizeof(body), email);
+    call(&user2, "POST", "/api/users", NULL, body, &r);
+    assert_problem(&r, 503, "USER-503-001", "sign-up whose answer was lost");
+    ts_resp_free(&r);
+    /* auth-service did answer: the proxy threw it away */
+    assert_true(ts_proxy_dropped(proxy) >= 1);
+    assert_int_equal(db_lookup(f->user_db, "SELECT id FROM user WHERE email = ?", email, NULL, 0),
+                     0);
+    /* the undo removes the credential (its DELETE's answers are dropped too: it is retried,
+     * and DELETE is idempotent) */
+    lt.email = email;
+    if (!ts_poll_until(login_refused, &lt, 30000))
+        fail_msg("the orphan credential of '%s' still logs in (last %ld)", email, lt.status);
+
+    /* the email is free: signing up again (directly) works, and so does its login */
+    signup(f, email, id, sizeof(id));
+    login(f, email, PASSWORD, &t);
+    assert_int_equal(get_user(f, id, t.access, "after the lost answer"), 200);
+
+    ts_proxy_set_mode(proxy, TS_PROXY_PASS);
+    assert_int_equal(ts_service_stop(&user2, SIGTERM), 0);
+    ts_proxy_stop(proxy);
+    /* a late retry of the undo removes only the first sign-up's credential, never the new */
+    login(f, email, PASSWORD, &t);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -713,6 +786,7 @@ int main(void)
         cmocka_unit_test(test_bad_tokens_are_refused_with_a_problem),
         cmocka_unit_test(test_blocked_user_cannot_log_in),
         cmocka_unit_test(test_signup_with_auth_stopped_is_503_and_undone),
+        cmocka_unit_test(test_signup_answer_lost_is_undone),
     };
     int rc;
 
