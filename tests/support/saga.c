@@ -457,6 +457,21 @@ bad:
     return -EIO;
 }
 
+int saga_stack_start_with_user(struct saga_stack *st, const struct saga_opts *opts, const char *who,
+                               struct saga_user *ret_user, long long *ret_category)
+{
+    char name[64];
+
+    if (saga_stack_start(st, opts) < 0)
+        return -EIO;
+    ts_unique(who, name, sizeof(name));
+    if (saga_user_new(st, who, ret_user) < 0 || saga_category_new(st, name, ret_category) < 0) {
+        saga_stack_stop(st);
+        return -EIO;
+    }
+    return 0;
+}
+
 /* Sets @svc's url and port from "http://127.0.0.1:<port>". 0 or -EINVAL. */
 static int saga__attach_url(struct ts_service *svc, const char *url)
 {
@@ -813,6 +828,33 @@ long saga_pay(const struct saga_stack *st, const char *token, const char *order_
         snprintf(ret_body, bodylen, "%s", r.body ? r.body : "");
     ts_resp_free(&r);
     return status;
+}
+
+long saga_pay_when_pending(const struct saga_stack *st, const char *token, const char *id,
+                           int timeout_ms, long long *ret_payable)
+{
+    char status[32] = "", body[1024], key[96];
+    cJSON *j = NULL;
+    long long payable;
+    long http;
+    int rc;
+
+    rc = saga_order_wait(st, token, id, "PAYMENT_PENDING", timeout_ms, status, sizeof(status), &j);
+    if (rc < 0) {
+        fprintf(stderr, "saga: order %s not PAYMENT_PENDING within %d ms (last '%s')\n", id,
+                timeout_ms, status);
+        cJSON_Delete(j);
+        return rc;
+    }
+    payable = saga_order_payable(j);
+    cJSON_Delete(j);
+    if (ret_payable)
+        *ret_payable = payable;
+    snprintf(key, sizeof(key), "card_ok_%s", id);
+    http = saga_pay(st, token, id, payable, key, timeout_ms, body, sizeof(body));
+    if (http != 200)
+        fprintf(stderr, "saga: pay %s: %ld %s\n", id, http, body);
+    return http;
 }
 
 long saga_order_cancel(const struct saga_stack *st, const char *token, const char *id)

@@ -72,6 +72,13 @@ bool saga_status_terminal(const char *status);
 int saga_stack_start(struct saga_stack *st, const struct saga_opts *opts);
 
 /*
+ * saga_stack_start() and, as most suites begin, a signed-up user "<@who>_…" and a category as
+ * admin. On failure the stack is stopped again and -EIO returned.
+ */
+int saga_stack_start_with_user(struct saga_stack *st, const struct saga_opts *opts, const char *who,
+                               struct saga_user *ret_user, long long *ret_category);
+
+/*
  * Attaches @st to a stack this test did not start: the env file scripts/stack.sh up writes
  * (.run/env: "export NAME=value …" lines with AUTH_URL … PAYMENT_URL, ADMIN_EMAIL and
  * ADMIN_PASSWORD), and logs the admin in. The services' pids stay 0: saga_stack_stop() leaves
@@ -160,6 +167,15 @@ int saga_order_wait(const struct saga_stack *st, const char *token, const char *
 long saga_pay(const struct saga_stack *st, const char *token, const char *order_id,
               long long amount, const char *payment_key, int timeout_ms, char *ret_body,
               size_t bodylen);
+
+/*
+ * Waits until order @id is PAYMENT_PENDING, then pays its payable amount with the payment key
+ * "card_ok_<id>" (approved by the simulator). The payable amount into *@ret_payable (may be
+ * NULL). Returns the payment's HTTP status (200 approved), -ETIMEDOUT when the order did not
+ * get there (its last status on stderr) or -EIO.
+ */
+long saga_pay_when_pending(const struct saga_stack *st, const char *token, const char *id,
+                           int timeout_ms, long long *ret_payable);
 
 /* POST /api/orders/{id}/cancel as @token: the HTTP status or -EIO. */
 long saga_order_cancel(const struct saga_stack *st, const char *token, const char *id);
