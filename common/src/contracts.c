@@ -454,64 +454,41 @@ static const cJSON *kw(const cJSON *s, const char *name)
     return cJSON_IsObject(s) ? cJSON_GetObjectItemCaseSensitive(s, name) : NULL;
 }
 
-enum {
-    T_NULL = 1u << 0,
-    T_BOOLEAN = 1u << 1,
-    T_OBJECT = 1u << 2,
-    T_ARRAY = 1u << 3,
-    T_NUMBER = 1u << 4,
-    T_STRING = 1u << 5,
-    T_INTEGER = 1u << 6,
-    T_ANY = 0x7Fu,
-};
-
-static unsigned type_bit(const char *name)
-{
-    static const char *const NAMES[] = {"null",   "boolean", "object", "array",
-                                        "number", "string",  "integer"};
-
-    for (unsigned i = 0; name && i < sizeof(NAMES) / sizeof(NAMES[0]); i++)
-        if (strcmp(name, NAMES[i]) == 0)
-            return 1u << i;
-    return 0;
-}
-
 static unsigned types_of(const cJSON *s)
 {
     const cJSON *t = kw(s, "type"), *el;
     unsigned mask = 0;
 
     if (!t)
-        return T_ANY;
+        return JSCHEMA_T_ANY;
     if (cJSON_IsString(t))
-        return type_bit(t->valuestring);
+        return jschema_type_bit(t->valuestring);
     cJSON_ArrayForEach (el, t)
-        mask |= type_bit(cJSON_GetStringValue(el));
+        mask |= jschema_type_bit(cJSON_GetStringValue(el));
     return mask;
 }
 
 /* Does a reader accepting @reader types accept every value of @writer types? */
 static bool types_cover(unsigned reader, unsigned writer)
 {
-    if (reader & T_NUMBER)
-        reader |= T_INTEGER;
+    if (reader & JSCHEMA_T_NUMBER)
+        reader |= JSCHEMA_T_INTEGER;
     return (writer & ~reader) == 0;
 }
 
 static void types_str(unsigned mask, char *out, size_t outlen)
 {
-    static const char *const NAMES[] = {"null",   "boolean", "object", "array",
-                                        "number", "string",  "integer"};
     size_t len = 0;
 
-    if ((mask & T_ANY) == T_ANY) {
+    if ((mask & JSCHEMA_T_ANY) == JSCHEMA_T_ANY) {
         snprintf(out, outlen, "any");
         return;
     }
     out[0] = '\0';
-    for (unsigned i = 0; i < 7 && len < outlen; i++)
-        if (mask & (1u << i))
-            len += (size_t)snprintf(out + len, outlen - len, "%s%s", len ? "|" : "", NAMES[i]);
+    for (unsigned bit = 1; bit <= JSCHEMA_T_INTEGER && len < outlen; bit <<= 1)
+        if (mask & bit)
+            len += (size_t)snprintf(out + len, outlen - len, "%s%s", len ? "|" : "",
+                                    jschema_type_name(bit));
 }
 
 /* The allowed values: the enum array, or a const as a one-element list; NULL = unrestricted. */

@@ -19,16 +19,8 @@
 
 #define DRAFT_2020_12 "https://json-schema.org/draft/2020-12/schema"
 
-enum {
-    JSCHEMA_T_NULL = 1u << 0,
-    JSCHEMA_T_BOOLEAN = 1u << 1,
-    JSCHEMA_T_OBJECT = 1u << 2,
-    JSCHEMA_T_ARRAY = 1u << 3,
-    JSCHEMA_T_NUMBER = 1u << 4,
-    JSCHEMA_T_STRING = 1u << 5,
-    JSCHEMA_T_INTEGER = 1u << 6,
-    JSCHEMA_T_NOTHING = 1u << 7, /* "type": [] */
-};
+/* besides the JSCHEMA_T_* bits of jschema.h: "type": [] (nothing passes) */
+#define JSCHEMA_T_NOTHING (1u << 7)
 
 static const struct {
     const char *name;
@@ -38,6 +30,22 @@ static const struct {
     {"array", JSCHEMA_T_ARRAY},     {"number", JSCHEMA_T_NUMBER},   {"string", JSCHEMA_T_STRING},
     {"integer", JSCHEMA_T_INTEGER},
 };
+
+unsigned jschema_type_bit(const char *name)
+{
+    for (size_t i = 0; name && i < sizeof(TYPE_NAMES) / sizeof(TYPE_NAMES[0]); i++)
+        if (strcmp(name, TYPE_NAMES[i].name) == 0)
+            return TYPE_NAMES[i].bit;
+    return 0;
+}
+
+const char *jschema_type_name(unsigned bit)
+{
+    for (size_t i = 0; i < sizeof(TYPE_NAMES) / sizeof(TYPE_NAMES[0]); i++)
+        if (TYPE_NAMES[i].bit == bit)
+            return TYPE_NAMES[i].name;
+    return NULL;
+}
 
 enum jschema_format { JSCHEMA_FMT_NONE, JSCHEMA_FMT_UUID, JSCHEMA_FMT_DATE_TIME };
 
@@ -220,18 +228,16 @@ static int kw_type(struct jschema_cc *cc, const cJSON *v, unsigned *out)
         if (cJSON_IsArray(v))
             one = v->child;
         for (el = one; el; el = cJSON_IsArray(v) ? el->next : NULL) {
-            size_t i;
+            unsigned bit;
 
             if (!cJSON_IsString(el))
                 goto bad;
-            for (i = 0; i < sizeof(TYPE_NAMES) / sizeof(TYPE_NAMES[0]); i++)
-                if (strcmp(el->valuestring, TYPE_NAMES[i].name) == 0)
-                    break;
-            if (i == sizeof(TYPE_NAMES) / sizeof(TYPE_NAMES[0])) {
+            bit = jschema_type_bit(el->valuestring);
+            if (!bit) {
                 fail(cc->errbuf, cc->errlen, &cc->ptr, "unknown type '%s'", el->valuestring);
                 return -EINVAL;
             }
-            mask |= TYPE_NAMES[i].bit;
+            mask |= bit;
         }
         *out = mask ? mask : JSCHEMA_T_NOTHING;
         return 0;

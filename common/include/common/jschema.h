@@ -44,6 +44,24 @@
 /* jschema_load_file() refuses files larger than this (-EFBIG). */
 #define JSCHEMA_MAX_FILE (1024 * 1024)
 
+/* The "type" keyword's seven names as bits. */
+enum {
+    JSCHEMA_T_NULL = 1u << 0,
+    JSCHEMA_T_BOOLEAN = 1u << 1,
+    JSCHEMA_T_OBJECT = 1u << 2,
+    JSCHEMA_T_ARRAY = 1u << 3,
+    JSCHEMA_T_NUMBER = 1u << 4,
+    JSCHEMA_T_STRING = 1u << 5,
+    JSCHEMA_T_INTEGER = 1u << 6,
+    JSCHEMA_T_ANY = 0x7Fu,
+};
+
+/* The JSCHEMA_T_* bit of type name @name, or 0 when it is none of the seven (or NULL). */
+unsigned jschema_type_bit(const char *name);
+
+/* The type name of the single bit @bit, or NULL when @bit is not one JSCHEMA_T_* bit. */
+const char *jschema_type_name(unsigned bit);
+
 struct jschema;
 
 /*
