@@ -75,15 +75,8 @@ int main(void)
         !(app.pool = svc_db_open(&cfg, SVC_TABLES_OUTBOX)) || !(producer = svc_producer_new(&cfg)))
         goto out;
     svc_topics_create(&cfg, NULL, published);
-    {
-        struct outbox_relay_opts opts = {
-            .pool = app.pool, .producer = producer, .poll_ms = (int)cfg.outbox_poll_ms};
-        app.relay = outbox_relay_start(&opts, err, sizeof(err));
-        if (!app.relay) {
-            log_errorx("cannot start the outbox relay: %s", err);
-            goto out;
-        }
-    }
+    if (!(app.relay = svc_relay_start(&cfg, app.pool, producer)))
+        goto out;
     srv = svc_http_start(&cfg, key, routes, sizeof(routes) / sizeof(routes[0]), &app, ready);
     if (!srv)
         goto out;

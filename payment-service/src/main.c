@@ -61,15 +61,8 @@ int main(void)
         !(producer = svc_producer_new(&cfg.svc)))
         goto out;
     svc_topics_create(&cfg.svc, PAY_CONSUMED_TYPES, PAY_PUBLISHED_TYPES);
-    {
-        struct outbox_relay_opts opts = {
-            .pool = app.pool, .producer = producer, .poll_ms = (int)cfg.svc.outbox_poll_ms};
-        app.relay = outbox_relay_start(&opts, err, sizeof(err));
-        if (!app.relay) {
-            log_errorx("cannot start the outbox relay: %s", err);
-            goto out;
-        }
-    }
+    if (!(app.relay = svc_relay_start(&cfg.svc, app.pool, producer)))
+        goto out;
     if (!(srv = svc_http_start(&cfg.svc, key, routes, sizeof(routes) / sizeof(routes[0]), &app,
                                ready)) ||
         !(contracts = svc_contracts_load()) ||
