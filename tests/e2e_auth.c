@@ -19,7 +19,6 @@
  * The only look behind the APIs is at user-service's database, to check no row was left.
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -28,7 +27,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -61,7 +59,8 @@ struct fixture {
     char key_env[600];
 };
 
-/* The environment auth-service is started with (the first time and again). */
+/* The environment auth-service is started with (the first time and again); env[6..7] are
+ * left for a port override and the terminator. */
 static void auth_env(struct fixture *f, const char *env[8])
 {
     env[0] = f->auth_db_env;
@@ -446,84 +445,6 @@ static size_t db_lookup(const char *db, const char *sql, const char *arg, char *
     return n;
 }
 
-/* ---- auth-service on a fixed port ---- */
-
-static bool ready(void *arg)
-{
-    const char *url = arg;
-    CURL *curl = curl_easy_init();
-    long code = 0;
-
-    if (!curl)
-        return false;
-    curl_easy_setopt(curl, CURLOPT_URL, url);
-    curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, 1000L);
-    curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(curl, CURLOPT_NOPROXY, "*");
-    curl_easy_setopt(curl, CURLOPT_NOBODY, 1L);
-    if (curl_easy_perform(curl) == CURLE_OK)
-        curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &code);
-    curl_easy_cleanup(curl);
-    return code == 200;
-}
-
-/*
- * Starts $BUILD_DIR/bin/@binary like ts_service_start(), but on @port (ts_service_start picks
- * a fresh port and waits on that one, so an "HTTP_PORT=" override cannot be used with it).
- * Fills @ret so that ts_service_stop() works on it. 0 or -EIO.
- */
-static int start_on_port(const char *binary, const char *const *env, unsigned short port,
-                         struct ts_service *ret)
-{
-    char path[1024], port_s[16], ready_url[128];
-    const char *state = ts_env("TEST_STATE_DIR");
-    pid_t parent = getpid(), pid;
-    int logfd;
-
-    memset(ret, 0, sizeof(*ret));
-    snprintf(path, sizeof(path), "%s/bin/%s", ts_env("BUILD_DIR"), binary);
-    snprintf(port_s, sizeof(port_s), "%u", port);
-    ret->port = port;
-    snprintf(ret->url, sizeof(ret->url), "http://127.0.0.1:%u", port);
-    snprintf(ret->log_path, sizeof(ret->log_path), "%s/logs/%s-%u-restarted.log", state, binary,
-             port);
-    logfd = open(ret->log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-    if (logfd < 0)
-        return -EIO;
-    fflush(NULL);
-    pid = fork();
-    if (pid < 0) {
-        close(logfd);
-        return -EIO;
-    }
-    if (pid == 0) {
-        sigset_t none;
-
-        prctl(PR_SET_PDEATHSIG, SIGTERM);
-        if (getppid() != parent)
-            _exit(126);
-        for (size_t i = 0; env && env[i]; i++)
-            putenv((char *)env[i]); /* the child execs right away: the strings outlive it */
-        setenv("HTTP_PORT", port_s, 1);
-        dup2(logfd, STDOUT_FILENO);
-        dup2(logfd, STDERR_FILENO);
-        sigemptyset(&none);
-        sigprocmask(SIG_SETMASK, &none, NULL);
-        execl(path, path, (char *)NULL);
-        _exit(127);
-    }
-    close(logfd);
-    ret->pid = pid;
-    snprintf(ready_url, sizeof(ready_url), "%s/health/ready", ret->url);
-    if (!ts_poll_until(ready, ready_url, 60000)) {
-        fprintf(stderr, "e2e_auth: %s not ready on port %u (log %s)\n", binary, port,
-                ret->log_path);
-        ts_service_stop(ret, SIGKILL);
-        return -EIO;
-    }
-    return 0;
-}
-
 /* ---- tests ---- */
 
 static void test_signup_login_call_refresh_logout(void **state)
@@ -685,7 +606,7 @@ static void test_blocked_user_cannot_log_in(void **state)
 static void test_signup_with_auth_stopped_is_503_and_undone(void **state)
 {
     struct fixture *f = *state;
-    char email[96], id[64], body[512];
+    char email[96], id[64], body[512], port_env[32];
     const char *env[8];
     struct tokens t;
     struct ts_resp r;
@@ -703,7 +624,10 @@ static void test_signup_with_auth_stopped_is_503_and_undone(void **state)
 
     /* auth-service back on the same port: the same sign-up succeeds */
     auth_env(f, env);
-    assert_int_equal(start_on_port("auth-service", env, port, &f->auth), 0);
+    snprintf(port_env, sizeof(port_env), "HTTP_PORT=%u", port);
+    env[6] = port_env;
+    env[7] = NULL;
+    assert_int_equal(ts_service_start("auth-service", env, 60000, &f->auth), 0);
     signup(f, email, id, sizeof(id));
     assert_int_equal(db_lookup(f->user_db, "SELECT id FROM user WHERE email = ?", email, NULL, 0),
                      1);
