@@ -101,24 +101,6 @@ static int pick_port_base(void)
     return 0;
 }
 
-static void print_tail(const char *path)
-{
-    char buf[4096];
-    FILE *fp = fopen(path, "r");
-    long end;
-    size_t n;
-
-    if (!fp)
-        return;
-    fseek(fp, 0, SEEK_END);
-    end = ftell(fp);
-    fseek(fp, end > (long)sizeof(buf) - 1 ? end - (long)sizeof(buf) + 1 : 0, SEEK_SET);
-    n = fread(buf, 1, sizeof(buf) - 1, fp);
-    fclose(fp);
-    buf[n] = '\0';
-    fprintf(stderr, "--- tail of %s ---\n%s\n---\n", path, buf);
-}
-
 /* `make up` in f->dir: 0 or -EIO (the script's output tail on stderr). */
 static int stack_up(struct fixture *f)
 {
@@ -156,13 +138,13 @@ static int stack_up(struct fixture *f)
     rc = ts_script("stack-private.sh", args, env, f->log);
     if (rc != 0) {
         fprintf(stderr, "e2e_prometheus: scripts/stack-private.sh up exited %d\n", rc);
-        print_tail(f->log);
+        ts_print_log_tail(f->log);
         return -EIO;
     }
     snprintf(env_path, sizeof(env_path), "%s/.run/env", f->dir);
     if (ts_env_file_value(env_path, "PROMETHEUS_URL", f->prom.url, sizeof(f->prom.url)) != 0) {
         fprintf(stderr, "e2e_prometheus: make up started no prometheus (no PROMETHEUS_URL)\n");
-        print_tail(f->log);
+        ts_print_log_tail(f->log);
         return -EIO;
     }
     return saga_stack_attach(&f->st, env_path) < 0 ? -EIO : 0;
@@ -198,7 +180,7 @@ static int sanitizer_reports(const struct fixture *f)
         fclose(fp);
         if (hit) {
             fprintf(stderr, "e2e_prometheus: sanitizer report in %s\n", path);
-            print_tail(path);
+            ts_print_log_tail(path);
             bad++;
         }
     }
@@ -218,7 +200,7 @@ static int stack_down(struct fixture *f)
     rc = ts_script("stack-private.sh", args, NULL, f->log);
     if (rc != 0) {
         fprintf(stderr, "e2e_prometheus: scripts/stack-private.sh down exited %d\n", rc);
-        print_tail(f->log);
+        ts_print_log_tail(f->log);
         return rc;
     }
     reports = sanitizer_reports(f);

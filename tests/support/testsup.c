@@ -74,7 +74,7 @@ static char *ts__strndup(const char *s, size_t n)
 }
 
 /* Prints the last few KB of @path to stderr, framed, so a failed start explains itself. */
-static void ts__print_log_tail(const char *path)
+void ts_print_log_tail(const char *path)
 {
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
@@ -1085,7 +1085,7 @@ int ts_service_start(const char *binary, const char *const *env, int timeout_ms,
     }
     if (curl != NULL)
         curl_easy_cleanup(curl);
-    ts__print_log_tail(ret->log_path);
+    ts_print_log_tail(ret->log_path);
     ret->pid = 0;
     return -EIO;
 }
@@ -1101,7 +1101,7 @@ int ts_service_stop(struct ts_service *svc, int sig)
                 (int)svc->pid, TS_STOP_DEADLINE_MS, sig);
         kill(svc->pid, SIGKILL);
         rc = ts__wait_exit(svc->pid, 5000);
-        ts__print_log_tail(svc->log_path);
+        ts_print_log_tail(svc->log_path);
     }
     svc->pid = 0;
     return rc;

@@ -39,6 +39,9 @@ int ts_create_database(const char *prefix, char *out, size_t outlen);
  * "kafka-start", "mariadb-restart", "redis-restart"). Returns the exit status. */
 int ts_infra(const char *action);
 
+/* Prints the last bytes of the file at @path (a log) on stderr. */
+void ts_print_log_tail(const char *path);
+
 /* Runs `bash $REPO_ROOT/scripts/@script @args…` (NULL-terminated, at most 13) with the
  * harness environment plus @env ("NAME=value"; a bare "NAME" removes it; may be NULL), its
  * output appended to @log_path (NULL: this process's). Waits for it; returns its exit status
