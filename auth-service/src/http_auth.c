@@ -76,7 +76,7 @@ static void reply_field_errors(struct http_resp *resp, const struct auth_error *
                                cJSON *errors)
 {
     for (size_t i = 0; i < n; i++)
-        http_field_error(&errors, errs[i].field, errs[i].message);
+        jsonx_field_error(&errors, errs[i].field, errs[i].message);
     http_reply_problem(resp, 400, "AUTH-400-001", errors, "invalid request");
 }
 
@@ -157,7 +157,7 @@ void http_auth_status(struct http_req *req, struct http_resp *resp, void *arg)
         return;
     if (jsonx_str(body, "status", "status", true, 16, &name, &errors) == 0 &&
         auth_status_parse(name, &status) < 0)
-        http_field_error(&errors, "status", "must be one of ACTIVE, INACTIVE, BLOCKED");
+        jsonx_field_error(&errors, "status", "must be one of ACTIVE, INACTIVE, BLOCKED");
     if (errors) {
         http_reply_problem(resp, 400, "AUTH-400-001", errors, "invalid request");
         goto out;

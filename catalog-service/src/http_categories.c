@@ -48,7 +48,7 @@ void http_category_create(struct http_req *req, struct http_resp *resp, void *ar
     jsonx_int(body, "ordering", "ordering", false, 0, CATALOG_MAX_ORDERING, &ordering, &errors);
     if (!errors && catalog_validate_category(name, (int)ordering, errs, 4, &nerr) != CATALOG_OK) {
         for (size_t i = 0; i < nerr; i++)
-            http_field_error(&errors, errs[i].field, errs[i].message);
+            jsonx_field_error(&errors, errs[i].field, errs[i].message);
     }
     if (errors) {
         http_reply_problem(resp, 400, "CATALOG-400-001", errors, "invalid category");
@@ -95,7 +95,7 @@ void http_category_list(struct http_req *req, struct http_resp *resp, void *arg)
 
     if (parent && *parent && jsonx_parse_id(parent, &parent_id) < 0) {
         cJSON *errors = NULL;
-        http_field_error(&errors, "parentId", "must be a positive integer id");
+        jsonx_field_error(&errors, "parentId", "must be a positive integer id");
         http_reply_problem(resp, 400, "CATALOG-400-001", errors, "invalid query");
         return;
     }

@@ -50,7 +50,7 @@ static void parse_group(const cJSON *jg, size_t g, struct catalog_group *grp, cJ
 
     snprintf(field, sizeof(field), "optionGroups[%zu]", g);
     if (!cJSON_IsObject(jg)) {
-        http_field_error(errors, field, "must be an object");
+        jsonx_field_error(errors, field, "must be an object");
         return;
     }
     snprintf(field, sizeof(field), "optionGroups[%zu].name", g);
@@ -67,7 +67,7 @@ static void parse_group(const cJSON *jg, size_t g, struct catalog_group *grp, cJ
 
         if (!cJSON_IsObject(jo)) {
             snprintf(field, sizeof(field), "optionGroups[%zu].options[%zu]", g, o);
-            http_field_error(errors, field, "must be an object");
+            jsonx_field_error(errors, field, "must be an object");
             o++;
             continue;
         }
@@ -216,7 +216,7 @@ void http_product_create(struct http_req *req, struct http_resp *resp, void *arg
             goto out;
         }
         for (size_t i = 0; i < nerr; i++)
-            http_field_error(&errors, errs[i].field, errs[i].message);
+            jsonx_field_error(&errors, errs[i].field, errs[i].message);
     }
     if (errors) {
         http_reply_problem(resp, 400, "CATALOG-400-001", errors, "invalid product");
@@ -269,13 +269,13 @@ void http_product_list(struct http_req *req, struct http_resp *resp, void *arg)
 
     if (cat && *cat && jsonx_parse_id(cat, &category_id) < 0) {
         cJSON *errors = NULL;
-        http_field_error(&errors, "categoryId", "must be a positive integer id");
+        jsonx_field_error(&errors, "categoryId", "must be a positive integer id");
         http_reply_problem(resp, 400, "CATALOG-400-001", errors, "invalid query");
         return;
     }
     if (keyword && strlen(keyword) > CATALOG_MAX_NAME) {
         cJSON *errors = NULL;
-        http_field_error(&errors, "keyword", "is too long");
+        jsonx_field_error(&errors, "keyword", "is too long");
         http_reply_problem(resp, 400, "CATALOG-400-001", errors, "invalid query");
         return;
     }
@@ -382,10 +382,10 @@ void http_product_update(struct http_req *req, struct http_resp *resp, void *arg
     jsonx_int(body, "categoryId", "categoryId", true, 1, INT64_MAX, &category_id, &errors);
     jsonx_int(body, "price", "price", false, 1, CATALOG_MAX_PRICE, &price, &errors);
     if (cJSON_GetObjectItem(body, "optionGroups"))
-        http_field_error(&errors, "optionGroups", "option groups cannot be changed");
+        jsonx_field_error(&errors, "optionGroups", "option groups cannot be changed");
     if (!errors && catalog_validate_category(name, 0, errs, 4, &nerr) != CATALOG_OK) {
         for (size_t i = 0; i < nerr; i++)
-            http_field_error(&errors, errs[i].field, errs[i].message);
+            jsonx_field_error(&errors, errs[i].field, errs[i].message);
     }
     if (errors) {
         http_reply_problem(resp, 400, "CATALOG-400-001", errors, "invalid product");

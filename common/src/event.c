@@ -19,30 +19,58 @@
 #define EVENT_TOPIC_MAX 250 /* Kafka's limit is 249 characters */
 #define EVENT_VERSION_MAX 1000000
 
+/* The names of event_types.h's list, NULL-terminated (EVENT_TYPES[i] is type i + 1). */
 const char *const EVENT_TYPES[] = {
-    "product.sku.created",      "order.placed",     "order.confirmed",
-    "order.cancelled",          "order.refunded",   "stock.reserved",
-    "stock.reservation.failed", "stock.confirmed",  "stock.confirm.failed",
-    "stock.released",           "payment.created",  "payment.completed",
-    "payment.failed",           "payment.refunded", NULL,
+#define EVENT_TYPE_NAME(id, name, topic, producer, version) name,
+    EVENT_TYPE_LIST(EVENT_TYPE_NAME)
+#undef EVENT_TYPE_NAME
+        NULL,
 };
 
-#define EVENT_NTYPES (sizeof(EVENT_TYPES) / sizeof(EVENT_TYPES[0]) - 1)
+#define EVENT_NTYPES_LISTED ((size_t)EVENT_NTYPES - 1)
 
-/* Default topic per type prefix: one aggregate's events share a topic, so they stay ordered. */
 static const struct {
-    const char *prefix;
     const char *topic;
-} event_default_topics[] = {
-    {"product.", "product-events"},
-    {"order.", "order-events"},
-    {"stock.", "stock-events"},
-    {"payment.", "payment-events"},
+    const char *producer;
+    int version;
+} event_type_info[] = {
+#define EVENT_TYPE_INFO(id, name, topic, producer, version) {topic, producer, version},
+    EVENT_TYPE_LIST(EVENT_TYPE_INFO)
+#undef EVENT_TYPE_INFO
 };
+
+const char *event_type_name(enum event_type t)
+{
+    return t > EVENT_NONE && t < EVENT_NTYPES ? EVENT_TYPES[t - 1] : NULL;
+}
+
+enum event_type event_type_parse(const char *name)
+{
+    for (size_t i = 0; name && i < EVENT_NTYPES_LISTED; i++) {
+        if (strcmp(EVENT_TYPES[i], name) == 0)
+            return (enum event_type)(i + 1);
+    }
+    return EVENT_NONE;
+}
+
+const char *event_type_default_topic(enum event_type t)
+{
+    return t > EVENT_NONE && t < EVENT_NTYPES ? event_type_info[t - 1].topic : NULL;
+}
+
+const char *event_type_producer(enum event_type t)
+{
+    return t > EVENT_NONE && t < EVENT_NTYPES ? event_type_info[t - 1].producer : NULL;
+}
+
+int event_type_version(enum event_type t)
+{
+    return t > EVENT_NONE && t < EVENT_NTYPES ? event_type_info[t - 1].version : 0;
+}
 
 /* TOPIC_<TYPE> overrides, indexed like EVENT_TYPES; "" = use the default. Written only by
  * event_topics_load(), which runs once at start before any thread. */
-static char event_topic_override[EVENT_NTYPES][EVENT_TOPIC_MAX];
+static char event_topic_override[EVENT_NTYPES_LISTED][EVENT_TOPIC_MAX];
 
 /* One attribute of the envelope: its JSON name, where it lives in struct event, whether a
  * parsed event must have it. Header name is "ce_" + name. */
@@ -376,7 +404,7 @@ int event_topics_load(char *errbuf, size_t errlen)
 
     if (errbuf && errlen)
         errbuf[0] = '\0';
-    for (i = 0; i < EVENT_NTYPES; i++) {
+    for (i = 0; i < EVENT_NTYPES_LISTED; i++) {
         char var[96] = "TOPIC_";
         const char *val;
         size_t j, k = strlen(var);
@@ -408,22 +436,11 @@ int event_topics_load(char *errbuf, size_t errlen)
 
 const char *event_topic(const char *type)
 {
-    size_t i, j;
+    enum event_type t = event_type_parse(type);
 
-    if (!type)
+    if (t == EVENT_NONE)
         return NULL;
-    for (i = 0; i < EVENT_NTYPES; i++) {
-        if (strcmp(EVENT_TYPES[i], type) != 0)
-            continue;
-        if (event_topic_override[i][0])
-            return event_topic_override[i];
-        for (j = 0; j < sizeof(event_default_topics) / sizeof(event_default_topics[0]); j++) {
-            const char *p = event_default_topics[j].prefix;
-
-            if (strncmp(type, p, strlen(p)) == 0)
-                return event_default_topics[j].topic;
-        }
-        return NULL;
-    }
-    return NULL;
+    if (event_topic_override[t - 1][0])
+        return event_topic_override[t - 1];
+    return event_type_default_topic(t);
 }

@@ -10,6 +10,7 @@
  * the state whatever happened.
  */
 #include "common/http.h"
+#include "common/jsonx.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -164,23 +165,6 @@ void http_reply_problem(struct http_resp *resp, int status, const char *code, cJ
     http_resp_set_body(resp, status, http_print(json), HTTP_CT_PROBLEM);
 }
 
-void http_field_error(cJSON **errors, const char *field, const char *message)
-{
-    cJSON *item;
-
-    if (!*errors) {
-        *errors = cJSON_CreateArray();
-        if (!*errors)
-            return;
-    }
-    item = cJSON_CreateObject();
-    if (!item)
-        return;
-    cJSON_AddStringToObject(item, "field", field ? field : "");
-    cJSON_AddStringToObject(item, "message", message ? message : "");
-    cJSON_AddItemToArray(*errors, item);
-}
-
 /* ---- request accessors ---- */
 
 const char *http_param(const struct http_req *req, const char *name)
@@ -224,7 +208,7 @@ long http_query_long(const struct http_req *req, struct http_resp *resp, const c
         cJSON *errors = NULL;
         char msg[128];
         snprintf(msg, sizeof(msg), "must be an integer between %ld and %ld", lo, hi);
-        http_field_error(&errors, name, msg);
+        jsonx_field_error(&errors, name, msg);
         http_reply_problem(resp, 400, "COMMON-400-003", errors, "invalid query parameter '%s'",
                            name);
         return -1;

@@ -7,7 +7,42 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common/http.h"
+void jsonx_field_error(cJSON **errors, const char *field, const char *message)
+{
+    cJSON *item;
+
+    if (!*errors) {
+        *errors = cJSON_CreateArray();
+        if (!*errors)
+            return;
+    }
+    item = cJSON_CreateObject();
+    if (!item)
+        return;
+    cJSON_AddStringToObject(item, "field", field ? field : "");
+    cJSON_AddStringToObject(item, "message", message ? message : "");
+    cJSON_AddItemToArray(*errors, item);
+}
+
+void jsonx_errors_text(const cJSON *errors, char *errbuf, size_t errlen)
+{
+    const cJSON *e;
+    size_t used;
+
+    if (!errbuf || errlen == 0)
+        return;
+    snprintf(errbuf, errlen, "invalid payload:");
+    cJSON_ArrayForEach (e, errors) {
+        const cJSON *f = cJSON_GetObjectItem(e, "field");
+        const cJSON *m = cJSON_GetObjectItem(e, "message");
+
+        used = strlen(errbuf);
+        if (used + 1 >= errlen)
+            break;
+        snprintf(errbuf + used, errlen - used, " %s: %s;", cJSON_IsString(f) ? f->valuestring : "?",
+                 cJSON_IsString(m) ? m->valuestring : "invalid");
+    }
+}
 
 static const cJSON *lookup(const cJSON *obj, const char *key, const char *field, bool required,
                            cJSON **errors, int *rc)
@@ -17,7 +52,7 @@ static const cJSON *lookup(const cJSON *obj, const char *key, const char *field,
     *rc = 0;
     if (!v || cJSON_IsNull(v)) {
         if (required) {
-            http_field_error(errors, field, "is required");
+            jsonx_field_error(errors, field, "is required");
             *rc = -EINVAL;
         } else {
             *rc = -ENOENT;
@@ -36,13 +71,13 @@ int jsonx_str(const cJSON *obj, const char *key, const char *field, bool require
     if (!v)
         return rc;
     if (!cJSON_IsString(v)) {
-        http_field_error(errors, field, "must be a string");
+        jsonx_field_error(errors, field, "must be a string");
         return -EINVAL;
     }
     if (strlen(v->valuestring) > maxlen) {
         char msg[64];
         snprintf(msg, sizeof(msg), "must be at most %zu characters", maxlen);
-        http_field_error(errors, field, msg);
+        jsonx_field_error(errors, field, msg);
         return -EINVAL;
     }
     *ret = v->valuestring;
@@ -59,18 +94,18 @@ int jsonx_int(const cJSON *obj, const char *key, const char *field, bool require
     if (!v)
         return rc;
     if (!cJSON_IsNumber(v)) {
-        http_field_error(errors, field, "must be a number");
+        jsonx_field_error(errors, field, "must be a number");
         return -EINVAL;
     }
     d = v->valuedouble;
     if (!isfinite(d) || d != floor(d)) {
-        http_field_error(errors, field, "must be a whole number");
+        jsonx_field_error(errors, field, "must be a whole number");
         return -EINVAL;
     }
     if (d < (double)lo || d > (double)hi) {
         char msg[96];
         snprintf(msg, sizeof(msg), "must be between %lld and %lld", lo, hi);
-        http_field_error(errors, field, msg);
+        jsonx_field_error(errors, field, msg);
         return -EINVAL;
     }
     *ret = (long long)d;
@@ -86,13 +121,13 @@ int jsonx_array(const cJSON *obj, const char *key, const char *field, bool requi
     if (!v)
         return rc;
     if (!cJSON_IsArray(v)) {
-        http_field_error(errors, field, "must be an array");
+        jsonx_field_error(errors, field, "must be an array");
         return -EINVAL;
     }
     if ((size_t)cJSON_GetArraySize(v) > maxlen) {
         char msg[64];
         snprintf(msg, sizeof(msg), "must have at most %zu items", maxlen);
-        http_field_error(errors, field, msg);
+        jsonx_field_error(errors, field, msg);
         return -EINVAL;
     }
     *ret = v;

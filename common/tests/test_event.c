@@ -353,6 +353,33 @@ static void test_topic_defaults(void **state)
     assert_null(event_topic(NULL));
 }
 
+/* event_types.h: every type's name parses back to it, each has a producer, a version and a
+ * topic in its own family ("order.*" → "order-events"); unknown names are EVENT_NONE. */
+static void test_type_table(void **state)
+{
+    (void)state;
+    for (int t = EVENT_NONE + 1; t < EVENT_NTYPES; t++) {
+        const char *name = event_type_name((enum event_type)t);
+        const char *topic = event_type_default_topic((enum event_type)t);
+        size_t family = strcspn(name, ".");
+
+        assert_non_null(name);
+        assert_int_equal(event_type_parse(name), t);
+        assert_string_equal(EVENT_TYPES[t - 1], name);
+        assert_true(event_type_version((enum event_type)t) >= 1);
+        assert_non_null(strstr(event_type_producer((enum event_type)t), "-service"));
+        assert_int_equal(strncmp(topic, name, family), 0);
+        assert_string_equal(topic + family, "-events");
+    }
+    assert_string_equal(event_type_producer(EVENT_STOCK_RESERVED), "inventory-service");
+    assert_int_equal(event_type_version(EVENT_ORDER_PLACED), 2);
+    assert_int_equal(event_type_parse("order.exploded"), EVENT_NONE);
+    assert_int_equal(event_type_parse(NULL), EVENT_NONE);
+    assert_null(event_type_name(EVENT_NONE));
+    assert_null(event_type_name(EVENT_NTYPES));
+    assert_int_equal(event_type_version(EVENT_NONE), 0);
+}
+
 static void test_topic_overrides(void **state)
 {
     char err[256];
@@ -393,6 +420,7 @@ int main(void)
         cmocka_unit_test(test_version_parse),
         cmocka_unit_test(test_topic_defaults),
         cmocka_unit_test(test_topic_overrides),
+        cmocka_unit_test(test_type_table),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

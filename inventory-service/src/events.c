@@ -39,23 +39,6 @@ struct call {
     struct inv_emit em;
 };
 
-/* The field errors as one line for the DLQ record: "items[0].quantity: …; orderId: …". */
-static void errors_text(const cJSON *errors, char *errbuf, size_t errlen)
-{
-    const cJSON *e;
-    size_t used;
-
-    snprintf(errbuf, errlen, "invalid payload:");
-    cJSON_ArrayForEach (e, errors) {
-        const cJSON *f = cJSON_GetObjectItem(e, "field");
-        const cJSON *m = cJSON_GetObjectItem(e, "message");
-
-        used = strlen(errbuf);
-        snprintf(errbuf + used, errlen - used, " %s: %s;", cJSON_IsString(f) ? f->valuestring : "?",
-                 cJSON_IsString(m) ? m->valuestring : "invalid");
-    }
-}
-
 /* orderId: a string (1..64 characters) or, read tolerantly, a positive integer. */
 static void read_order_id(const cJSON *data, char *out, size_t outlen, cJSON **errors)
 {
@@ -92,7 +75,7 @@ static void read_lines(const cJSON *data, const char *key, struct stock_line *li
 
         snprintf(field, sizeof(field), "%s[%zu]", key, n);
         if (!cJSON_IsObject(it)) {
-            http_field_error(errors, field, "must be an object");
+            jsonx_field_error(errors, field, "must be an object");
             bad = true;
             n++;
             continue;
@@ -110,11 +93,11 @@ static void read_lines(const cJSON *data, const char *key, struct stock_line *li
     if (bad)
         return;
     if (n == 0) {
-        http_field_error(errors, key, "must not be empty");
+        jsonx_field_error(errors, key, "must not be empty");
         return;
     }
     if (stock_merge_lines(lines, n, ret_n) < 0)
-        http_field_error(errors, key, "quantity of a SKU too large");
+        jsonx_field_error(errors, key, "quantity of a SKU too large");
 }
 
 /* The envelope of a new @type event about order @c->order_id, cut after "data":.
@@ -361,7 +344,7 @@ enum kafka_result inv_handle_event(const struct event *ev, const struct kafka_re
     }
     rc = fn(&c, conn, &res, &errors, errbuf, errlen);
     if (rc == -EINVAL) {
-        errors_text(errors, errbuf, errlen);
+        jsonx_errors_text(errors, errbuf, errlen);
         log_warnx("event '%s' of type '%s' refused: %s", ev->id, ev->type, errbuf);
         kr = KAFKA_FAIL;
         goto out;

@@ -77,7 +77,7 @@ static long long path_sku(struct http_req *req, struct http_resp *resp)
     if (jsonx_parse_id(http_param(req, "skuId"), &sku) < 0) {
         cJSON *errors = NULL;
 
-        http_field_error(&errors, "skuId", "must be a positive integer");
+        jsonx_field_error(&errors, "skuId", "must be a positive integer");
         http_reply_problem(resp, 400, CODE_INVALID, errors, "invalid sku id");
         return 0;
     }
@@ -184,7 +184,7 @@ void http_inventory_bulk(struct http_req *req, struct http_resp *resp, void *arg
 
         if (!cJSON_IsNumber(it) || v < 1 || v > 9007199254740991.0 || v != (double)(long long)v) {
             snprintf(field, sizeof(field), "skuIds[%zu]", n);
-            http_field_error(&errors, field, "must be a positive integer");
+            jsonx_field_error(&errors, field, "must be a positive integer");
         } else {
             skus[n] = (long long)v;
         }
@@ -223,7 +223,7 @@ static int read_adjust(const cJSON *body, long long single, struct stock_line *l
 
         if (!cJSON_IsObject(it)) {
             snprintf(field, sizeof(field), "items[%zu]", n);
-            http_field_error(errors, field, "must be an object");
+            jsonx_field_error(errors, field, "must be an object");
         } else {
             snprintf(field, sizeof(field), "items[%zu].skuId", n);
             jsonx_int(it, "skuId", field, true, 1, INT64_MAX, &sku, errors);
@@ -235,11 +235,11 @@ static int read_adjust(const cJSON *body, long long single, struct stock_line *l
     if (*errors)
         return -EINVAL;
     if (n == 0) {
-        http_field_error(errors, "items", "must not be empty");
+        jsonx_field_error(errors, "items", "must not be empty");
         return -EINVAL;
     }
     if (stock_merge_lines(lines, n, ret_n) < 0) {
-        http_field_error(errors, "items", "quantity of a SKU too large");
+        jsonx_field_error(errors, "items", "quantity of a SKU too large");
         return -EINVAL;
     }
     return 0;
@@ -266,7 +266,7 @@ static void adjust(struct http_req *req, struct http_resp *resp, struct inv_app 
         return;
     rc = read_adjust(body, sku, lines, &n, &errors);
     if (key && (!*key || strlen(key) > STOCK_IDEM_KEY_MAX))
-        http_field_error(&errors, "Idempotency-Key", "must be 1..128 characters");
+        jsonx_field_error(&errors, "Idempotency-Key", "must be 1..128 characters");
     if (rc < 0 || errors) {
         http_reply_problem(resp, 400, CODE_INVALID, errors, "invalid request");
         goto out;

@@ -49,23 +49,6 @@ static const struct {
     {"payment.refunded", ORDER_IN_PAYMENT_REFUNDED},
 };
 
-/* The field errors as one line for the DLQ record. */
-static void errors_text(const cJSON *errors, char *errbuf, size_t errlen)
-{
-    const cJSON *e;
-    size_t used;
-
-    snprintf(errbuf, errlen, "invalid payload:");
-    cJSON_ArrayForEach (e, errors) {
-        const cJSON *f = cJSON_GetObjectItem(e, "field");
-        const cJSON *m = cJSON_GetObjectItem(e, "message");
-
-        used = strlen(errbuf);
-        snprintf(errbuf + used, errlen - used, " %s: %s;", cJSON_IsString(f) ? f->valuestring : "?",
-                 cJSON_IsString(m) ? m->valuestring : "invalid");
-    }
-}
-
 static enum kafka_result db_failure(int rc, struct db_conn *conn, const char *what, char *errbuf,
                                     size_t errlen)
 {
@@ -86,7 +69,7 @@ static enum kafka_result handle_sku(struct order_app *app, const struct event *e
     jsonx_int(ev->data, "price", "price", true, 1, ORDER_MAX_PRICE, &price, &errors);
     jsonx_int(ev->data, "productId", "productId", false, 1, INT64_MAX, &product, &errors);
     if (errors) {
-        errors_text(errors, errbuf, errlen);
+        jsonx_errors_text(errors, errbuf, errlen);
         cJSON_Delete(errors);
         return KAFKA_FAIL;
     }
@@ -145,7 +128,7 @@ enum kafka_result order_handle_event(const struct event *ev, const struct kafka_
     if (in == ORDER_IN_PAYMENT_CREATED)
         jsonx_str(ev->data, "paymentId", "paymentId", false, PAYMENT_ID_MAX, &payment_id, &errors);
     if (errors) {
-        errors_text(errors, errbuf, errlen);
+        jsonx_errors_text(errors, errbuf, errlen);
         cJSON_Delete(errors);
         return KAFKA_FAIL;
     }

@@ -190,12 +190,12 @@ static void parse_shipping(const cJSON *body, cJSON **ret, cJSON **errors)
     if (!addr || cJSON_IsNull(addr))
         return;
     if (!cJSON_IsObject(addr)) {
-        http_field_error(errors, "shippingAddress", "must be an object");
+        jsonx_field_error(errors, "shippingAddress", "must be an object");
         return;
     }
     out = cJSON_CreateObject();
     if (!out) {
-        http_field_error(errors, "shippingAddress", "out of memory");
+        jsonx_field_error(errors, "shippingAddress", "out of memory");
         return;
     }
     for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++) {
@@ -206,9 +206,9 @@ static void parse_shipping(const cJSON *body, cJSON **ret, cJSON **errors)
             continue;
         if (strlen(v) < fields[i].min ||
             (fields[i].min == 2 && fields[i].max == 2 && !(is_letter(v[0]) && is_letter(v[1])))) {
-            http_field_error(errors, fields[i].field,
-                             fields[i].min == fields[i].max ? "must be 2 letters (ISO 3166-1)"
-                                                            : "must not be empty");
+            jsonx_field_error(errors, fields[i].field,
+                              fields[i].min == fields[i].max ? "must be 2 letters (ISO 3166-1)"
+                                                             : "must not be empty");
             continue;
         }
         cJSON_AddStringToObject(out, fields[i].name, v);
@@ -230,7 +230,7 @@ static size_t parse_lines(const cJSON *body, struct order_line *lines, cJSON **e
 
         snprintf(field, sizeof(field), "items[%zu]", n);
         if (!cJSON_IsObject(it)) {
-            http_field_error(errors, field, "must be an object");
+            jsonx_field_error(errors, field, "must be an object");
             n++;
             continue;
         }
@@ -243,7 +243,7 @@ static size_t parse_lines(const cJSON *body, struct order_line *lines, cJSON **e
         n++;
     }
     if (n == 0)
-        http_field_error(errors, "items", "must not be empty");
+        jsonx_field_error(errors, "items", "must not be empty");
     return n;
 }
 
@@ -270,7 +270,7 @@ void http_order_create(struct http_req *req, struct http_resp *resp, void *arg)
     parse_shipping(body, &shipping, &errors);
     cJSON_Delete(body);
     if (key && (!*key || strlen(key) > ORDER_IDEM_KEY_MAX))
-        http_field_error(&errors, "Idempotency-Key", "must be 1..128 characters");
+        jsonx_field_error(&errors, "Idempotency-Key", "must be 1..128 characters");
     if (errors) {
         http_reply_problem(resp, 400, "ORDER-400-001", errors, "invalid order");
         cJSON_Delete(shipping);
@@ -304,10 +304,11 @@ void http_order_create(struct http_req *req, struct http_resp *resp, void *arg)
     rc = order_price(lines, n, discount, &totals);
     if (rc < 0) {
         if (rc == -E2BIG)
-            http_field_error(&errors, "items", "order total too large");
+            jsonx_field_error(&errors, "items", "order total too large");
         else
-            http_field_error(&errors, "discountAmount",
-                             rc == -ERANGE ? "must not exceed the order total" : "invalid amounts");
+            jsonx_field_error(&errors, "discountAmount",
+                              rc == -ERANGE ? "must not exceed the order total"
+                                            : "invalid amounts");
         http_reply_problem(resp, 400, "ORDER-400-001", errors, "invalid order");
         goto out;
     }
@@ -481,20 +482,20 @@ static size_t parse_item_ids(const cJSON *body, long long *ids, cJSON **errors)
                    v == (double)(long long)v) {
             ids[n] = (long long)v;
         } else {
-            http_field_error(errors, field, "must be a positive integer");
+            jsonx_field_error(errors, field, "must be a positive integer");
             ids[n++] = 0;
             continue;
         }
         for (size_t k = 0; k < n; k++) {
             if (ids[k] == ids[n]) {
-                http_field_error(errors, field, "is listed twice");
+                jsonx_field_error(errors, field, "is listed twice");
                 break;
             }
         }
         n++;
     }
     if (n == 0)
-        http_field_error(errors, "itemIds", "must not be empty");
+        jsonx_field_error(errors, "itemIds", "must not be empty");
     return n;
 }
 

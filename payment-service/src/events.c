@@ -50,23 +50,6 @@ struct order_input {
     char refund_id[PAY_IDEM_KEY_MAX + 1]; /* refundId, "" if none */
 };
 
-/* The field errors as one line for the DLQ record. */
-static void errors_text(const cJSON *errors, char *errbuf, size_t errlen)
-{
-    const cJSON *e;
-    size_t used;
-
-    snprintf(errbuf, errlen, "invalid payload:");
-    cJSON_ArrayForEach (e, errors) {
-        const cJSON *f = cJSON_GetObjectItem(e, "field");
-        const cJSON *m = cJSON_GetObjectItem(e, "message");
-
-        used = strlen(errbuf);
-        snprintf(errbuf + used, errlen - used, " %s: %s;", cJSON_IsString(f) ? f->valuestring : "?",
-                 cJSON_IsString(m) ? m->valuestring : "invalid");
-    }
-}
-
 /* An id field: a string (1..PAY_ID_MAX characters) or, tolerantly, a positive integer. */
 static void read_id(const cJSON *data, const char *key, bool required, char *out, size_t outlen,
                     cJSON **errors)
@@ -103,7 +86,7 @@ static int read_input(const struct event *ev, struct order_input *in, char *errb
         read_id(ev->data, "refundId", false, in->refund_id, sizeof(in->refund_id), &errors);
     }
     if (errors) {
-        errors_text(errors, errbuf, errlen);
+        jsonx_errors_text(errors, errbuf, errlen);
         cJSON_Delete(errors);
         return -EINVAL;
     }

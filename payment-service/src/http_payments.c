@@ -362,7 +362,7 @@ void http_payment_confirm(struct http_req *req, struct http_resp *resp, void *ar
     jsonx_str(body, "paymentKey", "paymentKey", true, PAYMENT_MAX_KEY, &c.payment_key, &errors);
     c.idem_key = http_header(req, "Idempotency-Key");
     if (c.idem_key && (!*c.idem_key || strlen(c.idem_key) > PAY_IDEM_KEY_MAX))
-        http_field_error(&errors, "Idempotency-Key", "must be 1..128 characters");
+        jsonx_field_error(&errors, "Idempotency-Key", "must be 1..128 characters");
     if (errors) {
         http_reply_problem(resp, 400, "PAYMENT-400-001", errors, "invalid confirmation");
         goto out;

@@ -71,7 +71,7 @@ static void reply_field_errors(struct http_resp *resp, const struct user_error *
     cJSON *errors = NULL;
 
     for (size_t i = 0; i < nerr; i++)
-        http_field_error(&errors, errs[i].field, errs[i].message);
+        jsonx_field_error(&errors, errs[i].field, errs[i].message);
     http_reply_problem(resp, 400, "USER-400-001", errors, "%s", detail);
 }
 
@@ -346,7 +346,7 @@ static bool parse_update(struct http_req *req, struct http_resp *resp, cJSON **r
     if (with_status &&
         jsonx_str(body, "status", "status", false, USER_JSON_MAXLEN, &status_s, &errors) == 0) {
         if (user_status_parse(status_s, status) < 0)
-            http_field_error(&errors, "status", "must be ACTIVE, INACTIVE or BLOCKED");
+            jsonx_field_error(&errors, "status", "must be ACTIVE, INACTIVE or BLOCKED");
         else
             *has_status = true;
     }

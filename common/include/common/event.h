@@ -19,6 +19,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "common/event_types.h"
 #include "common/msgctx.h"
 
 #define EVENT_SPECVERSION "1.0"
@@ -74,7 +75,7 @@ int event_parse(const char *payload, size_t len, const struct event_header *head
 void event_schema_urn(const char *type, int version, char *out, size_t outlen);
 
 /*
- * Topic map. Defaults keep one aggregate's events ordered in one topic:
+ * Topic map. The defaults (event_types.h) keep one aggregate's events ordered in one topic:
  *   product.*  → product-events     order.* → order-events
  *   stock.*    → stock-events       payment.* → payment-events
  * overridden per type by TOPIC_<TYPE> (dots → underscores, upper case), e.g.
@@ -88,7 +89,7 @@ int event_topics_load(char *errbuf, size_t errlen);
 /* Topic for an event type; NULL for an unknown type. Borrowed (static storage). */
 const char *event_topic(const char *type);
 
-/* Every known event type (NULL-terminated list, static). */
+/* Every known event type's name, in event_types.h's order (NULL-terminated, static). */
 extern const char *const EVENT_TYPES[];
 
 #endif

@@ -118,9 +118,6 @@ void http_reply_json(struct http_resp *resp, int status, cJSON *json);
 void http_reply_problem(struct http_resp *resp, int status, const char *code, cJSON *errors,
                         const char *detail_fmt, ...) __attribute__((format(printf, 5, 6)));
 
-/* Appends {"field": @field, "message": @message} to *@errors, creating the array if NULL. */
-void http_field_error(cJSON **errors, const char *field, const char *message);
-
 /* Parses a query integer with bounds; returns @def when absent, -1 (and fills a 400 problem
  * "COMMON-400-003" with a field error in @resp) when not a number in [lo, hi]. */
 long http_query_long(const struct http_req *req, struct http_resp *resp, const char *name, long def,

@@ -2,7 +2,7 @@
  * jsonx.h - typed reads of JSON request fields that collect RFC 9457 field errors.
  *
  * Each reader looks up @key in @obj (a cJSON object), checks its type and range, and on a
- * problem appends {"field": @field, "message": …} to *@errors (see http_field_error) and
+ * problem appends {"field": @field, "message": …} to *@errors (jsonx_field_error) and
  * returns -EINVAL. A missing optional field returns -ENOENT and leaves *@ret untouched; JSON
  * null counts as missing. Values are borrowed from @obj.
  */
@@ -13,6 +13,14 @@
 #include <stddef.h>
 
 #include <cjson/cJSON.h>
+
+/* Appends {"field": @field, "message": @message} to *@errors, creating the array if NULL
+ * (an RFC 9457 "errors" member; caller owns the array). */
+void jsonx_field_error(cJSON **errors, const char *field, const char *message);
+
+/* The field errors as one line, "invalid payload: <field>: <message>; …" (for a dead-letter
+ * record or a log), into @errbuf (truncated to @errlen). */
+void jsonx_errors_text(const cJSON *errors, char *errbuf, size_t errlen);
 
 int jsonx_str(const cJSON *obj, const char *key, const char *field, bool required, size_t maxlen,
               const char **ret, cJSON **errors);
