@@ -18,6 +18,8 @@
 #include "common/http.h"
 #include "common/jwt.h"
 #include "common/kafka.h"
+#include "common/relay.h"
+#include "common/worker.h"
 
 struct outbox_relay;
 
@@ -89,5 +91,79 @@ enum kafka_result svc_db_result(int rc);
 struct http_server *svc_http_start(const struct svc_config *cfg, const struct jwt_key *key,
                                    const struct http_route *routes, size_t nroutes, void *app,
                                    http_ready_fn ready);
+
+/* ===================== a service described by data, run by svc_main() ===================== */
+
+/* One consumed event type and its handler. A service's table ends with {EVENT_NONE, NULL};
+ * the consumed types (each from v1 up to event_type_version(), older payloads upcast) and
+ * their topics come from it, and svc_main()'s dispatcher calls the handler of the type. */
+struct svc_handler {
+    enum event_type type;
+    kafka_handler_fn handle; /* @app is svc_desc.app */
+};
+
+struct svc;
+
+/* A background job: a worker (worker.h) started after the relay and stopped before it.
+ * @run gets svc_desc.app. Its period comes from the configuration, hence a function. */
+struct svc_job {
+    const char *name;                     /* "payment deadline" (logs) */
+    worker_fn run;                        /* arg = svc_desc.app */
+    long (*period_ms)(const void *app);
+};
+
+/*
+ * A service. svc_main() runs one defined lifecycle for every daemon:
+ *   block signals → load config (common table + @config; every error at once, exit 2) → log
+ *   → @global_init (libraries that must start before any thread) → mysql_library_init →
+ *   JWT key → MariaDB pool + migrations (@tables) → @start (the service's own stores and
+ *   clients) → producer (when it publishes or consumes) → topics (dev) → relay (@relay) →
+ *   jobs → HTTP → consumer (@handlers) → sigwait →
+ *   readiness 503 + drain HTTP → stop the consumer → stop the jobs → stop HTTP → stop the
+ *   relay → flush the producer → @stop → close the pool → free the key → library ends.
+ * Every NULL/0 field means "this service has none".
+ */
+struct svc_desc {
+    const char *name;                    /* "order-service" */
+    const struct svc_defaults *defaults; /* per-service defaults of the common settings */
+    struct svc_config *cfg;              /* the service's config struct, svc_config first */
+    const struct cfg_entry *config;      /* the service's own settings (into cfg) */
+    size_t nconfig;
+    unsigned tables;                     /* SVC_TABLES_* besides its own migrations */
+    const struct http_route *routes;
+    size_t nroutes;
+    const struct svc_handler *handlers;  /* consumed types; NULL: consumes nothing */
+    const struct svc_job *jobs;          /* terminated by {NULL}; may be NULL */
+    void *app;                           /* handed to routes, handlers, jobs, hooks */
+    /* the relay's source; NULL: no relay. svc_relay_outbox() for the outbox table. */
+    struct relay_source *(*relay_source)(struct svc *svc, void *app);
+    void (*metrics_register)(void);
+    int (*global_init)(void);                              /* 0 or -1; before any thread */
+    void (*global_end)(void);
+    int (*start)(struct svc *svc, void *app);              /* 0 or -1 (logged) */
+    void (*stop)(void *app);                               /* accepts a half-started app */
+    int (*ready)(void *app, char *why, size_t whylen);     /* besides the database ping */
+    /* the key tokens are verified with: NULL = JWT_PUBLIC_KEY_FILE; auth-service names its
+     * private key's file (it signs with it too) */
+    const char *(*jwt_key_file)(const void *app, const char **ret_setting);
+};
+
+/* What svc_main() built, handed to @start and kept by the app (borrowed until svc_main()
+ * returns). */
+struct svc {
+    const struct svc_desc *desc;
+    const struct svc_config *cfg;
+    struct jwt_key *key;
+    struct db_pool *pool;
+    struct kafka_producer *producer; /* NULL for a service that neither publishes nor consumes */
+    struct relay *relay;             /* NULL without a relay (and in tests) */
+};
+
+/* The relay source of most services: the outbox table of svc->pool. */
+struct relay_source *svc_relay_outbox(struct svc *svc, void *app);
+
+/* Runs the service of @desc; returns main()'s exit status (0 after a signal, 1 on a start
+ * failure, 2 on invalid configuration). */
+int svc_main(const struct svc_desc *desc);
 
 #endif
