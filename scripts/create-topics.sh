@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # create-topics.sh - creates the event topics and their dead-letter twins (3 partitions each)
-# on $KAFKA_BOOTSTRAP; production keeps auto topic creation off (SPEC §2).
+# on $KAFKA_BOOTSTRAP; production keeps auto topic creation off (docs/event-contracts.md).
 #
 # usage: KAFKA_BOOTSTRAP=host:port scripts/create-topics.sh
 #        scripts/create-topics.sh --list      print the topic names, one a line

@@ -7,7 +7,7 @@
 #
 #   STACK_ENV_SERVICES           the short service names, in start order
 #   SERVICE_ENV_<svc>            the variables <svc> is given (space separated)
-#   stack_env_port SVC           SVC's HTTP port (SPEC §1; <SVC>_PORT overrides, e.g. AUTH_PORT)
+#   stack_env_port SVC           SVC's HTTP port (README "Architecture"; <SVC>_PORT overrides, e.g. AUTH_PORT)
 #   stack_env_value SVC NAME     how stack.sh sets NAME for SVC (prints it; may be empty)
 #   stack_env_export SVC         exports every non-empty NAME of SERVICE_ENV_<svc> into the
 #                                current shell: call it in the subshell that execs the binary

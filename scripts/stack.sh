@@ -43,7 +43,7 @@ esac
 PROM_BIN=${PROMETHEUS_BIN:-/usr/bin/prometheus}
 PROM_PORT=${PROMETHEUS_PORT:-9090}
 
-# name, env prefix for the URL variable, default port (SPEC §1)
+# name, env prefix for the URL variable, default port (README "Architecture")
 SERVICES=(user:USER:8081 inventory:INVENTORY:8083 catalog:CATALOG:8084 order:ORDER:8085
           payment:PAYMENT:8087 auth:AUTH:8089)
 
@@ -190,7 +190,7 @@ do_up() {
     . "$INFRA_STATE/env"
     export DB_HOST DB_PORT DB_USER DB_PASSWORD REDIS_HOST REDIS_PORT KAFKA_BOOTSTRAP KAFKA_KIND
     bash scripts/create-topics.sh
-    # each MariaDB-backed service's database (SPEC §1); the services apply their migrations
+    # each MariaDB-backed service's database (README "Architecture"); the services apply their migrations
     mariadb --no-defaults -h "$DB_HOST" -P "$DB_PORT" -u "$DB_USER" -p"$DB_PASSWORD" -e "
         CREATE DATABASE IF NOT EXISTS commerce_user CHARACTER SET utf8mb4;
         CREATE DATABASE IF NOT EXISTS commerce_catalog CHARACTER SET utf8mb4;

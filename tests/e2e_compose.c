@@ -6,8 +6,8 @@
  *
  *   - `config` passes with every required secret set, and fails when one is missing;
  *   - each of the six services exists, runs the one image with its name as command, publishes
- *     its SPEC port, has a /health/ready health check and waits for its infrastructure with
- *     `condition: service_healthy` / `service_completed_successfully`;
+ *     its port (README "Architecture"), has a /health/ready health check and waits for its
+ *     infrastructure with `condition: service_healthy` / `service_completed_successfully`;
  *   - its environment is exactly the contract of scripts/stack-env.sh (what `make up` gives
  *     it), plus allow-listed tunables; every variable its config tables read (CFG_ENTRY_* in
  *     common/src/config.c and the service's src/ files) is set, unless it has a default and
@@ -46,7 +46,7 @@
 #define KAFKA_INIT "deploy/kafka/create-topics.sh"
 #define NSERVICES 6
 
-/* The six services and their ports (SPEC §1). */
+/* The six services and their ports (README "Architecture"). */
 static const struct {
     const char *name;
     int port;

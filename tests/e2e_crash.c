@@ -1,5 +1,5 @@
 /*
- * e2e_crash.c - the saga survives a crash of each of its services (SPEC §3 invariants "after
+ * e2e_crash.c - the saga survives a crash of each of its services (docs/saga.md invariants "after
  * any interleaving, duplicate delivery, restart or crash"): the six services on real MariaDB,
  * Redis and Kafka (tests/support/saga.h), driven through the public HTTP APIs.
  *

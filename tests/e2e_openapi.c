@@ -1,5 +1,5 @@
 /*
- * e2e_openapi.c - the OpenAPI documents (docs/openapi/<service>.yaml, SPEC §5) against the code.
+ * e2e_openapi.c - the OpenAPI documents (docs/openapi/<service>.yaml) against the code.
  * No servers: reads the files from the repository root (the harness's working directory).
  *
  * For each of the six services:

@@ -1,6 +1,6 @@
 /*
- * e2e_outage.c - the saga rides out its infrastructure going away (SPEC §4 "transient failure
- * (DB, Redis, broker unreachable): retry … HTTP keeps serving"; nothing lost): the six
+ * e2e_outage.c - the saga rides out its infrastructure going away (README, failure handling:
+ * an unreachable MariaDB, Redis or broker is waited out, HTTP keeps serving, nothing lost): the six
  * services on the harness's MariaDB, Redis and Kafka (tests/support/saga.h), which this test
  * stops and starts again (scripts/infra.sh through ts_infra()).
  *

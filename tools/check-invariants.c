@@ -1,5 +1,5 @@
 /*
- * check-invariants - checks the invariants of the order saga (SPEC §3) on the stored state of
+ * check-invariants - checks the invariants of the order saga (docs/saga.md) on the stored state of
  * order-service (MariaDB), payment-service (MariaDB) and inventory-service (Redis).
  *
  *   per SKU     received − sold + returned = available + reserved; no counter negative;

@@ -85,7 +85,7 @@ int store_category_all(struct db_conn *conn, struct db_result **ret)
     return db_query(conn, "SELECT " CATEGORY_COLS " FROM category ORDER BY id", NULL, 0, ret);
 }
 
-/* The product.sku.created payload (SPEC §2). */
+/* The product.sku.created payload (docs/event-contracts.md). */
 static cJSON *sku_created_data(long long sku_id, long long product_id, const char *product_code,
                                long long price, cJSON *option_values, long long initial_quantity)
 {

@@ -1,6 +1,6 @@
 #!/bin/bash
 # create-topics.sh - the one-shot kafka-init container of docker-compose.yml: creates the event
-# topics and their dead-letter twins (SPEC §2; the same list as scripts/create-topics.sh),
+# topics and their dead-letter twins (docs/event-contracts.md; the same list as scripts/create-topics.sh),
 # idempotently, with Kafka's own tool from the apache/kafka image. Auto topic creation is off.
 # Environment: KAFKA_BOOTSTRAP (kafka:9092), TOPIC_PARTITIONS (3), TOPIC_REPLICATION (1).
 set -eu

@@ -1,6 +1,6 @@
 #!/bin/bash
 # 01-databases.sh - run once by the mariadb image's entrypoint (/docker-entrypoint-initdb.d) on an
-# empty data volume: one database per service (SPEC §1) and one account per service with
+# empty data volume: one database per service (README "Architecture") and one account per service with
 # privileges on its own database only. Passwords come from the container's environment
 # (DB_PASSWORD_<SERVICE>, written to .env by `make env`); this file holds no secret.
 # The entrypoint sources it (or runs it): the server is up on its socket, root has

@@ -60,7 +60,7 @@ struct saga_line {
     int quantity;
 };
 
-/* Terminal order statuses (SPEC §3). */
+/* Terminal order statuses (docs/saga.md). */
 bool saga_status_terminal(const char *status);
 
 /*
