@@ -62,7 +62,7 @@ struct kafka_consumer {
     int max_attempts;
     int backoff_base_ms;
     int backoff_max_ms;
-    kafka_check_fn check; /* NULL: no payload check */
+    kafka_check_fn check;  /* NULL: no payload check */
     const void *check_arg; /* borrowed */
     struct kafka_retry *retries;
 };
