@@ -604,8 +604,8 @@ static struct kafka_consumer *consumer_start(const char *topic, int max_version,
         .handler = record_event,
         .app = s,
         .dlq_producer = dlq,
-        .contracts = contracts,
-        .schema_policy = KAFKA_SCHEMA_ENFORCE,
+        .check = contracts_check_event,
+        .check_arg = contracts,
     };
     struct kafka_consumer *c;
 

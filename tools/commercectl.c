@@ -44,6 +44,7 @@
 #include "common/contracts.h"
 #include "common/db.h"
 #include "common/event.h"
+#include "common/event_types.h"
 #include "common/jschema.h"
 #include "common/kafka.h"
 #include "common/log.h"
@@ -373,7 +374,7 @@ static int trace_note_skus(struct trace *t, const struct event *ev)
 {
     const cJSON *item;
 
-    if (strcmp(ev->type, "order.placed") != 0)
+    if (event_type_parse(ev->type) != EVENT_ORDER_PLACED)
         return 0;
     cJSON_ArrayForEach (item, cJSON_GetObjectItemCaseSensitive(ev->data, "items")) {
         const cJSON *sku = cJSON_GetObjectItemCaseSensitive(item, "skuId");
@@ -484,7 +485,7 @@ static bool keep_order_sku(const struct trace *t, const struct ops_record *rec,
 
     (void)rec;
     (void)arg;
-    return strcmp(ev->type, "product.sku.created") == 0 && cJSON_IsNumber(sku) &&
+    return event_type_parse(ev->type) == EVENT_PRODUCT_SKU_CREATED && cJSON_IsNumber(sku) &&
            trace_has_sku(t, (long long)sku->valuedouble);
 }
 
@@ -552,8 +553,8 @@ static int cmd_trace(const struct ctl_config *cfg, const char *want, int timeout
         goto out;
     }
     nsaga = t.n;
-    if (t.nskus > 0 && event_topic("product.sku.created")) {
-        const char *product[2] = {event_topic("product.sku.created"), NULL};
+    if (t.nskus > 0 && event_topic(event_type_name(EVENT_PRODUCT_SKU_CREATED))) {
+        const char *product[2] = {event_topic(event_type_name(EVENT_PRODUCT_SKU_CREATED)), NULL};
 
         if (trace_scan(&t, cfg, product, deadline, keep_order_sku, NULL, &unparsed) == -ENOMEM)
             goto out;

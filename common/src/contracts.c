@@ -5,6 +5,7 @@
  * subset, because each compiled), one object level at a time.
  */
 #include "common/contracts.h"
+#include "common/upcast.h"
 #include "common/util.h"
 
 #include <dirent.h>
@@ -401,6 +402,55 @@ int contracts_validate(const struct contracts *c, const char *type, int version,
         return -ENOENT;
     }
     return jschema_validate(schema, data, errbuf, errlen);
+}
+
+/* ---- the consumer's payload check ---- */
+
+int contracts_check_payload(const struct contracts *c, enum contracts_policy policy,
+                            struct event *ev, int max_version, char *reason, size_t reasonlen)
+{
+    char err[400];
+    int rc, to, verdict = 0;
+
+    if (c) {
+        err[0] = '\0';
+        rc = contracts_validate(c, ev->type, ev->version, ev->data, err, sizeof(err));
+        if (rc == -ENOENT) {
+            snprintf(reason, reasonlen, "schema: no schema for '%s' v%d", ev->type, ev->version);
+            return -ENOENT;
+        }
+        if (rc < 0) {
+            snprintf(reason, reasonlen, "schema: %s", err);
+            if (policy != CONTRACTS_LENIENT_V1 || ev->version != 1)
+                return -EINVAL;
+            verdict = CONTRACTS_CHECK_LENIENT;
+        }
+    }
+    for (to = ev->version; to < max_version && upcast_find(ev->type, to); to++)
+        ;
+    if (to == ev->version)
+        return verdict;
+    err[0] = '\0';
+    rc = upcast_to(ev->type, ev->version, to, ev->data, err, sizeof(err));
+    if (rc < 0) {
+        snprintf(reason, reasonlen, "upcast: %s", err);
+        return -EINVAL;
+    }
+    ev->version = to;
+    event_schema_urn(ev->type, to, ev->dataschema, sizeof(ev->dataschema));
+    return verdict;
+}
+
+int contracts_check_event(struct event *ev, int max_version, const void *arg, char *reason,
+                          size_t reasonlen)
+{
+    return contracts_check_payload(arg, CONTRACTS_ENFORCE, ev, max_version, reason, reasonlen);
+}
+
+int contracts_check_event_lenient_v1(struct event *ev, int max_version, const void *arg,
+                                     char *reason, size_t reasonlen)
+{
+    return contracts_check_payload(arg, CONTRACTS_LENIENT_V1, ev, max_version, reason, reasonlen);
 }
 
 /* ---- comparing two versions ---- */

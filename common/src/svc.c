@@ -6,13 +6,18 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "common/contracts.h"
 #include "common/event.h"
+#include "common/event_types.h"
 #include "common/inbox.h"
 #include "common/log.h"
 #include "common/outbox.h"
 
 #define SVC_MAX_TOPICS 32
 #define SVC_TOPIC_PARTITIONS 3
+
+/* contracts_check_event() answers in kafka_check_fn's terms (they cannot include each other) */
+_Static_assert(CONTRACTS_CHECK_LENIENT == KAFKA_CHECK_LENIENT, "lenient answers differ");
 
 void svc_signals_block(sigset_t *ret_sigs)
 {
@@ -119,8 +124,7 @@ size_t svc_consumed_topics(const struct kafka_type *consumed, const char **ret, 
     return n;
 }
 
-void svc_topics_create(const struct svc_config *cfg, const struct kafka_type *consumed,
-                       const char *const *published)
+void svc_topics_create_for(const struct svc_config *cfg, const struct kafka_type *consumed)
 {
     const char *topics[2 * SVC_MAX_TOPICS + 1];
     char dlq[SVC_MAX_TOPICS][256];
@@ -130,8 +134,10 @@ void svc_topics_create(const struct svc_config *cfg, const struct kafka_type *co
     if (!cfg->kafka_create_topics)
         return;
     n = svc_consumed_topics(consumed, topics, SVC_MAX_TOPICS);
-    for (size_t i = 0; published && published[i]; i++)
-        topic_add(topics, &n, SVC_MAX_TOPICS, event_topic(published[i]));
+    for (enum event_type t = EVENT_NONE + 1; t < EVENT_NTYPES; t++) {
+        if (strcmp(event_type_producer(t), cfg->service) == 0)
+            topic_add(topics, &n, SVC_MAX_TOPICS, event_topic(event_type_name(t)));
+    }
     nbase = n;
     for (size_t i = 0; i < nbase; i++) {
         snprintf(dlq[i], sizeof(dlq[i]), "%s.dlq", topics[i]);
@@ -141,6 +147,13 @@ void svc_topics_create(const struct svc_config *cfg, const struct kafka_type *co
     if (kafka_create_topics(cfg->kafka_bootstrap, topics, SVC_TOPIC_PARTITIONS, err, sizeof(err)) <
         0)
         log_warnx("cannot create topics (relays and consumers retry until they exist): %s", err);
+}
+
+void svc_topics_create(const struct svc_config *cfg, const struct kafka_type *consumed,
+                       const char *const *published)
+{
+    (void)published; /* the event-type table says what cfg->service publishes */
+    svc_topics_create_for(cfg, consumed);
 }
 
 struct contracts *svc_contracts_load(void)
@@ -195,8 +208,8 @@ struct kafka_consumer *svc_consumer_start(const struct svc_config *cfg,
         .backoff_base_ms = (int)cfg->consumer_backoff_base_ms,
         .backoff_max_ms = (int)cfg->consumer_backoff_max_ms,
         .session_timeout_ms = (int)cfg->kafka_session_timeout_ms,
-        .contracts = contracts,
-        .schema_policy = KAFKA_SCHEMA_ENFORCE,
+        .check = contracts_check_event, /* validates, then upcasts (upcast only without) */
+        .check_arg = contracts,
     };
     char err[512];
     struct kafka_consumer *c;

@@ -53,6 +53,8 @@ struct call {
     char correlation[64];
     int attempt;
     int64_t offset;
+    int version;  /* ev->version, after the check */
+    int produced; /* rec->version */
 };
 
 struct app {
@@ -88,6 +90,8 @@ static enum kafka_result handler(const struct event *ev, const struct kafka_reco
         util_strlcpy(call->correlation, ctx ? ctx->correlation_id : "", sizeof(call->correlation));
         call->attempt = rec->attempt;
         call->offset = rec->offset;
+        call->version = ev->version;
+        call->produced = rec->version;
     }
     pthread_cond_broadcast(&app->changed);
     pthread_mutex_unlock(&app->lock);
@@ -187,8 +191,12 @@ static const struct kafka_type TYPES[] = {
     {NULL, 0, 0},
 };
 
-static struct kafka_consumer *consumer(const char *topic, const char *group, struct app *app,
-                                       struct kafka_producer *dlq)
+/* consumer() with the payload check @check (may be NULL), its arg &CHECK_ARG. */
+static const int CHECK_ARG = 42;
+
+static struct kafka_consumer *consumer_checked(const char *topic, const char *group,
+                                               struct app *app, struct kafka_producer *dlq,
+                                               kafka_check_fn check)
 {
     const char *topics[] = {topic, NULL};
     struct kafka_consumer_opts opts = {
@@ -203,6 +211,8 @@ static struct kafka_consumer *consumer(const char *topic, const char *group, str
         .max_attempts = 3,
         .backoff_base_ms = 20,
         .backoff_max_ms = 80,
+        .check = check,
+        .check_arg = &CHECK_ARG,
     };
     struct kafka_consumer *c;
     char err[256];
@@ -211,6 +221,36 @@ static struct kafka_consumer *consumer(const char *topic, const char *group, str
     if (!c)
         fail_msg("consumer: %s", err);
     return c;
+}
+
+static struct kafka_consumer *consumer(const char *topic, const char *group, struct app *app,
+                                       struct kafka_producer *dlq)
+{
+    return consumer_checked(topic, group, app, dlq, NULL);
+}
+
+/* The payload check of test_check_hook, by data.mode: "refuse" → refused; else "upcast" to
+ * @max_version, and "lenient" → invalid but handled. Runs on the consumer thread, so it
+ * answers instead of asserting. */
+static int check(struct event *ev, int max_version, const void *arg, char *reason, size_t reasonlen)
+{
+    const cJSON *mode = cJSON_GetObjectItemCaseSensitive(ev->data, "mode");
+    const char *m = cJSON_IsString(mode) ? mode->valuestring : "";
+
+    if (arg != &CHECK_ARG) {
+        snprintf(reason, reasonlen, "check: wrong arg");
+        return -EINVAL;
+    }
+    if (strcmp(m, "refuse") == 0) {
+        snprintf(reason, reasonlen, "schema: /n: must be >= 1");
+        return -EINVAL;
+    }
+    ev->version = max_version;
+    if (strcmp(m, "lenient") == 0) {
+        snprintf(reason, reasonlen, "schema: /n: lenient");
+        return KAFKA_CHECK_LENIENT;
+    }
+    return 0;
 }
 
 /* Produces one event of @type/@version with data {mode, n}; its id goes to @ret_id. */
@@ -680,6 +720,51 @@ static void test_version_out_of_range_and_unknown_type(void **state)
     finish(c, p, &app);
 }
 
+/* The payload check hook: a refusal dead-letters with its reason, a lenient answer is counted
+ * and handled, and what it upcast reaches the handler (the produced version in rec). */
+static void test_check_hook(void **state)
+{
+    char topic[96], dlq[128], group[96], id[4][64];
+    struct kafka_producer *p;
+    struct kafka_consumer *c;
+    struct rec recs[1];
+    struct app app;
+    char *metrics;
+
+    (void)state;
+    unique("it-check", topic, sizeof(topic));
+    unique("g-check", group, sizeof(group));
+    snprintf(dlq, sizeof(dlq), "%s.dlq", topic);
+    make_topics(topic, 1);
+    p = producer(10000);
+    app_init(&app);
+    send_event(p, topic, "order-8", "order.placed", 1, "refuse", 0, id[0]);
+    send_event(p, topic, "order-8", "order.placed", 1, "lenient", 0, id[1]);
+    send_event(p, topic, "order-8", "order.placed", 1, "ok", 0, id[2]);
+    send_event(p, topic, "order-8", "order.cancelled", 1, "ok", 0, id[3]);
+    c = consumer_checked(topic, group, &app, p, check);
+
+    assert_int_equal(app_wait_calls(&app, 3, DEADLINE_MS), 3);
+    assert_string_equal(app.calls[0].id, id[1]);
+    assert_int_equal(app.calls[0].version, 2);
+    assert_int_equal(app.calls[0].produced, 1);
+    assert_string_equal(app.calls[1].id, id[2]);
+    assert_int_equal(app.calls[1].version, 2);
+    assert_int_equal(app.calls[1].produced, 1);
+    assert_string_equal(app.calls[2].id, id[3]);
+    assert_int_equal(app.calls[2].version, 1);
+    assert_int_equal(read_topic(dlq, recs, 1, DEADLINE_MS), 1);
+    check_dlq_headers(&recs[0], topic, "1", "schema: /n: must be >= 1");
+    assert_string_equal(rec_header(&recs[0], "ce_id"), id[0]);
+    recs_free(recs, 1);
+    assert_int_equal(high_watermark(dlq), 1);
+    metrics = metrics_render();
+    assert_non_null(metrics);
+    assert_non_null(strstr(metrics, "type=\"order.placed\",result=\"schema_invalid\"} 1"));
+    free(metrics);
+    finish(c, p, &app);
+}
+
 #ifndef IT_KAFKA_MOCK
 static void test_stop_commits_offsets(void **state)
 {
@@ -874,6 +959,7 @@ int main(void)
         cmocka_unit_test(test_transient_then_success_keeps_key_order),
         cmocka_unit_test(test_unavailable_is_waited_out),
         cmocka_unit_test(test_version_out_of_range_and_unknown_type),
+        cmocka_unit_test(test_check_hook),
 #ifdef IT_KAFKA_MOCK
         /* not test_stop_commits_offsets: the 2.0.2 mock holds a departed member until its
          * session times out (45 s) before the next member gets the partition; it passes, slowly */

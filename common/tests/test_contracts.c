@@ -18,6 +18,8 @@
 #include <cmocka.h>
 
 #include "common/contracts.h"
+#include "common/event.h"
+#include "common/event_types.h"
 
 /* ---- pairs of schemas ---- */
 
@@ -449,12 +451,6 @@ static const char *repo_contracts(void)
 /* the repo's contracts load, pass the gate, and accept the documented examples */
 static void test_repo_contracts(void **state)
 {
-    static const char *const TYPES[] = {
-        "product.sku.created",  "order.placed",     "order.confirmed",          "order.cancelled",
-        "order.refunded",       "stock.reserved",   "stock.reservation.failed", "stock.confirmed",
-        "stock.confirm.failed", "stock.released",   "payment.created",          "payment.completed",
-        "payment.failed",       "payment.refunded",
-    };
     static const struct {
         const char *type, *data;
         const char *error; /* NULL: valid */
@@ -503,9 +499,9 @@ static void test_repo_contracts(void **state)
         fail_msg("the repo's contracts fail the gate: %s", err);
     assert_int_equal(contracts_load(repo_contracts(), &c, err, sizeof(err)), 0);
     assert_non_null(contracts_envelope(c));
-    for (size_t i = 0; i < sizeof(TYPES) / sizeof(TYPES[0]); i++)
-        if (!contracts_schema(c, TYPES[i], 1))
-            fail_msg("no contract for %s v1", TYPES[i]);
+    for (enum event_type t = EVENT_NONE + 1; t < EVENT_NTYPES; t++)
+        if (!contracts_schema(c, event_type_name(t), 1))
+            fail_msg("no contract for %s v1", event_type_name(t));
     for (size_t i = 0; i < sizeof(EXAMPLES) / sizeof(EXAMPLES[0]); i++) {
         cJSON *data = cJSON_Parse(EXAMPLES[i].data);
         int r;
@@ -520,6 +516,110 @@ static void test_repo_contracts(void **state)
         }
         cJSON_Delete(data);
     }
+    contracts_free(c);
+}
+
+/* event_types.h and contracts/ name the same types: each type of the table has v1..vN with
+ * N its published version and nothing newer, and each folder of contracts/ is in the table */
+static void test_event_types_match_contracts(void **state)
+{
+    struct contracts *c;
+    char err[4096], path[512];
+    struct stat st;
+
+    (void)state;
+    if (contracts_load(repo_contracts(), &c, err, sizeof(err)) != 0)
+        fail_msg("cannot load the repo's contracts: %s", err);
+    for (enum event_type t = EVENT_NONE + 1; t < EVENT_NTYPES; t++) {
+        const char *name = event_type_name(t);
+        int n = event_type_version(t);
+
+        assert_true(n >= 1);
+        for (int v = 1; v <= n; v++)
+            if (!contracts_schema(c, name, v))
+                fail_msg("%s is published at v%d but contracts/ has no v%d", name, n, v);
+        if (contracts_latest(c, name) != n)
+            fail_msg("%s is published at v%d but its newest contract is v%d", name, n,
+                     contracts_latest(c, name));
+        snprintf(path, sizeof(path), "%s/%s/v%d.json", repo_contracts(), name, n + 1);
+        if (stat(path, &st) == 0)
+            fail_msg("%s exists, newer than the published v%d", path, n);
+    }
+    for (size_t i = 0; i < contracts_ntypes(c); i++)
+        if (event_type_parse(contracts_type(c, i)) == EVENT_NONE)
+            fail_msg("contracts/%s is not in event_types.h", contracts_type(c, i));
+    contracts_free(c);
+}
+
+/* A payload of @type v@version parsed from @json (the data only). */
+static void check_event(struct event *ev, const char *type, int version, const char *json)
+{
+    cJSON *data = cJSON_Parse(json);
+
+    assert_non_null(data);
+    assert_int_equal(event_init(ev, type, version, "/test", "s-1", NULL, data), 0);
+}
+
+/* the consumer's payload check: validate, upcast, and the policies' answers */
+static void test_check_payload(void **state)
+{
+    static const char *const PLACED_V1 =
+        "{\"orderId\":\"o-1\",\"userId\":\"u-1\",\"totalAmount\":1,\"discountAmount\":0,"
+        "\"payableAmount\":1,\"items\":[{\"orderItemId\":1,\"skuId\":42,\"quantity\":%d,"
+        "\"unitPrice\":1,\"amount\":1}]}";
+    const char *type = event_type_name(EVENT_ORDER_PLACED);
+    struct contracts *c;
+    struct event ev;
+    char json[512], reason[600], urn[160];
+
+    (void)state;
+    assert_int_equal(contracts_load(repo_contracts(), &c, reason, sizeof(reason)), 0);
+    event_schema_urn(type, 2, urn, sizeof(urn));
+
+    /* valid v1: upcast to v2 (currency added), version and dataschema follow */
+    snprintf(json, sizeof(json), PLACED_V1, 1);
+    check_event(&ev, type, 1, json);
+    assert_int_equal(contracts_check_event(&ev, 2, c, reason, sizeof(reason)), 0);
+    assert_int_equal(ev.version, 2);
+    assert_string_equal(ev.dataschema, urn);
+    assert_string_equal(cJSON_GetObjectItemCaseSensitive(ev.data, "currency")->valuestring, "KRW");
+    event_release(&ev);
+
+    /* a handler that takes only v1: validated, not upcast */
+    check_event(&ev, type, 1, json);
+    assert_int_equal(contracts_check_event(&ev, 1, c, reason, sizeof(reason)), 0);
+    assert_int_equal(ev.version, 1);
+    event_release(&ev);
+
+    /* invalid v1: refused when enforced, accepted (and upcast) by the lenient policy */
+    snprintf(json, sizeof(json), PLACED_V1, 0);
+    check_event(&ev, type, 1, json);
+    assert_int_equal(contracts_check_event(&ev, 2, c, reason, sizeof(reason)), -EINVAL);
+    assert_string_equal(reason, "schema: /items/0/quantity: must be >= 1");
+    assert_int_equal(ev.version, 1);
+    reason[0] = '\0';
+    assert_int_equal(contracts_check_event_lenient_v1(&ev, 2, c, reason, sizeof(reason)),
+                     CONTRACTS_CHECK_LENIENT);
+    assert_string_equal(reason, "schema: /items/0/quantity: must be >= 1");
+    assert_int_equal(ev.version, 2);
+    event_release(&ev);
+
+    /* the lenient policy is for v1 only */
+    check_event(&ev, type, 2, json);
+    assert_int_equal(contracts_check_event_lenient_v1(&ev, 2, c, reason, sizeof(reason)), -EINVAL);
+    event_release(&ev);
+
+    /* a version the contracts do not know */
+    check_event(&ev, type, 9, json);
+    assert_int_equal(contracts_check_event_lenient_v1(&ev, 9, c, reason, sizeof(reason)), -ENOENT);
+    assert_string_equal(reason, "schema: no schema for 'order.placed' v9");
+    event_release(&ev);
+
+    /* no contracts: upcast only */
+    check_event(&ev, type, 1, json);
+    assert_int_equal(contracts_check_event(&ev, 2, NULL, reason, sizeof(reason)), 0);
+    assert_int_equal(ev.version, 2);
+    event_release(&ev);
     contracts_free(c);
 }
 
@@ -539,6 +639,8 @@ int main(void)
         cmocka_unit_test(test_load_errors),
         cmocka_unit_test(test_validate),
         cmocka_unit_test(test_repo_contracts),
+        cmocka_unit_test(test_event_types_match_contracts),
+        cmocka_unit_test(test_check_payload),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -43,6 +43,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "common/event.h"
 #include "common/jschema.h"
 
 #define CONTRACTS_MAX_TYPES 64
@@ -92,7 +93,7 @@ void contracts_free(struct contracts *c);
 #define CONTRACTS_DEFAULT_DIR "contracts"
 
 /*
- * What a consuming service calls at start (kafka_consumer_opts.contracts): contracts_load() of
+ * What a consuming service calls at start (for contracts_check_event()): contracts_load() of
  * @dir, or of CONTRACTS_DEFAULT_DIR when @dir is NULL or empty. Same returns.
  */
 int contracts_load_default(const char *dir, struct contracts **ret, char *errbuf, size_t errlen);
@@ -119,6 +120,42 @@ const struct jschema *contracts_envelope(const struct contracts *c);
  */
 int contracts_validate(const struct contracts *c, const char *type, int version, const cJSON *data,
                        char *errbuf, size_t errlen);
+
+/* What contracts_check_payload() does with a schema-invalid payload. */
+enum contracts_policy {
+    CONTRACTS_ENFORCE = 0, /* refused: "schema: <pointer>: <message>" (the default) */
+    /* a migration aid: an invalid *v1* payload (v1 producers and fixtures predate the
+     * contracts) is accepted with CONTRACTS_CHECK_LENIENT and its reason, so the consumer warns,
+     * counts it and still runs the handler (its own checks decide); every newer version is
+     * enforced */
+    CONTRACTS_LENIENT_V1,
+};
+
+/* contracts_check_payload()'s answer for an invalid payload accepted by the policy. */
+#define CONTRACTS_CHECK_LENIENT 1
+
+/*
+ * A consumed event's payload check: validates @ev->data against the schema of (@ev->type,
+ * @ev->version) — skipped when @c is NULL — then upcasts it in place (common/upcast.h) step by
+ * step towards @max_version, as far as the upcaster table goes, updating @ev->version and
+ * @ev->dataschema. Returns 0; CONTRACTS_CHECK_LENIENT (invalid, accepted by @policy; the reason
+ * in @reason); or, with the dead-letter reason in @reason, -ENOENT ("schema: no schema for
+ * '<type>' v<N>": a version the contracts do not know is never processable), -EINVAL
+ * ("schema: <pointer>: <message>", or "upcast: …" for a step that refused the payload).
+ */
+int contracts_check_payload(const struct contracts *c, enum contracts_policy policy,
+                            struct event *ev, int max_version, char *reason, size_t reasonlen);
+
+/*
+ * contracts_check_payload() shaped as the consumer's payload check (kafka_consumer_opts.check,
+ * common/kafka_consumer.h; the answers match its contract): @arg is the const struct contracts
+ * (borrowed; NULL: upcast only). CONTRACTS_ENFORCE, and CONTRACTS_LENIENT_V1 for the _lenient_v1
+ * variant.
+ */
+int contracts_check_event(struct event *ev, int max_version, const void *arg, char *reason,
+                          size_t reasonlen);
+int contracts_check_event_lenient_v1(struct event *ev, int max_version, const void *arg,
+                                     char *reason, size_t reasonlen);
 
 /*
  * Compares the schema documents @old_doc and @new_doc (borrowed) with the rule sets @rules

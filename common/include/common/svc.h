@@ -21,6 +21,7 @@
 #include "common/relay.h"
 #include "common/worker.h"
 
+struct contracts;
 struct outbox_relay;
 
 /* Blocks SIGINT and SIGTERM in the calling thread — call it first, so every thread started
@@ -53,9 +54,14 @@ struct kafka_producer *svc_producer_new(const struct svc_config *cfg);
 size_t svc_consumed_topics(const struct kafka_type *consumed, const char **ret, size_t max);
 
 /* With KAFKA_CREATE_TOPICS (dev and tests; production creates them with a script): creates
- * the topics of the @consumed types and of the @published types (NULL-terminated; either may
- * be NULL), each with its "<topic>.dlq" twin. A failure is only a warning: the relays and
- * consumers retry until the topics exist. */
+ * the topics of the @consumed types (terminated by {NULL}; may be NULL) and of the types
+ * @cfg->service publishes (event_type_producer() in common/event_types.h), each with its
+ * "<topic>.dlq" twin. A failure is only a warning: the relays and consumers retry until the
+ * topics exist. */
+void svc_topics_create_for(const struct svc_config *cfg, const struct kafka_type *consumed);
+
+/* svc_topics_create_for() for callers that still pass their published types: @published is
+ * ignored, the event-type table is the one list. */
 void svc_topics_create(const struct svc_config *cfg, const struct kafka_type *consumed,
                        const char *const *published);
 
@@ -67,8 +73,10 @@ struct contracts *svc_contracts_load(void);
 /*
  * Starts the consumer of @cfg (KAFKA_BOOTSTRAP, KAFKA_GROUP_ID, CONSUMER_*) on the topics of
  * @types, calling @handler with @app. Every payload is validated against @contracts and
- * upcast to the newest version the handler takes; what fails its contract, and what never
- * succeeds, goes to "<topic>.dlq" through @dlq. All borrowed until kafka_consumer_stop().
+ * upcast to the newest version the handler takes (the consumer's check hook is
+ * contracts_check_event(); with @contracts NULL it only upcasts); what fails its contract, and
+ * what never succeeds, goes to "<topic>.dlq" through @dlq. All borrowed until
+ * kafka_consumer_stop().
  */
 struct kafka_consumer *svc_consumer_start(const struct svc_config *cfg,
                                           const struct kafka_type *types, kafka_handler_fn handler,
@@ -107,8 +115,8 @@ struct svc;
 /* A background job: a worker (worker.h) started after the relay and stopped before it.
  * @run gets svc_desc.app. Its period comes from the configuration, hence a function. */
 struct svc_job {
-    const char *name;                     /* "payment deadline" (logs) */
-    worker_fn run;                        /* arg = svc_desc.app */
+    const char *name; /* "payment deadline" (logs) */
+    worker_fn run;    /* arg = svc_desc.app */
     long (*period_ms)(const void *app);
 };
 
@@ -129,20 +137,20 @@ struct svc_desc {
     struct svc_config *cfg;              /* the service's config struct, svc_config first */
     const struct cfg_entry *config;      /* the service's own settings (into cfg) */
     size_t nconfig;
-    unsigned tables;                     /* SVC_TABLES_* besides its own migrations */
+    unsigned tables; /* SVC_TABLES_* besides its own migrations */
     const struct http_route *routes;
     size_t nroutes;
-    const struct svc_handler *handlers;  /* consumed types; NULL: consumes nothing */
-    const struct svc_job *jobs;          /* terminated by {NULL}; may be NULL */
-    void *app;                           /* handed to routes, handlers, jobs, hooks */
+    const struct svc_handler *handlers; /* consumed types; NULL: consumes nothing */
+    const struct svc_job *jobs;         /* terminated by {NULL}; may be NULL */
+    void *app;                          /* handed to routes, handlers, jobs, hooks */
     /* the relay's source; NULL: no relay. svc_relay_outbox() for the outbox table. */
     struct relay_source *(*relay_source)(struct svc *svc, void *app);
     void (*metrics_register)(void);
-    int (*global_init)(void);                              /* 0 or -1; before any thread */
+    int (*global_init)(void); /* 0 or -1; before any thread */
     void (*global_end)(void);
-    int (*start)(struct svc *svc, void *app);              /* 0 or -1 (logged) */
-    void (*stop)(void *app);                               /* accepts a half-started app */
-    int (*ready)(void *app, char *why, size_t whylen);     /* besides the database ping */
+    int (*start)(struct svc *svc, void *app);          /* 0 or -1 (logged) */
+    void (*stop)(void *app);                           /* accepts a half-started app */
+    int (*ready)(void *app, char *why, size_t whylen); /* besides the database ping */
     /* the key tokens are verified with: NULL = JWT_PUBLIC_KEY_FILE; auth-service names its
      * private key's file (it signs with it too) */
     const char *(*jwt_key_file)(const void *app, const char **ret_setting);

@@ -1,411 +1,37 @@
 /*
- * kafka.c - librdkafka wrapped once: the idempotent producer with its delivery-report poller,
- * the consumer thread with the failure policy of SPEC §4 (see kafka.h), and topic creation.
- *
- * Ownership rules of librdkafka kept here and nowhere else: every polled message is destroyed;
- * a conf belongs to the rd_kafka_t once rd_kafka_new() succeeded; headers handed to
- * rd_kafka_producev() belong to librdkafka once it succeeded.
+ * kafka_consumer.c - the consumer (kafka_consumer.h): its thread, the pause-and-rewind retries,
+ * the dead-letter path, offset storing, the rebalance callback, and the metrics (counts,
+ * handler durations, lag from librdkafka's statistics). Payload checking is the caller's hook.
  */
 #include <errno.h>
 #include <inttypes.h>
 #include <pthread.h>
-#include <signal.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include <cjson/cJSON.h>
 #include <librdkafka/rdkafka.h>
 
-#include "common/kafka.h"
+#include "common/kafka_consumer.h"
 #include "common/log.h"
 #include "common/metrics.h"
 #include "common/msgctx.h"
-#include "common/upcast.h"
 #include "common/util.h"
+#include "kafka_internal.h"
 
-#define KAFKA_DEFAULT_MSG_TIMEOUT_MS 10000
 #define KAFKA_DEFAULT_MAX_ATTEMPTS 8
 #define KAFKA_DEFAULT_BACKOFF_BASE_MS 200
 #define KAFKA_DEFAULT_BACKOFF_MAX_MS 30000
-#define KAFKA_POLL_MS 100 /* longest the consumer thread goes without polling */
 #define KAFKA_SEEK_TIMEOUT_MS 5000
-#define KAFKA_ADMIN_TIMEOUT_MS 15000
 
 #define M_CONSUMED "commerce_events_consumed_total"
 #define M_LAG "commerce_consumer_lag"
 #define M_RETRIED "commerce_events_retried_total"
 #define M_DEAD "commerce_events_dead_lettered_total"
 #define M_DURATION "commerce_event_handler_duration_seconds"
-
-/* ------------------------------------------------------------------------------------------ */
-/* shared helpers                                                                              */
-
-static void kafka__log_cb(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
-{
-    enum log_level lvl = level <= 3   ? LOG_ERROR
-                         : level == 4 ? LOG_WARN
-                         : level <= 6 ? LOG_INFO
-                                      : LOG_DEBUG;
-
-    log_msg(lvl, "kafka '%s' %s: %s", rd_kafka_name(rk), fac, buf);
-}
-
-static void kafka__error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque)
-{
-    char fatal[256];
-
-    (void)opaque;
-    if (err == RD_KAFKA_RESP_ERR__FATAL) {
-        rd_kafka_fatal_error(rk, fatal, sizeof(fatal));
-        log_errorx("kafka '%s' fatal error: %s", rd_kafka_name(rk), fatal);
-        return;
-    }
-    log_warnx("kafka '%s' error %s: %s", rd_kafka_name(rk),
-              rd_kafka_err2name((rd_kafka_resp_err_t)err), reason);
-}
-
-/* Sets each "name", "value" pair of the NULL-terminated @kv; 0 or -EINVAL with @errbuf. */
-static int kafka__conf_set(rd_kafka_conf_t *conf, const char *const *kv, char *errbuf,
-                           size_t errlen)
-{
-    for (; kv[0]; kv += 2) {
-        if (!kv[1])
-            continue; /* optional setting left unset */
-        if (rd_kafka_conf_set(conf, kv[0], kv[1], errbuf, errlen) != RD_KAFKA_CONF_OK)
-            return -EINVAL;
-    }
-    return 0;
-}
-
-static rd_kafka_conf_t *kafka__conf_new(void)
-{
-    rd_kafka_conf_t *conf = rd_kafka_conf_new();
-
-    if (!conf)
-        return NULL;
-    rd_kafka_conf_set_log_cb(conf, kafka__log_cb);
-    rd_kafka_conf_set_error_cb(conf, kafka__error_cb);
-    return conf;
-}
-
-static int kafka__errno(rd_kafka_resp_err_t err)
-{
-    switch (err) {
-    case RD_KAFKA_RESP_ERR_NO_ERROR:
-        return 0;
-    case RD_KAFKA_RESP_ERR__MSG_TIMED_OUT:
-    case RD_KAFKA_RESP_ERR__TIMED_OUT:
-    case RD_KAFKA_RESP_ERR_REQUEST_TIMED_OUT:
-        return -ETIMEDOUT;
-    case RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC:
-    case RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART:
-        return -ENOENT;
-    case RD_KAFKA_RESP_ERR__QUEUE_FULL:
-        return -ENOBUFS;
-    case RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE:
-        return -EMSGSIZE;
-    case RD_KAFKA_RESP_ERR__INVALID_ARG:
-        return -EINVAL;
-    default:
-        return -EIO;
-    }
-}
-
-/* Threads started here never take process signals: main() waits for them in sigwait(). */
-static void kafka__block_signals(void)
-{
-    sigset_t all;
-
-    sigfillset(&all);
-    pthread_sigmask(SIG_BLOCK, &all, NULL);
-}
-
-/* ------------------------------------------------------------------------------------------ */
-/* producer                                                                                    */
-
-struct kafka_producer {
-    rd_kafka_t *rk;
-    pthread_t poller;
-    bool poller_started;
-    atomic_bool stop;
-    int timeout_ms;
-};
-
-/* One kafka_produce_wait() call: counts the delivery reports still to come. Lives on the
- * caller's stack; no report touches it after the count reached zero. */
-struct kafka_batch {
-    pthread_mutex_t lock;
-    pthread_cond_t done;
-    size_t outstanding;
-};
-
-/* The per-message opaque: where the delivery report writes its result. */
-struct kafka_slot {
-    struct kafka_batch *batch;
-    struct kafka_msg *msg;
-};
-
-static void kafka__dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
-{
-    struct kafka_slot *slot = m->_private;
-    struct kafka_batch *batch;
-
-    (void)rk;
-    (void)opaque;
-    if (!slot)
-        return;
-    batch = slot->batch;
-    slot->msg->result = kafka__errno(m->err);
-    if (m->err)
-        util_strlcpy(slot->msg->error, rd_kafka_err2str(m->err), sizeof(slot->msg->error));
-    pthread_mutex_lock(&batch->lock);
-    if (--batch->outstanding == 0)
-        pthread_cond_broadcast(&batch->done);
-    pthread_mutex_unlock(&batch->lock);
-    /* @slot and @batch may be gone from here on */
-}
-
-static void *kafka__poller_main(void *arg)
-{
-    struct kafka_producer *p = arg;
-
-    kafka__block_signals();
-    while (!atomic_load(&p->stop))
-        rd_kafka_poll(p->rk, KAFKA_POLL_MS);
-    return NULL;
-}
-
-struct kafka_producer *kafka_producer_new(const struct kafka_producer_opts *opts, char *errbuf,
-                                          size_t errlen)
-{
-    struct kafka_producer *p = NULL;
-    rd_kafka_conf_t *conf = NULL;
-    char timeout[16];
-
-    if (!opts || !opts->bootstrap || !*opts->bootstrap) {
-        snprintf(errbuf, errlen, "kafka bootstrap servers not set");
-        goto bad;
-    }
-    p = calloc(1, sizeof(*p));
-    conf = kafka__conf_new();
-    if (!p || !conf) {
-        snprintf(errbuf, errlen, "out of memory");
-        goto bad;
-    }
-    p->timeout_ms =
-        opts->message_timeout_ms > 0 ? opts->message_timeout_ms : KAFKA_DEFAULT_MSG_TIMEOUT_MS;
-    atomic_init(&p->stop, false);
-    snprintf(timeout, sizeof(timeout), "%d", p->timeout_ms);
-    {
-        /* clang-format off */
-        const char *const kv[] = {
-            "bootstrap.servers", opts->bootstrap,
-            "client.id", opts->client_id,
-            "enable.idempotence", "true",
-            "linger.ms", "5",
-            "message.timeout.ms", timeout,
-            NULL,
-        };
-        /* clang-format on */
-
-        if (kafka__conf_set(conf, kv, errbuf, errlen) < 0)
-            goto bad;
-    }
-    rd_kafka_conf_set_dr_msg_cb(conf, kafka__dr_cb);
-    p->rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errbuf, errlen);
-    if (!p->rk)
-        goto bad;
-    conf = NULL; /* now owned by rk */
-    if (pthread_create(&p->poller, NULL, kafka__poller_main, p) != 0) {
-        snprintf(errbuf, errlen, "cannot start the delivery report thread");
-        goto bad;
-    }
-    p->poller_started = true;
-    return p;
-bad:
-    if (conf)
-        rd_kafka_conf_destroy(conf);
-    kafka_producer_free(p);
-    return NULL;
-}
-
-void kafka_producer_free(struct kafka_producer *p)
-{
-    rd_kafka_resp_err_t err;
-
-    if (!p)
-        return;
-    if (p->rk) {
-        err = rd_kafka_flush(p->rk, p->timeout_ms + 1000);
-        if (err)
-            log_warnx("kafka producer flush: %d message(s) not delivered: %s",
-                      rd_kafka_outq_len(p->rk), rd_kafka_err2str(err));
-    }
-    if (p->poller_started) {
-        atomic_store(&p->stop, true);
-        pthread_join(p->poller, NULL);
-    }
-    if (p->rk)
-        rd_kafka_destroy(p->rk);
-    free(p);
-}
-
-/* Builds the librdkafka header list of @msg (or copies @raw). Caller owns. */
-static rd_kafka_headers_t *kafka__headers(const struct kafka_msg *msg,
-                                          const rd_kafka_headers_t *raw)
-{
-    rd_kafka_headers_t *hdrs;
-    size_t i;
-
-    if (raw)
-        return rd_kafka_headers_copy(raw);
-    hdrs = rd_kafka_headers_new(msg->nheaders ? msg->nheaders : 1);
-    for (i = 0; hdrs && i < msg->nheaders; i++) {
-        const struct event_header *h = &msg->headers[i];
-
-        if (rd_kafka_header_add(hdrs, h->name, -1, h->value, h->value ? -1 : 0)) {
-            rd_kafka_headers_destroy(hdrs);
-            return NULL;
-        }
-    }
-    return hdrs;
-}
-
-/* kafka_produce_wait(), optionally with prebuilt header lists (@raw[i] copied, may be NULL). */
-static int kafka__produce(struct kafka_producer *p, struct kafka_msg *msgs, size_t n,
-                          rd_kafka_headers_t *const *raw)
-{
-    struct kafka_batch batch = {.outstanding = 0};
-    struct kafka_slot *slots;
-    int64_t deadline = util_now_mono_ms() + p->timeout_ms;
-    size_t i;
-    int r = 0;
-
-    for (i = 0; i < n; i++) {
-        msgs[i].result = 0;
-        msgs[i].error[0] = '\0';
-    }
-    if (n == 0)
-        return 0;
-    slots = calloc(n, sizeof(*slots));
-    if (!slots) {
-        for (i = 0; i < n; i++) {
-            msgs[i].result = -ENOMEM;
-            util_strlcpy(msgs[i].error, "out of memory", sizeof(msgs[i].error));
-        }
-        return -EIO;
-    }
-    pthread_mutex_init(&batch.lock, NULL);
-    pthread_cond_init(&batch.done, NULL);
-
-    for (i = 0; i < n; i++) {
-        struct kafka_msg *msg = &msgs[i];
-        rd_kafka_headers_t *hdrs = kafka__headers(msg, raw ? raw[i] : NULL);
-        rd_kafka_resp_err_t err;
-
-        if (!hdrs) {
-            msg->result = -ENOMEM;
-            util_strlcpy(msg->error, "out of memory", sizeof(msg->error));
-            continue;
-        }
-        slots[i] = (struct kafka_slot){&batch, msg};
-        /* counted before the send: the report may arrive before producev() returns */
-        pthread_mutex_lock(&batch.lock);
-        batch.outstanding++;
-        pthread_mutex_unlock(&batch.lock);
-        for (;;) {
-            err = rd_kafka_producev(p->rk, RD_KAFKA_V_TOPIC(msg->topic),
-                                    RD_KAFKA_V_KEY(msg->key, msg->key ? msg->keylen : 0),
-                                    RD_KAFKA_V_VALUE((void *)msg->value, msg->len),
-                                    RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-                                    RD_KAFKA_V_HEADERS(hdrs), RD_KAFKA_V_OPAQUE(&slots[i]),
-                                    RD_KAFKA_V_END);
-            if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL || util_now_mono_ms() >= deadline)
-                break;
-            /* the local queue is full: give the poller a moment to drain reports */
-            rd_kafka_poll(p->rk, 10);
-        }
-        if (err) {
-            rd_kafka_headers_destroy(hdrs);
-            msg->result = kafka__errno(err);
-            util_strlcpy(msg->error, rd_kafka_err2str(err), sizeof(msg->error));
-            pthread_mutex_lock(&batch.lock);
-            batch.outstanding--;
-            pthread_mutex_unlock(&batch.lock);
-            continue;
-        }
-        hdrs = NULL; /* now owned by rk */
-    }
-
-    /* librdkafka reports every message within message.timeout.ms, so this ends. */
-    pthread_mutex_lock(&batch.lock);
-    while (batch.outstanding > 0)
-        pthread_cond_wait(&batch.done, &batch.lock);
-    pthread_mutex_unlock(&batch.lock);
-    pthread_cond_destroy(&batch.done);
-    pthread_mutex_destroy(&batch.lock);
-    free(slots);
-
-    for (i = 0; i < n; i++)
-        if (msgs[i].result != 0)
-            r = -EIO;
-    return r;
-}
-
-int kafka_produce_wait(struct kafka_producer *p, struct kafka_msg *msgs, size_t n)
-{
-    return kafka__produce(p, msgs, n, NULL);
-}
-
-int kafka_publish_event(struct kafka_producer *p, const struct event *ev, const char *key)
-{
-    struct event_header hdrs[EVENT_MAX_HEADERS];
-    struct kafka_msg msg;
-    const char *topic = event_topic(ev->type);
-    char *json;
-    int r;
-
-    if (!topic)
-        return -EINVAL;
-    json = event_to_json(ev);
-    if (!json)
-        return -EIO;
-    memset(&msg, 0, sizeof(msg));
-    msg.topic = topic;
-    msg.key = key;
-    msg.keylen = key ? strlen(key) : 0;
-    msg.value = json;
-    msg.len = strlen(json);
-    msg.headers = hdrs;
-    msg.nheaders = event_to_headers(ev, hdrs, EVENT_MAX_HEADERS);
-    r = kafka_produce_wait(p, &msg, 1);
-    free(json);
-    return r;
-}
-
-int kafka_producer_ping(struct kafka_producer *p, int timeout_ms, char *why, size_t whylen)
-{
-    const struct rd_kafka_metadata *md = NULL;
-    rd_kafka_resp_err_t err;
-    int r = 0;
-
-    err = rd_kafka_metadata(p->rk, 0, NULL, &md, timeout_ms);
-    if (err) {
-        snprintf(why, whylen, "kafka metadata: %s", rd_kafka_err2str(err));
-        r = -EIO;
-    } else if (md->broker_cnt == 0) {
-        snprintf(why, whylen, "kafka metadata lists no broker");
-        r = -EIO;
-    }
-    if (md)
-        rd_kafka_metadata_destroy(md);
-    return r;
-}
-
-/* ------------------------------------------------------------------------------------------ */
-/* consumer                                                                                    */
 
 /* A partition whose current message failed transiently: paused and rewound until resume_at.
  * Only the consumer thread touches these (the rebalance callback runs on it too). */
@@ -436,8 +62,8 @@ struct kafka_consumer {
     int max_attempts;
     int backoff_base_ms;
     int backoff_max_ms;
-    const struct contracts *contracts; /* borrowed; NULL: no validation */
-    enum kafka_schema_policy schema_policy;
+    kafka_check_fn check;  /* NULL: no payload check */
+    const void *check_arg; /* borrowed */
     struct kafka_retry *retries;
 };
 
@@ -719,49 +345,32 @@ static void kafka__ce_headers_free(struct kafka_ce_headers *hs)
 }
 
 /*
- * Validates @ev's data against its (type, version) schema when the consumer has contracts,
- * then upcasts it towards @kt->max_version as far as the upcaster table goes (updating
- * ev->version and ev->dataschema). Returns 0, or -EINVAL with the dead-letter reason in
- * @reason: "schema: <pointer>: <message>", "schema: no schema for …" or "upcast: …".
+ * Runs the consumer's payload check (kafka_check_fn) on @ev, handled by @kt. Returns 0 (the
+ * handler runs; a lenient answer is logged and counted here), or -EINVAL with the dead-letter
+ * reason in @reason.
  */
 static int kafka__check_payload(struct kafka_consumer *c, struct event *ev,
                                 const struct kafka_type *kt, const rd_kafka_message_t *m,
-                                char *reason, size_t reasonlen)
+                                const char *mtype, char *reason, size_t reasonlen)
 {
-    char err[400];
-    int rc, to;
+    int produced = ev->version, rc;
 
-    if (c->contracts) {
-        err[0] = '\0';
-        rc = contracts_validate(c->contracts, ev->type, ev->version, ev->data, err, sizeof(err));
-        if (rc == -ENOENT) {
-            snprintf(reason, reasonlen, "schema: no schema for '%s' v%d", ev->type, ev->version);
-            return -EINVAL; /* a version the contracts do not know is never processable */
-        }
-        if (rc < 0) {
-            snprintf(reason, reasonlen, "schema: %s", err);
-            if (c->schema_policy != KAFKA_SCHEMA_LENIENT_V1 || ev->version != 1)
-                return -EINVAL;
-            log_warnx("event '%s' (%s v%d) from '%s' [%" PRId32 "] offset %" PRId64
-                      " is invalid; handled anyway: %s",
-                      ev->id, ev->type, ev->version, rd_kafka_topic_name(m->rkt), m->partition,
-                      m->offset, reason);
-            kafka__count(event_topic(ev->type) ? ev->type : "unknown", "schema_invalid");
-            reason[0] = '\0';
-        }
-    }
-    for (to = ev->version; to < kt->max_version && upcast_find(ev->type, to); to++)
-        ;
-    if (to == ev->version)
+    if (!c->check)
         return 0;
-    err[0] = '\0';
-    rc = upcast_to(ev->type, ev->version, to, ev->data, err, sizeof(err));
+    reason[0] = '\0';
+    rc = c->check(ev, kt->max_version, c->check_arg, reason, reasonlen);
     if (rc < 0) {
-        snprintf(reason, reasonlen, "upcast: %s", err);
+        if (!reason[0])
+            snprintf(reason, reasonlen, "payload check failed");
         return -EINVAL;
     }
-    ev->version = to;
-    event_schema_urn(ev->type, to, ev->dataschema, sizeof(ev->dataschema));
+    if (rc > 0) {
+        log_warnx("event '%s' (%s v%d) from '%s' [%" PRId32 "] offset %" PRId64
+                  " is invalid; handled anyway: %s",
+                  ev->id, ev->type, produced, rd_kafka_topic_name(m->rkt), m->partition, m->offset,
+                  reason);
+        kafka__count(mtype, "schema_invalid");
+    }
     return 0;
 }
 
@@ -822,7 +431,7 @@ static void kafka__handle(struct kafka_consumer *c, const rd_kafka_message_t *m)
         goto out;
     }
 
-    if (kafka__check_payload(c, &ev, kt, m, reason, sizeof(reason)) < 0) {
+    if (kafka__check_payload(c, &ev, kt, m, mtype, reason, sizeof(reason)) < 0) {
         kafka__to_dlq(c, m, rt, delivery, mtype, reason, 1);
         goto out;
     }
@@ -1085,8 +694,8 @@ struct kafka_consumer *kafka_consumer_start(const struct kafka_consumer_opts *op
     c->handler = opts->handler;
     c->app = opts->app;
     c->dlq = opts->dlq_producer;
-    c->contracts = opts->contracts;
-    c->schema_policy = opts->schema_policy;
+    c->check = opts->check;
+    c->check_arg = opts->check_arg;
     c->max_attempts = opts->max_attempts > 0 ? opts->max_attempts : KAFKA_DEFAULT_MAX_ATTEMPTS;
     c->backoff_base_ms =
         opts->backoff_base_ms > 0 ? opts->backoff_base_ms : KAFKA_DEFAULT_BACKOFF_BASE_MS;
@@ -1169,171 +778,4 @@ void kafka_consumer_stop(struct kafka_consumer *c)
     if (c->thread_started)
         pthread_join(c->thread, NULL); /* the thread commits and closes */
     kafka__consumer_free(c);
-}
-
-/* ------------------------------------------------------------------------------------------ */
-/* topics                                                                                      */
-
-/* Waits until every topic has partitions in the metadata (on librdkafka's mock cluster, which
- * has no CreateTopics, the metadata request itself creates them). 0 or -EIO. */
-static int kafka__topics_ready(rd_kafka_t *rk, const char *const *topics, char *errbuf,
-                               size_t errlen)
-{
-    int64_t deadline = util_now_mono_ms() + KAFKA_ADMIN_TIMEOUT_MS;
-    size_t i;
-
-    for (i = 0; topics[i]; i++) {
-        rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, topics[i], NULL);
-        rd_kafka_resp_err_t err = RD_KAFKA_RESP_ERR__TIMED_OUT;
-
-        if (!rkt) {
-            snprintf(errbuf, errlen, "topic '%s': %s", topics[i],
-                     rd_kafka_err2str(rd_kafka_last_error()));
-            return -EIO;
-        }
-        while (util_now_mono_ms() < deadline) {
-            const struct rd_kafka_metadata *md = NULL;
-
-            err = rd_kafka_metadata(rk, 0, rkt, &md, 2000);
-            if (!err && md->topic_cnt == 1 && md->topics[0].err)
-                err = md->topics[0].err;
-            else if (!err && (md->topic_cnt != 1 || md->topics[0].partition_cnt == 0))
-                err = RD_KAFKA_RESP_ERR_LEADER_NOT_AVAILABLE;
-            if (md)
-                rd_kafka_metadata_destroy(md);
-            if (!err)
-                break;
-            rd_kafka_poll(rk, 100); /* metadata not propagated yet: wait a little */
-        }
-        rd_kafka_topic_destroy(rkt);
-        if (err) {
-            snprintf(errbuf, errlen, "topic '%s' not available: %s", topics[i],
-                     rd_kafka_err2str(err));
-            return -EIO;
-        }
-    }
-    return 0;
-}
-
-static bool kafka__has_broker(const struct rd_kafka_metadata *md, int32_t id)
-{
-    int i;
-
-    for (i = 0; id >= 0 && i < md->broker_cnt; i++)
-        if (md->brokers[i].id == id)
-            return true;
-    return false;
-}
-
-int kafka_create_topics(const char *bootstrap, const char *const *topics, int partitions,
-                        char *errbuf, size_t errlen)
-{
-    rd_kafka_conf_t *conf = NULL;
-    rd_kafka_t *rk = NULL;
-    rd_kafka_NewTopic_t **newts = NULL;
-    rd_kafka_AdminOptions_t *options = NULL;
-    rd_kafka_queue_t *queue = NULL;
-    rd_kafka_event_t *rkev = NULL;
-    const rd_kafka_CreateTopics_result_t *res;
-    const rd_kafka_topic_result_t **tres;
-    size_t n = 0, i, cnt;
-    const struct rd_kafka_metadata *md = NULL;
-    rd_kafka_resp_err_t err;
-    bool unsupported = false;
-    int r = -EIO;
-
-    if (!bootstrap || !topics) {
-        snprintf(errbuf, errlen, "kafka bootstrap and topics are required");
-        return -EIO;
-    }
-    while (topics[n])
-        n++;
-    if (n == 0)
-        return 0;
-    conf = kafka__conf_new();
-    if (!conf || rd_kafka_conf_set(conf, "bootstrap.servers", bootstrap, errbuf, errlen))
-        goto out;
-    rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errbuf, errlen);
-    if (!rk)
-        goto out;
-    conf = NULL; /* now owned by rk */
-
-    err = rd_kafka_metadata(rk, 0, NULL, &md, 10000);
-    if (err) {
-        snprintf(errbuf, errlen, "kafka metadata: %s", rd_kafka_err2str(err));
-        goto out;
-    }
-    if (!kafka__has_broker(md, rd_kafka_controllerid(rk, 5000))) {
-        /* librdkafka's mock cluster names a controller that is not one of its brokers and has
-         * no CreateTopics; its topics appear on the first metadata request that allows it
-         * (kafka__topics_ready) */
-        unsupported = true;
-        goto ready;
-    }
-    newts = calloc(n, sizeof(*newts));
-    if (!newts) {
-        snprintf(errbuf, errlen, "out of memory");
-        goto out;
-    }
-    for (i = 0; i < n; i++) {
-        newts[i] =
-            rd_kafka_NewTopic_new(topics[i], partitions > 0 ? partitions : 1, 1, errbuf, errlen);
-        if (!newts[i])
-            goto out;
-    }
-    options = rd_kafka_AdminOptions_new(rk, RD_KAFKA_ADMIN_OP_CREATETOPICS);
-    if (!options ||
-        rd_kafka_AdminOptions_set_operation_timeout(options, KAFKA_ADMIN_TIMEOUT_MS - 5000, errbuf,
-                                                    errlen) ||
-        rd_kafka_AdminOptions_set_request_timeout(options, KAFKA_ADMIN_TIMEOUT_MS, errbuf, errlen))
-        goto out;
-    queue = rd_kafka_queue_new(rk);
-    rd_kafka_CreateTopics(rk, newts, n, options, queue);
-    rkev = rd_kafka_queue_poll(queue, KAFKA_ADMIN_TIMEOUT_MS + 5000);
-    if (!rkev) {
-        snprintf(errbuf, errlen, "create topics: timed out");
-        goto out;
-    }
-    if (rd_kafka_event_error(rkev) == RD_KAFKA_RESP_ERR__UNSUPPORTED_FEATURE) {
-        unsupported = true; /* the mock cluster: topics appear on first metadata request */
-    } else if (rd_kafka_event_error(rkev)) {
-        snprintf(errbuf, errlen, "create topics: %s", rd_kafka_event_error_string(rkev));
-        goto out;
-    } else {
-        res = rd_kafka_event_CreateTopics_result(rkev);
-        tres = rd_kafka_CreateTopics_result_topics(res, &cnt);
-        for (i = 0; i < cnt; i++) {
-            err = rd_kafka_topic_result_error(tres[i]);
-            if (err == RD_KAFKA_RESP_ERR__UNSUPPORTED_FEATURE) {
-                unsupported = true;
-            } else if (err && err != RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS) {
-                snprintf(errbuf, errlen, "create topic '%s': %s",
-                         rd_kafka_topic_result_name(tres[i]),
-                         rd_kafka_topic_result_error_string(tres[i]));
-                goto out;
-            }
-        }
-    }
-ready:
-    if (unsupported)
-        log_debug("kafka: CreateTopics unsupported by the broker, relying on auto-creation");
-    r = kafka__topics_ready(rk, topics, errbuf, errlen);
-out:
-    if (md)
-        rd_kafka_metadata_destroy(md);
-    if (rkev)
-        rd_kafka_event_destroy(rkev);
-    if (queue)
-        rd_kafka_queue_destroy(queue);
-    if (options)
-        rd_kafka_AdminOptions_destroy(options);
-    for (i = 0; newts && i < n; i++)
-        if (newts[i])
-            rd_kafka_NewTopic_destroy(newts[i]);
-    free(newts);
-    if (conf)
-        rd_kafka_conf_destroy(conf);
-    if (rk)
-        rd_kafka_destroy(rk);
-    return r;
 }

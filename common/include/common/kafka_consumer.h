@@ -1,0 +1,122 @@
+/*
+ * kafka_consumer.h - the consumer with the failure policy every service shares (librdkafka
+ * wrapped once; see kafka.h).
+ *
+ * One thread owning its rd_kafka_t; group id from configuration; enable.auto.offset.store=false,
+ * so an offset is stored (and auto-committed) only after its handler succeeded or the message
+ * went to the dead-letter topic. For each message:
+ *   - unparseable envelope → DLQ at once;
+ *   - type not in opts.types → skipped (offset stored), debug log;
+ *   - version outside [min_version, max_version] of its type → DLQ;
+ *   - with opts.check: the hook validates the payload and upcasts it towards max_version (see
+ *     kafka_check_fn); a refusal → DLQ with the hook's reason; a lenient answer → a warning,
+ *     commerce_events_consumed_total{result="schema_invalid"}, and the handler still runs;
+ *   - handler KAFKA_OK → offset stored;
+ *   - handler KAFKA_FAIL (permanent) → DLQ;
+ *   - handler KAFKA_RETRY (transient) → the partition is paused and rewound to this offset,
+ *     and resumed after an exponential backoff with jitter, so the same message comes back
+ *     first (no reordering within a key) while the thread keeps polling (never exceeds
+ *     max.poll.interval.ms) and other partitions go on; after max_attempts → DLQ;
+ *   - handler KAFKA_UNAVAILABLE (a dependency is down) → the same pause and rewind, backoff
+ *     growing up to backoff_max_ms, but the attempt is not counted: never to the DLQ for it.
+ * DLQ records go to "<topic>.dlq" with the original key, value and headers plus
+ * dlq_original_topic, dlq_original_partition, dlq_original_offset, dlq_consumer_group,
+ * dlq_service, dlq_error, dlq_attempts, dlq_time. If the DLQ produce itself fails the message
+ * is retried like a transient failure (never lost, never skipped).
+ * kafka_consumer_stop(): the in-flight handler finishes, stored offsets are committed, then
+ * close → destroy.
+ */
+#ifndef COMMON_KAFKA_CONSUMER_H
+#define COMMON_KAFKA_CONSUMER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/event.h"
+#include "common/kafka_producer.h"
+
+enum kafka_result {
+    KAFKA_OK = 0, /* done (also: duplicate, nothing to do) */
+    KAFKA_RETRY,  /* transient: a deadlock, a lock wait, a failure a retry may cure */
+    KAFKA_FAIL,   /* permanent: invalid payload, a rule that can never pass */
+    /* a dependency (database, Redis) cannot be reached: not this message's fault, so retried
+     * like KAFKA_RETRY but without counting towards max_attempts — an outage of any length
+     * holds the partition back instead of dead-lettering every message that meets it */
+    KAFKA_UNAVAILABLE,
+};
+
+struct kafka_record {
+    const char *topic;
+    int32_t partition;
+    int64_t offset;
+    const char *key;
+    size_t keylen;
+    const char *value;
+    size_t len;
+    int attempt; /* 1 on first delivery */
+    int version; /* the payload's version as produced (ev->version is after upcasting) */
+};
+
+/* The handler. @ev is parsed and valid for the call; the thread's current msgctx is set from
+ * it. @ev->data has passed opts.check (validated and upcast): @ev->version and @ev->dataschema
+ * name the version it was upcast to, @rec->version the one produced.
+ * Write a reason into @errbuf when returning anything but KAFKA_OK. */
+typedef enum kafka_result (*kafka_handler_fn)(const struct event *ev,
+                                              const struct kafka_record *rec, void *app,
+                                              char *errbuf, size_t errlen);
+
+struct kafka_type {
+    const char *type;
+    int min_version;
+    int max_version; /* also the version payloads are upcast to */
+};
+
+/* A check's answer for a payload that is invalid but handled anyway (any value > 0). */
+#define KAFKA_CHECK_LENIENT 1
+
+/*
+ * The payload check (opts.check), called on the consumer thread before the handler with the
+ * parsed @ev, its version as produced in @ev->version, and @max_version, the newest version the
+ * handler takes. It validates @ev->data and upcasts it in place towards @max_version (updating
+ * @ev->version and @ev->dataschema). Returns
+ *   0                    the handler runs;
+ *   a negative errno     never processable: to the DLQ with @reason as dlq_error;
+ *   KAFKA_CHECK_LENIENT  invalid, but the handler runs (its own checks decide): @reason is
+ *                        logged as a warning and counted result="schema_invalid".
+ * contracts_check_event() (common/contracts.h) is the one the services use.
+ */
+typedef int (*kafka_check_fn)(struct event *ev, int max_version, const void *arg, char *reason,
+                              size_t reasonlen);
+
+struct kafka_consumer_opts {
+    const char *bootstrap;
+    const char *group_id;
+    const char *service;            /* for DLQ headers and logs */
+    const char *const *topics;      /* NULL-terminated */
+    const struct kafka_type *types; /* handled types, terminated by {NULL} */
+    kafka_handler_fn handler;
+    void *app;
+    struct kafka_producer *dlq_producer; /* borrowed; required */
+    int max_attempts;                    /* before the DLQ (default 8) */
+    int backoff_base_ms;                 /* default 200 */
+    int backoff_max_ms;                  /* default 30000 */
+    const char *auto_offset_reset;       /* default "earliest" */
+    /* session.timeout.ms (default librdkafka's 45000): how long the group waits for a member
+     * that stopped heartbeating (a crash) before its partitions go to the others */
+    int session_timeout_ms;
+    /* optional: the payload check and its @arg (borrowed, must outlive the consumer); NULL:
+     * payloads reach the handler as produced */
+    kafka_check_fn check;
+    const void *check_arg;
+};
+
+struct kafka_consumer;
+
+/* Creates the consumer, subscribes, and starts its thread. NULL with a reason in @errbuf. */
+struct kafka_consumer *kafka_consumer_start(const struct kafka_consumer_opts *opts, char *errbuf,
+                                            size_t errlen);
+
+/* Drains and stops (see above), then frees. Accepts NULL. */
+void kafka_consumer_stop(struct kafka_consumer *c);
+
+#endif

@@ -1,0 +1,51 @@
+/*
+ * kafka_producer.h - the idempotent producer (librdkafka wrapped once; see kafka.h).
+ *
+ * enable.idempotence=true (acks=all, ordered per partition), one per process, with its own
+ * delivery-report poller thread. kafka_produce_wait() sends a batch and blocks until each
+ * message has its delivery report (bounded by message_timeout_ms), which is what the outbox
+ * relay needs to delete only what the broker acknowledged.
+ */
+#ifndef COMMON_KAFKA_PRODUCER_H
+#define COMMON_KAFKA_PRODUCER_H
+
+#include <stddef.h>
+
+#include "common/event.h"
+
+struct kafka_producer_opts {
+    const char *bootstrap;
+    const char *client_id;
+    int message_timeout_ms; /* delivery deadline per message (default 10000) */
+};
+
+struct kafka_producer;
+
+/* Returns NULL with a reason in @errbuf. Caller owns: kafka_producer_free (flushes first). */
+struct kafka_producer *kafka_producer_new(const struct kafka_producer_opts *opts, char *errbuf,
+                                          size_t errlen);
+void kafka_producer_free(struct kafka_producer *p);
+
+struct kafka_msg {
+    const char *topic;
+    const char *key; /* may be NULL */
+    size_t keylen;
+    const void *value;
+    size_t len;
+    const struct event_header *headers;
+    size_t nheaders;
+    int result;      /* out: 0 delivered, negative errno otherwise */
+    char error[128]; /* out: librdkafka's reason when result != 0 */
+};
+
+/* Produces @n messages (copied) and waits for every delivery report.
+ * Returns 0 when all were delivered, else -EIO (see each msg's result). */
+int kafka_produce_wait(struct kafka_producer *p, struct kafka_msg *msgs, size_t n);
+
+/* Convenience: one event to its topic (event_topic) with key @key. 0 or -EIO/-EINVAL. */
+int kafka_publish_event(struct kafka_producer *p, const struct event *ev, const char *key);
+
+/* Broker reachability for readiness: 0 if metadata could be fetched within @timeout_ms. */
+int kafka_producer_ping(struct kafka_producer *p, int timeout_ms, char *why, size_t whylen);
+
+#endif

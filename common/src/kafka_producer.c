@@ -1,0 +1,299 @@
+/*
+ * kafka_producer.c - the idempotent producer (kafka_producer.h): its delivery-report poller,
+ * kafka_produce_wait() and the batch it waits on, kafka_publish_event() and the readiness ping.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <librdkafka/rdkafka.h>
+
+#include "common/kafka_producer.h"
+#include "common/log.h"
+#include "common/util.h"
+#include "kafka_internal.h"
+
+#define KAFKA_DEFAULT_MSG_TIMEOUT_MS 10000
+
+struct kafka_producer {
+    rd_kafka_t *rk;
+    pthread_t poller;
+    bool poller_started;
+    atomic_bool stop;
+    int timeout_ms;
+};
+
+/* One kafka_produce_wait() call: counts the delivery reports still to come. Lives on the
+ * caller's stack; no report touches it after the count reached zero. */
+struct kafka_batch {
+    pthread_mutex_t lock;
+    pthread_cond_t done;
+    size_t outstanding;
+};
+
+/* The per-message opaque: where the delivery report writes its result. */
+struct kafka_slot {
+    struct kafka_batch *batch;
+    struct kafka_msg *msg;
+};
+
+static void kafka__dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
+{
+    struct kafka_slot *slot = m->_private;
+    struct kafka_batch *batch;
+
+    (void)rk;
+    (void)opaque;
+    if (!slot)
+        return;
+    batch = slot->batch;
+    slot->msg->result = kafka__errno(m->err);
+    if (m->err)
+        util_strlcpy(slot->msg->error, rd_kafka_err2str(m->err), sizeof(slot->msg->error));
+    pthread_mutex_lock(&batch->lock);
+    if (--batch->outstanding == 0)
+        pthread_cond_broadcast(&batch->done);
+    pthread_mutex_unlock(&batch->lock);
+    /* @slot and @batch may be gone from here on */
+}
+
+static void *kafka__poller_main(void *arg)
+{
+    struct kafka_producer *p = arg;
+
+    kafka__block_signals();
+    while (!atomic_load(&p->stop))
+        rd_kafka_poll(p->rk, KAFKA_POLL_MS);
+    return NULL;
+}
+
+struct kafka_producer *kafka_producer_new(const struct kafka_producer_opts *opts, char *errbuf,
+                                          size_t errlen)
+{
+    struct kafka_producer *p = NULL;
+    rd_kafka_conf_t *conf = NULL;
+    char timeout[16];
+
+    if (!opts || !opts->bootstrap || !*opts->bootstrap) {
+        snprintf(errbuf, errlen, "kafka bootstrap servers not set");
+        goto bad;
+    }
+    p = calloc(1, sizeof(*p));
+    conf = kafka__conf_new();
+    if (!p || !conf) {
+        snprintf(errbuf, errlen, "out of memory");
+        goto bad;
+    }
+    p->timeout_ms =
+        opts->message_timeout_ms > 0 ? opts->message_timeout_ms : KAFKA_DEFAULT_MSG_TIMEOUT_MS;
+    atomic_init(&p->stop, false);
+    snprintf(timeout, sizeof(timeout), "%d", p->timeout_ms);
+    {
+        /* clang-format off */
+        const char *const kv[] = {
+            "bootstrap.servers", opts->bootstrap,
+            "client.id", opts->client_id,
+            "enable.idempotence", "true",
+            "linger.ms", "5",
+            "message.timeout.ms", timeout,
+            NULL,
+        };
+        /* clang-format on */
+
+        if (kafka__conf_set(conf, kv, errbuf, errlen) < 0)
+            goto bad;
+    }
+    rd_kafka_conf_set_dr_msg_cb(conf, kafka__dr_cb);
+    p->rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errbuf, errlen);
+    if (!p->rk)
+        goto bad;
+    conf = NULL; /* now owned by rk */
+    if (pthread_create(&p->poller, NULL, kafka__poller_main, p) != 0) {
+        snprintf(errbuf, errlen, "cannot start the delivery report thread");
+        goto bad;
+    }
+    p->poller_started = true;
+    return p;
+bad:
+    if (conf)
+        rd_kafka_conf_destroy(conf);
+    kafka_producer_free(p);
+    return NULL;
+}
+
+void kafka_producer_free(struct kafka_producer *p)
+{
+    rd_kafka_resp_err_t err;
+
+    if (!p)
+        return;
+    if (p->rk) {
+        err = rd_kafka_flush(p->rk, p->timeout_ms + 1000);
+        if (err)
+            log_warnx("kafka producer flush: %d message(s) not delivered: %s",
+                      rd_kafka_outq_len(p->rk), rd_kafka_err2str(err));
+    }
+    if (p->poller_started) {
+        atomic_store(&p->stop, true);
+        pthread_join(p->poller, NULL);
+    }
+    if (p->rk)
+        rd_kafka_destroy(p->rk);
+    free(p);
+}
+
+/* Builds the librdkafka header list of @msg (or copies @raw). Caller owns. */
+static rd_kafka_headers_t *kafka__headers(const struct kafka_msg *msg,
+                                          const rd_kafka_headers_t *raw)
+{
+    rd_kafka_headers_t *hdrs;
+    size_t i;
+
+    if (raw)
+        return rd_kafka_headers_copy(raw);
+    hdrs = rd_kafka_headers_new(msg->nheaders ? msg->nheaders : 1);
+    for (i = 0; hdrs && i < msg->nheaders; i++) {
+        const struct event_header *h = &msg->headers[i];
+
+        if (rd_kafka_header_add(hdrs, h->name, -1, h->value, h->value ? -1 : 0)) {
+            rd_kafka_headers_destroy(hdrs);
+            return NULL;
+        }
+    }
+    return hdrs;
+}
+
+/* kafka_produce_wait(), optionally with prebuilt header lists (@raw[i] copied, may be NULL). */
+int kafka__produce(struct kafka_producer *p, struct kafka_msg *msgs, size_t n,
+                   rd_kafka_headers_t *const *raw)
+{
+    struct kafka_batch batch = {.outstanding = 0};
+    struct kafka_slot *slots;
+    int64_t deadline = util_now_mono_ms() + p->timeout_ms;
+    size_t i;
+    int r = 0;
+
+    for (i = 0; i < n; i++) {
+        msgs[i].result = 0;
+        msgs[i].error[0] = '\0';
+    }
+    if (n == 0)
+        return 0;
+    slots = calloc(n, sizeof(*slots));
+    if (!slots) {
+        for (i = 0; i < n; i++) {
+            msgs[i].result = -ENOMEM;
+            util_strlcpy(msgs[i].error, "out of memory", sizeof(msgs[i].error));
+        }
+        return -EIO;
+    }
+    pthread_mutex_init(&batch.lock, NULL);
+    pthread_cond_init(&batch.done, NULL);
+
+    for (i = 0; i < n; i++) {
+        struct kafka_msg *msg = &msgs[i];
+        rd_kafka_headers_t *hdrs = kafka__headers(msg, raw ? raw[i] : NULL);
+        rd_kafka_resp_err_t err;
+
+        if (!hdrs) {
+            msg->result = -ENOMEM;
+            util_strlcpy(msg->error, "out of memory", sizeof(msg->error));
+            continue;
+        }
+        slots[i] = (struct kafka_slot){&batch, msg};
+        /* counted before the send: the report may arrive before producev() returns */
+        pthread_mutex_lock(&batch.lock);
+        batch.outstanding++;
+        pthread_mutex_unlock(&batch.lock);
+        for (;;) {
+            err = rd_kafka_producev(p->rk, RD_KAFKA_V_TOPIC(msg->topic),
+                                    RD_KAFKA_V_KEY(msg->key, msg->key ? msg->keylen : 0),
+                                    RD_KAFKA_V_VALUE((void *)msg->value, msg->len),
+                                    RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                                    RD_KAFKA_V_HEADERS(hdrs), RD_KAFKA_V_OPAQUE(&slots[i]),
+                                    RD_KAFKA_V_END);
+            if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL || util_now_mono_ms() >= deadline)
+                break;
+            /* the local queue is full: give the poller a moment to drain reports */
+            rd_kafka_poll(p->rk, 10);
+        }
+        if (err) {
+            rd_kafka_headers_destroy(hdrs);
+            msg->result = kafka__errno(err);
+            util_strlcpy(msg->error, rd_kafka_err2str(err), sizeof(msg->error));
+            pthread_mutex_lock(&batch.lock);
+            batch.outstanding--;
+            pthread_mutex_unlock(&batch.lock);
+            continue;
+        }
+        hdrs = NULL; /* now owned by rk */
+    }
+
+    /* librdkafka reports every message within message.timeout.ms, so this ends. */
+    pthread_mutex_lock(&batch.lock);
+    while (batch.outstanding > 0)
+        pthread_cond_wait(&batch.done, &batch.lock);
+    pthread_mutex_unlock(&batch.lock);
+    pthread_cond_destroy(&batch.done);
+    pthread_mutex_destroy(&batch.lock);
+    free(slots);
+
+    for (i = 0; i < n; i++)
+        if (msgs[i].result != 0)
+            r = -EIO;
+    return r;
+}
+
+int kafka_produce_wait(struct kafka_producer *p, struct kafka_msg *msgs, size_t n)
+{
+    return kafka__produce(p, msgs, n, NULL);
+}
+
+int kafka_publish_event(struct kafka_producer *p, const struct event *ev, const char *key)
+{
+    struct event_header hdrs[EVENT_MAX_HEADERS];
+    struct kafka_msg msg;
+    const char *topic = event_topic(ev->type);
+    char *json;
+    int r;
+
+    if (!topic)
+        return -EINVAL;
+    json = event_to_json(ev);
+    if (!json)
+        return -EIO;
+    memset(&msg, 0, sizeof(msg));
+    msg.topic = topic;
+    msg.key = key;
+    msg.keylen = key ? strlen(key) : 0;
+    msg.value = json;
+    msg.len = strlen(json);
+    msg.headers = hdrs;
+    msg.nheaders = event_to_headers(ev, hdrs, EVENT_MAX_HEADERS);
+    r = kafka_produce_wait(p, &msg, 1);
+    free(json);
+    return r;
+}
+
+int kafka_producer_ping(struct kafka_producer *p, int timeout_ms, char *why, size_t whylen)
+{
+    const struct rd_kafka_metadata *md = NULL;
+    rd_kafka_resp_err_t err;
+    int r = 0;
+
+    err = rd_kafka_metadata(p->rk, 0, NULL, &md, timeout_ms);
+    if (err) {
+        snprintf(why, whylen, "kafka metadata: %s", rd_kafka_err2str(err));
+        r = -EIO;
+    } else if (md->broker_cnt == 0) {
+        snprintf(why, whylen, "kafka metadata lists no broker");
+        r = -EIO;
+    }
+    if (md)
+        rd_kafka_metadata_destroy(md);
+    return r;
+}
