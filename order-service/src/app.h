@@ -7,6 +7,9 @@
 #include "common/http.h"
 #include "common/kafka.h"
 #include "common/outbox.h"
+#include "common/svc.h"
+#include "common/worker.h"
+#include "saga.h"
 #include "store_order.h"
 
 #define ORDER_SERVICE "order-service"
@@ -34,22 +37,18 @@ void http_order_get(struct http_req *req, struct http_resp *resp, void *app);
 void http_order_cancel(struct http_req *req, struct http_resp *resp, void *app);
 void http_order_refund(struct http_req *req, struct http_resp *resp, void *app);
 
-/* events.c: the consumed types and the consumer's handler (@app is struct order_app). */
-extern const struct kafka_type ORDER_CONSUMED_TYPES[];
+/* events.c: the consumed event types and their handlers (@app is struct order_app),
+ * terminated by {EVENT_NONE, NULL}. */
+extern const struct svc_handler ORDER_HANDLERS[];
+/* The consumer's handler until svc_main() dispatches: calls the ORDER_HANDLERS entry of
+ * @ev's type (KAFKA_FAIL for another type). */
 enum kafka_result order_handle_event(const struct event *ev, const struct kafka_record *rec,
                                      void *app, char *errbuf, size_t errlen);
 
-/* saga.c: the saga metrics. order_metrics_register() once at start; order_step_done() after
- * the commit of a step (kicks the relay when something was published, counts outcomes). */
-void order_metrics_register(void);
-void order_step_done(struct order_app *app, const struct store_order *o,
-                     const struct order_outcome *out);
+/* saga.h: the saga step (order_saga_step) and its metrics (order_metrics_register). */
 
-/* deadline.c: the payment-deadline scheduler thread. */
-struct order_deadline;
-/* NULL with a reason in @errbuf. */
-struct order_deadline *order_deadline_start(struct order_app *app, char *errbuf, size_t errlen);
-/* Stops after the current scan and frees. Accepts NULL. */
-void order_deadline_stop(struct order_deadline *d);
+/* deadline.c: one payment-deadline scan, a worker_fn (@app is struct order_app; run every
+ * cfg->deadline_scan_ms). Returns -1: the worker's period. */
+long order_deadline_run(struct worker *w, void *app);
 
 #endif

@@ -1,7 +1,8 @@
 /*
  * events.c - the consumer's handler. product.sku.created feeds the price copy; stock.* and
  * payment.* drive the saga. Each event is one transaction: inbox record, the order row locked,
- * the state machine's step (state, history, outbox), commit. Invalid payload → KAFKA_FAIL
+ * the state machine's step (state, history, outbox), commit: one order_saga_step() (saga.c).
+ * ORDER_HANDLERS is the one list of consumed types. Invalid payload → KAFKA_FAIL
  * (dead-letter topic); database unreachable → KAFKA_UNAVAILABLE (waited out), deadlock →
  * KAFKA_RETRY; an order this service does not know → KAFKA_OK with a warning.
  */
@@ -15,39 +16,11 @@
 #include "common/inbox.h"
 #include "common/jsonx.h"
 #include "common/log.h"
+#include "common/event_types.h"
 #include "common/svc.h"
 
 #define ORDER_ID_MAX 64
 #define PAYMENT_ID_MAX 64
-
-const struct kafka_type ORDER_CONSUMED_TYPES[] = {
-    {"product.sku.created", 1, 1},
-    {"stock.reserved", 1, 1},
-    {"stock.reservation.failed", 1, 1},
-    {"stock.confirmed", 1, 1},
-    {"stock.confirm.failed", 1, 1},
-    {"stock.released", 1, 1},
-    {"payment.created", 1, 1},
-    {"payment.completed", 1, 2}, /* v1 upcast to v2 (approvedAtTime) */
-    {"payment.failed", 1, 1},
-    {"payment.refunded", 1, 1},
-    {NULL, 0, 0},
-};
-
-static const struct {
-    const char *type;
-    enum order_input in;
-} inputs[] = {
-    {"stock.reserved", ORDER_IN_STOCK_RESERVED},
-    {"stock.reservation.failed", ORDER_IN_STOCK_RESERVATION_FAILED},
-    {"stock.confirmed", ORDER_IN_STOCK_CONFIRMED},
-    {"stock.confirm.failed", ORDER_IN_STOCK_CONFIRM_FAILED},
-    {"stock.released", ORDER_IN_STOCK_RELEASED},
-    {"payment.created", ORDER_IN_PAYMENT_CREATED},
-    {"payment.completed", ORDER_IN_PAYMENT_COMPLETED},
-    {"payment.failed", ORDER_IN_PAYMENT_FAILED},
-    {"payment.refunded", ORDER_IN_PAYMENT_REFUNDED},
-};
 
 static enum kafka_result db_failure(int rc, struct db_conn *conn, const char *what, char *errbuf,
                                     size_t errlen)
@@ -56,15 +29,17 @@ static enum kafka_result db_failure(int rc, struct db_conn *conn, const char *wh
     return svc_db_result(rc);
 }
 
-static enum kafka_result handle_sku(struct order_app *app, const struct event *ev, char *errbuf,
-                                    size_t errlen)
+static enum kafka_result handle_sku(const struct event *ev, const struct kafka_record *rec,
+                                    void *arg, char *errbuf, size_t errlen)
 {
+    struct order_app *app = arg;
     long long sku = 0, price = 0, product = 0;
     cJSON *errors = NULL;
     struct db_conn *conn;
     enum kafka_result res = KAFKA_OK;
     int rc;
 
+    (void)rec;
     jsonx_int(ev->data, "skuId", "skuId", true, 1, INT64_MAX, &sku, &errors);
     jsonx_int(ev->data, "price", "price", true, 1, ORDER_MAX_PRICE, &price, &errors);
     jsonx_int(ev->data, "productId", "productId", false, 1, INT64_MAX, &product, &errors);
@@ -96,37 +71,30 @@ out:
     return res;
 }
 
-enum kafka_result order_handle_event(const struct event *ev, const struct kafka_record *rec,
-                                     void *arg, char *errbuf, size_t errlen)
+/* stock.* and payment.*: one saga step for input @in. */
+static enum kafka_result handle_saga(enum order_input in, const struct event *ev,
+                                     struct order_app *app, char *errbuf, size_t errlen)
 {
-    struct order_app *app = arg;
-    struct order_args args = {.paid_amount = -1};
-    enum order_input in = ORDER_NINPUT;
-    const char *order_id = NULL, *payment_id = NULL;
+    struct saga_input step_in = {.in = in,
+                                 .ctx = msgctx_current(),
+                                 .event_id = ev->id,
+                                 .note = ev->type,
+                                 .inbox_group = app->cfg->svc.kafka_group_id,
+                                 .inbox_type = ev->type,
+                                 .paid_amount = -1};
+    struct saga_result step;
     cJSON *errors = NULL;
     struct db_conn *conn;
-    struct store_order o;
-    struct order_outcome out = {0};
     enum kafka_result res = KAFKA_OK;
     int rc;
 
-    (void)rec;
-    if (strcmp(ev->type, "product.sku.created") == 0)
-        return handle_sku(app, ev, errbuf, errlen);
-    for (size_t i = 0; i < sizeof(inputs) / sizeof(inputs[0]); i++) {
-        if (strcmp(ev->type, inputs[i].type) == 0)
-            in = inputs[i].in;
-    }
-    if (in == ORDER_NINPUT) {
-        snprintf(errbuf, errlen, "unexpected event type '%s'", ev->type);
-        return KAFKA_FAIL;
-    }
-    jsonx_str(ev->data, "orderId", "orderId", true, ORDER_ID_MAX, &order_id, &errors);
+    jsonx_str(ev->data, "orderId", "orderId", true, ORDER_ID_MAX, &step_in.order_id, &errors);
     if (in == ORDER_IN_PAYMENT_COMPLETED)
-        jsonx_int(ev->data, "paidAmount", "paidAmount", true, 0, INT64_MAX, &args.paid_amount,
+        jsonx_int(ev->data, "paidAmount", "paidAmount", true, 0, INT64_MAX, &step_in.paid_amount,
                   &errors);
     if (in == ORDER_IN_PAYMENT_CREATED)
-        jsonx_str(ev->data, "paymentId", "paymentId", false, PAYMENT_ID_MAX, &payment_id, &errors);
+        jsonx_str(ev->data, "paymentId", "paymentId", false, PAYMENT_ID_MAX, &step_in.payment_id,
+                  &errors);
     if (errors) {
         jsonx_errors_text(errors, errbuf, errlen);
         cJSON_Delete(errors);
@@ -135,38 +103,66 @@ enum kafka_result order_handle_event(const struct event *ev, const struct kafka_
     conn = db_acquire(app->pool, errbuf, errlen);
     if (!conn)
         return KAFKA_UNAVAILABLE;
-    rc = db_begin(conn);
-    if (rc == 0)
-        rc = inbox_record(conn, app->cfg->svc.kafka_group_id, ev->id, ev->type);
+    rc = order_saga_step(app, conn, &step_in, &step);
     if (rc == -EALREADY) {
-        db_rollback(conn);
         log_debug("event '%s' (%s) seen before", ev->id, ev->type);
-        goto out;
-    }
-    if (rc == 0)
-        rc = store_order_lock(conn, order_id, &o);
-    if (rc == -ENOENT) {
+    } else if (rc == -ENOENT) {
         /* another deployment's or test run's order: nothing of ours to change */
-        db_rollback(conn);
-        log_warnx("%s for unknown order '%s' ignored", ev->type, order_id);
-        goto out;
+        log_warnx("%s for unknown order '%s' ignored", ev->type, step_in.order_id);
+    } else if (rc < 0) {
+        snprintf(errbuf, errlen, "cannot apply the event: %s (%d)", step.errmsg, rc);
+        res = svc_db_result(rc);
+        log_warnx("failed to apply %s to order '%s': %s", ev->type, step_in.order_id, errbuf);
+    } else if (step.out.verdict != ORDER_APPLIED) {
+        log_info("%s ignored for order '%s' in status %s", ev->type, step_in.order_id,
+                 order_status_name(step.order.st.status));
     }
-    if (rc == 0)
-        rc = store_order_step(conn, &o, in, &args, msgctx_current(), ev->id, ev->type,
-                              in == ORDER_IN_PAYMENT_CREATED ? payment_id : NULL, NULL, &out);
-    if (rc == 0)
-        rc = db_commit(conn);
-    if (rc < 0) {
-        res = db_failure(rc, conn, "cannot apply the event", errbuf, errlen);
-        db_rollback(conn);
-        log_warnx("failed to apply %s to order '%s': %s", ev->type, order_id, errbuf);
-        goto out;
-    }
-    if (out.verdict != ORDER_APPLIED)
-        log_info("%s ignored for order '%s' in status %s", ev->type, order_id,
-                 order_status_name(o.st.status));
-    order_step_done(app, &o, &out);
-out:
     db_release(app->pool, conn);
     return res;
+}
+
+/* One handler per saga input: the table below stays the only list of consumed types. */
+#define SAGA_HANDLER(fn, input)                                                                    \
+    static enum kafka_result fn(const struct event *ev, const struct kafka_record *rec, void *app, \
+                                char *errbuf, size_t errlen)                                       \
+    {                                                                                              \
+        (void)rec;                                                                                 \
+        return handle_saga(input, ev, app, errbuf, errlen);                                        \
+    }
+SAGA_HANDLER(on_stock_reserved, ORDER_IN_STOCK_RESERVED)
+SAGA_HANDLER(on_stock_reservation_failed, ORDER_IN_STOCK_RESERVATION_FAILED)
+SAGA_HANDLER(on_stock_confirmed, ORDER_IN_STOCK_CONFIRMED)
+SAGA_HANDLER(on_stock_confirm_failed, ORDER_IN_STOCK_CONFIRM_FAILED)
+SAGA_HANDLER(on_stock_released, ORDER_IN_STOCK_RELEASED)
+SAGA_HANDLER(on_payment_created, ORDER_IN_PAYMENT_CREATED)
+SAGA_HANDLER(on_payment_completed, ORDER_IN_PAYMENT_COMPLETED)
+SAGA_HANDLER(on_payment_failed, ORDER_IN_PAYMENT_FAILED)
+SAGA_HANDLER(on_payment_refunded, ORDER_IN_PAYMENT_REFUNDED)
+#undef SAGA_HANDLER
+
+const struct svc_handler ORDER_HANDLERS[] = {
+    {EVENT_PRODUCT_SKU_CREATED, handle_sku},
+    {EVENT_STOCK_RESERVED, on_stock_reserved},
+    {EVENT_STOCK_RESERVATION_FAILED, on_stock_reservation_failed},
+    {EVENT_STOCK_CONFIRMED, on_stock_confirmed},
+    {EVENT_STOCK_CONFIRM_FAILED, on_stock_confirm_failed},
+    {EVENT_STOCK_RELEASED, on_stock_released},
+    {EVENT_PAYMENT_CREATED, on_payment_created},
+    {EVENT_PAYMENT_COMPLETED, on_payment_completed}, /* v1 upcast to v2 (approvedAtTime) */
+    {EVENT_PAYMENT_FAILED, on_payment_failed},
+    {EVENT_PAYMENT_REFUNDED, on_payment_refunded},
+    {EVENT_NONE, NULL},
+};
+
+enum kafka_result order_handle_event(const struct event *ev, const struct kafka_record *rec,
+                                     void *app, char *errbuf, size_t errlen)
+{
+    enum event_type type = event_type_parse(ev->type);
+
+    for (const struct svc_handler *h = ORDER_HANDLERS; type != EVENT_NONE && h->handle; h++) {
+        if (h->type == type)
+            return h->handle(ev, rec, app, errbuf, errlen);
+    }
+    snprintf(errbuf, errlen, "unexpected event type '%s'", ev->type);
+    return KAFKA_FAIL;
 }

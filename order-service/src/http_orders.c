@@ -254,6 +254,7 @@ void http_order_create(struct http_req *req, struct http_resp *resp, void *arg)
     const char *key = http_header(req, "Idempotency-Key");
     struct order_line lines[ORDER_MAX_ITEMS];
     struct order_totals totals;
+    struct saga_result step;
     char id[UTIL_UUID_LEN], location[96];
     long long discount = 0, missing = 0;
     cJSON *body, *errors = NULL, *shipping = NULL;
@@ -313,19 +314,31 @@ void http_order_create(struct http_req *req, struct http_resp *resp, void *arg)
         goto out;
     }
     util_uuid(id);
-    rc = store_order_create(conn, id, user, key, lines, n, &totals, shipping, &req->ctx);
+    {
+        struct saga_input in = {.in = ORDER_IN_PLACE,
+                                .order_id = id,
+                                .ctx = &req->ctx,
+                                .event_id = req->ctx.message_id,
+                                .user = user,
+                                .idem_key = key,
+                                .lines = lines,
+                                .nlines = n,
+                                .totals = &totals,
+                                .shipping = shipping};
+
+        rc = order_saga_step(app, conn, &in, &step);
+    }
     if (rc == -EEXIST && key && store_order_by_key(conn, user, key, id) == 0) {
         /* a concurrent request with the same key won the unique index */
         reply_order(conn, resp, 200, id, NULL);
         goto out;
     }
+    if (rc == 0 && step.out.verdict != ORDER_APPLIED)
+        rc = -EINVAL; /* INIT always takes ORDER_IN_PLACE: cannot happen */
     if (rc < 0) {
         reply_store_error(resp, rc, "create an order");
         goto out;
     }
-    if (app->relay)
-        outbox_relay_kick(app->relay);
-    log_info("order '%s' placed: %zu lines, payable %lld", id, n, totals.payable);
     snprintf(location, sizeof(location), "/api/orders/%s", id);
     reply_order(conn, resp, 201, id, NULL);
     if (resp->status == 201)
@@ -400,33 +413,21 @@ void http_order_get(struct http_req *req, struct http_resp *resp, void *arg)
     db_release(app->pool, conn);
 }
 
-/* Begins a transaction and locks the caller's order @id; replies 404 / 5xx and returns < 0
- * otherwise (the transaction then rolled back). */
-static int lock_own(struct db_conn *conn, struct http_req *req, struct http_resp *resp,
-                    const char *id, struct store_order *o)
+/* Replies to a failed step @rc of @step (@what: what the caller tried). */
+static void reply_step_error(struct http_resp *resp, int rc, const struct saga_result *step,
+                             const char *id, const char *what)
 {
-    int rc = db_begin(conn);
-
-    if (rc == 0)
-        rc = store_order_lock(conn, id, o);
-    if (rc == 0 && strcmp(o->user_id, req->principal->sub) != 0)
-        rc = -ENOENT;
-    if (rc < 0) {
-        db_rollback(conn);
-        if (rc == -ENOENT)
-            reply_not_found(resp, id);
-        else
-            reply_store_error(resp, rc, "lock an order");
-    }
-    return rc;
+    if (rc == -ENOENT)
+        reply_not_found(resp, id);
+    else
+        reply_store_error(resp, rc, step->failed ? step->failed : what);
 }
 
 void http_order_cancel(struct http_req *req, struct http_resp *resp, void *arg)
 {
     struct order_app *app = arg;
     const char *id = order_param(req, resp);
-    struct order_outcome out;
-    struct store_order o;
+    struct saga_result step;
     struct db_conn *conn;
     int rc;
 
@@ -435,29 +436,24 @@ void http_order_cancel(struct http_req *req, struct http_resp *resp, void *arg)
     conn = acquire(app, resp);
     if (!conn)
         return;
-    if (lock_own(conn, req, resp, id, &o) < 0)
-        goto out;
-    rc = store_order_step(conn, &o, ORDER_IN_USER_CANCEL, NULL, &req->ctx, req->ctx.message_id,
-                          "USER_CANCEL", NULL, NULL, &out);
-    if (rc == 0 && out.verdict == ORDER_APPLIED)
-        rc = db_commit(conn);
-    if (rc < 0) {
-        db_rollback(conn);
-        reply_store_error(resp, rc, "cancel an order");
-        goto out;
+    {
+        struct saga_input in = {.in = ORDER_IN_USER_CANCEL,
+                                .order_id = id,
+                                .owner = req->principal->sub,
+                                .ctx = &req->ctx,
+                                .event_id = req->ctx.message_id,
+                                .note = "USER_CANCEL"};
+
+        rc = order_saga_step(app, conn, &in, &step);
     }
-    if (out.verdict == ORDER_REFUSED) {
-        db_rollback(conn);
+    if (rc < 0)
+        reply_step_error(resp, rc, &step, id, "cancel an order");
+    else if (step.out.verdict == ORDER_REFUSED)
         http_reply_problem(resp, 409, "ORDER-409-001", NULL,
                            "an order in status %s cannot be cancelled",
-                           order_status_name(o.st.status));
-        goto out;
-    }
-    if (out.verdict == ORDER_DUPLICATE)
-        db_rollback(conn); /* cancelled already: answer as the first time */
-    order_step_done(app, &o, &out);
-    reply_order(conn, resp, 200, id, NULL);
-out:
+                           order_status_name(step.order.st.status));
+    else /* applied, or cancelled already: answer as the first time */
+        reply_order(conn, resp, 200, id, NULL);
     db_release(app->pool, conn);
 }
 
@@ -499,51 +495,15 @@ static size_t parse_item_ids(const cJSON *body, long long *ids, cJSON **errors)
     return n;
 }
 
-/* The order.refunded payload for the refunded rows of @items. */
-static cJSON *refunded_data(const struct store_order *o, const char *refund_id, long long amount,
-                            const struct db_result *items, const bool *chosen)
-{
-    cJSON *data = cJSON_CreateObject(), *arr;
-
-    if (!data)
-        return NULL;
-    cJSON_AddStringToObject(data, "orderId", o->id);
-    cJSON_AddStringToObject(data, "userId", o->user_id);
-    cJSON_AddStringToObject(data, "refundId", refund_id);
-    cJSON_AddNumberToObject(data, "amount", (double)amount);
-    arr = cJSON_AddArrayToObject(data, "items");
-    for (size_t r = 0; arr && r < db_result_rows(items); r++) {
-        cJSON *it;
-
-        if (!chosen[r])
-            continue;
-        it = cJSON_CreateObject();
-        if (!it)
-            break;
-        cJSON_AddItemToArray(arr, it);
-        cJSON_AddNumberToObject(it, "orderItemId", (double)db_result_int(items, r, ITEM_ID));
-        cJSON_AddNumberToObject(it, "skuId", (double)db_result_int(items, r, ITEM_SKU));
-        cJSON_AddNumberToObject(it, "quantity", (double)db_result_int(items, r, ITEM_QUANTITY));
-        cJSON_AddNumberToObject(it, "amount", (double)db_result_int(items, r, ITEM_AMOUNT));
-    }
-    return data;
-}
-
 void http_order_refund(struct http_req *req, struct http_resp *resp, void *arg)
 {
     struct order_app *app = arg;
     const char *id = order_param(req, resp);
     long long ids[ORDER_MAX_ITEMS];
-    bool chosen[ORDER_MAX_ITEMS] = {0};
-    struct order_args args = {0};
-    struct db_result *items = NULL;
-    struct order_outcome out;
-    struct store_order o;
+    struct saga_result step;
     struct db_conn *conn = NULL;
-    char refund_id[UTIL_UUID_LEN];
-    long long amount = 0;
-    size_t n, unrefunded = 0;
-    cJSON *body, *errors = NULL;
+    cJSON *body, *errors = NULL, *j = NULL;
+    size_t n;
     int rc;
 
     if (!id)
@@ -560,74 +520,51 @@ void http_order_refund(struct http_req *req, struct http_resp *resp, void *arg)
     conn = acquire(app, resp);
     if (!conn)
         return;
-    if (lock_own(conn, req, resp, id, &o) < 0)
+    {
+        struct saga_input in = {.in = ORDER_IN_REFUND,
+                                .order_id = id,
+                                .owner = req->principal->sub,
+                                .ctx = &req->ctx,
+                                .event_id = req->ctx.message_id,
+                                .note = "REFUND",
+                                .item_ids = ids,
+                                .nitem_ids = n};
+
+        rc = order_saga_step(app, conn, &in, &step);
+    }
+    if (rc == 0 && step.refund_rc == 0 && step.out.verdict != ORDER_APPLIED)
+        rc = -EINVAL; /* the refund plan allows what order_apply() applies: cannot happen */
+    if (rc < 0) {
+        reply_step_error(resp, rc, &step, id, "refund an order");
         goto out;
-    if (o.st.status != ORDER_CONFIRMED && o.st.status != ORDER_PARTIALLY_REFUNDED) {
+    }
+    switch (step.refund_rc) {
+    case 0:
+        break;
+    case -EPERM:
         http_reply_problem(resp, 409, "ORDER-409-002", NULL,
                            "an order in status %s cannot be refunded",
-                           order_status_name(o.st.status));
-        goto rollback;
+                           order_status_name(step.order.st.status));
+        goto out;
+    case -EALREADY:
+        http_reply_problem(resp, 409, "ORDER-409-003", NULL, "item %lld is already refunded",
+                           step.refund.item);
+        goto out;
+    default: /* -ENOENT (-EINVAL: parse_item_ids() refuses ids listed twice) */
+        http_reply_problem(resp, 422, "ORDER-422-002", NULL, "item %lld is not part of order '%s'",
+                           step.refund.item, id);
+        goto out;
     }
-    rc = store_order_items(conn, id, 1, &items);
+    log_info("order '%s': refund '%s' of %zu items, %lld", id, step.refund_id, n,
+             step.refund.amount);
+    rc = order_json(conn, id, NULL, &j);
     if (rc < 0) {
-        reply_store_error(resp, rc, "read order items");
-        goto rollback;
+        reply_store_error(resp, rc, "read an order");
+        goto out;
     }
-    for (size_t r = 0; r < db_result_rows(items) && r < ORDER_MAX_ITEMS; r++)
-        unrefunded += db_result_int(items, r, ITEM_REFUNDED) == 0;
-    for (size_t i = 0; i < n; i++) {
-        size_t r;
-
-        for (r = 0; r < db_result_rows(items); r++) {
-            if (db_result_int(items, r, ITEM_ID) == ids[i])
-                break;
-        }
-        if (r == db_result_rows(items) || r >= ORDER_MAX_ITEMS) {
-            http_reply_problem(resp, 422, "ORDER-422-002", NULL,
-                               "item %lld is not part of order '%s'", ids[i], id);
-            goto rollback;
-        }
-        if (db_result_int(items, r, ITEM_REFUNDED)) {
-            http_reply_problem(resp, 409, "ORDER-409-003", NULL, "item %lld is already refunded",
-                               ids[i]);
-            goto rollback;
-        }
-        chosen[r] = true;
-        amount += db_result_int(items, r, ITEM_AMOUNT);
-    }
-    args.refund_all = n == unrefunded;
-    util_uuid(refund_id);
-    rc = store_order_refund(conn, id, refund_id, ids, n, amount);
-    if (rc == 0)
-        rc = store_order_step(conn, &o, ORDER_IN_REFUND, &args, &req->ctx, req->ctx.message_id,
-                              "REFUND", NULL, refunded_data(&o, refund_id, amount, items, chosen),
-                              &out);
-    if (rc == 0 && out.verdict != ORDER_APPLIED)
-        rc = -EINVAL; /* checked above: cannot happen */
-    if (rc == 0)
-        rc = db_commit(conn);
-    if (rc < 0) {
-        reply_store_error(resp, rc, "refund an order");
-        goto rollback;
-    }
-    order_step_done(app, &o, &out);
-    log_info("order '%s': refund '%s' of %zu items, %lld", id, refund_id, n, amount);
-    {
-        cJSON *j = NULL;
-
-        rc = order_json(conn, id, NULL, &j);
-        if (rc < 0) {
-            reply_store_error(resp, rc, "read an order");
-            goto out;
-        }
-        cJSON_AddStringToObject(j, "refundId", refund_id);
-        cJSON_AddNumberToObject(j, "refundAmount", (double)amount);
-        http_reply_json(resp, 200, j);
-    }
-    goto out;
-rollback:
-    db_rollback(conn);
+    cJSON_AddStringToObject(j, "refundId", step.refund_id);
+    cJSON_AddNumberToObject(j, "refundAmount", (double)step.refund.amount);
+    http_reply_json(resp, 200, j);
 out:
-    db_result_free(items);
     db_release(app->pool, conn);
 }

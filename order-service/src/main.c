@@ -5,11 +5,13 @@
  * consumer, stop HTTP, stop the relay, flush the producer, close the pool).
  */
 #include <signal.h>
+#include <string.h>
 
 #include <mysql.h>
 
 #include "app.h"
 #include "common/contracts.h"
+#include "common/event_types.h"
 #include "common/log.h"
 #include "common/metrics.h"
 #include "common/outbox.h"
@@ -23,9 +25,23 @@ static const struct http_route routes[] = {
     {"POST", "/api/orders/{id}/refund", HTTP_AUTH_USER, http_order_refund},
 };
 
-/* The order events this service publishes (their topics are created in dev and tests). */
-static const char *const published[] = {"order.placed", "order.confirmed", "order.cancelled",
-                                        "order.refunded", NULL};
+/* The consumed types of ORDER_HANDLERS (each from v1 up to its published version) into
+ * @ret, and the types this service publishes into @ret_published; both terminated. Until
+ * svc_main() derives them. */
+static void event_lists(struct kafka_type *ret, const char **ret_published)
+{
+    size_t n = 0;
+
+    for (const struct svc_handler *h = ORDER_HANDLERS; h->handle; h++)
+        ret[n++] = (struct kafka_type){event_type_name(h->type), 1, event_type_version(h->type)};
+    ret[n] = (struct kafka_type){NULL, 0, 0};
+    n = 0;
+    for (int t = EVENT_NONE + 1; t < EVENT_NTYPES; t++) {
+        if (strcmp(event_type_producer((enum event_type)t), ORDER_SERVICE) == 0)
+            ret_published[n++] = event_type_name((enum event_type)t);
+    }
+    ret_published[n] = NULL;
+}
 
 static int ready(void *arg, char *why, size_t whylen)
 {
@@ -42,7 +58,9 @@ int main(void)
     struct kafka_producer *producer = NULL;
     struct kafka_consumer *consumer = NULL;
     struct contracts *contracts = NULL;
-    struct order_deadline *deadline = NULL;
+    struct worker *deadline = NULL;
+    struct kafka_type consumed[EVENT_NTYPES + 1];
+    const char *published[EVENT_NTYPES + 1];
     struct http_server *srv = NULL;
     enum log_level level = LOG_INFO;
     char err[1024];
@@ -68,16 +86,21 @@ int main(void)
         !(app.pool = svc_db_open(&cfg.svc, SVC_TABLES_OUTBOX | SVC_TABLES_INBOX)) ||
         !(producer = svc_producer_new(&cfg.svc)))
         goto out;
-    svc_topics_create(&cfg.svc, ORDER_CONSUMED_TYPES, published);
+    event_lists(consumed, published);
+    svc_topics_create(&cfg.svc, consumed, published);
     if (!(app.relay = svc_relay_start(&cfg.svc, app.pool, producer)))
         goto out;
     if (!(srv = svc_http_start(&cfg.svc, key, routes, sizeof(routes) / sizeof(routes[0]), &app,
                                ready)) ||
         !(contracts = svc_contracts_load()) ||
-        !(consumer = svc_consumer_start(&cfg.svc, ORDER_CONSUMED_TYPES, order_handle_event, &app,
-                                        producer, contracts)))
+        !(consumer = svc_consumer_start(&cfg.svc, consumed, order_handle_event, &app, producer,
+                                        contracts)))
         goto out;
-    deadline = order_deadline_start(&app, err, sizeof(err));
+    deadline = worker_start(&(struct worker_opts){.name = "payment deadline",
+                                                  .period_ms = cfg.deadline_scan_ms,
+                                                  .run = order_deadline_run,
+                                                  .arg = &app},
+                            err, sizeof(err));
     if (!deadline) {
         log_errorx("cannot start the payment deadline scheduler: %s", err);
         goto out;
@@ -88,7 +111,7 @@ int main(void)
 out:
     if (srv)
         http_server_drain(srv);
-    order_deadline_stop(deadline);
+    worker_stop(deadline);
     kafka_consumer_stop(consumer);
     contracts_free(contracts); /* after the consumer: it borrows them */
     http_server_stop(srv);

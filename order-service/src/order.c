@@ -1,4 +1,5 @@
-/* order.c - the order saga's state machine and pricing (see order.h). Pure: no I/O. */
+/* order.c - the order saga's state machine, pricing and refund rules (see order.h). Pure: no
+ * I/O. */
 #include "order.h"
 
 #include <errno.h>
@@ -281,5 +282,44 @@ int order_price(struct order_line *lines, size_t n, long long discount, struct o
     ret->total = total;
     ret->discount = discount;
     ret->payable = total - discount;
+    return 0;
+}
+
+int order_refund_plan(const struct order_state *st, const struct order_item *items, size_t nitems,
+                      const long long *ids, size_t nids, struct order_refund *ret)
+{
+    size_t unrefunded = 0;
+
+    memset(ret, 0, sizeof(*ret));
+    if (order_apply(st, ORDER_IN_REFUND, NULL).verdict != ORDER_APPLIED)
+        return -EPERM;
+    if (nids == 0 || nids > ORDER_MAX_ITEMS)
+        return -EINVAL;
+    if (nitems > ORDER_MAX_ITEMS)
+        nitems = ORDER_MAX_ITEMS;
+    for (size_t r = 0; r < nitems; r++)
+        unrefunded += !items[r].refunded;
+    for (size_t i = 0; i < nids; i++) {
+        size_t r;
+
+        for (size_t k = 0; k < i; k++) {
+            if (ids[k] == ids[i])
+                return -EINVAL;
+        }
+        for (r = 0; r < nitems && items[r].id != ids[i]; r++)
+            ;
+        if (r == nitems) {
+            ret->item = ids[i];
+            return -ENOENT;
+        }
+        if (items[r].refunded) {
+            ret->item = ids[i];
+            return -EALREADY;
+        }
+        ret->chosen[r] = true;
+        ret->amount += items[r].amount;
+    }
+    ret->n = nids;
+    ret->all = nids == unrefunded;
     return 0;
 }

@@ -1,6 +1,7 @@
 /*
  * order.h - the order saga's pure domain: statuses, the transition table of docs/saga.md,
- * pricing (the discount split across lines) and amount validation. No I/O, no JSON.
+ * pricing (the discount split across lines), amount validation and the refund rules. No I/O, no
+ * JSON.
  *
  * An order remembers three facts - stock reserved, payment created, payment completed - and
  * its status follows from them. order_apply() is the whole state machine: given the current
@@ -150,5 +151,36 @@ int order_split_discount(const long long *weights, size_t n, long long discount,
  * above ORDER_MAX_TOTAL) or -ERANGE (discount > total).
  */
 int order_price(struct order_line *lines, size_t n, long long discount, struct order_totals *ret);
+
+/* ---- refunds ---- */
+
+/* An item of an order as the refund rules see it. */
+struct order_item {
+    long long id;
+    long long sku_id;
+    long long quantity;
+    long long amount; /* the line's payable share: what refunding it gives back */
+    bool refunded;
+};
+
+/* What order_refund_plan() decided. */
+struct order_refund {
+    bool chosen[ORDER_MAX_ITEMS]; /* per item of the order, in the order's item order */
+    size_t n;                     /* how many items are refunded */
+    long long amount;             /* the sum of the chosen items' amounts */
+    bool all;                     /* afterwards no item is unrefunded (order_args.refund_all) */
+    long long item;               /* on -ENOENT / -EALREADY: the offending item id */
+};
+
+/*
+ * The refund rules: refunding the items @ids (@nids of them) of an order in state @st with
+ * items @items (@nitems; only the first ORDER_MAX_ITEMS are looked at). Fills @ret and returns
+ * 0, or -EPERM when the status allows no refund (order_apply() refuses ORDER_IN_REFUND),
+ * -EINVAL when @nids is outside 1..ORDER_MAX_ITEMS or an id is listed twice, -ENOENT when an
+ * id is not an item of the order, -EALREADY when its item is refunded already (ret->item
+ * names the first offending id, in @ids order).
+ */
+int order_refund_plan(const struct order_state *st, const struct order_item *items, size_t nitems,
+                      const long long *ids, size_t nids, struct order_refund *ret);
 
 #endif

@@ -6,9 +6,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common/event.h"
-#include "common/outbox.h"
-
 #define TS(col) "DATE_FORMAT(" col ", '%Y-%m-%dT%H:%i:%s.%fZ')"
 #define ORDER_COLS                                                                                 \
     "id, user_id, status, total_amount, discount_amount, payable_amount, payment_id, "             \
@@ -53,37 +50,8 @@ int store_order_lock(struct db_conn *conn, const char *id, struct store_order *r
     return rc;
 }
 
-/* The version of each event type this service publishes (contracts/<type>/v<N>.json). */
-static int event_version(const char *type)
-{
-    return strcmp(type, "order.placed") == 0 ? ORDER_PLACED_VERSION : 1;
-}
-
-/* Appends an @type event about order @order_id with payload @data (taken). */
-static int append_event(struct db_conn *conn, const char *order_id, const char *type,
-                        const struct msgctx *ctx, cJSON *data)
-{
-    struct msgctx base, child;
-    struct event ev = {0};
-    int rc;
-
-    if (!ctx) {
-        msgctx_init_request(&base, order_id, NULL);
-        ctx = &base;
-    }
-    msgctx_child(ctx, &child);
-    msgctx_set_correlation(&child, order_id); /* the saga id is the order id */
-    if (!data)
-        return -ENOMEM;
-    rc = event_init(&ev, type, event_version(type), ORDER_SOURCE, order_id, &child, data);
-    if (rc == 0)
-        rc = outbox_append(conn, ORDER_AGGREGATE, order_id, &ev);
-    event_release(&ev);
-    return rc;
-}
-
-static int add_history(struct db_conn *conn, const char *order_id, const char *from, const char *to,
-                       const char *reason, const char *event_id)
+int store_order_history_add(struct db_conn *conn, const char *order_id, const char *from,
+                            const char *to, const char *reason, const char *event_id)
 {
     struct db_param p[] = {DB_STR(order_id), from ? DB_STR(from) : DB_NULLP, DB_STR(to),
                            reason ? DB_STR(reason) : DB_NULLP,
@@ -95,76 +63,24 @@ static int add_history(struct db_conn *conn, const char *order_id, const char *f
                    p, 5, NULL, NULL);
 }
 
-int store_order_step(struct db_conn *conn, const struct store_order *o, enum order_input in,
-                     const struct order_args *args, const struct msgctx *ctx, const char *event_id,
-                     const char *note, const char *payment_id, cJSON *refund_data,
-                     struct order_outcome *ret)
+int store_order_save(struct db_conn *conn, const char *id, const struct order_state *st,
+                     const char *payment_id, const char *cancel_reason)
 {
-    struct order_outcome out = order_apply(&o->st, in, args);
-    const char *reason = order_reason_name(out.reason);
-    const char *to = order_status_name(out.next.status);
-    cJSON *data = NULL;
-    int rc;
+    struct db_param p[] = {DB_STR(order_status_name(st->status)),
+                           DB_INT(st->stock_reserved),
+                           DB_INT(st->payment_created),
+                           DB_INT(st->payment_completed),
+                           payment_id ? DB_STR(payment_id) : DB_NULLP,
+                           DB_INT(cancel_reason != NULL),
+                           cancel_reason ? DB_STR(cancel_reason) : DB_NULLP,
+                           DB_STR(id)};
 
-    *ret = out;
-    if (out.verdict != ORDER_APPLIED) {
-        cJSON_Delete(refund_data);
-        return 0;
-    }
-    {
-        /* a cancel reason is kept only when the status changes to CANCELLED / FAILED */
-        int set_reason = reason && out.next.status != o->st.status;
-        struct db_param p[] = {DB_STR(to),
-                               DB_INT(out.next.stock_reserved),
-                               DB_INT(out.next.payment_created),
-                               DB_INT(out.next.payment_completed),
-                               payment_id ? DB_STR(payment_id) : DB_NULLP,
-                               DB_INT(set_reason),
-                               set_reason ? DB_STR(reason) : DB_NULLP,
-                               DB_STR(o->id)};
-
-        rc = db_exec(conn,
-                     "UPDATE orders SET status = ?, stock_reserved = ?, payment_created = ?, "
-                     "payment_completed = ?, payment_id = COALESCE(?, payment_id), "
-                     "cancel_reason = IF(?, ?, cancel_reason), updated_at = NOW(6), "
-                     "version = version + 1 WHERE id = ?",
-                     p, 8, NULL, NULL);
-    }
-    if (rc == 0)
-        rc = add_history(conn, o->id, order_status_name(o->st.status), to, reason ? reason : note,
-                         event_id);
-    if (rc < 0)
-        goto out;
-    switch (out.publish) {
-    case ORDER_PUB_CONFIRMED:
-        data = cJSON_CreateObject();
-        if (data) {
-            cJSON_AddStringToObject(data, "orderId", o->id);
-            cJSON_AddStringToObject(data, "userId", o->user_id);
-            cJSON_AddNumberToObject(data, "payableAmount", (double)o->st.payable_amount);
-        }
-        rc = append_event(conn, o->id, "order.confirmed", ctx, data);
-        break;
-    case ORDER_PUB_CANCELLED:
-        data = cJSON_CreateObject();
-        if (data) {
-            cJSON_AddStringToObject(data, "orderId", o->id);
-            cJSON_AddStringToObject(data, "userId", o->user_id);
-            cJSON_AddStringToObject(data, "reason", reason ? reason : "");
-            cJSON_AddStringToObject(data, "status", to);
-        }
-        rc = append_event(conn, o->id, "order.cancelled", ctx, data);
-        break;
-    case ORDER_PUB_REFUNDED:
-        rc = append_event(conn, o->id, "order.refunded", ctx, refund_data);
-        refund_data = NULL;
-        break;
-    default:
-        break;
-    }
-out:
-    cJSON_Delete(refund_data);
-    return rc;
+    return db_exec(conn,
+                   "UPDATE orders SET status = ?, stock_reserved = ?, payment_created = ?, "
+                   "payment_completed = ?, payment_id = COALESCE(?, payment_id), "
+                   "cancel_reason = IF(?, ?, cancel_reason), updated_at = NOW(6), "
+                   "version = version + 1 WHERE id = ?",
+                   p, 8, NULL, NULL);
 }
 
 int store_sku_price_put(struct db_conn *conn, long long sku_id, long long price,
@@ -232,65 +148,28 @@ int store_order_by_key(struct db_conn *conn, const char *user, const char *key,
     return rc;
 }
 
-/* The order.placed payload. */
-static cJSON *placed_data(const char *id, const char *user, const struct order_line *lines,
-                          const long long *item_ids, size_t n, const struct order_totals *t,
-                          const cJSON *shipping)
+int store_order_insert(struct db_conn *conn, const char *id, const char *user, const char *key,
+                       const struct order_state *st, const struct order_line *lines, size_t n,
+                       const struct order_totals *t, long long *ret_item_ids)
 {
-    cJSON *data = cJSON_CreateObject(), *items;
-
-    if (!data)
-        return NULL;
-    cJSON_AddStringToObject(data, "orderId", id);
-    cJSON_AddStringToObject(data, "userId", user);
-    cJSON_AddNumberToObject(data, "totalAmount", (double)t->total);
-    cJSON_AddNumberToObject(data, "discountAmount", (double)t->discount);
-    cJSON_AddNumberToObject(data, "payableAmount", (double)t->payable);
-    items = cJSON_AddArrayToObject(data, "items");
-    for (size_t i = 0; items && i < n; i++) {
-        cJSON *it = cJSON_CreateObject();
-
-        if (!it)
-            break;
-        cJSON_AddItemToArray(items, it);
-        cJSON_AddNumberToObject(it, "orderItemId", (double)item_ids[i]);
-        cJSON_AddNumberToObject(it, "skuId", (double)lines[i].sku_id);
-        cJSON_AddNumberToObject(it, "quantity", (double)lines[i].quantity);
-        cJSON_AddNumberToObject(it, "unitPrice", (double)lines[i].unit_price);
-        cJSON_AddNumberToObject(it, "amount", (double)lines[i].amount);
-    }
-    cJSON_AddStringToObject(data, "currency", "KRW");
-    if (shipping)
-        cJSON_AddItemToObject(data, "shippingAddress", cJSON_Duplicate(shipping, true));
-    return data;
-}
-
-int store_order_create(struct db_conn *conn, const char *id, const char *user, const char *key,
-                       const struct order_line *lines, size_t n, const struct order_totals *t,
-                       const cJSON *shipping, const struct msgctx *ctx)
-{
-    long long item_ids[ORDER_MAX_ITEMS];
+    struct db_param p[] = {DB_STR(id),
+                           DB_STR(user),
+                           DB_STR(order_status_name(st->status)),
+                           DB_INT(t->total),
+                           DB_INT(t->discount),
+                           DB_INT(t->payable),
+                           key ? DB_STR(key) : DB_NULLP};
     int rc;
 
     if (n == 0 || n > ORDER_MAX_ITEMS)
         return -EINVAL;
-    rc = db_begin(conn);
-    if (rc < 0)
-        return rc;
-    {
-        struct db_param p[] = {
-            DB_STR(id),          DB_STR(user),       DB_STR("CREATED"),           DB_INT(t->total),
-            DB_INT(t->discount), DB_INT(t->payable), key ? DB_STR(key) : DB_NULLP};
-        rc = db_exec(conn,
-                     "INSERT INTO orders (id, user_id, status, total_amount, discount_amount, "
-                     "payable_amount, idempotency_key) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                     p, 7, NULL, NULL);
-        if (rc < 0)
-            goto rollback;
-    }
-    for (size_t i = 0; i < n; i++) {
-        unsigned long long item_id;
-        struct db_param p[] = {DB_STR(id),
+    rc = db_exec(conn,
+                 "INSERT INTO orders (id, user_id, status, total_amount, discount_amount, "
+                 "payable_amount, idempotency_key) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                 p, 7, NULL, NULL);
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        unsigned long long item_id = 0;
+        struct db_param q[] = {DB_STR(id),
                                DB_INT(lines[i].sku_id),
                                DB_INT(lines[i].quantity),
                                DB_INT(lines[i].unit_price),
@@ -301,25 +180,9 @@ int store_order_create(struct db_conn *conn, const char *id, const char *user, c
         rc = db_exec(conn,
                      "INSERT INTO order_item (order_id, sku_id, quantity, unit_price, line_total, "
                      "discount_amount, amount) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                     p, 7, NULL, &item_id);
-        if (rc < 0)
-            goto rollback;
-        item_ids[i] = (long long)item_id;
+                     q, 7, NULL, &item_id);
+        ret_item_ids[i] = (long long)item_id;
     }
-    rc = add_history(conn, id, "INIT", "CREATED", NULL, ctx ? ctx->message_id : NULL);
-    if (rc < 0)
-        goto rollback;
-    /* the inserted row is locked by this transaction: safe to append its first event */
-    rc = append_event(conn, id, "order.placed", ctx,
-                      placed_data(id, user, lines, item_ids, n, t, shipping));
-    if (rc < 0)
-        goto rollback;
-    rc = db_commit(conn);
-    if (rc < 0)
-        goto rollback;
-    return 0;
-rollback:
-    db_rollback(conn);
     return rc;
 }
 
@@ -341,6 +204,27 @@ int store_order_items(struct db_conn *conn, const char *id, int lock, struct db_
                          : "SELECT id, sku_id, quantity, unit_price, line_total, discount_amount, "
                            "amount, refunded FROM order_item WHERE order_id = ? ORDER BY id",
                     p, 1, ret);
+}
+
+int store_order_items_lock(struct db_conn *conn, const char *id, struct order_item *ret, size_t max,
+                           size_t *ret_n)
+{
+    struct db_result *res = NULL;
+    size_t n = 0;
+    int rc = store_order_items(conn, id, 1, &res);
+
+    if (rc < 0)
+        return rc;
+    for (size_t r = 0; r < db_result_rows(res) && n < max; r++, n++) {
+        ret[n].id = db_result_int(res, r, ITEM_ID);
+        ret[n].sku_id = db_result_int(res, r, ITEM_SKU);
+        ret[n].quantity = db_result_int(res, r, ITEM_QUANTITY);
+        ret[n].amount = db_result_int(res, r, ITEM_AMOUNT);
+        ret[n].refunded = db_result_int(res, r, ITEM_REFUNDED) != 0;
+    }
+    db_result_free(res);
+    *ret_n = n;
+    return 0;
 }
 
 int store_order_history(struct db_conn *conn, const char *id, struct db_result **ret)
@@ -391,35 +275,28 @@ int store_order_refund(struct db_conn *conn, const char *order_id, const char *r
     return rc;
 }
 
-int store_order_overdue(struct db_conn *conn, long deadline_s, int limit, struct store_order **ret,
-                        size_t *ret_n)
+int store_order_overdue(struct db_conn *conn, long deadline_s, size_t limit,
+                        char (*ret)[UTIL_UUID_LEN], size_t *ret_n)
 {
-    struct db_param p[] = {DB_INT(deadline_s), DB_INT(limit)};
+    struct db_param p[] = {DB_INT(deadline_s), DB_INT((long long)limit)};
     struct db_result *res = NULL;
-    struct store_order *orders = NULL;
     size_t n = 0;
     int rc;
 
     rc = db_query(conn,
-                  "SELECT " LOCK_COLS " FROM orders WHERE status IN (" OVERDUE_STATUSES ") "
+                  "SELECT id FROM orders WHERE status IN (" OVERDUE_STATUSES ") "
                   "AND payment_completed = 0 AND created_at < NOW(6) - INTERVAL ? SECOND "
-                  "ORDER BY created_at LIMIT ? FOR UPDATE SKIP LOCKED",
+                  "ORDER BY created_at LIMIT ?",
                   p, 2, &res);
     if (rc < 0)
         return rc;
-    if (db_result_rows(res) > 0) {
-        orders = calloc(db_result_rows(res), sizeof(*orders));
-        if (!orders) {
-            db_result_free(res);
-            return -ENOMEM;
-        }
-    }
-    for (size_t r = 0; r < db_result_rows(res); r++) {
-        if (lock_row(res, r, &orders[n]) == 0)
-            n++;
+    for (size_t r = 0; r < db_result_rows(res) && n < limit; r++) {
+        const char *id = db_result_get(res, r, 0);
+
+        if (id)
+            util_strlcpy(ret[n++], id, UTIL_UUID_LEN);
     }
     db_result_free(res);
-    *ret = orders;
     *ret_n = n;
     return 0;
 }

@@ -3,24 +3,17 @@
  * connection and returns 0 or a negative errno (db.h codes plus the ones named below).
  * Results are rows of text owned by the caller (db_result_free).
  *
- * Locking rule (outbox.h): an order's events are appended only while its row is locked
- * (store_order_lock, or the insert that creates it), so the outbox's id order is the order's
- * commit order.
+ * It only persists: the saga step (saga.c) decides what to write. Locking rule (outbox.h): an
+ * order's events are appended only while its row is locked (store_order_lock, or the insert
+ * that creates it), so the outbox's id order is the order's commit order.
  */
 #ifndef STORE_ORDER_H
 #define STORE_ORDER_H
 
-#include <cjson/cJSON.h>
-
 #include "common/db.h"
-#include "common/msgctx.h"
 #include "common/util.h"
 #include "order.h"
 
-#define ORDER_SOURCE "/order-service"
-#define ORDER_AGGREGATE "order"
-/* order.placed is published as v2 (contracts/order.placed/v2.json); the other order events v1 */
-#define ORDER_PLACED_VERSION 2
 #define ORDER_USER_MAX 64
 #define ORDER_IDEM_KEY_MAX 128
 
@@ -38,17 +31,15 @@ struct store_order {
 int store_order_lock(struct db_conn *conn, const char *id, struct store_order *ret);
 
 /*
- * Runs one saga step inside the caller's transaction, @o locked: order_apply(), and when the
- * input is applied writes the new state (and @payment_id when non-NULL), a history row (reason
- * = the cancel reason, else @note; @event_id may be NULL) and the event to publish into the
- * outbox. @ctx is the context being handled (NULL: a new one); events become its children
- * with correlation id = the order id. @refund_data is order.refunded's payload (taken, may be
- * NULL otherwise). The outcome goes to @ret even when nothing was written.
+ * Writes the locked order @id's new state @st (the status and the three facts), @payment_id
+ * when non-NULL, and @cancel_reason when non-NULL; bumps the version.
  */
-int store_order_step(struct db_conn *conn, const struct store_order *o, enum order_input in,
-                     const struct order_args *args, const struct msgctx *ctx, const char *event_id,
-                     const char *note, const char *payment_id, cJSON *refund_data,
-                     struct order_outcome *ret);
+int store_order_save(struct db_conn *conn, const char *id, const struct order_state *st,
+                     const char *payment_id, const char *cancel_reason);
+
+/* Appends a history row @from → @to of order @id (@from, @reason, @event_id may be NULL). */
+int store_order_history_add(struct db_conn *conn, const char *id, const char *from, const char *to,
+                            const char *reason, const char *event_id);
 
 /* product.sku.created: the SKU's price (a newer event wins). */
 int store_sku_price_put(struct db_conn *conn, long long sku_id, long long price,
@@ -63,14 +54,14 @@ int store_order_by_key(struct db_conn *conn, const char *user, const char *key,
                        char ret_id[UTIL_UUID_LEN]);
 
 /*
- * Creates order @id (CREATED) for @user with its priced lines, the history row and
- * order.placed (v2, currency KRW) in the outbox, in one transaction. @key may be NULL.
- * @shipping (borrowed, may be NULL) is the validated shippingAddress object, copied into the
- * event only (not stored). -EEXIST when @user already used @key (a concurrent request won).
+ * Inserts order @id of @user in state @st (its status and facts) with its priced lines and
+ * @t, inside the caller's transaction (the new row is locked by it); the items' ids go to
+ * @ret_item_ids (@n of them). @key may be NULL. -EEXIST when @user already used @key (a
+ * concurrent request won).
  */
-int store_order_create(struct db_conn *conn, const char *id, const char *user, const char *key,
-                       const struct order_line *lines, size_t n, const struct order_totals *t,
-                       const cJSON *shipping, const struct msgctx *ctx);
+int store_order_insert(struct db_conn *conn, const char *id, const char *user, const char *key,
+                       const struct order_state *st, const struct order_line *lines, size_t n,
+                       const struct order_totals *t, long long *ret_item_ids);
 
 /* Column order of order rows. */
 enum {
@@ -104,6 +95,10 @@ enum { HIST_FROM, HIST_TO, HIST_REASON, HIST_EVENT, HIST_CREATED };
 int store_order_get(struct db_conn *conn, const char *id, struct db_result **ret);
 /* Items ordered by id; with @lock FOR UPDATE. */
 int store_order_items(struct db_conn *conn, const char *id, int lock, struct db_result **ret);
+/* The first @max items of the locked order @id, ordered by id and locked (FOR UPDATE), into
+ * @ret and @ret_n. */
+int store_order_items_lock(struct db_conn *conn, const char *id, struct order_item *ret, size_t max,
+                           size_t *ret_n);
 int store_order_history(struct db_conn *conn, const char *id, struct db_result **ret);
 /* @user's orders, newest first. */
 int store_order_list(struct db_conn *conn, const char *user, long long offset, long long limit,
@@ -115,11 +110,11 @@ int store_order_refund(struct db_conn *conn, const char *order_id, const char *r
                        const long long *item_ids, size_t n, long long amount);
 
 /*
- * Inside the caller's transaction: locks up to @limit orders older than @deadline_s that are
- * not yet paid nor terminal, skipping rows other transactions hold (FOR UPDATE SKIP LOCKED),
- * and returns them in @ret (caller owns, free()) and @ret_n.
+ * The ids of up to @limit orders older than @deadline_s that are not yet paid nor terminal,
+ * oldest first, into @ret (room for @limit) and @ret_n. A plain read: it locks nothing (each
+ * order is locked by its own saga step, which re-checks it).
  */
-int store_order_overdue(struct db_conn *conn, long deadline_s, int limit, struct store_order **ret,
-                        size_t *ret_n);
+int store_order_overdue(struct db_conn *conn, long deadline_s, size_t limit,
+                        char (*ret)[UTIL_UUID_LEN], size_t *ret_n);
 
 #endif

@@ -855,18 +855,55 @@ static void test_bad_input(void **state)
     }
 }
 
-static void test_metrics(void **state)
+/* The value of the sample @series ("name{labels}") in /metrics; 0 when absent. With @must,
+ * asserts the page holds it too. */
+static double metric(struct fixture *f, const char *series, const char *must)
 {
-    struct fixture *f = *state;
     struct ts_resp r;
     char u[128];
+    const char *at;
+    double v = 0;
 
     snprintf(u, sizeof(u), "%.63s/metrics", f->svc.url);
     assert_int_equal(ts_http("GET", u, NULL, NULL, NULL, &r), 0);
     assert_int_equal(r.status, 200);
-    assert_non_null(strstr(r.body, "commerce_saga_outcomes_total{status=\"CANCELLED\""));
-    assert_non_null(strstr(r.body, "commerce_saga_duration_seconds_bucket"));
+    if (must)
+        assert_non_null(strstr(r.body, must));
+    for (at = strstr(r.body, series); at; at = strstr(at + 1, series)) {
+        if ((at == r.body || at[-1] == '\n') && at[strlen(series)] == ' ') {
+            v = strtod(at + strlen(series) + 1, NULL);
+            break;
+        }
+    }
     ts_resp_free(&r);
+    return v;
+}
+
+/* A user cancel counts one CANCELLED saga end (with its reason) and observes its duration. */
+static void test_metrics(void **state)
+{
+    static const char *const cancelled =
+        "commerce_saga_outcomes_total{status=\"CANCELLED\",reason=\"USER_CANCELLED\"}";
+    static const char *const ended = "commerce_saga_duration_seconds_count";
+    struct fixture *f = *state;
+    char id[UTIL_UUID_LEN], path[128];
+    double before, ended_before;
+    cJSON *o = NULL;
+
+    before = metric(f, cancelled, NULL);
+    ended_before = metric(f, ended, NULL);
+    assert_int_equal(place(f, f->alice, one_line, NULL, id, NULL), 201);
+    snprintf(path, sizeof(path), "/api/orders/%s/cancel", id);
+    assert_int_equal(http(f, "POST", path, f->alice, NULL, NULL, &o), 200);
+    assert_string_equal(str(o, "status"), "CANCELLED");
+    cJSON_Delete(o);
+    /* counted after the commit, before the reply; polled all the same */
+    for (int64_t end = util_now_mono_ms() + WAIT_MS;
+         metric(f, cancelled, NULL) < before + 1 && util_now_mono_ms() < end;)
+        read_events(f, 100);
+    assert_true(metric(f, cancelled, "commerce_saga_outcomes_total{status=\"CANCELLED\"") ==
+                before + 1);
+    assert_true(metric(f, ended, "commerce_saga_duration_seconds_bucket") >= ended_before + 1);
 }
 
 /* Unpaid orders are cancelled after ORDER_PAYMENT_DEADLINE_S (3 s here) exactly once, with

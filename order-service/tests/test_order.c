@@ -1,7 +1,7 @@
 /*
  * test_order.c - the pure order domain: every status × input pair of the saga's transition
  * table (applied with its next status and event, ignored as a duplicate, or refused), the
- * rules around the three remembered facts, and the discount split.
+ * rules around the three remembered facts, the refund rules and the discount split.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -210,6 +210,74 @@ static void test_refund_all(void **state)
     assert_int_equal(o.publish, ORDER_PUB_REFUNDED);
 }
 
+/* ---- the refund rules ---- */
+
+static const struct order_item three[] = {
+    {11, 101, 2, 26000, false},
+    {12, 102, 1, 10000, false},
+    {13, 103, 1, 999, true},
+};
+
+static void test_refund_plan_some_and_all(void **state)
+{
+    const long long one[] = {12}, rest[] = {12, 11};
+    struct order_refund r;
+
+    (void)state;
+    assert_int_equal(order_refund_plan(&base[ORDER_CONFIRMED], three, 3, one, 1, &r), 0);
+    assert_int_equal(r.amount, 10000);
+    assert_int_equal(r.n, 1);
+    assert_false(r.all);
+    assert_false(r.chosen[0]);
+    assert_true(r.chosen[1]);
+    assert_false(r.chosen[2]);
+    /* every unrefunded item, in any order: the whole order is refunded */
+    assert_int_equal(order_refund_plan(&base[ORDER_PARTIALLY_REFUNDED], three, 3, rest, 2, &r), 0);
+    assert_int_equal(r.amount, 36000);
+    assert_true(r.all);
+    assert_true(r.chosen[0] && r.chosen[1] && !r.chosen[2]);
+}
+
+static void test_refund_plan_status(void **state)
+{
+    const long long one[] = {11};
+    struct order_refund r;
+
+    (void)state;
+    for (int s = 0; s < ORDER_NSTATUS; s++) {
+        int rc = order_refund_plan(&base[s], three, 3, one, 1, &r);
+
+        if (s == ORDER_CONFIRMED || s == ORDER_PARTIALLY_REFUNDED)
+            assert_int_equal(rc, 0);
+        else
+            assert_int_equal(rc, -EPERM);
+    }
+}
+
+static void test_refund_plan_refused_items(void **state)
+{
+    const long long unknown[] = {11, 99, 13}, refunded[] = {11, 13, 99}, twice[] = {11, 11};
+    struct order_item many[ORDER_MAX_ITEMS + 1];
+    const long long last[] = {ORDER_MAX_ITEMS + 1};
+    struct order_refund r;
+
+    (void)state;
+    /* the first offending id, in the request's order */
+    assert_int_equal(order_refund_plan(&base[ORDER_CONFIRMED], three, 3, unknown, 3, &r), -ENOENT);
+    assert_int_equal(r.item, 99);
+    assert_int_equal(order_refund_plan(&base[ORDER_CONFIRMED], three, 3, refunded, 3, &r),
+                     -EALREADY);
+    assert_int_equal(r.item, 13);
+    assert_int_equal(order_refund_plan(&base[ORDER_CONFIRMED], three, 3, twice, 2, &r), -EINVAL);
+    assert_int_equal(order_refund_plan(&base[ORDER_CONFIRMED], three, 3, twice, 0, &r), -EINVAL);
+    /* only the first ORDER_MAX_ITEMS items of an order are looked at */
+    for (size_t i = 0; i < ORDER_MAX_ITEMS + 1; i++)
+        many[i] = (struct order_item){(long long)i + 1, 101, 1, 100, false};
+    assert_int_equal(
+        order_refund_plan(&base[ORDER_CONFIRMED], many, ORDER_MAX_ITEMS + 1, last, 1, &r), -ENOENT);
+    assert_int_equal(r.item, ORDER_MAX_ITEMS + 1);
+}
+
 static void test_names(void **state)
 {
     enum order_status s;
@@ -374,6 +442,9 @@ int main(void)
         cmocka_unit_test(test_completed_before_reserved),
         cmocka_unit_test(test_amount_mismatch),
         cmocka_unit_test(test_refund_all),
+        cmocka_unit_test(test_refund_plan_some_and_all),
+        cmocka_unit_test(test_refund_plan_status),
+        cmocka_unit_test(test_refund_plan_refused_items),
         cmocka_unit_test(test_names),
         cmocka_unit_test(test_split_exact_and_proportional),
         cmocka_unit_test(test_split_remainders),
