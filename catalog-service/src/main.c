@@ -88,7 +88,7 @@ out:
         http_server_drain(srv);
         http_server_stop(srv);
     }
-    outbox_relay_stop(app.relay);
+    relay_stop(app.relay);
     kafka_producer_free(producer);
     db_pool_free(app.pool);
     jwt_key_free(key);

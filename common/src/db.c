@@ -21,7 +21,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include <errmsg.h>
 #include <mysql.h>
@@ -29,6 +28,7 @@
 
 #include "common/metrics.h"
 #include "common/util.h"
+#include "common/worker.h"
 
 #define DB_METRIC_ERRORS "commerce_db_errors_total"
 #define DB_DEFAULT_TIMEOUT_S 5
@@ -246,7 +246,6 @@ static char *db__strdup0(const char *s)
 struct db_pool *db_pool_new(const struct db_opts *opts, char *errbuf, size_t errlen)
 {
     struct db_pool *pool = NULL;
-    pthread_condattr_t ca;
     MYSQL *mysql = NULL;
     char sql[160];
 
@@ -264,10 +263,7 @@ struct db_pool *db_pool_new(const struct db_opts *opts, char *errbuf, size_t err
         return NULL;
     }
     pthread_mutex_init(&pool->mu, NULL);
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    pthread_cond_init(&pool->cv, &ca);
-    pthread_condattr_destroy(&ca);
+    worker_cond_init(&pool->cv);
     pool->conns = calloc(opts->pool_size, sizeof(*pool->conns));
     pool->host = db__strdup0(opts->host);
     pool->user = db__strdup0(opts->user);
@@ -350,16 +346,9 @@ static struct db_conn *db__take(struct db_pool *pool)
 struct db_conn *db_acquire(struct db_pool *pool, char *errbuf, size_t errlen)
 {
     struct db_conn *conn;
-    struct timespec deadline;
+    struct timespec deadline = worker_deadline_ms((long)pool->acquire_ms);
     int rc = 0;
 
-    clock_gettime(CLOCK_MONOTONIC, &deadline);
-    deadline.tv_sec += pool->acquire_ms / 1000;
-    deadline.tv_nsec += (long)(pool->acquire_ms % 1000) * 1000000L;
-    if (deadline.tv_nsec >= 1000000000L) {
-        deadline.tv_sec++;
-        deadline.tv_nsec -= 1000000000L;
-    }
     pthread_mutex_lock(&pool->mu);
     while (!(conn = db__take(pool)) && rc != ETIMEDOUT)
         rc = pthread_cond_timedwait(&pool->cv, &pool->mu, &deadline);

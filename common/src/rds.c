@@ -10,12 +10,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include <openssl/sha.h>
 
 #include "common/metrics.h"
 #include "common/util.h"
+#include "common/worker.h"
 
 #define RDS_METRIC_ERRORS "commerce_redis_errors_total"
 
@@ -73,7 +73,7 @@ struct rds_pool *rds_pool_new(const struct rds_opts *opts, char *errbuf, size_t 
     if (!pool->opts.pool_size)
         pool->opts.pool_size = 8;
     pthread_mutex_init(&pool->lock, NULL);
-    pthread_cond_init(&pool->freed, NULL);
+    worker_cond_init(&pool->freed);
     return pool;
 }
 
@@ -123,15 +123,8 @@ static redisContext *connect_ctx(const struct rds_opts *opts, char *errbuf, size
 struct rds_conn *rds_acquire(struct rds_pool *pool, char *errbuf, size_t errlen)
 {
     struct rds_conn *conn = NULL;
-    struct timespec deadline;
+    struct timespec deadline = worker_deadline_ms((long)pool->opts.timeout_ms);
 
-    clock_gettime(CLOCK_REALTIME, &deadline);
-    deadline.tv_sec += pool->opts.timeout_ms / 1000;
-    deadline.tv_nsec += (long)(pool->opts.timeout_ms % 1000) * 1000000;
-    if (deadline.tv_nsec >= 1000000000) {
-        deadline.tv_sec++;
-        deadline.tv_nsec -= 1000000000;
-    }
     pthread_mutex_lock(&pool->lock);
     /* at most pool_size connections: wait for one to come back when all are out */
     while (!pool->idle && pool->open >= pool->opts.pool_size) {

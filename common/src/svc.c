@@ -168,15 +168,14 @@ struct contracts *svc_contracts_load(void)
     return contracts;
 }
 
-struct outbox_relay *svc_relay_start(const struct svc_config *cfg, struct db_pool *pool,
-                                     struct kafka_producer *producer)
+struct relay *svc_relay_start(const struct svc_config *cfg, struct db_pool *pool,
+                              struct kafka_producer *producer)
 {
-    struct outbox_relay_opts opts = {
-        .pool = pool, .producer = producer, .poll_ms = (int)cfg->outbox_poll_ms};
-    struct outbox_relay *relay;
+    struct relay_opts opts = {.producer = producer, .poll_ms = (int)cfg->outbox_poll_ms};
+    struct relay *relay;
     char err[512];
 
-    relay = outbox_relay_start(&opts, err, sizeof(err));
+    relay = relay_start(&opts, relay_outbox_source(pool), err, sizeof(err));
     if (!relay)
         log_errorx("cannot start the outbox relay: %s", err);
     return relay;

@@ -1,8 +1,9 @@
 /*
  * it_outbox.c - the transactional outbox against real MariaDB and Kafka: rollback leaves no
  * event, the relay publishes with key and ce_* headers, per-aggregate order, two relays never
- * publish a row twice, stats and gauges, and nothing is lost while the broker is unreachable.
- * Each test uses its own database and its own topic (TOPIC_<TYPE> overrides).
+ * publish a row twice, stats and gauges, the published counter, and nothing is lost while the
+ * broker is unreachable. Each test uses its own database and its own topic (TOPIC_<TYPE>
+ * overrides).
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -25,6 +26,7 @@
 #include "common/metrics.h"
 #include "common/msgctx.h"
 #include "common/outbox.h"
+#include "common/relay.h"
 #include "common/util.h"
 #include "testsup.h"
 
@@ -185,20 +187,14 @@ static void wait_count(struct fixture *f, const char *sql, long long want, int t
         fail_msg("'%s' is %lld, wanted %lld", sql, query_int(f, sql), want);
 }
 
-static struct outbox_relay *relay_start(struct fixture *f, struct kafka_producer *producer,
-                                        int batch)
+static struct relay *outbox_relay(struct fixture *f, struct kafka_producer *producer, int batch)
 {
-    struct outbox_relay_opts opts = {.pool = f->pool,
-                                     .producer = producer,
-                                     .poll_ms = 100,
-                                     .batch = batch,
-                                     .backoff_base_ms = 100,
-                                     .backoff_max_ms = 400};
+    struct relay_opts opts = {.producer = producer, .poll_ms = 100, .batch = batch};
     char err[256];
-    struct outbox_relay *r = outbox_relay_start(&opts, err, sizeof(err));
+    struct relay *r = relay_start(&opts, relay_outbox_source(f->pool), err, sizeof(err));
 
     if (!r)
-        fail_msg("outbox_relay_start: %s", err);
+        fail_msg("relay_start: %s", err);
     return r;
 }
 
@@ -248,7 +244,7 @@ static void test_rollback_then_commit_publishes(void **state)
     struct db_conn *conn = acquire(f);
     struct ts_consumer *consumer;
     struct ts_record *recs = NULL;
-    struct outbox_relay *relay;
+    struct relay *relay;
     struct db_result *res = NULL;
     struct event ev, other;
     char sku[64];
@@ -294,8 +290,8 @@ static void test_rollback_then_commit_publishes(void **state)
     assert_int_equal(outbox_append(conn, "sku", sku, &other), -EINVAL);
     db_release(f->pool, conn);
 
-    relay = relay_start(f, f->producer, 100);
-    outbox_relay_kick(relay);
+    relay = outbox_relay(f, f->producer, 100);
+    relay_kick(relay);
     consumer = ts_consumer_new(f->topic);
     assert_non_null(consumer);
     assert_int_equal(ts_consume(consumer, 1, 30000, &recs), 1);
@@ -311,7 +307,7 @@ static void test_rollback_then_commit_publishes(void **state)
     wait_count(f, "SELECT COUNT(*) FROM outbox", 0, 10000); /* delivered rows are deleted */
     ts_records_free(recs, 1);
     ts_consumer_free(consumer);
-    outbox_relay_stop(relay);
+    relay_stop(relay);
     assert_int_equal(topic_total(f->topic), 1);
     event_release(&ev);
 }
@@ -322,7 +318,7 @@ static void test_rollback_then_commit_publishes(void **state)
 static void test_order_and_two_relays(void **state)
 {
     struct fixture *f = *state;
-    struct outbox_relay *r1, *r2;
+    struct relay *r1, *r2;
     struct ts_consumer *consumer;
     struct ts_record *recs = NULL;
     char aggs[AGGS][64];
@@ -336,17 +332,17 @@ static void test_order_and_two_relays(void **state)
         for (int a = 0; a < AGGS; a++)
             append_committed(f, aggs[a], s, NULL);
     /* small batches so the two relays interleave a lot */
-    r1 = relay_start(f, f->producer, 2);
-    r2 = relay_start(f, f->producer, 3);
+    r1 = outbox_relay(f, f->producer, 2);
+    r2 = outbox_relay(f, f->producer, 3);
     for (int s = PER_AGG / 2; s < PER_AGG; s++) {
         for (int a = 0; a < AGGS; a++) {
             append_committed(f, aggs[a], s, NULL);
-            outbox_relay_kick(a % 2 ? r1 : r2);
+            relay_kick(a % 2 ? r1 : r2);
         }
     }
     wait_count(f, "SELECT COUNT(*) FROM outbox", 0, 60000);
-    outbox_relay_stop(r1);
-    outbox_relay_stop(r2);
+    relay_stop(r1);
+    relay_stop(r2);
 
     /* every row exactly once: the topic holds as many messages as rows were appended */
     assert_int_equal(topic_total(f->topic), AGGS * PER_AGG);
@@ -378,7 +374,7 @@ static void test_locked_head_holds_back_its_aggregate(void **state)
     struct fixture *f = *state;
     struct db_conn *holder;
     struct db_result *res = NULL;
-    struct outbox_relay *relay;
+    struct relay *relay;
     struct ts_consumer *consumer;
     struct ts_record *recs = NULL;
     char a[64], b[64], sql[256];
@@ -400,7 +396,7 @@ static void test_locked_head_holds_back_its_aggregate(void **state)
     assert_int_equal(db_result_rows(res), 1);
     db_result_free(res);
 
-    relay = relay_start(f, f->producer, 100);
+    relay = outbox_relay(f, f->producer, 100);
     snprintf(sql, sizeof(sql), "SELECT COUNT(*) FROM outbox WHERE aggregate_id = '%s'", b);
     wait_count(f, sql, 0, 30000);
     /* b drained while a's head was locked: a's second row (older than b's last two) stayed */
@@ -410,9 +406,9 @@ static void test_locked_head_holds_back_its_aggregate(void **state)
 
     assert_int_equal(db_rollback(holder), 0); /* the "other relay" gave up its claim */
     db_release(f->pool, holder);
-    outbox_relay_kick(relay);
+    relay_kick(relay);
     wait_count(f, sql, 0, 30000);
-    outbox_relay_stop(relay);
+    relay_stop(relay);
 
     consumer = ts_consumer_new(f->topic);
     assert_non_null(consumer);
@@ -430,7 +426,7 @@ static void test_locked_head_holds_back_its_aggregate(void **state)
     ts_consumer_free(consumer);
 }
 
-static bool metrics_show_backlog(void *arg)
+static bool metrics_show(void *arg)
 {
     char *text = metrics_render();
     bool ok = text && strstr(text, arg);
@@ -445,7 +441,7 @@ static void test_stats_and_gauges(void **state)
     struct db_conn *conn = acquire(f);
     long long backlog = -1;
     double age = -1;
-    struct outbox_relay *relay;
+    struct relay *relay;
     char sku[64];
 
     assert_int_equal(outbox_stats(conn, &backlog, &age), 0);
@@ -468,11 +464,33 @@ static void test_stats_and_gauges(void **state)
     assert_true(age >= 10.0 && age < 60.0);
     db_release(f->pool, conn);
 
-    relay = relay_start(f, f->producer, 10);
-    assert_true(ts_poll_until(metrics_show_backlog, "\ncommerce_outbox_backlog 3\n", 10000));
-    outbox_relay_stop(relay);
+    relay = outbox_relay(f, f->producer, 10);
+    assert_true(
+        ts_poll_until(metrics_show, "\ncommerce_outbox_backlog{source=\"outbox\"} 3\n", 10000));
+    relay_stop(relay);
     assert_int_equal(query_int(f, "SELECT COUNT(*) FROM outbox"), 3);
     assert_int_equal(topic_total(f->topic), 0);
+}
+
+/* A published row counts once in commerce_outbox_published_total{source="outbox",type}. */
+static void test_metrics_count_published(void **state)
+{
+    struct fixture *f = *state;
+    struct relay *relay;
+    char sku[64];
+
+    metrics_reset(); /* the counter starts from this test's relay */
+    ts_unique("sku", sku, sizeof(sku));
+    append_committed(f, sku, 0, NULL);
+    relay = outbox_relay(f, f->producer, 10);
+    wait_count(f, "SELECT COUNT(*) FROM outbox", 0, 30000);
+    /* the counter moves before the delete commits */
+    assert_true(
+        metrics_show("\ncommerce_outbox_published_total{source=\"outbox\",type=\"" TYPE "\"} 1\n"));
+    assert_true(
+        ts_poll_until(metrics_show, "\ncommerce_outbox_backlog{source=\"outbox\"} 0\n", 10000));
+    relay_stop(relay);
+    assert_int_equal(topic_total(f->topic), 1);
 }
 
 static void test_broker_unreachable_loses_nothing(void **state)
@@ -481,7 +499,7 @@ static void test_broker_unreachable_loses_nothing(void **state)
     struct kafka_producer_opts popts = {
         .bootstrap = "127.0.0.1:1", .client_id = "it_outbox_down", .message_timeout_ms = 1000};
     struct kafka_producer *down;
-    struct outbox_relay *relay;
+    struct relay *relay;
     struct ts_consumer *consumer;
     struct ts_record *recs = NULL;
     char a[64], b[64], err[256];
@@ -496,20 +514,20 @@ static void test_broker_unreachable_loses_nothing(void **state)
     append_committed(f, a, 1, NULL);
     append_committed(f, b, 0, NULL);
 
-    relay = relay_start(f, down, 100);
+    relay = outbox_relay(f, down, 100);
     /* both heads failed at least twice (backoff, then retried); the second row of a waits */
     wait_count(f, "SELECT COUNT(*) FROM outbox WHERE attempts >= 2 AND last_error IS NOT NULL", 2,
                30000);
-    outbox_relay_stop(relay);
+    relay_stop(relay);
     kafka_producer_free(down);
     assert_int_equal(query_int(f, "SELECT COUNT(*) FROM outbox"), 3);
     assert_int_equal(query_int(f, "SELECT attempts FROM outbox ORDER BY id LIMIT 1 OFFSET 1"), 0);
     assert_int_equal(topic_total(f->topic), 0);
 
     /* the broker is back: everything pending goes out, in order */
-    relay = relay_start(f, f->producer, 100);
+    relay = outbox_relay(f, f->producer, 100);
     wait_count(f, "SELECT COUNT(*) FROM outbox", 0, 30000);
-    outbox_relay_stop(relay);
+    relay_stop(relay);
     consumer = ts_consumer_new(f->topic);
     assert_non_null(consumer);
     n = ts_consume(consumer, 3, 30000, &recs);
@@ -534,6 +552,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_order_and_two_relays, setup, teardown),
         cmocka_unit_test_setup_teardown(test_locked_head_holds_back_its_aggregate, setup, teardown),
         cmocka_unit_test_setup_teardown(test_stats_and_gauges, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_metrics_count_published, setup, teardown),
         cmocka_unit_test_setup_teardown(test_broker_unreachable_loses_nothing, setup, teardown),
     };
     int rc;

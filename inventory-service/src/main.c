@@ -12,8 +12,9 @@
 #include "common/contracts.h"
 #include "common/log.h"
 #include "common/metrics.h"
+#include "common/relay.h"
 #include "common/svc.h"
-#include "relay.h"
+#include "common/worker.h"
 #include "snapshot.h"
 
 static const struct http_route routes[] = {
@@ -52,8 +53,8 @@ int main(void)
     struct kafka_producer *producer = NULL;
     struct kafka_consumer *consumer = NULL;
     struct contracts *contracts = NULL;
-    struct inv_relay *relay = NULL;
-    struct inv_snapshot *snap = NULL;
+    struct relay *relay = NULL;
+    struct worker *snap = NULL;
     struct http_server *srv = NULL;
     enum log_level level = LOG_INFO;
     char err[1024];
@@ -96,19 +97,23 @@ int main(void)
     if (cfg.test_crash) {
         log_warnx("test hook INVENTORY_TEST_CRASH_AFTER_SCRIPT set: relay disabled");
     } else {
-        struct inv_relay_opts opts = {.rds = app.rds,
-                                      .producer = producer,
-                                      .stream = cfg.stream,
-                                      .group = cfg.relay_group,
-                                      .consumer = cfg.relay_name,
-                                      .poll_ms = (int)cfg.svc.outbox_poll_ms};
-        relay = inv_relay_start(&opts, err, sizeof(err));
+        struct relay_stream_opts sopts = {.rds = app.rds,
+                                          .stream = cfg.stream,
+                                          .group = cfg.relay_group,
+                                          .consumer = cfg.relay_name};
+        struct relay_opts opts = {.producer = producer, .poll_ms = (int)cfg.svc.outbox_poll_ms};
+
+        relay = relay_start(&opts, relay_stream_source(&sopts), err, sizeof(err));
         if (!relay) {
             log_errorx("cannot start the outbox relay: %s", err);
             goto out;
         }
     }
-    snap = inv_snapshot_start(app.rds, app.pool, cfg.snapshot_s, err, sizeof(err));
+    snap = worker_start(&(struct worker_opts){.name = "stock snapshot",
+                                              .period_ms = cfg.snapshot_s * 1000,
+                                              .run = inv_snapshot_run,
+                                              .arg = &app},
+                        err, sizeof(err));
     if (!snap) {
         log_errorx("cannot start the snapshot thread: %s", err);
         goto out;
@@ -127,8 +132,8 @@ out:
         http_server_drain(srv);
     kafka_consumer_stop(consumer);
     contracts_free(contracts); /* after the consumer: it borrows them */
-    inv_relay_stop(relay);
-    inv_snapshot_stop(snap);
+    relay_stop(relay);
+    worker_stop(snap);
     http_server_stop(srv);
     kafka_producer_free(producer);
     rds_pool_free(app.rds);

@@ -2,13 +2,11 @@
 #include "snapshot.h"
 
 #include <errno.h>
-#include <pthread.h>
-#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "app.h"
 #include "common/log.h"
 #include "scripts.h"
 #include "stock.h"
@@ -141,79 +139,16 @@ out:
     return rc;
 }
 
-struct inv_snapshot {
-    struct rds_pool *rds;
-    struct db_pool *pool;
-    long interval_s;
-    pthread_t thread;
-    pthread_mutex_t lock;
-    pthread_cond_t wake;
-    bool stop;
-};
-
-static void *snapshot_main(void *arg)
+long inv_snapshot_run(struct worker *w, void *arg)
 {
-    struct inv_snapshot *s = arg;
-    bool stop = false;
+    struct inv_app *app = arg;
+    char err[512] = "";
+    long n = inv_snapshot_once(app->rds, app->pool, err, sizeof(err));
 
-    while (!stop) {
-        char err[512] = "";
-        struct timespec ts;
-        long n = inv_snapshot_once(s->rds, s->pool, err, sizeof(err));
-
-        if (n < 0)
-            log_warnx("stock snapshot failed (next try in %ld s): %s", s->interval_s, err);
-        else
-            log_debug("stock snapshot of %ld skus written", n);
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        ts.tv_sec += s->interval_s;
-        pthread_mutex_lock(&s->lock);
-        while (!s->stop && pthread_cond_timedwait(&s->wake, &s->lock, &ts) == 0)
-            ;
-        stop = s->stop;
-        pthread_mutex_unlock(&s->lock);
-    }
-    return NULL;
-}
-
-struct inv_snapshot *inv_snapshot_start(struct rds_pool *rds, struct db_pool *pool, long interval_s,
-                                        char *errbuf, size_t errlen)
-{
-    struct inv_snapshot *s = calloc(1, sizeof(*s));
-    pthread_condattr_t attr;
-
-    if (!s) {
-        snprintf(errbuf, errlen, "out of memory");
-        return NULL;
-    }
-    s->rds = rds;
-    s->pool = pool;
-    s->interval_s = interval_s > 0 ? interval_s : 60;
-    pthread_mutex_init(&s->lock, NULL);
-    pthread_condattr_init(&attr);
-    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
-    pthread_cond_init(&s->wake, &attr);
-    pthread_condattr_destroy(&attr);
-    if (pthread_create(&s->thread, NULL, snapshot_main, s) != 0) {
-        snprintf(errbuf, errlen, "cannot start the snapshot thread");
-        pthread_cond_destroy(&s->wake);
-        pthread_mutex_destroy(&s->lock);
-        free(s);
-        return NULL;
-    }
-    return s;
-}
-
-void inv_snapshot_stop(struct inv_snapshot *s)
-{
-    if (!s)
-        return;
-    pthread_mutex_lock(&s->lock);
-    s->stop = true;
-    pthread_cond_broadcast(&s->wake);
-    pthread_mutex_unlock(&s->lock);
-    pthread_join(s->thread, NULL);
-    pthread_cond_destroy(&s->wake);
-    pthread_mutex_destroy(&s->lock);
-    free(s);
+    (void)w;
+    if (n < 0)
+        log_warnx("stock snapshot failed (next try in %ld s): %s", app->cfg->snapshot_s, err);
+    else
+        log_debug("stock snapshot of %ld skus written", n);
+    return -1; /* the period: INVENTORY_SNAPSHOT_S */
 }

@@ -7,6 +7,7 @@
 #include "common/http.h"
 #include "common/kafka.h"
 #include "common/outbox.h"
+#include "common/relay.h"
 #include "common/svc.h"
 #include "common/worker.h"
 #include "saga.h"
@@ -23,7 +24,7 @@ struct order_config {
 struct order_app {
     const struct order_config *cfg;
     struct db_pool *pool;
-    struct outbox_relay *relay; /* may be NULL in tests */
+    struct relay *relay; /* may be NULL in tests */
 };
 
 /* config.c: 0 or -EINVAL with every problem in @errbuf. */

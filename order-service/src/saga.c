@@ -139,7 +139,7 @@ static void after_commit(struct order_app *app, const struct saga_input *in,
     enum order_status to = out->next.status;
 
     if (out->publish != ORDER_PUB_NONE && app->relay)
-        outbox_relay_kick(app->relay);
+        relay_kick(app->relay);
     if (o->st.status == ORDER_INIT)
         log_info("order '%s' placed: %zu lines, payable %lld", o->id, in->nlines,
                  in->totals->payable);

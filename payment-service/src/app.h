@@ -7,6 +7,7 @@
 #include "common/http.h"
 #include "common/kafka.h"
 #include "common/outbox.h"
+#include "common/relay.h"
 
 #define PAYMENT_SERVICE "payment-service"
 #define PAYMENT_SOURCE "/payment-service"
@@ -27,7 +28,7 @@ void pay_config_log(const struct pay_config *cfg);
 struct pay_app {
     const struct pay_config *cfg;
     struct db_pool *pool;
-    struct outbox_relay *relay; /* may be NULL in tests */
+    struct relay *relay; /* may be NULL in tests */
 };
 
 /* http_payments.c */

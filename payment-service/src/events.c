@@ -317,7 +317,7 @@ enum kafka_result pay_handle_event(const struct event *ev, const struct kafka_re
         return KAFKA_OK;
     }
     if (app->relay)
-        outbox_relay_kick(app->relay);
+        relay_kick(app->relay);
     if (done.created) {
         const char *v[] = {"created"};
         metrics_inc("commerce_payments_total", v, 1);

@@ -78,7 +78,7 @@ out:
     kafka_consumer_stop(consumer);
     contracts_free(contracts); /* after the consumer: it borrows them */
     http_server_stop(srv);
-    outbox_relay_stop(app.relay);
+    relay_stop(app.relay);
     kafka_producer_free(producer);
     db_pool_free(app.pool);
     jwt_key_free(key);

@@ -5,11 +5,12 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "common/log.h"
 #include "common/util.h"
+#include "common/worker.h"
 
+#define UNDO_IDLE_MS 60000 /* the wait with nothing queued (a push ends it) */
 #define UNDO_BACKOFF_BASE_MS 500
 #define UNDO_BACKOFF_MAX_MS 30000
 
@@ -24,10 +25,8 @@ struct undo_queue {
     struct auth_client *client;
     int max_attempts;
     pthread_mutex_t lock;
-    pthread_cond_t cond;
-    struct undo_item *head;
-    int stopping;
-    pthread_t thread;
+    struct undo_item *head; /* under lock */
+    struct worker *worker;
 };
 
 /* Takes the first item that is due, or returns NULL and the time to wait in *@wait_ms. */
@@ -36,7 +35,7 @@ static struct undo_item *take_due(struct undo_queue *q, int64_t *wait_ms)
     int64_t now = util_now_mono_ms();
     struct undo_item **pp;
 
-    *wait_ms = 60000;
+    *wait_ms = UNDO_IDLE_MS;
     for (pp = &q->head; *pp; pp = &(*pp)->next) {
         struct undo_item *it = *pp;
         if (it->due_ms <= now) {
@@ -50,72 +49,67 @@ static struct undo_item *take_due(struct undo_queue *q, int64_t *wait_ms)
     return NULL;
 }
 
-static void wait_ms_locked(struct undo_queue *q, int64_t ms)
+/* Sends the DELETE of @it; frees it when done with, else queues it again with a backoff. */
+static void undo_one(struct undo_queue *q, struct undo_item *it)
 {
-    struct timespec ts;
+    char detail[256];
+    enum auth_outcome outcome = auth_client_delete(q->client, it->user_id, detail, sizeof(detail));
 
-    clock_gettime(CLOCK_REALTIME, &ts);
-    ts.tv_sec += ms / 1000;
-    ts.tv_nsec += (ms % 1000) * 1000000;
-    if (ts.tv_nsec >= 1000000000) {
-        ts.tv_sec++;
-        ts.tv_nsec -= 1000000000;
+    it->attempts++;
+    if (outcome == AUTH_OK) {
+        log_info("undid the credential of user '%s' after %d attempt(s)", it->user_id,
+                 it->attempts);
+        free(it);
+    } else if (it->attempts >= q->max_attempts) {
+        log_errorx("giving up undoing the credential of user '%s' after %d attempts: %s; "
+                   "send DELETE /api/auth/%s to auth-service by hand",
+                   it->user_id, it->attempts, detail, it->user_id);
+        free(it);
+    } else {
+        it->due_ms = util_now_mono_ms() +
+                     util_backoff_ms(it->attempts - 1, UNDO_BACKOFF_BASE_MS, UNDO_BACKOFF_MAX_MS);
+        pthread_mutex_lock(&q->lock);
+        it->next = q->head;
+        q->head = it;
+        pthread_mutex_unlock(&q->lock);
     }
-    pthread_cond_timedwait(&q->cond, &q->lock, &ts);
 }
 
-static void *undo_main(void *arg)
+/* The worker's round: every due item, then a wait until the next one is due (or a push). */
+static long undo_run(struct worker *w, void *arg)
 {
     struct undo_queue *q = arg;
+    int64_t wait;
 
-    pthread_mutex_lock(&q->lock);
-    while (!q->stopping) {
-        int64_t wait;
-        struct undo_item *it = take_due(q, &wait);
-        char detail[256];
-        enum auth_outcome outcome;
+    for (;;) {
+        struct undo_item *it;
 
-        if (!it) {
-            wait_ms_locked(q, wait);
-            continue;
-        }
-        pthread_mutex_unlock(&q->lock);
-        outcome = auth_client_delete(q->client, it->user_id, detail, sizeof(detail));
-        it->attempts++;
         pthread_mutex_lock(&q->lock);
-        if (outcome == AUTH_OK) {
-            log_info("undid the credential of user '%s' after %d attempt(s)", it->user_id,
-                     it->attempts);
-            free(it);
-        } else if (it->attempts >= q->max_attempts) {
-            log_errorx("giving up undoing the credential of user '%s' after %d attempts: %s; "
-                       "send DELETE /api/auth/%s to auth-service by hand",
-                       it->user_id, it->attempts, detail, it->user_id);
-            free(it);
-        } else {
-            it->due_ms =
-                util_now_mono_ms() +
-                util_backoff_ms(it->attempts - 1, UNDO_BACKOFF_BASE_MS, UNDO_BACKOFF_MAX_MS);
-            it->next = q->head;
-            q->head = it;
-        }
+        it = take_due(q, &wait);
+        pthread_mutex_unlock(&q->lock);
+        if (!it)
+            return (long)wait;
+        undo_one(q, it);
+        if (worker_stopping(w))
+            return -1;
     }
-    pthread_mutex_unlock(&q->lock);
-    return NULL;
 }
 
 struct undo_queue *undo_start(struct auth_client *client, int max_attempts)
 {
     struct undo_queue *q = calloc(1, sizeof(*q));
+    char err[128];
 
     if (!q)
         return NULL;
     q->client = client;
     q->max_attempts = max_attempts > 0 ? max_attempts : 1;
     pthread_mutex_init(&q->lock, NULL);
-    pthread_cond_init(&q->cond, NULL);
-    if (pthread_create(&q->thread, NULL, undo_main, q) != 0) {
-        pthread_cond_destroy(&q->cond);
+    q->worker = worker_start(
+        &(struct worker_opts){
+            .name = "sign-up undo", .period_ms = UNDO_IDLE_MS, .run = undo_run, .arg = q},
+        err, sizeof(err));
+    if (!q->worker) {
         pthread_mutex_destroy(&q->lock);
         free(q);
         return NULL;
@@ -136,19 +130,15 @@ void undo_push(struct undo_queue *q, const char *user_id)
     pthread_mutex_lock(&q->lock);
     it->next = q->head;
     q->head = it;
-    pthread_cond_signal(&q->cond);
     pthread_mutex_unlock(&q->lock);
+    worker_kick(q->worker);
 }
 
 void undo_stop(struct undo_queue *q)
 {
     if (!q)
         return;
-    pthread_mutex_lock(&q->lock);
-    q->stopping = 1;
-    pthread_cond_signal(&q->cond);
-    pthread_mutex_unlock(&q->lock);
-    pthread_join(q->thread, NULL);
+    worker_stop(q->worker);
     while (q->head) {
         struct undo_item *it = q->head;
         q->head = it->next;
@@ -157,7 +147,6 @@ void undo_stop(struct undo_queue *q)
                    it->user_id, it->user_id);
         free(it);
     }
-    pthread_cond_destroy(&q->cond);
     pthread_mutex_destroy(&q->lock);
     free(q);
 }

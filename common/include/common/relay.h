@@ -11,24 +11,66 @@
  * core backs off exponentially with jitter (RELAY_BACKOFF_*); relay_kick() after a commit
  * starts a round at once.
  *
- * Metrics (label source="outbox"|"stream"): commerce_outbox_published_total,
- * commerce_outbox_publish_failures_total, gauges commerce_outbox_backlog and
- * commerce_outbox_oldest_age_seconds.
+ * Metrics (label source="outbox"|"stream"): commerce_outbox_published_total{source,type},
+ * commerce_outbox_publish_failures_total{source}, gauges commerce_outbox_backlog{source} and
+ * commerce_outbox_oldest_age_seconds{source} (refreshed at most once a second).
  *
- * ===== implementation note for the relay's author: the source interface (struct
- * relay_source_ops) is defined here too; the names above are the public contract. =====
+ * A round that claimed entries and delivered none (or whose source failed) backs off; kicks
+ * during a backoff do not shorten it, so commits cannot make a relay hammer a broker that is
+ * down. A source keeps what was not delivered for a later round (the outbox with a per-row
+ * backoff of the same policy, the stream as pending entries).
  */
 #ifndef COMMON_RELAY_H
 #define COMMON_RELAY_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "common/db.h"
 #include "common/kafka.h"
 #include "common/rds.h"
 
+/* The one backoff policy (util_backoff_ms: exponential with jitter) of failed rounds and, in
+ * the outbox, of a row's next attempt. */
+#define RELAY_BACKOFF_BASE_MS 500
+#define RELAY_BACKOFF_MAX_MS 30000
+
 struct relay;
+
+/* ---- the source interface (for relay_outbox.c, relay_stream.c) ---- */
+
+/* One round's batch. The core owns the arrays (room for @max); claim fills @n messages (their
+ * strings borrowed from the source until settle) and their event types; the core produces
+ * them and sets each msgs[i].result; settle sees the results. */
+struct relay_batch {
+    struct kafka_msg *msgs;
+    const char **types; /* event type of each message: the metrics' type label */
+    size_t max;
+    size_t n;
+    bool more; /* set by claim: run the next round at once (more is ready, or claim waited) */
+};
+
 struct relay_source;
+
+struct relay_source_ops {
+    const char *name; /* the metrics' source label: "outbox", "stream" */
+    /* Claims up to batch->max entries, waiting at most @wait_ms for some if the source can
+     * block. 0 (settle follows, even with n == 0) or a negative errno (nothing held). */
+    int (*claim)(struct relay_source *src, struct relay_batch *batch, int wait_ms);
+    /* Removes the delivered entries, keeps the others; releases what claim held. 0 or a
+     * negative errno (delivered entries may then go out again: at least once). */
+    int (*settle)(struct relay_source *src, struct relay_batch *batch);
+    /* Entries not yet published and the age in seconds of the oldest (0 when empty). */
+    int (*stats)(struct relay_source *src, long long *ret_backlog, double *ret_oldest_age_s);
+    void (*free)(struct relay_source *src);
+};
+
+/* A source embeds this as its first member; the relay calls ops->free() when it stops. */
+struct relay_source {
+    const struct relay_source_ops *ops;
+};
+
+/* ---- the relay ---- */
 
 struct relay_opts {
     struct kafka_producer *producer; /* borrowed; outlives the relay */

@@ -22,7 +22,6 @@
 #include "common/worker.h"
 
 struct contracts;
-struct outbox_relay;
 
 /* Blocks SIGINT and SIGTERM in the calling thread — call it first, so every thread started
  * later inherits the mask and only svc_signal_wait() sees them — and ignores SIGPIPE. */
@@ -83,10 +82,11 @@ struct kafka_consumer *svc_consumer_start(const struct svc_config *cfg,
                                           void *app, struct kafka_producer *dlq,
                                           const struct contracts *contracts);
 
-/* Starts the transactional outbox relay of @pool through @producer, polling every
- * OUTBOX_POLL_MS of @cfg. NULL (the reason logged) when it cannot. Stop: outbox_relay_stop(). */
-struct outbox_relay *svc_relay_start(const struct svc_config *cfg, struct db_pool *pool,
-                                     struct kafka_producer *producer);
+/* Starts the relay of the outbox table of @pool (relay_outbox_source) through @producer,
+ * polling every OUTBOX_POLL_MS of @cfg. NULL (the reason logged) when it cannot. Stop:
+ * relay_stop(). */
+struct relay *svc_relay_start(const struct svc_config *cfg, struct db_pool *pool,
+                              struct kafka_producer *producer);
 
 /* What a consumer does with a handler's database failure @rc (common/db.h codes): -EIO (the
  * server unreachable, the connection lost) → KAFKA_UNAVAILABLE, waited out; -EDEADLK →

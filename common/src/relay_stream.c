@@ -1,0 +1,440 @@
+/*
+ * relay_stream.c - the relay source of a Redis stream that Lua scripts append envelopes to
+ * (fields topic, key, env), e.g. inventory-service's outcome events (relay.h).
+ *
+ * One consumer (a stable name) in a consumer group on the stream, holding one connection
+ * across rounds: a claim first re-reads its own pending entries (read but not acknowledged
+ * before a crash or a failed publish), at most every PENDING_EVERY_MS or at once after a
+ * failure, then blocks up to the poll period for new ones; every CLAIM_EVERY_MS it also takes
+ * over entries another consumer left pending for over CLAIM_IDLE_MS (XAUTOCLAIM). Settle sends
+ * XACK and XDEL for what the broker acknowledged; the rest stays pending for a later round. An
+ * entry that is not a valid envelope is logged and dropped.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/event.h"
+#include "common/log.h"
+#include "common/relay.h"
+#include "common/util.h"
+
+#define CLAIM_IDLE_MS "60000"
+#define CLAIM_EVERY_MS 30000
+#define PENDING_EVERY_MS 5000
+#define ARGV_MAX 12 /* the longest fixed command (XREADGROUP … BLOCK …) */
+
+/* One entry of a read: its id and, when valid, the parsed envelope (for its headers). */
+struct stream_entry {
+    const char *id;
+    bool valid;
+    bool sent; /* one of the batch's messages */
+    struct event ev;
+    struct event_header headers[EVENT_MAX_HEADERS];
+};
+
+struct relay_stream {
+    struct relay_source base; /* first: the relay sees this */
+    struct rds_pool *rds;
+    char *stream, *group, *consumer;
+    struct rds_conn *conn; /* kept across rounds; NULL after a failure */
+    bool grouped;          /* the group exists (as far as we know) */
+    int64_t next_pending;  /* monotonic ms: when to re-read our pending entries */
+    int64_t next_claim;    /* monotonic ms: when to XAUTOCLAIM */
+    /* the claimed batch, held from claim to settle */
+    redisReply *reply;
+    struct stream_entry *entries; /* max */
+    const char **argv;            /* 3 + max: XACK/XDEL arguments */
+    size_t *lens;                 /* 3 + max */
+    size_t max, nentries;
+};
+
+static struct relay_stream *stream_of(struct relay_source *src)
+{
+    return (struct relay_stream *)src;
+}
+
+static redisReply *stream__cmd(struct relay_stream *s, int argc, const char **argv, char *err,
+                               size_t errlen)
+{
+    for (int i = 0; i < argc; i++)
+        s->lens[i] = strlen(argv[i]);
+    return rds_command(s->conn, argc, argv, s->lens, err, errlen);
+}
+
+/* Forgets the connection after a failure (closed by the pool if it saw an i/o error); the next
+ * claim reconnects and re-reads what is pending first. */
+static void stream__fail(struct relay_stream *s, int rc)
+{
+    if (rc == -ENOENT)
+        s->grouped = false; /* the stream or group vanished (e.g. Redis flushed): recreate */
+    s->next_pending = 0;
+    rds_release(s->rds, s->conn);
+    s->conn = NULL;
+}
+
+/* XGROUP CREATE … MKSTREAM; an existing group is fine. 0 or -EIO. */
+static int stream__ensure_group(struct relay_stream *s)
+{
+    const char *argv[] = {"XGROUP", "CREATE", s->stream, s->group, "0", "MKSTREAM"};
+    char err[256];
+    redisReply *reply = stream__cmd(s, 6, argv, err, sizeof(err));
+    int rc = 0;
+
+    if (!reply) {
+        log_warnx("relay: cannot create group '%s' on '%s': %s", s->group, s->stream, err);
+        return -EIO;
+    }
+    if (reply->type == REDIS_REPLY_ERROR && strncmp(reply->str, "BUSYGROUP", 9) != 0) {
+        log_warnx("relay: cannot create group '%s' on '%s': %s", s->group, s->stream, reply->str);
+        rc = -EIO;
+    }
+    freeReplyObject(reply);
+    return rc;
+}
+
+/* Takes over entries other consumers left pending too long; they become our pending ones. */
+static void stream__autoclaim(struct relay_stream *s)
+{
+    const char *argv[] = {"XAUTOCLAIM", s->stream, s->group, s->consumer, CLAIM_IDLE_MS,
+                          "0-0",        "COUNT",   "100",    "JUSTID"};
+    char err[256];
+    redisReply *reply = stream__cmd(s, 9, argv, err, sizeof(err));
+
+    if (reply)
+        freeReplyObject(reply);
+}
+
+/* Field @name of a stream entry's field list, or NULL. */
+static const redisReply *stream__field(const redisReply *fields, const char *name)
+{
+    if (!fields || fields->type != REDIS_REPLY_ARRAY)
+        return NULL;
+    for (size_t i = 0; i + 1 < fields->elements; i += 2) {
+        const redisReply *f = fields->element[i];
+
+        if (f->type == REDIS_REPLY_STRING && strcmp(f->str, name) == 0 &&
+            fields->element[i + 1]->type == REDIS_REPLY_STRING)
+            return fields->element[i + 1];
+    }
+    return NULL;
+}
+
+/*
+ * Turns the entries of the XREADGROUP reply s->reply into the batch's messages. Returns the
+ * number of entries read (≥ 0), -ENOENT when the group is missing, -EIO on a Redis error.
+ */
+static int stream__parse(struct relay_stream *s, struct relay_batch *batch)
+{
+    const redisReply *reply = s->reply, *entries;
+    size_t n;
+
+    if (reply->type == REDIS_REPLY_NIL)
+        return 0; /* BLOCK timed out */
+    if (reply->type == REDIS_REPLY_ERROR) {
+        if (strncmp(reply->str, "NOGROUP", 7) == 0)
+            return -ENOENT;
+        log_warnx("relay: cannot read '%s': %s", s->stream, reply->str);
+        return -EIO;
+    }
+    if (reply->type != REDIS_REPLY_ARRAY || reply->elements < 1 ||
+        reply->element[0]->type != REDIS_REPLY_ARRAY || reply->element[0]->elements < 2)
+        return 0;
+    entries = reply->element[0]->element[1];
+    n = entries->type == REDIS_REPLY_ARRAY ? entries->elements : 0;
+    if (n > s->max)
+        n = s->max;
+    for (size_t i = 0; i < n; i++) {
+        const redisReply *ent = entries->element[i];
+        struct stream_entry *e = &s->entries[i];
+        const redisReply *topic, *key, *env;
+        char err[256];
+
+        if (ent->type != REDIS_REPLY_ARRAY || ent->elements < 2 ||
+            ent->element[0]->type != REDIS_REPLY_STRING)
+            continue;
+        e->id = ent->element[0]->str;
+        topic = stream__field(ent->element[1], "topic");
+        key = stream__field(ent->element[1], "key");
+        env = stream__field(ent->element[1], "env");
+        if (!topic || !key || !env)
+            continue; /* deleted while pending, or not ours: nothing to send, acknowledged */
+        if (event_parse(env->str, env->len, NULL, 0, &e->ev, err, sizeof(err)) < 0) {
+            log_errorx("relay: dropping entry '%s' of '%s': %s", e->id, s->stream, err);
+            continue;
+        }
+        e->valid = true;
+        e->sent = true;
+        batch->msgs[batch->n] = (struct kafka_msg){
+            .topic = topic->str,
+            .key = key->str,
+            .keylen = key->len,
+            .value = env->str,
+            .len = env->len,
+            .headers = e->headers,
+            .nheaders = event_to_headers(&e->ev, e->headers, EVENT_MAX_HEADERS),
+        };
+        batch->types[batch->n++] = e->ev.type;
+    }
+    s->nentries = n;
+    return (int)n;
+}
+
+/* XREADGROUP from @from ("0": our pending entries, ">": new ones) into the batch. */
+static int stream__read(struct relay_stream *s, struct relay_batch *batch, const char *from,
+                        int block_ms)
+{
+    char count[16], block[16], err[256];
+    const char *argv[ARGV_MAX];
+    int argc = 0, rc;
+
+    snprintf(count, sizeof(count), "%zu", s->max);
+    snprintf(block, sizeof(block), "%d", block_ms);
+    argv[argc++] = "XREADGROUP";
+    argv[argc++] = "GROUP";
+    argv[argc++] = s->group;
+    argv[argc++] = s->consumer;
+    argv[argc++] = "COUNT";
+    argv[argc++] = count;
+    if (block_ms > 0) {
+        argv[argc++] = "BLOCK";
+        argv[argc++] = block;
+    }
+    argv[argc++] = "STREAMS";
+    argv[argc++] = s->stream;
+    argv[argc++] = from;
+    s->reply = stream__cmd(s, argc, argv, err, sizeof(err));
+    if (!s->reply) {
+        log_warnx("relay: cannot read '%s': %s", s->stream, err);
+        return -EIO;
+    }
+    rc = stream__parse(s, batch);
+    if (rc <= 0) {
+        freeReplyObject(s->reply);
+        s->reply = NULL;
+    }
+    return rc;
+}
+
+/* The arrays of a batch of @max (kept across rounds). 0 or -ENOMEM. */
+static int stream__reserve(struct relay_stream *s, size_t max)
+{
+    if (s->max >= max)
+        return 0;
+    free(s->entries);
+    free(s->argv);
+    free(s->lens);
+    s->entries = calloc(max, sizeof(*s->entries));
+    s->argv = calloc(3 + max, sizeof(*s->argv));
+    s->lens = calloc(ARGV_MAX + max, sizeof(*s->lens));
+    s->max = s->entries && s->argv && s->lens ? max : 0;
+    return s->max ? 0 : -ENOMEM;
+}
+
+/* The connection kept across rounds. 0 or -EIO. */
+static int stream__connect(struct relay_stream *s)
+{
+    char err[256];
+
+    if (s->conn)
+        return 0;
+    s->conn = rds_acquire(s->rds, err, sizeof(err));
+    if (!s->conn) {
+        log_warnx("relay: redis unavailable: %s", err);
+        return -EIO;
+    }
+    return 0;
+}
+
+static int stream_claim(struct relay_source *src, struct relay_batch *batch, int wait_ms)
+{
+    struct relay_stream *s = stream_of(src);
+    int64_t now;
+    int rc;
+
+    if (stream__reserve(s, batch->max) < 0)
+        return -ENOMEM;
+    rc = stream__connect(s);
+    if (rc < 0)
+        return rc;
+    if (!s->grouped) {
+        rc = stream__ensure_group(s);
+        if (rc < 0)
+            goto failed;
+        s->grouped = true;
+    }
+    now = util_now_mono_ms();
+    if (now >= s->next_claim) {
+        stream__autoclaim(s);
+        s->next_claim = now + CLAIM_EVERY_MS;
+    }
+    batch->more = true; /* pending entries may follow, or the read below waited */
+    if (now >= s->next_pending) {
+        rc = stream__read(s, batch, "0", 0);
+        if (rc < 0)
+            goto failed;
+        if (rc > 0)
+            return 0;
+        s->next_pending = now + PENDING_EVERY_MS;
+    }
+    rc = stream__read(s, batch, ">", wait_ms);
+    if (rc < 0)
+        goto failed;
+    return 0;
+failed:
+    stream__fail(s, rc);
+    return rc;
+}
+
+/* Sends @argv; 0, or -EIO on an error or an error reply. */
+static int stream__send(struct relay_stream *s, int argc, const char **argv)
+{
+    char err[256];
+    redisReply *reply = stream__cmd(s, argc, argv, err, sizeof(err));
+    int rc = reply && reply->type != REDIS_REPLY_ERROR ? 0 : -EIO;
+
+    if (reply)
+        freeReplyObject(reply);
+    return rc;
+}
+
+/* XACK and XDEL of the @n ids in s->argv[3…]. 0 or -EIO. */
+static int stream__ack(struct relay_stream *s, size_t n)
+{
+    int rc;
+
+    s->argv[0] = "XACK";
+    s->argv[1] = s->stream;
+    s->argv[2] = s->group;
+    rc = stream__send(s, (int)(3 + n), s->argv);
+    s->argv[1] = "XDEL"; /* XDEL stream id…: the ids stay in place */
+    s->argv[2] = s->stream;
+    if (stream__send(s, (int)(2 + n), s->argv + 1) < 0)
+        rc = -EIO;
+    if (rc < 0)
+        log_warnx("relay: cannot acknowledge %zu entries of '%s' (they will be sent again)", n,
+                  s->stream);
+    return rc;
+}
+
+static int stream_settle(struct relay_source *src, struct relay_batch *batch)
+{
+    struct relay_stream *s = stream_of(src);
+    size_t ndone = 0, m = 0;
+    int rc = 0;
+
+    for (size_t i = 0; i < s->nentries; i++) {
+        struct stream_entry *e = &s->entries[i];
+
+        if (!e->id)
+            continue;
+        if (e->sent) {
+            const struct kafka_msg *msg = &batch->msgs[m++];
+
+            if (msg->result != 0) {
+                log_warnx("relay: cannot publish '%s' to '%s' (kept for a retry): %s", e->ev.id,
+                          msg->topic, msg->error);
+                s->next_pending = 0; /* retried first in the next round */
+                continue;
+            }
+        }
+        s->argv[3 + ndone++] = e->id; /* delivered, or invalid: dropped */
+    }
+    if (ndone > 0)
+        rc = stream__ack(s, ndone);
+    for (size_t i = 0; i < s->nentries; i++) {
+        if (s->entries[i].valid)
+            event_release(&s->entries[i].ev);
+    }
+    memset(s->entries, 0, s->nentries * sizeof(*s->entries));
+    s->nentries = 0;
+    if (s->reply)
+        freeReplyObject(s->reply);
+    s->reply = NULL;
+    if (rc < 0)
+        stream__fail(s, rc);
+    return rc;
+}
+
+/* Backlog = XLEN (delivered entries are deleted); age = the oldest entry id's milliseconds. */
+static int stream_stats(struct relay_source *src, long long *ret_backlog, double *ret_oldest_age_s)
+{
+    struct relay_stream *s = stream_of(src);
+    const char *xlen[] = {"XLEN", s->stream};
+    const char *xrange[] = {"XRANGE", s->stream, "-", "+", "COUNT", "1"};
+    redisReply *len = NULL, *first = NULL;
+    char err[256];
+    double age = 0;
+    int rc = -EIO;
+
+    if (stream__reserve(s, 1) < 0)
+        return -ENOMEM;
+    if (stream__connect(s) < 0)
+        return -EIO;
+    len = stream__cmd(s, 2, xlen, err, sizeof(err));
+    first = stream__cmd(s, 6, xrange, err, sizeof(err));
+    if (!len || len->type != REDIS_REPLY_INTEGER || !first || first->type != REDIS_REPLY_ARRAY)
+        goto out;
+    if (first->elements > 0 && first->element[0]->type == REDIS_REPLY_ARRAY &&
+        first->element[0]->elements > 0 &&
+        first->element[0]->element[0]->type == REDIS_REPLY_STRING) {
+        long long ms = strtoll(first->element[0]->element[0]->str, NULL, 10);
+        int64_t now = util_now_ms();
+
+        age = ms > 0 && now > ms ? (double)(now - ms) / 1000.0 : 0.0;
+    }
+    *ret_backlog = len->integer;
+    *ret_oldest_age_s = age;
+    rc = 0;
+out:
+    if (len)
+        freeReplyObject(len);
+    if (first)
+        freeReplyObject(first);
+    if (rc < 0)
+        stream__fail(s, rc);
+    return rc;
+}
+
+static void stream_free(struct relay_source *src)
+{
+    struct relay_stream *s = stream_of(src);
+
+    if (!s)
+        return;
+    rds_release(s->rds, s->conn);
+    free(s->entries);
+    free(s->argv);
+    free(s->lens);
+    free(s->stream);
+    free(s->group);
+    free(s->consumer);
+    free(s);
+}
+
+static const struct relay_source_ops relay_stream_ops = {
+    .name = "stream",
+    .claim = stream_claim,
+    .settle = stream_settle,
+    .stats = stream_stats,
+    .free = stream_free,
+};
+
+struct relay_source *relay_stream_source(const struct relay_stream_opts *opts)
+{
+    struct relay_stream *s = calloc(1, sizeof(*s));
+
+    if (!s)
+        return NULL;
+    s->base.ops = &relay_stream_ops;
+    s->rds = opts->rds;
+    s->stream = strdup(opts->stream);
+    s->group = strdup(opts->group);
+    s->consumer = strdup(opts->consumer);
+    if (!s->stream || !s->group || !s->consumer) {
+        stream_free(&s->base);
+        return NULL;
+    }
+    return &s->base;
+}
