@@ -25,11 +25,10 @@ struct auth_config {
     const char *admin_password;       /* ADMIN_PASSWORD (optional, secret) */
 };
 
-/* Loads every setting; 0 or -EINVAL with all problems in @errbuf (main exits 2). */
-int auth_config_load(struct auth_config *cfg, char *errbuf, size_t errlen);
-
-/* Logs the effective configuration, secrets masked. */
-void auth_config_log(const struct auth_config *cfg);
+/* config.c: the defaults of the common settings and the own ones ({NULL}-terminated), for
+ * svc_main(). */
+extern const struct svc_defaults AUTH_DEFAULTS;
+extern const struct cfg_entry AUTH_CONFIG[];
 
 struct auth_app {
     const struct auth_config *cfg;

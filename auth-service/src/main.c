@@ -1,23 +1,14 @@
-/*
- * main.c - auth-service wiring only: config + logging → signing key and JWKS → MariaDB pool +
- * migrations → bootstrap ADMIN credential → HTTP server → wait for SIGINT/SIGTERM → tear down
- * in reverse (readiness 503, quiesce HTTP and wait for in-flight requests, close the pool).
- * auth-service publishes no events and consumes none.
- */
+/* main.c - auth-service as data: its routes, and in start its signing key's JWKS, the dummy
+ * hash and the ADMIN bootstrap; svc_main() runs it. It publishes and consumes no events. */
 #include <errno.h>
-#include <signal.h>
-#include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
-#include <mysql.h>
 #include <openssl/crypto.h>
 #include <openssl/rand.h>
 
 #include "app.h"
 #include "auth.h"
 #include "common/log.h"
-#include "common/metrics.h"
 #include "common/svc.h"
 #include "crypto.h"
 #include "store_auth.h"
@@ -32,13 +23,6 @@ static const struct http_route routes[] = {
     {"POST", "/api/auth/logout", HTTP_AUTH_NONE, http_auth_logout},
     {"GET", "/api/auth/jwks", HTTP_AUTH_NONE, http_auth_jwks},
 };
-
-static int ready(void *arg, char *why, size_t whylen)
-{
-    struct auth_app *app = arg;
-
-    return db_ping(app->pool, why, whylen);
-}
 
 /* A hash of a random password, verified against when a login names an unknown email. */
 static int make_dummy_hash(struct auth_app *app)
@@ -110,69 +94,59 @@ static int bootstrap_admin(struct auth_app *app)
     return rc;
 }
 
-int main(void)
-{
-    struct auth_config cfg;
-    struct auth_app app = {.cfg = &cfg};
-    struct jwt_key *key = NULL;
-    cJSON *jwks = NULL;
-    struct http_server *srv = NULL;
-    enum log_level level = LOG_INFO;
-    char err[2048];
-    sigset_t sigs;
-    int status = 1;
+static struct auth_config cfg;
+static struct auth_app app = {.cfg = &cfg};
+static cJSON *jwks;
 
-    svc_signals_block(&sigs);
-    log_init(AUTH_SERVICE, LOG_INFO);
-    if (auth_config_load(&cfg, err, sizeof(err)) < 0) {
-        log_errorx("invalid configuration: %s", err);
-        return 2;
-    }
-    log_level_parse(cfg.svc.log_level, &level);
-    log_init(AUTH_SERVICE, level);
-    auth_config_log(&cfg);
+/* the signing key: only auth-service has it (it verifies with it too) */
+static const char *jwt_key_file(const void *arg, const char **ret_setting)
+{
+    (void)arg;
+    *ret_setting = "JWT_PRIVATE_KEY_FILE";
+    return cfg.jwt_private_key_file;
+}
+
+static int start(struct svc *svc, void *arg)
+{
+    char err[1024];
+
+    (void)arg;
     if (strlen(cfg.service_token) < 16)
         log_warnx("AUTH_SERVICE_TOKEN is shorter than 16 characters: use a long random secret");
-
-    if (mysql_library_init(0, NULL, NULL)) {
-        log_errorx("cannot initialise the mariadb client library");
-        return 1;
-    }
-    /* the signing key: only auth-service has it (it verifies with it too) */
-    key = svc_jwt_key(cfg.jwt_private_key_file, "JWT_PRIVATE_KEY_FILE");
-    if (!key)
-        goto out;
+    app.key = svc->key;
     if (crypto_jwks_from_file(cfg.jwt_private_key_file, &jwks, err, sizeof(err)) < 0) {
         log_errorx("cannot build the JWKS from JWT_PRIVATE_KEY_FILE: %s", err);
-        goto out;
+        return -1;
     }
-    app.key = key;
     app.jwks = jwks;
     if (make_dummy_hash(&app) < 0) {
         log_errorx("cannot compute the dummy password hash");
-        goto out;
+        return -1;
     }
-    app.pool = svc_db_open(&cfg.svc, 0);
-    if (!app.pool)
-        goto out;
-    if (bootstrap_admin(&app) < 0)
-        goto out;
-    srv = svc_http_start(&cfg.svc, key, routes, sizeof(routes) / sizeof(routes[0]), &app, ready);
-    if (!srv)
-        goto out;
+    return bootstrap_admin(&app) < 0 ? -1 : 0;
+}
 
-    svc_signal_wait(&sigs);
-    status = 0;
-out:
-    if (srv) {
-        http_server_drain(srv);
-        http_server_stop(srv);
-    }
-    db_pool_free(app.pool);
+static void stop(void *arg)
+{
+    (void)arg;
     cJSON_Delete(jwks);
-    jwt_key_free(key);
-    metrics_reset();
-    mysql_library_end();
-    log_info("stopped");
-    return status;
+}
+
+static const struct svc_desc desc = {
+    .name = AUTH_SERVICE,
+    .defaults = &AUTH_DEFAULTS,
+    .cfg = &cfg.svc,
+    .config = AUTH_CONFIG,
+    .routes = routes,
+    .nroutes = sizeof(routes) / sizeof(routes[0]),
+    .app = &app,
+    .app_pool = &app.pool,
+    .start = start,
+    .stop = stop,
+    .jwt_key_file = jwt_key_file,
+};
+
+int main(void)
+{
+    return svc_main(&desc);
 }

@@ -6,13 +6,14 @@
 #include "common/db.h"
 #include "common/http.h"
 #include "common/outbox.h"
+#include "common/relay.h"
 
 #define CATALOG_SERVICE "catalog-service"
 
 struct catalog_app {
     const struct svc_config *cfg;
     struct db_pool *pool;
-    struct outbox_relay *relay; /* may be NULL in tests */
+    struct relay *relay; /* may be NULL in tests */
 };
 
 /* http_categories.c / http_products.c */

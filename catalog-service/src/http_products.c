@@ -241,7 +241,7 @@ void http_product_create(struct http_req *req, struct http_resp *resp, void *arg
         goto out;
     }
     if (app->relay)
-        outbox_relay_kick(app->relay);
+        relay_kick(app->relay);
     log_info("created product %lld '%s' with %zu skus", id, p.name, catalog_sku_count(&p));
     rc = product_json(conn, id, 1, &json);
     if (rc < 0) {

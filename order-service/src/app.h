@@ -23,9 +23,9 @@ struct order_app {
     struct outbox_relay *relay; /* may be NULL in tests */
 };
 
-/* config.c: 0 or -EINVAL with every problem in @errbuf. */
-int order_config_load(struct order_config *cfg, char *errbuf, size_t errlen);
-void order_config_log(const struct order_config *cfg);
+/* config.c: the defaults of the common settings and the own ones ({NULL}-terminated). */
+extern const struct svc_defaults ORDER_DEFAULTS;
+extern const struct cfg_entry ORDER_CONFIG[];
 
 /* http_orders.c */
 void http_order_create(struct http_req *req, struct http_resp *resp, void *app);

@@ -1,18 +1,9 @@
-/*
- * main.c - order-service wiring only: config + logging → MariaDB pool + migrations → Kafka
- * producer + outbox relay → HTTP server → event consumer → payment-deadline scheduler → wait
- * for SIGINT/SIGTERM → tear down in reverse (readiness 503, stop the scheduler and the
- * consumer, stop HTTP, stop the relay, flush the producer, close the pool).
- */
-#include <signal.h>
-
-#include <mysql.h>
+/* main.c - order-service as data: its routes, the events it consumes, the outbox relay and
+ * the payment-deadline job; svc_main() runs it. */
+#include <time.h>
 
 #include "app.h"
-#include "common/contracts.h"
 #include "common/log.h"
-#include "common/metrics.h"
-#include "common/outbox.h"
 #include "common/svc.h"
 
 static const struct http_route routes[] = {
@@ -23,81 +14,71 @@ static const struct http_route routes[] = {
     {"POST", "/api/orders/{id}/refund", HTTP_AUTH_USER, http_order_refund},
 };
 
-/* The order events this service publishes (their topics are created in dev and tests). */
-static const char *const published[] = {"order.placed", "order.confirmed", "order.cancelled",
-                                        "order.refunded", NULL};
+static struct order_config cfg;
+static struct order_app app = {.cfg = &cfg};
 
-static int ready(void *arg, char *why, size_t whylen)
+/* MERGE-SHIM (to the next marker): ORDER_HANDLERS and order_deadline_run (order-service's
+ * saga work) replace these. */
+static const struct svc_handler order_handlers_shim[] = {
+    {EVENT_PRODUCT_SKU_CREATED, order_handle_event},
+    {EVENT_STOCK_RESERVED, order_handle_event},
+    {EVENT_STOCK_RESERVATION_FAILED, order_handle_event},
+    {EVENT_STOCK_CONFIRMED, order_handle_event},
+    {EVENT_STOCK_CONFIRM_FAILED, order_handle_event},
+    {EVENT_STOCK_RELEASED, order_handle_event},
+    {EVENT_PAYMENT_CREATED, order_handle_event},
+    {EVENT_PAYMENT_COMPLETED, order_handle_event},
+    {EVENT_PAYMENT_FAILED, order_handle_event},
+    {EVENT_PAYMENT_REFUNDED, order_handle_event},
+    {EVENT_NONE, NULL},
+};
+
+/* today's scheduler thread, alive while this job's one round lasts */
+static long order_deadline_run_shim(struct worker *w, void *arg)
 {
-    struct order_app *app = arg;
+    char err[256];
+    struct order_deadline *d = order_deadline_start(arg, err, sizeof(err));
 
-    return db_ping(app->pool, why, whylen);
+    if (!d) {
+        log_errorx("cannot start the payment deadline scheduler: %s", err);
+        return -1;
+    }
+    while (!worker_stopping(w))
+        nanosleep(&(struct timespec){0, 20000000L}, NULL);
+    order_deadline_stop(d);
+    return -1;
 }
+/* end of MERGE-SHIM */
+
+static long deadline_ms(const void *arg)
+{
+    (void)arg;
+    return cfg.deadline_scan_ms;
+}
+
+static const struct svc_job jobs[] = {
+    {"payment deadline", order_deadline_run_shim /* MERGE-SHIM: order_deadline_run */, deadline_ms},
+    {NULL, NULL, NULL},
+};
+
+static const struct svc_desc desc = {
+    .name = ORDER_SERVICE,
+    .defaults = &ORDER_DEFAULTS,
+    .cfg = &cfg.svc,
+    .config = ORDER_CONFIG,
+    .tables = SVC_TABLES_OUTBOX | SVC_TABLES_INBOX,
+    .routes = routes,
+    .nroutes = sizeof(routes) / sizeof(routes[0]),
+    .handlers = order_handlers_shim, /* MERGE-SHIM: ORDER_HANDLERS */
+    .jobs = jobs,
+    .app = &app,
+    .app_pool = &app.pool,
+    .app_relay = (struct relay **)&app.relay, /* MERGE-SHIM: &app.relay */
+    .relay_source = svc_relay_outbox,
+    .metrics_register = order_metrics_register,
+};
 
 int main(void)
 {
-    static struct order_config cfg;
-    struct order_app app = {.cfg = &cfg};
-    struct jwt_key *key = NULL;
-    struct kafka_producer *producer = NULL;
-    struct kafka_consumer *consumer = NULL;
-    struct contracts *contracts = NULL;
-    struct order_deadline *deadline = NULL;
-    struct http_server *srv = NULL;
-    enum log_level level = LOG_INFO;
-    char err[1024];
-    sigset_t sigs;
-    int status = 1;
-
-    svc_signals_block(&sigs);
-    log_init(ORDER_SERVICE, LOG_INFO);
-    if (order_config_load(&cfg, err, sizeof(err)) < 0) {
-        log_errorx("invalid configuration: %s", err);
-        return 2;
-    }
-    log_level_parse(cfg.svc.log_level, &level);
-    log_init(ORDER_SERVICE, level);
-    order_config_log(&cfg);
-    order_metrics_register();
-
-    if (mysql_library_init(0, NULL, NULL)) {
-        log_errorx("cannot initialise the mariadb client library");
-        return 1;
-    }
-    if (!(key = svc_jwt_key(cfg.svc.jwt_public_key_file, "JWT_PUBLIC_KEY_FILE")) ||
-        !(app.pool = svc_db_open(&cfg.svc, SVC_TABLES_OUTBOX | SVC_TABLES_INBOX)) ||
-        !(producer = svc_producer_new(&cfg.svc)))
-        goto out;
-    svc_topics_create(&cfg.svc, ORDER_CONSUMED_TYPES, published);
-    if (!(app.relay = svc_relay_start(&cfg.svc, app.pool, producer)))
-        goto out;
-    if (!(srv = svc_http_start(&cfg.svc, key, routes, sizeof(routes) / sizeof(routes[0]), &app,
-                               ready)) ||
-        !(contracts = svc_contracts_load()) ||
-        !(consumer = svc_consumer_start(&cfg.svc, ORDER_CONSUMED_TYPES, order_handle_event, &app,
-                                        producer, contracts)))
-        goto out;
-    deadline = order_deadline_start(&app, err, sizeof(err));
-    if (!deadline) {
-        log_errorx("cannot start the payment deadline scheduler: %s", err);
-        goto out;
-    }
-
-    svc_signal_wait(&sigs);
-    status = 0;
-out:
-    if (srv)
-        http_server_drain(srv);
-    order_deadline_stop(deadline);
-    kafka_consumer_stop(consumer);
-    contracts_free(contracts); /* after the consumer: it borrows them */
-    http_server_stop(srv);
-    outbox_relay_stop(app.relay);
-    kafka_producer_free(producer);
-    db_pool_free(app.pool);
-    jwt_key_free(key);
-    metrics_reset();
-    mysql_library_end();
-    log_info("stopped");
-    return status;
+    return svc_main(&desc);
 }

@@ -449,7 +449,7 @@ void http_payment_confirm(struct http_req *req, struct http_resp *resp, void *ar
         goto out;
     }
     if (app->relay)
-        outbox_relay_kick(app->relay);
+        relay_kick(app->relay);
     count_outcome(&c, row.p.amount);
     log_info("confirm of order '%s': %s%s%s", c.order_id,
              c.gw.result == PAYMENT_GATEWAY_APPROVED ? "approved" : "failed",
