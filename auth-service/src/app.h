@@ -39,6 +39,12 @@ struct auth_app {
     char dummy_hash[CRYPTO_ENCODED_MAX];
 };
 
+/* bootstrap.c, at start: a hash of a random password, verified against when a login names an
+ * unknown email (0 or -EIO); the ADMIN credential from ADMIN_EMAIL / ADMIN_PASSWORD when
+ * missing (0, or a negative errno, logged). */
+int auth_dummy_hash(struct auth_app *app);
+int auth_bootstrap_admin(struct auth_app *app);
+
 /* http_auth.c */
 void http_auth_create(struct http_req *req, struct http_resp *resp, void *app);
 void http_auth_status(struct http_req *req, struct http_resp *resp, void *app);
