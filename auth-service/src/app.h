@@ -25,11 +25,10 @@ struct auth_config {
     const char *admin_password;       /* ADMIN_PASSWORD (optional, secret) */
 };
 
-/* Loads every setting; 0 or -EINVAL with all problems in @errbuf (main exits 2). */
-int auth_config_load(struct auth_config *cfg, char *errbuf, size_t errlen);
-
-/* Logs the effective configuration, secrets masked. */
-void auth_config_log(const struct auth_config *cfg);
+/* config.c: the defaults of the common settings and the own ones ({NULL}-terminated), for
+ * svc_main(). */
+extern const struct svc_defaults AUTH_DEFAULTS;
+extern const struct cfg_entry AUTH_CONFIG[];
 
 struct auth_app {
     const struct auth_config *cfg;
@@ -39,6 +38,12 @@ struct auth_app {
     /* verified against when the email is unknown, so both failures cost the same */
     char dummy_hash[CRYPTO_ENCODED_MAX];
 };
+
+/* bootstrap.c, at start: a hash of a random password, verified against when a login names an
+ * unknown email (0 or -EIO); the ADMIN credential from ADMIN_EMAIL / ADMIN_PASSWORD when
+ * missing (0, or a negative errno, logged). */
+int auth_dummy_hash(struct auth_app *app);
+int auth_bootstrap_admin(struct auth_app *app);
 
 /* http_auth.c */
 void http_auth_create(struct http_req *req, struct http_resp *resp, void *app);

@@ -1,11 +1,8 @@
 /* config.c - auth-service's configuration: the common settings plus its own table. */
-#include <stdio.h>
-#include <string.h>
-
 #include "app.h"
 
 #define S struct auth_config
-static const struct cfg_entry auth_table[] = {
+const struct cfg_entry AUTH_CONFIG[] = {
     CFG_ENTRY_STR("JWT_PRIVATE_KEY_FILE", NULL, true, false, S, jwt_private_key_file,
                   "PEM (PKCS#8) ES256 private key that signs access tokens"),
     CFG_ENTRY_STR("AUTH_SERVICE_TOKEN", NULL, true, true, S, service_token,
@@ -22,27 +19,14 @@ static const struct cfg_entry auth_table[] = {
                   "email of the ADMIN account created at start (with ADMIN_PASSWORD)"),
     CFG_ENTRY_STR("ADMIN_PASSWORD", NULL, false, true, S, admin_password,
                   "password of the ADMIN account created at start"),
+    {0},
 };
 #undef S
 
-#define AUTH_NTABLE (sizeof(auth_table) / sizeof(auth_table[0]))
-
-static const struct svc_defaults defaults = {
+const struct svc_defaults AUTH_DEFAULTS = {
     .service = AUTH_SERVICE,
     .http_port = "8089",
     .db_name = "commerce_auth",
     .group_id = AUTH_SERVICE,
     .migrations_dir = "auth-service/migrations",
 };
-
-int auth_config_load(struct auth_config *cfg, char *errbuf, size_t errlen)
-{
-    memset(cfg, 0, sizeof(*cfg));
-    return svc_config_load_own(&cfg->svc, &defaults, auth_table, AUTH_NTABLE, cfg, errbuf, errlen);
-}
-
-void auth_config_log(const struct auth_config *cfg)
-{
-    svc_config_log(&cfg->svc);
-    cfg_log(auth_table, AUTH_NTABLE, cfg);
-}

@@ -124,7 +124,7 @@ size_t svc_consumed_topics(const struct kafka_type *consumed, const char **ret, 
     return n;
 }
 
-void svc_topics_create_for(const struct svc_config *cfg, const struct kafka_type *consumed)
+void svc_topics_create(const struct svc_config *cfg, const struct kafka_type *consumed)
 {
     const char *topics[2 * SVC_MAX_TOPICS + 1];
     char dlq[SVC_MAX_TOPICS][256];
@@ -149,13 +149,6 @@ void svc_topics_create_for(const struct svc_config *cfg, const struct kafka_type
         log_warnx("cannot create topics (relays and consumers retry until they exist): %s", err);
 }
 
-void svc_topics_create(const struct svc_config *cfg, const struct kafka_type *consumed,
-                       const char *const *published)
-{
-    (void)published; /* the event-type table says what cfg->service publishes */
-    svc_topics_create_for(cfg, consumed);
-}
-
 struct contracts *svc_contracts_load(void)
 {
     struct contracts *contracts = NULL;
@@ -166,19 +159,6 @@ struct contracts *svc_contracts_load(void)
         return NULL;
     }
     return contracts;
-}
-
-struct relay *svc_relay_start(const struct svc_config *cfg, struct db_pool *pool,
-                              struct kafka_producer *producer)
-{
-    struct relay_opts opts = {.producer = producer, .poll_ms = (int)cfg->outbox_poll_ms};
-    struct relay *relay;
-    char err[512];
-
-    relay = relay_start(&opts, relay_outbox_source(pool), err, sizeof(err));
-    if (!relay)
-        log_errorx("cannot start the outbox relay: %s", err);
-    return relay;
 }
 
 enum kafka_result svc_db_result(int rc)

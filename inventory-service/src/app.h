@@ -9,6 +9,7 @@
 #include "common/http.h"
 #include "common/kafka.h"
 #include "common/rds.h"
+#include "common/svc.h"
 
 #define INVENTORY_SERVICE "inventory-service"
 #define INVENTORY_SOURCE "/inventory-service"
@@ -25,9 +26,9 @@ struct inv_config {
     bool test_crash;         /* INVENTORY_TEST_CRASH_AFTER_SCRIPT: tests only */
 };
 
-/* config.c: loads the common settings plus inventory's own; same contract as cfg_load(). */
-int inv_config_load(struct inv_config *cfg, char *errbuf, size_t errlen);
-void inv_config_log(const struct inv_config *cfg);
+/* config.c: the defaults of the common settings and the own ones ({NULL}-terminated). */
+extern const struct svc_defaults INV_DEFAULTS;
+extern const struct cfg_entry INV_CONFIG[];
 
 struct inv_app {
     const struct inv_config *cfg;
@@ -43,11 +44,8 @@ void http_inventory_decrease(struct http_req *req, struct http_resp *resp, void 
 void http_inventory_bulk_increase(struct http_req *req, struct http_resp *resp, void *app);
 void http_inventory_bulk_decrease(struct http_req *req, struct http_resp *resp, void *app);
 
-/* events.c: the consumer's handler (@app is a struct inv_app). */
-enum kafka_result inv_handle_event(const struct event *ev, const struct kafka_record *rec,
-                                   void *app, char *errbuf, size_t errlen);
-
-/* The event types the consumer handles, terminated by {NULL}. */
-extern const struct kafka_type INV_CONSUMED_TYPES[];
+/* events.c: the consumed event types and their handlers (@app is a struct inv_app),
+ * terminated by {EVENT_NONE}. */
+extern const struct svc_handler INV_HANDLERS[];
 
 #endif

@@ -1,13 +1,10 @@
 /* config.c - inventory-service's settings: the common table plus Redis, the snapshot period,
  * the outbox stream and a test hook. */
-#include <errno.h>
 #include <stddef.h>
-#include <stdio.h>
-#include <string.h>
 
 #include "app.h"
 
-static const struct svc_defaults defaults = {
+const struct svc_defaults INV_DEFAULTS = {
     .service = INVENTORY_SERVICE,
     .http_port = "8083",
     .db_name = "commerce_inventory",
@@ -16,7 +13,7 @@ static const struct svc_defaults defaults = {
 };
 
 #define S struct inv_config
-static const struct cfg_entry table[] = {
+const struct cfg_entry INV_CONFIG[] = {
     CFG_ENTRY_STR("REDIS_HOST", "127.0.0.1", true, false, S, redis_host, "Redis host"),
     CFG_ENTRY_INT("REDIS_PORT", "6379", 1, 65535, S, redis_port, "Redis port"),
     CFG_ENTRY_INT("REDIS_POOL_SIZE", "8", 1, 256, S, redis_pool_size, "Redis connections"),
@@ -30,18 +27,6 @@ static const struct cfg_entry table[] = {
                   "this instance's consumer name in that group (stable across restarts)"),
     CFG_ENTRY_BOOL("INVENTORY_TEST_CRASH_AFTER_SCRIPT", "false", S, test_crash,
                    "tests only: no relay, and SIGKILL right after the first stock script"),
+    {0},
 };
 #undef S
-
-#define NENTRIES (sizeof(table) / sizeof(table[0]))
-
-int inv_config_load(struct inv_config *cfg, char *errbuf, size_t errlen)
-{
-    return svc_config_load_own(&cfg->svc, &defaults, table, NENTRIES, cfg, errbuf, errlen);
-}
-
-void inv_config_log(const struct inv_config *cfg)
-{
-    svc_config_log(&cfg->svc);
-    cfg_log(table, NENTRIES, cfg);
-}

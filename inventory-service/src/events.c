@@ -16,17 +16,12 @@
 #include "common/log.h"
 #include "common/metrics.h"
 #include "common/msgctx.h"
+#include "common/svc.h"
 #include "scripts.h"
 #include "stock.h"
 
 #define ORDER_ID_MAX 64
 #define REASON_MAX 200
-
-const struct kafka_type INV_CONSUMED_TYPES[] = {
-    {"product.sku.created", 1, 1}, {"order.placed", 1, 2}, /* v1 upcast to v2 (currency KRW) */
-    {"order.confirmed", 1, 1},     {"order.cancelled", 1, 1},
-    {"order.refunded", 1, 1},      {NULL, 0, 0},
-};
 
 /* What one handler call works with. */
 struct call {
@@ -102,14 +97,15 @@ static void read_lines(const cJSON *data, const char *key, struct stock_line *li
 
 /* The envelope of a new @type event about order @c->order_id, cut after "data":.
  * Caller owns: free(). NULL on failure. */
-static char *make_head(const struct call *c, const char *type)
+static char *make_head(const struct call *c, enum event_type type)
 {
     struct event ev;
     char *json = NULL;
     size_t len;
     static const char tail[] = "{}}";
 
-    if (event_init(&ev, type, 1, INVENTORY_SOURCE, c->order_id, &c->child, NULL) < 0)
+    if (event_init(&ev, event_type_name(type), event_type_version(type), INVENTORY_SOURCE,
+                   c->order_id, &c->child, NULL) < 0)
         return NULL;
     json = event_to_json(&ev);
     event_release(&ev);
@@ -137,7 +133,7 @@ static char *json_string(const char *s)
 }
 
 /* Prepares ids, the order id as JSON and the envelopes of @types (up to two). 0 or -ENOMEM. */
-static int prepare(struct call *c, const char *const *types, size_t ntypes)
+static int prepare(struct call *c, const enum event_type *types, size_t ntypes)
 {
     msgctx_child(msgctx_current(), &c->child);
     c->order_json = json_string(c->order_id);
@@ -222,7 +218,7 @@ static int sku_created(struct call *c, struct rds_conn *conn, struct inv_result 
 static int order_placed(struct call *c, struct rds_conn *conn, struct inv_result *res,
                         cJSON **errors, char *errbuf, size_t errlen)
 {
-    static const char *const types[] = {"stock.reserved", "stock.reservation.failed"};
+    static const enum event_type types[] = {EVENT_STOCK_RESERVED, EVENT_STOCK_RESERVATION_FAILED};
     struct stock_line lines[STOCK_MAX_LINES];
     struct inv_head ok, fail;
     size_t n = 0;
@@ -235,15 +231,15 @@ static int order_placed(struct call *c, struct rds_conn *conn, struct inv_result
     rc = prepare(c, types, 2);
     if (rc < 0)
         return rc;
-    ok = (struct inv_head){c->heads[0], event_topic(types[0])};
-    fail = (struct inv_head){c->heads[1], event_topic(types[1])};
+    ok = (struct inv_head){c->heads[0], event_topic(event_type_name(types[0]))};
+    fail = (struct inv_head){c->heads[1], event_topic(event_type_name(types[1]))};
     return inv_reserve(conn, &c->em, c->order_json, &ok, &fail, lines, n, res, errbuf, errlen);
 }
 
 static int order_confirmed(struct call *c, struct rds_conn *conn, struct inv_result *res,
                            cJSON **errors, char *errbuf, size_t errlen)
 {
-    static const char *const types[] = {"stock.confirmed", "stock.confirm.failed"};
+    static const enum event_type types[] = {EVENT_STOCK_CONFIRMED, EVENT_STOCK_CONFIRM_FAILED};
     struct inv_head ok, fail;
     int rc;
 
@@ -253,15 +249,15 @@ static int order_confirmed(struct call *c, struct rds_conn *conn, struct inv_res
     rc = prepare(c, types, 2);
     if (rc < 0)
         return rc;
-    ok = (struct inv_head){c->heads[0], event_topic(types[0])};
-    fail = (struct inv_head){c->heads[1], event_topic(types[1])};
+    ok = (struct inv_head){c->heads[0], event_topic(event_type_name(types[0]))};
+    fail = (struct inv_head){c->heads[1], event_topic(event_type_name(types[1]))};
     return inv_confirm(conn, &c->em, c->order_json, &ok, &fail, res, errbuf, errlen);
 }
 
 static int order_cancelled(struct call *c, struct rds_conn *conn, struct inv_result *res,
                            cJSON **errors, char *errbuf, size_t errlen)
 {
-    static const char *const types[] = {"stock.released"};
+    static const enum event_type types[] = {EVENT_STOCK_RELEASED};
     const char *reason = NULL;
     struct inv_head head;
     char *reason_json;
@@ -277,7 +273,7 @@ static int order_cancelled(struct call *c, struct rds_conn *conn, struct inv_res
     reason_json = reason ? json_string(reason) : strdup("null");
     if (!reason_json)
         return -ENOMEM;
-    head = (struct inv_head){c->heads[0], event_topic(types[0])};
+    head = (struct inv_head){c->heads[0], event_topic(event_type_name(types[0]))};
     rc = inv_release(conn, &c->em, c->order_json, &head, reason_json, res, errbuf, errlen);
     free(reason_json);
     return rc;
@@ -299,36 +295,17 @@ static int order_refunded(struct call *c, struct rds_conn *conn, struct inv_resu
 typedef int (*type_fn)(struct call *c, struct rds_conn *conn, struct inv_result *res,
                        cJSON **errors, char *errbuf, size_t errlen);
 
-static const struct {
-    const char *type;
-    type_fn fn;
-} handlers[] = {
-    {"product.sku.created", sku_created}, {"order.placed", order_placed},
-    {"order.confirmed", order_confirmed}, {"order.cancelled", order_cancelled},
-    {"order.refunded", order_refunded},
-};
-
-enum kafka_result inv_handle_event(const struct event *ev, const struct kafka_record *rec,
-                                   void *arg, char *errbuf, size_t errlen)
+/* The frame around every type's @fn: a Redis connection, the script, the report. */
+static enum kafka_result handle(struct inv_app *app, const struct event *ev, type_fn fn,
+                                char *errbuf, size_t errlen)
 {
-    struct inv_app *app = arg;
     struct call c = {.app = app, .ev = ev};
     struct rds_conn *conn = NULL;
     struct inv_result res;
     cJSON *errors = NULL;
-    type_fn fn = NULL;
     enum kafka_result kr;
     int rc;
 
-    (void)rec;
-    for (size_t i = 0; i < sizeof(handlers) / sizeof(handlers[0]); i++) {
-        if (strcmp(handlers[i].type, ev->type) == 0)
-            fn = handlers[i].fn;
-    }
-    if (!fn) {
-        snprintf(errbuf, errlen, "no handler for '%s'", ev->type);
-        return KAFKA_FAIL;
-    }
     if (!cJSON_IsObject(ev->data)) {
         snprintf(errbuf, errlen, "invalid payload: data must be an object");
         return KAFKA_FAIL;
@@ -361,3 +338,25 @@ out:
     call_release(&c);
     return kr;
 }
+
+/* on_<fn>: the consumer's handler of the type @fn reads. */
+#define INV_HANDLER(fn)                                                                            \
+    static enum kafka_result on_##fn(const struct event *ev, const struct kafka_record *rec,       \
+                                     void *app, char *errbuf, size_t errlen)                       \
+    {                                                                                              \
+        (void)rec;                                                                                 \
+        return handle(app, ev, fn, errbuf, errlen);                                                \
+    }
+INV_HANDLER(sku_created)
+INV_HANDLER(order_placed)
+INV_HANDLER(order_confirmed)
+INV_HANDLER(order_cancelled)
+INV_HANDLER(order_refunded)
+#undef INV_HANDLER
+
+/* order.placed v1 is upcast to v2 (currency KRW). */
+const struct svc_handler INV_HANDLERS[] = {
+    {EVENT_PRODUCT_SKU_CREATED, on_sku_created}, {EVENT_ORDER_PLACED, on_order_placed},
+    {EVENT_ORDER_CONFIRMED, on_order_confirmed}, {EVENT_ORDER_CANCELLED, on_order_cancelled},
+    {EVENT_ORDER_REFUNDED, on_order_refunded},   {EVENT_NONE, NULL},
+};

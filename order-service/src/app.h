@@ -27,9 +27,9 @@ struct order_app {
     struct relay *relay; /* may be NULL in tests */
 };
 
-/* config.c: 0 or -EINVAL with every problem in @errbuf. */
-int order_config_load(struct order_config *cfg, char *errbuf, size_t errlen);
-void order_config_log(const struct order_config *cfg);
+/* config.c: the defaults of the common settings and the own ones ({NULL}-terminated). */
+extern const struct svc_defaults ORDER_DEFAULTS;
+extern const struct cfg_entry ORDER_CONFIG[];
 
 /* http_orders.c */
 void http_order_create(struct http_req *req, struct http_resp *resp, void *app);
@@ -41,10 +41,6 @@ void http_order_refund(struct http_req *req, struct http_resp *resp, void *app);
 /* events.c: the consumed event types and their handlers (@app is struct order_app),
  * terminated by {EVENT_NONE, NULL}. */
 extern const struct svc_handler ORDER_HANDLERS[];
-/* The consumer's handler until svc_main() dispatches: calls the ORDER_HANDLERS entry of
- * @ev's type (KAFKA_FAIL for another type). */
-enum kafka_result order_handle_event(const struct event *ev, const struct kafka_record *rec,
-                                     void *app, char *errbuf, size_t errlen);
 
 /* saga.h: the saga step (order_saga_step) and its metrics (order_metrics_register). */
 

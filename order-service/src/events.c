@@ -153,16 +153,3 @@ const struct svc_handler ORDER_HANDLERS[] = {
     {EVENT_PAYMENT_REFUNDED, on_payment_refunded},
     {EVENT_NONE, NULL},
 };
-
-enum kafka_result order_handle_event(const struct event *ev, const struct kafka_record *rec,
-                                     void *app, char *errbuf, size_t errlen)
-{
-    enum event_type type = event_type_parse(ev->type);
-
-    for (const struct svc_handler *h = ORDER_HANDLERS; type != EVENT_NONE && h->handle; h++) {
-        if (h->type == type)
-            return h->handle(ev, rec, app, errbuf, errlen);
-    }
-    snprintf(errbuf, errlen, "unexpected event type '%s'", ev->type);
-    return KAFKA_FAIL;
-}

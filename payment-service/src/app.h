@@ -8,6 +8,7 @@
 #include "common/kafka.h"
 #include "common/outbox.h"
 #include "common/relay.h"
+#include "common/svc.h"
 
 #define PAYMENT_SERVICE "payment-service"
 #define PAYMENT_SOURCE "/payment-service"
@@ -21,9 +22,9 @@ struct pay_config {
     long gateway_timeout_ms; /* PAYMENT_GATEWAY_TIMEOUT_MS */
 };
 
-/* config.c: loads the common settings plus payment's own; same contract as cfg_load(). */
-int pay_config_load(struct pay_config *cfg, char *errbuf, size_t errlen);
-void pay_config_log(const struct pay_config *cfg);
+/* config.c: the defaults of the common settings and the own ones ({NULL}-terminated). */
+extern const struct svc_defaults PAY_DEFAULTS;
+extern const struct cfg_entry PAY_CONFIG[];
 
 struct pay_app {
     const struct pay_config *cfg;
@@ -35,15 +36,9 @@ struct pay_app {
 void http_payment_confirm(struct http_req *req, struct http_resp *resp, void *app);
 void http_payment_get(struct http_req *req, struct http_resp *resp, void *app);
 
-/* events.c: the consumer's handler (@app is a struct pay_app). */
-enum kafka_result pay_handle_event(const struct event *ev, const struct kafka_record *rec,
-                                   void *app, char *errbuf, size_t errlen);
-
-/* The event types the consumer handles, terminated by {NULL}. */
-extern const struct kafka_type PAY_CONSUMED_TYPES[];
-
-/* The event types this service publishes, NULL-terminated. */
-extern const char *const PAY_PUBLISHED_TYPES[];
+/* events.c: the consumed event types and their handlers (@app is a struct pay_app),
+ * terminated by {EVENT_NONE}. */
+extern const struct svc_handler PAY_HANDLERS[];
 
 /* Registers the payment metrics (main, once). */
 void pay_metrics_register(void);

@@ -22,16 +22,6 @@
 
 #define TX_ATTEMPTS 3 /* a deadlock rolls back the whole transaction: run it again */
 
-const struct kafka_type PAY_CONSUMED_TYPES[] = {
-    {"order.placed", 1, 2}, /* v1 upcast to v2 (currency KRW) */
-    {"order.cancelled", 1, 1},
-    {"order.refunded", 1, 1},
-    {NULL, 0, 0},
-};
-
-const char *const PAY_PUBLISHED_TYPES[] = {"payment.created", "payment.completed", "payment.failed",
-                                           "payment.refunded", NULL};
-
 void pay_metrics_register(void)
 {
     metrics_counter("commerce_payments_total",
@@ -67,18 +57,19 @@ static void read_id(const cJSON *data, const char *key, bool required, char *out
         snprintf(out, outlen, "%s", s);
 }
 
-static int read_input(const struct event *ev, struct order_input *in, char *errbuf, size_t errlen)
+static int read_input(const struct event *ev, enum event_type type, struct order_input *in,
+                      char *errbuf, size_t errlen)
 {
     cJSON *errors = NULL;
     const char *s = NULL;
 
     memset(in, 0, sizeof(*in));
     read_id(ev->data, "orderId", true, in->order_id, sizeof(in->order_id), &errors);
-    if (strcmp(ev->type, "order.placed") == 0) {
+    if (type == EVENT_ORDER_PLACED) {
         read_id(ev->data, "userId", true, in->user_id, sizeof(in->user_id), &errors);
         jsonx_int(ev->data, "payableAmount", "payableAmount", true, 0, PAYMENT_MAX_AMOUNT,
                   &in->amount, &errors);
-    } else if (strcmp(ev->type, "order.cancelled") == 0) {
+    } else if (type == EVENT_ORDER_CANCELLED) {
         if (jsonx_str(ev->data, "reason", "reason", false, PAY_REASON_MAX, &s, &errors) == 0)
             util_strlcpy(in->reason, s, sizeof(in->reason));
     } else {
@@ -156,7 +147,8 @@ static int on_placed(struct db_conn *conn, const struct event *ev, const struct 
         cJSON_AddStringToObject(data, "status", "READY");
     }
     event_ctx(ev, &ctx);
-    rc = store_emit(conn, "payment.created", row.order_id, &ctx, row.correlation_id, data);
+    rc = store_emit(conn, event_type_name(EVENT_PAYMENT_CREATED), row.order_id, &ctx,
+                    row.correlation_id, data);
     if (rc == 0) {
         log_info("created payment '%s' for order '%s' (%lld)", row.id, row.order_id, row.p.amount);
         *ret_created = 1;
@@ -190,14 +182,15 @@ static int record_refund(struct db_conn *conn, const struct event *ev, struct pa
         cJSON_AddStringToObject(data, "reason", reason);
     }
     event_ctx(ev, &ctx);
-    return store_emit(conn, "payment.refunded", row->order_id, &ctx, row->correlation_id, data);
+    return store_emit(conn, event_type_name(EVENT_PAYMENT_REFUNDED), row->order_id, &ctx,
+                      row->correlation_id, data);
 }
 
 /* order.cancelled / order.refunded; what changed goes to @ret. */
-static int on_cancel_or_refund(struct db_conn *conn, const struct event *ev,
+static int on_cancel_or_refund(struct db_conn *conn, const struct event *ev, enum event_type type,
                                const struct order_input *in, struct applied *ret)
 {
-    int is_cancel = strcmp(ev->type, "order.cancelled") == 0;
+    int is_cancel = type == EVENT_ORDER_CANCELLED;
     const char *reason;
     enum payment_outcome out;
     struct pay_row row;
@@ -254,7 +247,7 @@ static int on_cancel_or_refund(struct db_conn *conn, const struct event *ev,
 
 /* One attempt: the whole event in one transaction. */
 static int apply(struct pay_app *app, struct db_conn *conn, const struct event *ev,
-                 const struct order_input *in, struct applied *ret)
+                 enum event_type type, const struct order_input *in, struct applied *ret)
 {
     int rc = db_begin(conn);
 
@@ -267,12 +260,12 @@ static int apply(struct pay_app *app, struct db_conn *conn, const struct event *
         return 0;
     }
     if (rc == 0) {
-        if (strcmp(ev->type, "order.placed") == 0)
+        if (type == EVENT_ORDER_PLACED)
             rc = on_placed(conn, ev, in, &ret->created);
         else
-            rc = on_cancel_or_refund(conn, ev, in, ret);
+            rc = on_cancel_or_refund(conn, ev, type, in, ret);
     }
-    if (rc == -EEXIST && strcmp(ev->type, "order.placed") == 0) {
+    if (rc == -EEXIST && type == EVENT_ORDER_PLACED) {
         /* a concurrent creation for the same order won: same outcome as a duplicate */
         db_rollback(conn);
         memset(ret, 0, sizeof(*ret));
@@ -286,23 +279,22 @@ static int apply(struct pay_app *app, struct db_conn *conn, const struct event *
     return rc;
 }
 
-enum kafka_result pay_handle_event(const struct event *ev, const struct kafka_record *rec,
-                                   void *arg, char *errbuf, size_t errlen)
+/* An order event of @type: one transaction, retried on a deadlock; then the metrics. */
+static enum kafka_result handle(struct pay_app *app, const struct event *ev, enum event_type type,
+                                char *errbuf, size_t errlen)
 {
-    struct pay_app *app = arg;
     struct order_input in;
     struct db_conn *conn;
     struct applied done = {0};
     int rc = -EIO;
 
-    (void)rec;
-    if (read_input(ev, &in, errbuf, errlen) < 0)
+    if (read_input(ev, type, &in, errbuf, errlen) < 0)
         return KAFKA_FAIL;
     conn = db_acquire(app->pool, errbuf, errlen);
     if (!conn)
         return KAFKA_UNAVAILABLE;
     for (int attempt = 0; attempt < TX_ATTEMPTS; attempt++) {
-        rc = apply(app, conn, ev, &in, &done);
+        rc = apply(app, conn, ev, type, &in, &done);
         if (rc != -EDEADLK)
             break;
     }
@@ -331,3 +323,32 @@ enum kafka_result pay_handle_event(const struct event *ev, const struct kafka_re
     }
     return KAFKA_OK;
 }
+
+static enum kafka_result on_order_placed(const struct event *ev, const struct kafka_record *rec,
+                                         void *app, char *errbuf, size_t errlen)
+{
+    (void)rec;
+    return handle(app, ev, EVENT_ORDER_PLACED, errbuf, errlen);
+}
+
+static enum kafka_result on_order_cancelled(const struct event *ev, const struct kafka_record *rec,
+                                            void *app, char *errbuf, size_t errlen)
+{
+    (void)rec;
+    return handle(app, ev, EVENT_ORDER_CANCELLED, errbuf, errlen);
+}
+
+static enum kafka_result on_order_refunded(const struct event *ev, const struct kafka_record *rec,
+                                           void *app, char *errbuf, size_t errlen)
+{
+    (void)rec;
+    return handle(app, ev, EVENT_ORDER_REFUNDED, errbuf, errlen);
+}
+
+/* order.placed v1 is upcast to v2 (currency KRW). */
+const struct svc_handler PAY_HANDLERS[] = {
+    {EVENT_ORDER_PLACED, on_order_placed},
+    {EVENT_ORDER_CANCELLED, on_order_cancelled},
+    {EVENT_ORDER_REFUNDED, on_order_refunded},
+    {EVENT_NONE, NULL},
+};

@@ -17,11 +17,11 @@ struct user_config {
     long auth_timeout_ms;           /* AUTH_TIMEOUT_MS: connect and total per call */
 };
 
-/* Loads every setting; all problems at once in @errbuf. 0 or -EINVAL. */
-int user_config_load(struct user_config *cfg, char *errbuf, size_t errlen);
-
-/* Logs the effective configuration, secrets masked. */
-void user_config_log(const struct user_config *cfg);
+/* config.c: the defaults of the common settings, the own ones ({NULL}-terminated) and the
+ * rule across them (AUTH_URL is http(s)), for svc_main(). */
+extern const struct svc_defaults USER_DEFAULTS;
+extern const struct cfg_entry USER_CONFIG[];
+int user_config_check(const void *cfg, char *errbuf, size_t errlen);
 
 struct user_app {
     const struct user_config *cfg;

@@ -15,6 +15,7 @@
 
 #include "common/config.h"
 #include "common/db.h"
+#include "common/event_types.h"
 #include "common/http.h"
 #include "common/jwt.h"
 #include "common/kafka.h"
@@ -57,12 +58,7 @@ size_t svc_consumed_topics(const struct kafka_type *consumed, const char **ret, 
  * @cfg->service publishes (event_type_producer() in common/event_types.h), each with its
  * "<topic>.dlq" twin. A failure is only a warning: the relays and consumers retry until the
  * topics exist. */
-void svc_topics_create_for(const struct svc_config *cfg, const struct kafka_type *consumed);
-
-/* svc_topics_create_for() for callers that still pass their published types: @published is
- * ignored, the event-type table is the one list. */
-void svc_topics_create(const struct svc_config *cfg, const struct kafka_type *consumed,
-                       const char *const *published);
+void svc_topics_create(const struct svc_config *cfg, const struct kafka_type *consumed);
 
 /* The event contracts in CONTRACTS_DEFAULT_DIR ("contracts", relative to the working
  * directory: the checkout in dev and tests, /app in the image). Caller owns them:
@@ -81,12 +77,6 @@ struct kafka_consumer *svc_consumer_start(const struct svc_config *cfg,
                                           const struct kafka_type *types, kafka_handler_fn handler,
                                           void *app, struct kafka_producer *dlq,
                                           const struct contracts *contracts);
-
-/* Starts the relay of the outbox table of @pool (relay_outbox_source) through @producer,
- * polling every OUTBOX_POLL_MS of @cfg. NULL (the reason logged) when it cannot. Stop:
- * relay_stop(). */
-struct relay *svc_relay_start(const struct svc_config *cfg, struct db_pool *pool,
-                              struct kafka_producer *producer);
 
 /* What a consumer does with a handler's database failure @rc (common/db.h codes): -EIO (the
  * server unreachable, the connection lost) → KAFKA_UNAVAILABLE, waited out; -EDEADLK →
@@ -122,35 +112,44 @@ struct svc_job {
 
 /*
  * A service. svc_main() runs one defined lifecycle for every daemon:
- *   block signals → load config (common table + @config; every error at once, exit 2) → log
- *   → @global_init (libraries that must start before any thread) → mysql_library_init →
- *   JWT key → MariaDB pool + migrations (@tables) → @start (the service's own stores and
- *   clients) → producer (when it publishes or consumes) → topics (dev) → relay (@relay) →
- *   jobs → HTTP → consumer (@handlers) → sigwait →
- *   readiness 503 + drain HTTP → stop the consumer → stop the jobs → stop HTTP → stop the
- *   relay → flush the producer → @stop → close the pool → free the key → library ends.
- * Every NULL/0 field means "this service has none".
+ *   block signals → load config (common table + @config, then @check; every error at once,
+ *   exit 2) → log → @metrics_register → @global_init (libraries that must start before any
+ *   thread) → mysql_library_init → JWT key → MariaDB pool + migrations (@tables) → @start (the
+ *   service's own stores and clients) → producer (when it publishes or consumes) → topics
+ *   (dev) → relay (@relay_source) → jobs (@jobs, plus the inbox purge with SVC_TABLES_INBOX) →
+ *   HTTP → contracts + consumer (@handlers) → sigwait →
+ *   readiness 503 + drain HTTP → stop the consumer → free the contracts → stop the jobs →
+ *   stop HTTP → stop the relay → flush the producer → @stop → close the pool → free the key →
+ *   metrics_reset → library ends (@global_end last).
+ * Every NULL/0 field means "this service has none". One service per process.
  */
 struct svc_desc {
     const char *name;                    /* "order-service" */
     const struct svc_defaults *defaults; /* per-service defaults of the common settings */
     struct svc_config *cfg;              /* the service's config struct, svc_config first */
-    const struct cfg_entry *config;      /* the service's own settings (into cfg) */
-    size_t nconfig;
+    const struct cfg_entry *config;      /* its own settings (into cfg), ended by {NULL} */
+    /* rules across settings, after loading: appends its problems to @errbuf ("; " between
+     * them) and returns -EINVAL, or 0 */
+    int (*check)(const void *cfg, char *errbuf, size_t errlen);
     unsigned tables; /* SVC_TABLES_* besides its own migrations */
     const struct http_route *routes;
     size_t nroutes;
     const struct svc_handler *handlers; /* consumed types; NULL: consumes nothing */
     const struct svc_job *jobs;         /* terminated by {NULL}; may be NULL */
     void *app;                          /* handed to routes, handlers, jobs, hooks */
-    /* the relay's source; NULL: no relay. svc_relay_outbox() for the outbox table. */
+    /* where the app keeps the pool (set before @start) and the relay (for relay_kick() after
+     * a commit; set before the jobs, HTTP and the consumer start, NULL again before it stops) */
+    struct db_pool **app_pool;
+    struct relay **app_relay;
+    /* the relay's source; NULL: no relay. svc_relay_outbox() for the outbox table. A hook
+     * that returns NULL runs this process without a relay (it logs why). */
     struct relay_source *(*relay_source)(struct svc *svc, void *app);
     void (*metrics_register)(void);
-    int (*global_init)(void); /* 0 or -1; before any thread */
+    int (*global_init)(void); /* 0 or -1 (logged); before any thread */
     void (*global_end)(void);
     int (*start)(struct svc *svc, void *app);          /* 0 or -1 (logged) */
     void (*stop)(void *app);                           /* accepts a half-started app */
-    int (*ready)(void *app, char *why, size_t whylen); /* besides the database ping */
+    int (*ready)(void *app, char *why, size_t whylen); /* before the database ping */
     /* the key tokens are verified with: NULL = JWT_PUBLIC_KEY_FILE; auth-service names its
      * private key's file (it signs with it too) */
     const char *(*jwt_key_file)(const void *app, const char **ret_setting);
