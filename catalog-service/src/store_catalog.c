@@ -142,7 +142,8 @@ static int insert_sku(struct db_conn *conn, const struct catalog_product *p, lon
     }
     msgctx_child(ctx, &child);
     snprintf(sku_key, sizeof(sku_key), "%llu", sku_id);
-    rc = event_init(&ev, "product.sku.created", 1, CATALOG_SOURCE, sku_key, &child,
+    rc = event_init(&ev, event_type_name(EVENT_PRODUCT_SKU_CREATED),
+                    event_type_version(EVENT_PRODUCT_SKU_CREATED), CATALOG_SOURCE, sku_key, &child,
                     sku_created_data((long long)sku_id, product_id, product_code, sku->price,
                                      values, p->initial_quantity));
     if (rc < 0)

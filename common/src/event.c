@@ -2,7 +2,7 @@
  * event.c - the CloudEvents 1.0 envelope (JSON body + ce_* headers) and the type → topic map.
  *
  * Serialisation emits every attribute in the body and as a header; parsing reads the body
- * first and falls back to the headers for an attribute the body lacks (SPEC §2).
+ * first and falls back to the headers for an attribute the body lacks (docs/event-contracts.md).
  */
 #include <ctype.h>
 #include <errno.h>
@@ -21,7 +21,7 @@
 
 /* The names of event_types.h's list, NULL-terminated (EVENT_TYPES[i] is type i + 1). */
 const char *const EVENT_TYPES[] = {
-#define EVENT_TYPE_NAME(id, name, topic, producer, version) name,
+#define EVENT_TYPE_NAME(id, name, topic, producer, published, read) name,
     EVENT_TYPE_LIST(EVENT_TYPE_NAME)
 #undef EVENT_TYPE_NAME
         NULL,
@@ -32,9 +32,11 @@ const char *const EVENT_TYPES[] = {
 static const struct {
     const char *topic;
     const char *producer;
-    int version;
+    int published;
+    int read;
 } event_type_info[] = {
-#define EVENT_TYPE_INFO(id, name, topic, producer, version) {topic, producer, version},
+#define EVENT_TYPE_INFO(id, name, topic, producer, published, read)                                \
+    {topic, producer, published, read},
     EVENT_TYPE_LIST(EVENT_TYPE_INFO)
 #undef EVENT_TYPE_INFO
 };
@@ -65,7 +67,12 @@ const char *event_type_producer(enum event_type t)
 
 int event_type_version(enum event_type t)
 {
-    return t > EVENT_NONE && t < EVENT_NTYPES ? event_type_info[t - 1].version : 0;
+    return t > EVENT_NONE && t < EVENT_NTYPES ? event_type_info[t - 1].published : 0;
+}
+
+int event_type_max_version(enum event_type t)
+{
+    return t > EVENT_NONE && t < EVENT_NTYPES ? event_type_info[t - 1].read : 0;
 }
 
 /* TOPIC_<TYPE> overrides, indexed like EVENT_TYPES; "" = use the default. Written only by

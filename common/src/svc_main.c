@@ -64,7 +64,7 @@ static void svc_types(struct svc_run *run)
     for (size_t i = 0; d->handlers && d->handlers[i].type != EVENT_NONE; i++) {
         enum event_type t = d->handlers[i].type;
 
-        run->consumed[i] = (struct kafka_type){event_type_name(t), 1, event_type_version(t)};
+        run->consumed[i] = (struct kafka_type){event_type_name(t), 1, event_type_max_version(t)};
     }
     for (int t = EVENT_NONE + 1; t < EVENT_NTYPES; t++) {
         if (strcmp(event_type_producer((enum event_type)t), run->svc.cfg->service) == 0)

@@ -367,6 +367,8 @@ static void test_type_table(void **state)
         assert_int_equal(event_type_parse(name), t);
         assert_string_equal(EVENT_TYPES[t - 1], name);
         assert_true(event_type_version((enum event_type)t) >= 1);
+        assert_true(event_type_version((enum event_type)t) <=
+                    event_type_max_version((enum event_type)t));
         assert_non_null(strstr(event_type_producer((enum event_type)t), "-service"));
         assert_int_equal(strncmp(topic, name, family), 0);
         assert_string_equal(topic + family, "-events");
@@ -378,6 +380,8 @@ static void test_type_table(void **state)
     assert_null(event_type_name(EVENT_NONE));
     assert_null(event_type_name(EVENT_NTYPES));
     assert_int_equal(event_type_version(EVENT_NONE), 0);
+    assert_int_equal(event_type_max_version(EVENT_PAYMENT_COMPLETED), 2);
+    assert_int_equal(event_type_max_version(EVENT_NONE), 0);
 }
 
 static void test_topic_overrides(void **state)

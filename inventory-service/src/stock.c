@@ -44,22 +44,22 @@ bool stock_invariant_ok(const struct stock_counters *c)
 static const struct {
     const char *status;
     enum stock_outcome outcome;
-    const char *event; /* published type, NULL = none */
+    enum event_type event; /* published type, EVENT_NONE = none */
     bool refused;
 } outcomes[] = {
-    {"INITIALISED", STOCK_INITIALISED, NULL, false},
-    {"EXISTS", STOCK_ALREADY_EXISTS, NULL, false},
-    {"RESERVED", STOCK_RESERVED, "stock.reserved", false},
-    {"NOT_ENOUGH_STOCK", STOCK_NOT_ENOUGH_STOCK, "stock.reservation.failed", true},
-    {"SKU_NOT_FOUND", STOCK_SKU_NOT_FOUND, "stock.reservation.failed", true},
-    {"ORDER_DECIDED", STOCK_ORDER_DECIDED, NULL, true},
-    {"CONFIRMED", STOCK_CONFIRMED, "stock.confirmed", false},
-    {"NO_RESERVATION", STOCK_NO_RESERVATION, "stock.confirm.failed", true},
-    {"RESERVATION_RELEASED", STOCK_RESERVATION_RELEASED, "stock.confirm.failed", true},
-    {"RELEASED", STOCK_RELEASED, "stock.released", false},
-    {"NOTHING_TO_RELEASE", STOCK_NOTHING_TO_RELEASE, NULL, false},
-    {"RETURNED", STOCK_RETURNED, NULL, false},
-    {"NOT_CONFIRMED", STOCK_NOT_CONFIRMED, NULL, true},
+    {"INITIALISED", STOCK_INITIALISED, EVENT_NONE, false},
+    {"EXISTS", STOCK_ALREADY_EXISTS, EVENT_NONE, false},
+    {"RESERVED", STOCK_RESERVED, EVENT_STOCK_RESERVED, false},
+    {"NOT_ENOUGH_STOCK", STOCK_NOT_ENOUGH_STOCK, EVENT_STOCK_RESERVATION_FAILED, true},
+    {"SKU_NOT_FOUND", STOCK_SKU_NOT_FOUND, EVENT_STOCK_RESERVATION_FAILED, true},
+    {"ORDER_DECIDED", STOCK_ORDER_DECIDED, EVENT_NONE, true},
+    {"CONFIRMED", STOCK_CONFIRMED, EVENT_STOCK_CONFIRMED, false},
+    {"NO_RESERVATION", STOCK_NO_RESERVATION, EVENT_STOCK_CONFIRM_FAILED, true},
+    {"RESERVATION_RELEASED", STOCK_RESERVATION_RELEASED, EVENT_STOCK_CONFIRM_FAILED, true},
+    {"RELEASED", STOCK_RELEASED, EVENT_STOCK_RELEASED, false},
+    {"NOTHING_TO_RELEASE", STOCK_NOTHING_TO_RELEASE, EVENT_NONE, false},
+    {"RETURNED", STOCK_RETURNED, EVENT_NONE, false},
+    {"NOT_CONFIRMED", STOCK_NOT_CONFIRMED, EVENT_NONE, true},
 };
 
 #define NOUTCOMES (sizeof(outcomes) / sizeof(outcomes[0]))
@@ -79,7 +79,7 @@ const char *stock_outcome_event(enum stock_outcome outcome)
 {
     for (size_t i = 0; i < NOUTCOMES; i++) {
         if (outcomes[i].outcome == outcome)
-            return outcomes[i].event;
+            return event_type_name(outcomes[i].event);
     }
     return NULL;
 }

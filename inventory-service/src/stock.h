@@ -19,6 +19,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "common/event_types.h"
+
 #define STOCK_MAX_LINES 100             /* lines per order or bulk request */
 #define STOCK_MAX_QUANTITY 1000000000LL /* per line, also after merging */
 

@@ -12,10 +12,6 @@
 
 #define PAYMENT_SERVICE "payment-service"
 #define PAYMENT_SOURCE "/payment-service"
-/* The version payment.completed is published as; the others are v1. v2
- * (contracts/payment.completed/v2.json) adds approvedAtTime (RFC 3339) and keeps approvedAt
- * (epoch ms) for the transition; order-service accepts v1 and v2. */
-#define PAYMENT_COMPLETED_VERSION 2
 
 struct pay_config {
     struct svc_config svc;

@@ -147,8 +147,7 @@ static int on_placed(struct db_conn *conn, const struct event *ev, const struct 
         cJSON_AddStringToObject(data, "status", "READY");
     }
     event_ctx(ev, &ctx);
-    rc = store_emit(conn, event_type_name(EVENT_PAYMENT_CREATED), row.order_id, &ctx,
-                    row.correlation_id, data);
+    rc = store_emit(conn, EVENT_PAYMENT_CREATED, row.order_id, &ctx, row.correlation_id, data);
     if (rc == 0) {
         log_info("created payment '%s' for order '%s' (%lld)", row.id, row.order_id, row.p.amount);
         *ret_created = 1;
@@ -182,8 +181,7 @@ static int record_refund(struct db_conn *conn, const struct event *ev, struct pa
         cJSON_AddStringToObject(data, "reason", reason);
     }
     event_ctx(ev, &ctx);
-    return store_emit(conn, event_type_name(EVENT_PAYMENT_REFUNDED), row->order_id, &ctx,
-                      row->correlation_id, data);
+    return store_emit(conn, EVENT_PAYMENT_REFUNDED, row->order_id, &ctx, row->correlation_id, data);
 }
 
 /* order.cancelled / order.refunded; what changed goes to @ret. */

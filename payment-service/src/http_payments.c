@@ -281,7 +281,7 @@ static int confirm_finish(struct db_conn *conn, const struct http_req *req, stru
             cJSON_AddNumberToObject(data, "paidAmount", (double)row.p.amount);
             cJSON_AddStringToObject(data, "currency", "KRW");
             cJSON_AddNumberToObject(data, "approvedAt", (double)c->decided_ms);
-            if (PAYMENT_COMPLETED_VERSION >= 2) {
+            if (event_type_version(EVENT_PAYMENT_COMPLETED) >= 2) {
                 util_rfc3339(c->decided_ms, when, sizeof(when));
                 cJSON_AddStringToObject(data, "approvedAtTime", when);
             }
@@ -290,7 +290,7 @@ static int confirm_finish(struct db_conn *conn, const struct http_req *req, stru
             cJSON_AddNumberToObject(data, "failedAt", (double)c->decided_ms);
         }
     }
-    rc = store_emit(conn, approved ? "payment.completed" : "payment.failed", row.order_id,
+    rc = store_emit(conn, approved ? EVENT_PAYMENT_COMPLETED : EVENT_PAYMENT_FAILED, row.order_id,
                     &req->ctx, row.correlation_id, data);
     if (rc < 0)
         goto rollback;

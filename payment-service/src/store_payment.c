@@ -202,7 +202,7 @@ int store_idem_put(struct db_conn *conn, const char *order_id, const char *actio
                    prm, 4, NULL, NULL);
 }
 
-int store_emit(struct db_conn *conn, const char *type, const char *order_id,
+int store_emit(struct db_conn *conn, enum event_type type, const char *order_id,
                const struct msgctx *ctx, const char *correlation_id, cJSON *data)
 {
     struct msgctx child;
@@ -214,9 +214,8 @@ int store_emit(struct db_conn *conn, const char *type, const char *order_id,
     msgctx_child(ctx, &child);
     if (correlation_id && *correlation_id)
         msgctx_set_correlation(&child, correlation_id);
-    rc = event_init(&ev, type,
-                    strcmp(type, "payment.completed") == 0 ? PAYMENT_COMPLETED_VERSION : 1,
-                    PAYMENT_SOURCE, order_id, &child, data);
+    rc = event_init(&ev, event_type_name(type), event_type_version(type), PAYMENT_SOURCE, order_id,
+                    &child, data);
     if (rc == 0)
         rc = outbox_append(conn, "payment", order_id, &ev);
     event_release(&ev);

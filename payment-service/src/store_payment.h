@@ -11,6 +11,7 @@
 #include <cjson/cJSON.h>
 
 #include "common/db.h"
+#include "common/event_types.h"
 #include "common/msgctx.h"
 #include "payment.h"
 
@@ -72,11 +73,13 @@ int store_idem_put(struct db_conn *conn, const char *order_id, const char *actio
                    const char *response);
 
 /*
- * Appends a @type event about order @order_id to the outbox (key and subject = order id),
+ * Appends a @type event about order @order_id to the outbox (key and subject = order id; the
+ * version event_types.h publishes it at: payment.completed v2 adds approvedAtTime and keeps
+ * approvedAt),
  * as a child of @ctx, with the saga's @correlation_id when non-empty. Takes ownership of
  * @data. -ENOMEM, -EINVAL or a db.h error.
  */
-int store_emit(struct db_conn *conn, const char *type, const char *order_id,
+int store_emit(struct db_conn *conn, enum event_type type, const char *order_id,
                const struct msgctx *ctx, const char *correlation_id, cJSON *data);
 
 #endif

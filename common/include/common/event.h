@@ -1,5 +1,6 @@
 /*
- * event.h - the CloudEvents 1.0 envelope and the event-type → topic map (SPEC §2).
+ * event.h - the CloudEvents 1.0 envelope and the event-type → topic map
+ * (docs/event-contracts.md).
  *
  * On Kafka an event is: key = aggregate id (order id for order/stock/payment events, SKU id
  * for product events); value = the JSON envelope

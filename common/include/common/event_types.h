@@ -5,9 +5,11 @@
  * published lists (svc.h derives them from the service's handler table and this producer
  * column). A new event type is one line here plus its schema in contracts/<type>/v1.json.
  *
- * X(ID, "type", "default topic", "producing service", version published)
- * The version published is the newest in contracts/<type>/ (test_contracts checks it); a
- * consumer takes every version from 1 up to it, older ones upcast (common/upcast.h).
+ * X(ID, "type", "default topic", "producing service", version published, newest version read)
+ * The newest version read is the newest in contracts/<type>/ (test_contracts checks it):
+ * consumers take every version from 1 up to it, older ones upcast (common/upcast.h). The
+ * version published may stay one behind it while the consumers that read the new version are
+ * deployed (README "Changing an event"): raise "read" first, "published" in a later release.
  */
 #ifndef COMMON_EVENT_TYPES_H
 #define COMMON_EVENT_TYPES_H
@@ -16,25 +18,25 @@
 
 /* clang-format off */
 #define EVENT_TYPE_LIST(X)                                                                        \
-    X(PRODUCT_SKU_CREATED,      "product.sku.created",      "product-events", "catalog-service",   1) \
-    X(ORDER_PLACED,             "order.placed",             "order-events",   "order-service",     2) \
-    X(ORDER_CONFIRMED,          "order.confirmed",          "order-events",   "order-service",     1) \
-    X(ORDER_CANCELLED,          "order.cancelled",          "order-events",   "order-service",     1) \
-    X(ORDER_REFUNDED,           "order.refunded",           "order-events",   "order-service",     1) \
-    X(STOCK_RESERVED,           "stock.reserved",           "stock-events",   "inventory-service", 1) \
-    X(STOCK_RESERVATION_FAILED, "stock.reservation.failed", "stock-events",   "inventory-service", 1) \
-    X(STOCK_CONFIRMED,          "stock.confirmed",          "stock-events",   "inventory-service", 1) \
-    X(STOCK_CONFIRM_FAILED,     "stock.confirm.failed",     "stock-events",   "inventory-service", 1) \
-    X(STOCK_RELEASED,           "stock.released",           "stock-events",   "inventory-service", 1) \
-    X(PAYMENT_CREATED,          "payment.created",          "payment-events", "payment-service",   1) \
-    X(PAYMENT_COMPLETED,        "payment.completed",        "payment-events", "payment-service",   2) \
-    X(PAYMENT_FAILED,           "payment.failed",           "payment-events", "payment-service",   1) \
-    X(PAYMENT_REFUNDED,         "payment.refunded",         "payment-events", "payment-service",   1)
+    X(PRODUCT_SKU_CREATED,      "product.sku.created",      "product-events", "catalog-service",   1, 1) \
+    X(ORDER_PLACED,             "order.placed",             "order-events",   "order-service",     2, 2) \
+    X(ORDER_CONFIRMED,          "order.confirmed",          "order-events",   "order-service",     1, 1) \
+    X(ORDER_CANCELLED,          "order.cancelled",          "order-events",   "order-service",     1, 1) \
+    X(ORDER_REFUNDED,           "order.refunded",           "order-events",   "order-service",     1, 1) \
+    X(STOCK_RESERVED,           "stock.reserved",           "stock-events",   "inventory-service", 1, 1) \
+    X(STOCK_RESERVATION_FAILED, "stock.reservation.failed", "stock-events",   "inventory-service", 1, 1) \
+    X(STOCK_CONFIRMED,          "stock.confirmed",          "stock-events",   "inventory-service", 1, 1) \
+    X(STOCK_CONFIRM_FAILED,     "stock.confirm.failed",     "stock-events",   "inventory-service", 1, 1) \
+    X(STOCK_RELEASED,           "stock.released",           "stock-events",   "inventory-service", 1, 1) \
+    X(PAYMENT_CREATED,          "payment.created",          "payment-events", "payment-service",   1, 1) \
+    X(PAYMENT_COMPLETED,        "payment.completed",        "payment-events", "payment-service",   2, 2) \
+    X(PAYMENT_FAILED,           "payment.failed",           "payment-events", "payment-service",   1, 1) \
+    X(PAYMENT_REFUNDED,         "payment.refunded",         "payment-events", "payment-service",   1, 1)
 /* clang-format on */
 
 enum event_type {
     EVENT_NONE = 0, /* "no type": an unknown name, the end of a list */
-#define EVENT_TYPE_ENUM(id, name, topic, producer, version) EVENT_##id,
+#define EVENT_TYPE_ENUM(id, name, topic, producer, published, read) EVENT_##id,
     EVENT_TYPE_LIST(EVENT_TYPE_ENUM)
 #undef EVENT_TYPE_ENUM
         EVENT_NTYPES
@@ -52,7 +54,11 @@ const char *event_type_default_topic(enum event_type t);
 /* The service that produces @t ("order-service"). */
 const char *event_type_producer(enum event_type t);
 
-/* The version @t is published at (the newest contract); 0 for EVENT_NONE. */
+/* The version @t is published at; 0 for EVENT_NONE. */
 int event_type_version(enum event_type t);
+
+/* The newest version of @t that consumers read (the newest contract; older ones are upcast
+ * to it); 0 for EVENT_NONE. */
+int event_type_max_version(enum event_type t);
 
 #endif

@@ -93,7 +93,7 @@ struct http_server *svc_http_start(const struct svc_config *cfg, const struct jw
 /* ===================== a service described by data, run by svc_main() ===================== */
 
 /* One consumed event type and its handler. A service's table ends with {EVENT_NONE, NULL};
- * the consumed types (each from v1 up to event_type_version(), older payloads upcast) and
+ * the consumed types (each from v1 up to event_type_max_version(), older payloads upcast) and
  * their topics come from it, and svc_main()'s dispatcher calls the handler of the type. */
 struct svc_handler {
     enum event_type type;
