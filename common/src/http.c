@@ -8,6 +8,16 @@
  * (appended, or discarded once over the limit: libmicrohttpd cannot answer in the middle of an
  * upload), and a last time with no data, when the request is answered. http_completed() frees
  * the state whatever happened.
+ *
+ * A connection's life: http_notify_connection() puts each open connection (struct http_sock,
+ * libmicrohttpd's socket context) on the server's list and takes it off when it closes;
+ * http_accept_policy() closes a new connection at once while max_connections are open
+ * (libmicrohttpd closes one over the per-IP limit itself). libmicrohttpd's own timeout is an
+ * idle one, reset by every byte, so the header deadline is ours: a connection's next header
+ * is due header_timeout_ms after it opened or answered its last request, and the reaper
+ * (a worker, http_reap) shuts down the socket of any connection past it that is still
+ * waiting for a complete header; libmicrohttpd then reads the end of the stream and closes
+ * it as usual.
  */
 #include "common/http.h"
 #include "common/jsonx.h"
@@ -23,6 +33,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <pthread.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -32,17 +44,27 @@
 #include "common/log.h"
 #include "common/metrics.h"
 #include "common/util.h"
+#include "common/worker.h"
 
 #define HTTP_MAX_SEGMENTS 16
 #define HTTP_MAX_JSON_DEPTH 32
 #define HTTP_DEFAULT_THREADS 4
 #define HTTP_DEFAULT_MAX_BODY (1024 * 1024)
-#define HTTP_CONNECTION_TIMEOUT_S 30
+#define HTTP_DEFAULT_MAX_CONNECTIONS 1000
+#define HTTP_DEFAULT_MAX_CONNECTIONS_PER_IP 64
+#define HTTP_DEFAULT_IDLE_TIMEOUT_S 30
+#define HTTP_DEFAULT_HEADER_TIMEOUT_MS 10000
+/* file descriptors beyond the connections: the database and Redis pools, Kafka, logs */
+#define HTTP_FD_RESERVE 256
+/* the reaper looks at least this often (ms), and never more often than every 10 ms */
+#define HTTP_REAP_MIN_MS 10
 /* past this much of an oversized chunked upload, stop discarding and drop the connection */
 #define HTTP_DISCARD_MAX ((size_t)16 * 1024 * 1024)
 
 #define HTTP_METRIC_REQUESTS "commerce_http_requests_total"
 #define HTTP_METRIC_DURATION "commerce_http_request_duration_seconds"
+#define HTTP_METRIC_CLOSED "commerce_http_connections_closed_total"
+#define HTTP_METRIC_OPEN "commerce_http_connections_open"
 
 #define HTTP_CT_JSON "application/json"
 #define HTTP_CT_PROBLEM "application/problem+json"
@@ -56,6 +78,16 @@ struct http_compiled {
     bool is_param[HTTP_MAX_SEGMENTS];
 };
 
+/* One open connection (libmicrohttpd's socket context), on its server's list while open. The
+ * fields below fd are guarded by the server's socks_lock. */
+struct http_sock {
+    MHD_socket fd;    /* MHD_INVALID_SOCKET when unknown (never cut then) */
+    int64_t deadline; /* monotonic ms by which the next request's header must be complete */
+    bool in_request;  /* its header is complete: the request is being read or answered */
+    bool cut;         /* shut down by the reaper */
+    struct http_sock *prev, *next;
+};
+
 struct http_server {
     struct MHD_Daemon *daemon;
     struct http_opts opts;
@@ -64,6 +96,11 @@ struct http_server {
     void *app;
     unsigned short port;
     atomic_bool draining;
+    atomic_uint nconns; /* open connections (notified started, not yet closed) */
+    pthread_mutex_t socks_lock;
+    bool socks_lock_init;
+    struct http_sock *socks; /* the open connections */
+    struct worker *reaper;   /* enforces the header deadline */
 };
 
 enum http_match {
@@ -698,6 +735,166 @@ static void http_conn_free(struct http_conn *c)
     free(c);
 }
 
+/* ---- connections: limits and the header deadline ---- */
+
+/* Every server's open connections, for the gauge (which outlives any one server). */
+static atomic_uint http_open_total;
+
+static struct http_sock *http_sock_of(struct MHD_Connection *connection)
+{
+    const union MHD_ConnectionInfo *info =
+        MHD_get_connection_info(connection, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+
+    return info ? info->socket_context : NULL;
+}
+
+/* The request on @connection has its header (@in_request) or was answered (the next header is
+ * due header_timeout_ms from now). Returns false when the reaper already cut the connection. */
+static bool http_sock_mark(struct http_server *srv, struct MHD_Connection *connection,
+                           bool in_request)
+{
+    struct http_sock *hs = http_sock_of(connection);
+    bool cut = false;
+
+    if (!hs)
+        return true;
+    pthread_mutex_lock(&srv->socks_lock);
+    hs->in_request = in_request;
+    if (!in_request)
+        hs->deadline = util_now_mono_ms() + srv->opts.header_timeout_ms;
+    cut = hs->cut;
+    pthread_mutex_unlock(&srv->socks_lock);
+    return !cut;
+}
+
+static void http_notify_connection(void *cls, struct MHD_Connection *connection,
+                                   void **socket_context, enum MHD_ConnectionNotificationCode toe)
+{
+    struct http_server *srv = cls;
+    struct http_sock *hs;
+
+    if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
+        const union MHD_ConnectionInfo *info =
+            MHD_get_connection_info(connection, MHD_CONNECTION_INFO_CONNECTION_FD);
+
+        atomic_fetch_add(&srv->nconns, 1);
+        atomic_fetch_add(&http_open_total, 1);
+        hs = calloc(1, sizeof(*hs));
+        *socket_context = hs;
+        if (!hs)
+            return; /* not tracked: only the idle timeout applies to it */
+        hs->fd = info ? info->connect_fd : MHD_INVALID_SOCKET;
+        pthread_mutex_lock(&srv->socks_lock);
+        hs->deadline = util_now_mono_ms() + srv->opts.header_timeout_ms;
+        hs->next = srv->socks;
+        if (srv->socks)
+            srv->socks->prev = hs;
+        srv->socks = hs;
+        pthread_mutex_unlock(&srv->socks_lock);
+        return;
+    }
+    /* MHD_CONNECTION_NOTIFY_CLOSED, before libmicrohttpd closes the socket: once off the list
+     * the reaper can no longer touch a descriptor that may be reused */
+    hs = *socket_context;
+    if (hs) {
+        pthread_mutex_lock(&srv->socks_lock);
+        if (hs->prev)
+            hs->prev->next = hs->next;
+        else
+            srv->socks = hs->next;
+        if (hs->next)
+            hs->next->prev = hs->prev;
+        pthread_mutex_unlock(&srv->socks_lock);
+        free(hs);
+        *socket_context = NULL;
+    }
+    atomic_fetch_sub(&srv->nconns, 1);
+    atomic_fetch_sub(&http_open_total, 1);
+}
+
+/* True at most once a second per @last: for logging a flood once rather than per event. */
+static bool http_log_due(_Atomic int64_t *last)
+{
+    int64_t now = util_now_mono_ms(), prev = atomic_load(last);
+
+    return now - prev >= 1000 && atomic_compare_exchange_strong(last, &prev, now);
+}
+
+/* Called by libmicrohttpd for each accepted connection before it is served: refuses (closes at
+ * once) while max_connections are open, so the listen queue never fills with waiting clients. */
+static enum MHD_Result http_accept_policy(void *cls, const struct sockaddr *addr, socklen_t addrlen)
+{
+    static _Atomic int64_t last_log;
+    struct http_server *srv = cls;
+
+    (void)addr;
+    (void)addrlen;
+    if (atomic_load(&srv->nconns) < srv->opts.max_connections)
+        return MHD_YES;
+    metrics_inc(HTTP_METRIC_CLOSED, (const char *const[]){"limit"}, 1);
+    if (http_log_due(&last_log))
+        log_warnx("%u http connections open (HTTP_MAX_CONNECTIONS): refusing new ones",
+                  srv->opts.max_connections);
+    return MHD_NO;
+}
+
+/* The reaper's round: shuts down each connection whose header is overdue; returns the wait
+ * until the next deadline. */
+static long http_reap(struct worker *w, void *arg)
+{
+    struct http_server *srv = arg;
+    int64_t now = util_now_mono_ms();
+    long next = (long)srv->opts.header_timeout_ms;
+    struct http_sock *hs;
+    unsigned ncut = 0;
+
+    (void)w;
+    pthread_mutex_lock(&srv->socks_lock);
+    for (hs = srv->socks; hs; hs = hs->next) {
+        if (hs->in_request || hs->cut || hs->fd == MHD_INVALID_SOCKET)
+            continue;
+        if (hs->deadline <= now) {
+            /* not close(): the descriptor stays libmicrohttpd's, which now reads its end */
+            shutdown(hs->fd, SHUT_RDWR);
+            hs->cut = true;
+            ncut++;
+        } else if (hs->deadline - now < next) {
+            next = (long)(hs->deadline - now);
+        }
+    }
+    pthread_mutex_unlock(&srv->socks_lock);
+    if (ncut) {
+        metrics_inc(HTTP_METRIC_CLOSED, (const char *const[]){"header_timeout"}, ncut);
+        log_info("closed %u http connection(s) whose request header was not complete within "
+                 "%u ms",
+                 ncut, srv->opts.header_timeout_ms);
+    }
+    return next < HTTP_REAP_MIN_MS ? HTTP_REAP_MIN_MS : next;
+}
+
+static double http_open_connections(void *arg)
+{
+    (void)arg;
+    return (double)atomic_load(&http_open_total);
+}
+
+/* Makes room for @conns connections: the soft RLIMIT_NOFILE raised towards the hard one. */
+static void http_raise_nofile(unsigned conns)
+{
+    rlim_t need = (rlim_t)conns + HTTP_FD_RESERVE;
+    struct rlimit rl;
+
+    if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur >= need)
+        return;
+    rl.rlim_cur = rl.rlim_max == RLIM_INFINITY || rl.rlim_max > need ? need : rl.rlim_max;
+    if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+        log_warn("cannot raise the open file limit to %llu", (unsigned long long)rl.rlim_cur);
+    if (rl.rlim_cur < need)
+        log_warnx("open file limit %llu (hard) is below %u connections + %d: raise it "
+                  "(ulimit -n) or lower HTTP_MAX_CONNECTIONS",
+                  (unsigned long long)rl.rlim_cur, conns, HTTP_FD_RESERVE);
+}
+
 /* First call for a request: state, route, and the declared body size. */
 static enum MHD_Result http_begin(struct http_server *srv, struct MHD_Connection *connection,
                                   const char *url, const char *method, void **con_cls)
@@ -707,6 +904,10 @@ static enum MHD_Result http_begin(struct http_server *srv, struct MHD_Connection
 
     if (!c)
         return MHD_NO;
+    if (!http_sock_mark(srv, connection, true)) {
+        free(c); /* the header deadline passed: the connection is closing */
+        return MHD_NO;
+    }
     clock_gettime(CLOCK_MONOTONIC, &c->start);
     c->srv = srv;
     c->connection = connection;
@@ -802,8 +1003,7 @@ static void http_completed(void *cls, struct MHD_Connection *connection, void **
 {
     struct http_conn *c = *con_cls;
 
-    (void)cls;
-    (void)connection;
+    http_sock_mark(cls, connection, false); /* the next header is due from now */
     if (c && !c->answered)
         log_debug("request for '%s' ended before an answer (%d)", c->path, (int)toe);
     http_conn_free(c);
@@ -817,9 +1017,14 @@ static void http_mhd_log(void *cls, const char *fmt, va_list ap)
 
     (void)cls;
     vsnprintf(msg, sizeof(msg), fmt, ap);
+    static _Atomic int64_t last_limit_log;
+
     len = strlen(msg);
     while (len && (msg[len - 1] == '\n' || msg[len - 1] == '\r'))
         msg[--len] = '\0';
+    /* one line per refused connection would let a flood fill the log: once a second */
+    if (strstr(msg, "connection limit") && !http_log_due(&last_limit_log))
+        return;
     log_msg(LOG_WARN, "microhttpd: %s", msg);
 }
 
@@ -831,6 +1036,9 @@ static void http_server_free(struct http_server *srv)
         return;
     for (size_t i = 0; i < srv->nroutes; i++)
         http_compiled_release(&srv->routes[i]);
+    worker_stop(srv->reaper); /* after the daemon: no connection is left on the list */
+    if (srv->socks_lock_init)
+        pthread_mutex_destroy(&srv->socks_lock);
     free(srv->routes);
     free(srv);
 }
@@ -850,6 +1058,7 @@ struct http_server *http_server_start(const struct http_opts *opts, const struct
         MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL | MHD_USE_ITC | MHD_USE_ERROR_LOG;
     const char *bind = opts->bind && *opts->bind ? opts->bind : "0.0.0.0";
     const union MHD_DaemonInfo *info;
+    unsigned mhd_limit;
 
     if (inet_pton(AF_INET, bind, &sin.sin_addr) == 1) {
         sin.sin_family = AF_INET;
@@ -872,6 +1081,14 @@ struct http_server *http_server_start(const struct http_opts *opts, const struct
         snprintf(errbuf, errlen, "cannot register the http metrics");
         return NULL;
     }
+    if (metrics_counter(HTTP_METRIC_CLOSED,
+                        "HTTP connections closed by the server's limits: refused at "
+                        "HTTP_MAX_CONNECTIONS (limit) or cut at HTTP_HEADER_TIMEOUT_MS "
+                        "(header_timeout).",
+                        "reason") < 0) {
+        snprintf(errbuf, errlen, "cannot register the http metrics");
+        return NULL;
+    }
 
     srv = calloc(1, sizeof(*srv));
     if (!srv || (nroutes && !(srv->routes = calloc(nroutes, sizeof(*srv->routes))))) {
@@ -883,24 +1100,58 @@ struct http_server *http_server_start(const struct http_opts *opts, const struct
         srv->opts.threads = HTTP_DEFAULT_THREADS;
     if (!srv->opts.max_body)
         srv->opts.max_body = HTTP_DEFAULT_MAX_BODY;
+    if (!srv->opts.max_connections)
+        srv->opts.max_connections = HTTP_DEFAULT_MAX_CONNECTIONS;
+    if (!srv->opts.max_connections_per_ip)
+        srv->opts.max_connections_per_ip = HTTP_DEFAULT_MAX_CONNECTIONS_PER_IP;
+    if (!srv->opts.idle_timeout_s)
+        srv->opts.idle_timeout_s = HTTP_DEFAULT_IDLE_TIMEOUT_S;
+    if (!srv->opts.header_timeout_ms)
+        srv->opts.header_timeout_ms = HTTP_DEFAULT_HEADER_TIMEOUT_MS;
     srv->app = app;
     atomic_init(&srv->draining, false);
+    atomic_init(&srv->nconns, 0);
+    if (pthread_mutex_init(&srv->socks_lock, NULL) != 0) {
+        snprintf(errbuf, errlen, "cannot create a mutex");
+        goto bad;
+    }
+    srv->socks_lock_init = true;
     for (size_t i = 0; i < nroutes; i++) {
         if (http_compile(&routes[i], &srv->routes[i], errbuf, errlen) < 0)
             goto bad;
         srv->nroutes = i + 1;
     }
 
+    http_raise_nofile(srv->opts.max_connections);
+    {
+        struct worker_opts wo = {.name = "http header deadline",
+                                 .period_ms = (long)srv->opts.header_timeout_ms,
+                                 .run = http_reap,
+                                 .arg = srv,
+                                 .wait_first = true};
+
+        srv->reaper = worker_start(&wo, errbuf, errlen);
+        if (!srv->reaper)
+            goto bad;
+    }
+    /* libmicrohttpd splits its limit over the pool's workers, and a worker at its share stops
+     * accepting; above ours by two per worker, some worker always accepts, so a connection
+     * over our limit is closed by http_accept_policy() instead of waiting in the listen queue */
+    mhd_limit = srv->opts.max_connections + 2 * srv->opts.threads;
     srv->daemon = MHD_start_daemon(
-        flags, opts->port, NULL, NULL, &http_access, srv, MHD_OPTION_EXTERNAL_LOGGER, &http_mhd_log,
-        NULL, MHD_OPTION_SOCK_ADDR, sa, MHD_OPTION_THREAD_POOL_SIZE, srv->opts.threads,
-        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)HTTP_CONNECTION_TIMEOUT_S,
-        MHD_OPTION_NOTIFY_COMPLETED, &http_completed, NULL, MHD_OPTION_END);
+        flags, opts->port, &http_accept_policy, srv, &http_access, srv, MHD_OPTION_EXTERNAL_LOGGER,
+        &http_mhd_log, NULL, MHD_OPTION_SOCK_ADDR, sa, MHD_OPTION_THREAD_POOL_SIZE,
+        srv->opts.threads, MHD_OPTION_CONNECTION_LIMIT, mhd_limit,
+        MHD_OPTION_PER_IP_CONNECTION_LIMIT, srv->opts.max_connections_per_ip,
+        MHD_OPTION_CONNECTION_TIMEOUT, srv->opts.idle_timeout_s, MHD_OPTION_NOTIFY_CONNECTION,
+        &http_notify_connection, srv, MHD_OPTION_NOTIFY_COMPLETED, &http_completed, srv,
+        MHD_OPTION_END);
     if (!srv->daemon) {
         snprintf(errbuf, errlen, "cannot listen on '%s' port %u: %s", bind, opts->port,
                  strerror(errno));
         goto bad;
     }
+    metrics_gauge_fn(HTTP_METRIC_OPEN, "Open HTTP connections.", http_open_connections, NULL);
     info = MHD_get_daemon_info(srv->daemon, MHD_DAEMON_INFO_BIND_PORT);
     srv->port = info ? info->port : opts->port;
     return srv;

@@ -14,6 +14,7 @@
 
 #include <cjson/cJSON.h>
 #include <librdkafka/rdkafka.h>
+#include <openssl/evp.h>
 
 #include "common/kafka_consumer.h"
 #include "common/log.h"
@@ -26,12 +27,23 @@
 #define KAFKA_DEFAULT_BACKOFF_BASE_MS 200
 #define KAFKA_DEFAULT_BACKOFF_MAX_MS 30000
 #define KAFKA_SEEK_TIMEOUT_MS 5000
+#define KAFKA_DEFAULT_DLQ_MAX_BYTES 1000000
+#define KAFKA_MIN_DLQ_MAX_BYTES 4096
+/* what a record costs beyond its key, value and header bytes: librdkafka's v2 record overhead
+ * (varint lengths, timestamp and offset deltas) with room to spare */
+#define KAFKA_DLQ_RECORD_OVERHEAD 512
+/* per header: its two length varints and librdkafka's accounting */
+#define KAFKA_DLQ_HEADER_OVERHEAD 16
+/* a fetch must be able to return the largest record the broker accepts (its message.max.bytes
+ * default is 1048588, above librdkafka's 1048576 default of max.partition.fetch.bytes) */
+#define KAFKA_MAX_PARTITION_FETCH_BYTES "2097152"
 
 #define M_CONSUMED "commerce_events_consumed_total"
 #define M_LAG "commerce_consumer_lag"
 #define M_RETRIED "commerce_events_retried_total"
 #define M_DEAD "commerce_events_dead_lettered_total"
 #define M_DURATION "commerce_event_handler_duration_seconds"
+#define M_DLQ_FAILED "commerce_dlq_failures_total"
 
 /* A partition whose current message failed transiently: paused and rewound until resume_at.
  * Only the consumer thread touches these (the rebalance callback runs on it too). */
@@ -62,6 +74,7 @@ struct kafka_consumer {
     int max_attempts;
     int backoff_base_ms;
     int backoff_max_ms;
+    size_t dlq_max_bytes;
     kafka_check_fn check;  /* NULL: no payload check */
     const void *check_arg; /* borrowed */
     struct kafka_retry *retries;
@@ -215,73 +228,194 @@ static void kafka__count(const char *type, const char *result)
     metrics_inc(M_CONSUMED, v, 1);
 }
 
-/* Sends @m to "<topic>.dlq"; 0 or -EIO. */
+/* What a header costs in a record. */
+static size_t kafka__header_size(const char *name, size_t vlen)
+{
+    return strlen(name) + vlen + KAFKA_DLQ_HEADER_OVERHEAD;
+}
+
+/* The lower-case hex SHA-256 of @len bytes at @data into @hex (65 bytes); "" on failure. */
+static void kafka__sha256_hex(const void *data, size_t len, char hex[65])
+{
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int mdlen = 0, i;
+
+    hex[0] = '\0';
+    if (EVP_Digest(data ? data : "", len, md, &mdlen, EVP_sha256(), NULL) != 1 || mdlen != 32)
+        return;
+    for (i = 0; i < mdlen; i++)
+        snprintf(hex + 2 * i, 3, "%02x", md[i]);
+}
+
+/*
+ * Fits the dead-letter copy of @m into c->dlq_max_bytes: the key, value and original headers
+ * as they are when they fit beside our dlq_* headers (@ours bytes); else the value is cut
+ * (and, when the key and the original headers alone do not fit, the original headers are left
+ * out and the key cut too). Writes the lengths to send; returns true when anything was cut.
+ */
+static bool kafka__dlq_fit(const struct kafka_consumer *c, const rd_kafka_message_t *m,
+                           size_t orig_headers, size_t ours, size_t *ret_keylen, size_t *ret_len,
+                           bool *ret_keep_headers)
+{
+    size_t budget = 0, klen = m->key_len, hlen = orig_headers;
+
+    if (c->dlq_max_bytes > ours + KAFKA_DLQ_RECORD_OVERHEAD)
+        budget = c->dlq_max_bytes - ours - KAFKA_DLQ_RECORD_OVERHEAD;
+    *ret_keep_headers = true;
+    if (klen + hlen + m->len <= budget) {
+        *ret_keylen = klen;
+        *ret_len = m->len;
+        return false;
+    }
+    if (klen + hlen > budget) {
+        hlen = 0;
+        *ret_keep_headers = false;
+    }
+    if (klen > budget)
+        klen = budget;
+    *ret_keylen = klen;
+    *ret_len = budget - klen - hlen;
+    return true;
+}
+
+/* Sends @m to "<topic>.dlq", cut to fit (kafka__dlq_fit). 0, or the producer's negative errno
+ * (see kafka__dlq_permanent) with librdkafka's reason in @why. */
 static int kafka__dead_letter(struct kafka_consumer *c, const rd_kafka_message_t *m,
-                              const char *error, int attempts)
+                              const char *error, int attempts, char *why, size_t whylen)
 {
     const char *topic = rd_kafka_topic_name(m->rkt);
     rd_kafka_headers_t *orig = NULL, *hdrs = NULL;
     struct kafka_msg msg;
-    char dlq_topic[300], part[16], off[24], att[16], now[40];
-    int r = -EIO;
+    char dlq_topic[300], part[16], off[24], att[16], now[40], size[24], sha[65];
+    size_t orig_size = 0, ours = 0, keylen, len, i;
+    bool truncated, keep_headers;
+    const char *name;
+    const void *val;
+    size_t vsize;
+    int r = -ENOMEM;
 
     snprintf(dlq_topic, sizeof(dlq_topic), "%s.dlq", topic);
     snprintf(part, sizeof(part), "%" PRId32, m->partition);
     snprintf(off, sizeof(off), "%" PRId64, m->offset);
     snprintf(att, sizeof(att), "%d", attempts);
+    snprintf(size, sizeof(size), "%zu", m->len);
     util_rfc3339(util_now_ms(), now, sizeof(now));
+    util_strlcpy(why, "out of memory", whylen);
 
-    /* the original headers, byte for byte, then ours */
-    if (rd_kafka_message_headers(m, &orig) == RD_KAFKA_RESP_ERR_NO_ERROR)
-        hdrs = rd_kafka_headers_copy(orig);
-    else
-        hdrs = rd_kafka_headers_new(8);
+    const char *const mine[][2] = {
+        {"dlq_original_topic", topic}, {"dlq_original_partition", part},
+        {"dlq_original_offset", off},  {"dlq_consumer_group", c->group_id},
+        {"dlq_service", c->service},   {"dlq_error", error},
+        {"dlq_attempts", att},         {"dlq_time", now},
+    };
+    const size_t nmine = sizeof(mine) / sizeof(mine[0]);
+
+    if (rd_kafka_message_headers(m, &orig) != RD_KAFKA_RESP_ERR_NO_ERROR)
+        orig = NULL;
+    for (i = 0; orig && rd_kafka_header_get_all(orig, i, &name, &val, &vsize) == 0; i++)
+        orig_size += kafka__header_size(name, vsize);
+    for (i = 0; i < nmine; i++)
+        ours += kafka__header_size(mine[i][0], strlen(mine[i][1]));
+    /* room for the headers a cut adds (sha256 hex: 64 bytes) */
+    ours += kafka__header_size("dlq_truncated", 4) + kafka__header_size("dlq_original_size", 20) +
+            kafka__header_size("dlq_original_sha256", 64) +
+            kafka__header_size("dlq_original_headers_dropped", 4);
+    truncated = kafka__dlq_fit(c, m, orig_size, ours, &keylen, &len, &keep_headers);
+
+    /* the original headers, byte for byte (unless they had to go), then ours */
+    hdrs = orig && keep_headers ? rd_kafka_headers_copy(orig) : rd_kafka_headers_new(nmine + 4);
     if (!hdrs)
         goto out;
-    if (rd_kafka_header_add(hdrs, "dlq_original_topic", -1, topic, -1) ||
-        rd_kafka_header_add(hdrs, "dlq_original_partition", -1, part, -1) ||
-        rd_kafka_header_add(hdrs, "dlq_original_offset", -1, off, -1) ||
-        rd_kafka_header_add(hdrs, "dlq_consumer_group", -1, c->group_id, -1) ||
-        rd_kafka_header_add(hdrs, "dlq_service", -1, c->service, -1) ||
-        rd_kafka_header_add(hdrs, "dlq_error", -1, error, -1) ||
-        rd_kafka_header_add(hdrs, "dlq_attempts", -1, att, -1) ||
-        rd_kafka_header_add(hdrs, "dlq_time", -1, now, -1))
-        goto out;
+    for (i = 0; i < nmine; i++)
+        if (rd_kafka_header_add(hdrs, mine[i][0], -1, mine[i][1], -1))
+            goto out;
+    if (truncated) {
+        kafka__sha256_hex(m->payload, m->len, sha);
+        if (rd_kafka_header_add(hdrs, "dlq_truncated", -1, "true", -1) ||
+            rd_kafka_header_add(hdrs, "dlq_original_size", -1, size, -1) ||
+            rd_kafka_header_add(hdrs, "dlq_original_sha256", -1, sha, -1) ||
+            (!keep_headers &&
+             rd_kafka_header_add(hdrs, "dlq_original_headers_dropped", -1, "true", -1)))
+            goto out;
+    }
 
     memset(&msg, 0, sizeof(msg));
     msg.topic = dlq_topic;
     msg.key = m->key;
-    msg.keylen = m->key_len;
+    msg.keylen = keylen;
     msg.value = m->payload;
-    msg.len = m->len;
+    msg.len = len;
     r = kafka__produce(c->dlq, &msg, 1, &hdrs);
-    if (r < 0)
+    if (r < 0) {
+        r = msg.result < 0 ? msg.result : -EIO;
+        util_strlcpy(why, msg.error, whylen);
         log_errorx("cannot dead-letter '%s' [%" PRId32 "] offset %" PRId64 " to '%s': %s", topic,
                    m->partition, m->offset, dlq_topic, msg.error);
-    else
+    } else if (truncated) {
+        log_warnx("dead-lettered '%s' [%" PRId32 "] offset %" PRId64 " to '%s' after %d "
+                  "attempt(s), cut from %zu to %zu bytes (sha256 %s): %s",
+                  topic, m->partition, m->offset, dlq_topic, attempts, m->len, len, sha, error);
+    } else {
         log_warnx("dead-lettered '%s' [%" PRId32 "] offset %" PRId64 " to '%s' after %d "
                   "attempt(s): %s",
                   topic, m->partition, m->offset, dlq_topic, attempts, error);
+    }
 out:
     if (hdrs)
         rd_kafka_headers_destroy(hdrs);
     return r;
 }
 
-/* Dead-letters @m and moves on, or, when that fails, comes back to it like a transient
- * failure (never lost, never skipped). */
+/* The metric label of a dead-letter produce that can never succeed, or NULL when the failure
+ * is transient (a broker down, a timeout, a topic not created yet: retried, never lost). */
+static const char *kafka__dlq_permanent(int err)
+{
+    switch (err) {
+    case -EMSGSIZE:
+        return "too_large";
+    case -EACCES:
+        return "unauthorized";
+    case -EBADMSG:
+        return "invalid_record";
+    case -EINVAL:
+        return "invalid";
+    default:
+        return NULL;
+    }
+}
+
+/* Dead-letters @m and moves on. When the dead-letter produce fails transiently, comes back to
+ * @m like a transient failure (never lost); when it can never succeed, logs, counts
+ * commerce_dlq_failures_total and skips @m (the partition must not stall on it). */
 static void kafka__to_dlq(struct kafka_consumer *c, const rd_kafka_message_t *m,
                           struct kafka_retry *rt, int delivery, const char *mtype,
                           const char *error, int attempts)
 {
     const char *topic = rd_kafka_topic_name(m->rkt);
     const char *v[] = {topic};
+    const char *permanent;
+    char why[128];
+    int r;
 
-    if (kafka__dead_letter(c, m, error, attempts) == 0) {
+    r = kafka__dead_letter(c, m, error, attempts, why, sizeof(why));
+    if (r == 0) {
         kafka__store_offset(c, m);
         kafka__retry_drop(c, rt);
         metrics_inc(M_DEAD, v, 1);
         kafka__count(mtype, "dead_lettered");
+        return;
+    }
+    permanent = kafka__dlq_permanent(r);
+    if (permanent) {
+        const char *labels[] = {topic, permanent};
+
+        log_errorx("skipping '%s' [%" PRId32 "] offset %" PRId64 " (%zu bytes): its dead-letter "
+                   "copy can never be written (%s); it failed with: %s",
+                   topic, m->partition, m->offset, m->len, why, error);
+        kafka__store_offset(c, m);
+        kafka__retry_drop(c, rt);
+        metrics_inc(M_DLQ_FAILED, labels, 1);
+        kafka__count(mtype, "dlq_skipped");
         return;
     }
     rt = kafka__retry_later(c, m, rt, delivery, delivery - 1);
@@ -623,6 +757,10 @@ static void kafka__metrics_register(void)
     metrics_counter(M_RETRIED, "Event deliveries that failed transiently and will be retried.",
                     "type");
     metrics_counter(M_DEAD, "Events sent to a dead-letter topic, by source topic.", "topic");
+    metrics_counter(M_DLQ_FAILED,
+                    "Events skipped because their dead-letter copy can never be written "
+                    "(too large, not authorized, refused as invalid), by source topic and reason.",
+                    "topic,reason");
     metrics_histogram(M_DURATION, "Time spent in event handlers.", "type", METRICS_LATENCY_BUCKETS,
                       METRICS_LATENCY_NBUCKETS);
 }
@@ -703,6 +841,9 @@ struct kafka_consumer *kafka_consumer_start(const struct kafka_consumer_opts *op
         opts->backoff_max_ms > 0 ? opts->backoff_max_ms : KAFKA_DEFAULT_BACKOFF_MAX_MS;
     if (c->backoff_max_ms < c->backoff_base_ms)
         c->backoff_max_ms = c->backoff_base_ms;
+    c->dlq_max_bytes = opts->dlq_max_bytes > 0 ? opts->dlq_max_bytes : KAFKA_DEFAULT_DLQ_MAX_BYTES;
+    if (c->dlq_max_bytes < KAFKA_MIN_DLQ_MAX_BYTES)
+        c->dlq_max_bytes = KAFKA_MIN_DLQ_MAX_BYTES;
 
     conf = kafka__conf_new();
     if (!conf)
@@ -721,6 +862,7 @@ struct kafka_consumer *kafka_consumer_start(const struct kafka_consumer_opts *op
             "enable.auto.commit", "true",
             "enable.auto.offset.store", "false",
             "enable.partition.eof", "false",
+            "max.partition.fetch.bytes", KAFKA_MAX_PARTITION_FETCH_BYTES,
             "auto.offset.reset", opts->auto_offset_reset ? opts->auto_offset_reset : "earliest",
             /* statistics feed the consumer-lag gauge (kafka__stats_cb) */
             "statistics.interval.ms", "5000",

@@ -24,6 +24,7 @@ rd_kafka_conf_t *kafka__conf_new(void);
 int kafka__conf_set(rd_kafka_conf_t *conf, const char *const *kv, char *errbuf, size_t errlen);
 
 /* librdkafka's error as a negative errno (-ETIMEDOUT, -ENOENT, -ENOBUFS, -EMSGSIZE, -EINVAL,
+ * -EACCES for an authorization error, -EBADMSG for a record the broker refuses as invalid,
  * else -EIO); 0 for no error. */
 int kafka__errno(rd_kafka_resp_err_t err);
 

@@ -187,6 +187,7 @@ struct kafka_consumer *svc_consumer_start(const struct svc_config *cfg,
         .backoff_base_ms = (int)cfg->consumer_backoff_base_ms,
         .backoff_max_ms = (int)cfg->consumer_backoff_max_ms,
         .session_timeout_ms = (int)cfg->kafka_session_timeout_ms,
+        .dlq_max_bytes = (size_t)cfg->consumer_dlq_max_bytes,
         .check = contracts_check_event, /* validates, then upcasts (upcast only without) */
         .check_arg = contracts,
     };
@@ -208,6 +209,10 @@ struct http_server *svc_http_start(const struct svc_config *cfg, const struct jw
                              .port = (unsigned short)cfg->http_port,
                              .threads = (unsigned)cfg->http_threads,
                              .max_body = (size_t)cfg->http_max_body,
+                             .max_connections = (unsigned)cfg->http_max_connections,
+                             .max_connections_per_ip = (unsigned)cfg->http_max_connections_per_ip,
+                             .idle_timeout_s = (unsigned)cfg->http_idle_timeout_s,
+                             .header_timeout_ms = (unsigned)cfg->http_header_timeout_ms,
                              .jwt_key = key,
                              .ready = ready};
     char err[512];

@@ -51,32 +51,37 @@ void cfg_log(const struct cfg_entry *table, size_t n, const void *cfg);
  * svc_config_table (with their own defaults in svc_config_defaults()) plus their own table.
  */
 struct svc_config {
-    const char *service;             /* fixed by the binary, not from the environment */
-    long http_port;                  /* HTTP_PORT */
-    const char *http_bind;           /* HTTP_BIND, default 127.0.0.1 */
-    long http_threads;               /* HTTP_THREADS */
-    long http_max_body;              /* HTTP_MAX_BODY bytes */
-    const char *log_level;           /* LOG_LEVEL */
-    const char *db_host;             /* DB_HOST */
-    long db_port;                    /* DB_PORT */
-    const char *db_user;             /* DB_USER */
-    const char *db_password;         /* DB_PASSWORD (secret) */
-    const char *db_name;             /* DB_NAME, default per service (commerce_catalog, …) */
-    long db_pool_size;               /* DB_POOL_SIZE */
-    const char *kafka_bootstrap;     /* KAFKA_BOOTSTRAP */
-    const char *kafka_group_id;      /* KAFKA_GROUP_ID, default per service */
-    const char *jwt_public_key_file; /* JWT_PUBLIC_KEY_FILE: PEM public key of auth-service */
-    const char *migrations_dir;      /* MIGRATIONS_DIR, default "<service>/migrations" */
-    long outbox_poll_ms;             /* OUTBOX_POLL_MS */
-    long inbox_retention_s;          /* INBOX_RETENTION_S */
-    long consumer_max_attempts;      /* CONSUMER_MAX_ATTEMPTS before the DLQ */
-    long consumer_backoff_base_ms;   /* CONSUMER_BACKOFF_BASE_MS */
-    long consumer_backoff_max_ms;    /* CONSUMER_BACKOFF_MAX_MS */
-    long kafka_session_timeout_ms;   /* KAFKA_SESSION_TIMEOUT_MS */
-    long shutdown_timeout_ms;        /* SHUTDOWN_TIMEOUT_MS */
-    bool db_auto_create;             /* DB_AUTO_CREATE: create the database at start (dev/test) */
-    bool kafka_create_topics;        /* KAFKA_CREATE_TOPICS: create this service's topics at start
-                                        (dev/test; production creates them with a script) */
+    const char *service;              /* fixed by the binary, not from the environment */
+    long http_port;                   /* HTTP_PORT */
+    const char *http_bind;            /* HTTP_BIND, default 127.0.0.1 */
+    long http_threads;                /* HTTP_THREADS */
+    long http_max_body;               /* HTTP_MAX_BODY bytes */
+    long http_max_connections;        /* HTTP_MAX_CONNECTIONS */
+    long http_max_connections_per_ip; /* HTTP_MAX_CONNECTIONS_PER_IP */
+    long http_idle_timeout_s;         /* HTTP_IDLE_TIMEOUT_S */
+    long http_header_timeout_ms;      /* HTTP_HEADER_TIMEOUT_MS */
+    const char *log_level;            /* LOG_LEVEL */
+    const char *db_host;              /* DB_HOST */
+    long db_port;                     /* DB_PORT */
+    const char *db_user;              /* DB_USER */
+    const char *db_password;          /* DB_PASSWORD (secret) */
+    const char *db_name;              /* DB_NAME, default per service (commerce_catalog, …) */
+    long db_pool_size;                /* DB_POOL_SIZE */
+    const char *kafka_bootstrap;      /* KAFKA_BOOTSTRAP */
+    const char *kafka_group_id;       /* KAFKA_GROUP_ID, default per service */
+    const char *jwt_public_key_file;  /* JWT_PUBLIC_KEY_FILE: PEM public key of auth-service */
+    const char *migrations_dir;       /* MIGRATIONS_DIR, default "<service>/migrations" */
+    long outbox_poll_ms;              /* OUTBOX_POLL_MS */
+    long inbox_retention_s;           /* INBOX_RETENTION_S */
+    long consumer_max_attempts;       /* CONSUMER_MAX_ATTEMPTS before the DLQ */
+    long consumer_backoff_base_ms;    /* CONSUMER_BACKOFF_BASE_MS */
+    long consumer_backoff_max_ms;     /* CONSUMER_BACKOFF_MAX_MS */
+    long consumer_dlq_max_bytes;      /* CONSUMER_DLQ_MAX_BYTES: largest dead-letter record */
+    long kafka_session_timeout_ms;    /* KAFKA_SESSION_TIMEOUT_MS */
+    long shutdown_timeout_ms;         /* SHUTDOWN_TIMEOUT_MS */
+    bool db_auto_create;              /* DB_AUTO_CREATE: create the database at start (dev/test) */
+    bool kafka_create_topics;         /* KAFKA_CREATE_TOPICS: create this service's topics at start
+                                         (dev/test; production creates them with a script) */
 };
 
 /* Per-service defaults that differ between services. */

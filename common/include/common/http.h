@@ -73,6 +73,18 @@ struct http_opts {
     size_t max_body;               /* bytes; larger bodies get 413 (0 = 1 MiB) */
     const struct jwt_key *jwt_key; /* borrowed; NULL = every protected route answers 401 */
     http_ready_fn ready;           /* NULL = always ready */
+    /* Connection limits (0 = the default in brackets). Beyond max_connections [1000] or
+     * max_connections_per_ip [64] from one address, a new connection is accepted and closed at
+     * once (never left waiting in the listen queue), so a flood of idle connections from one
+     * client leaves the service answering others. A connection idle for idle_timeout_s [30]
+     * is closed; so is one whose request header is not complete header_timeout_ms [10000]
+     * after the connection opened or its previous answer went out, however slowly the header
+     * trickles in (each byte would reset the idle timeout). The process's soft RLIMIT_NOFILE is
+     * raised towards the hard limit to make room for max_connections. */
+    unsigned max_connections;
+    unsigned max_connections_per_ip;
+    unsigned idle_timeout_s;
+    unsigned header_timeout_ms;
 };
 
 struct http_server;

@@ -21,8 +21,17 @@
  *     growing up to backoff_max_ms, but the attempt is not counted: never to the DLQ for it.
  * DLQ records go to "<topic>.dlq" with the original key, value and headers plus
  * dlq_original_topic, dlq_original_partition, dlq_original_offset, dlq_consumer_group,
- * dlq_service, dlq_error, dlq_attempts, dlq_time. If the DLQ produce itself fails the message
- * is retried like a transient failure (never lost, never skipped).
+ * dlq_service, dlq_error, dlq_attempts, dlq_time. A dead-letter copy always fits in
+ * opts.dlq_max_bytes (key + value + headers): when the original would not, its value is cut to
+ * fit (and, should the key and original headers alone not fit, the original headers are left
+ * out: dlq_original_headers_dropped=true) and the record says so with dlq_truncated=true,
+ * dlq_original_size (the value's bytes) and dlq_original_sha256 (hex of the whole value).
+ * If the DLQ produce fails transiently (broker down, timeout, topic missing) the message is
+ * retried like a transient failure (never lost); if it can never succeed (the record too large
+ * for the DLQ topic, not authorized, refused as invalid) it is logged, counted in
+ * commerce_dlq_failures_total{topic,reason} and skipped (offset stored), so one poison message
+ * never stalls its partition. Fetching never stalls on size either: max.partition.fetch.bytes
+ * is above the broker's largest record (message.max.bytes 1048588 by default).
  * kafka_consumer_stop(): the in-flight handler finishes, stored offsets are committed, then
  * close → destroy.
  */
@@ -101,6 +110,10 @@ struct kafka_consumer_opts {
     int backoff_base_ms;                 /* default 200 */
     int backoff_max_ms;                  /* default 30000 */
     const char *auto_offset_reset;       /* default "earliest" */
+    /* the largest dead-letter record (key + value + headers) to send, default 1000000: at most
+     * the producer's message.max.bytes (librdkafka's default 1000000) and the DLQ topic's
+     * max.message.bytes (the broker's default 1048588); at least 4096 */
+    size_t dlq_max_bytes;
     /* session.timeout.ms (default librdkafka's 45000): how long the group waits for a member
      * that stopped heartbeating (a crash) before its partitions go to the others */
     int session_timeout_ms;
