@@ -1058,6 +1058,7 @@ struct http_server *http_server_start(const struct http_opts *opts, const struct
         MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL | MHD_USE_ITC | MHD_USE_ERROR_LOG;
     const char *bind = opts->bind && *opts->bind ? opts->bind : "0.0.0.0";
     const union MHD_DaemonInfo *info;
+    struct MHD_OptionItem pool[] = {{MHD_OPTION_END, 0, NULL}, {MHD_OPTION_END, 0, NULL}};
     unsigned mhd_limit;
 
     if (inet_pton(AF_INET, bind, &sin.sin_addr) == 1) {
@@ -1138,14 +1139,16 @@ struct http_server *http_server_start(const struct http_opts *opts, const struct
      * accepting; above ours by two per worker, some worker always accepts, so a connection
      * over our limit is closed by http_accept_policy() instead of waiting in the listen queue */
     mhd_limit = srv->opts.max_connections + 2 * srv->opts.threads;
+    /* one thread is the internal polling thread itself (libmicrohttpd warns about a pool of 1) */
+    pool[0].option = srv->opts.threads > 1 ? MHD_OPTION_THREAD_POOL_SIZE : MHD_OPTION_END;
+    pool[0].value = (intptr_t)srv->opts.threads;
     srv->daemon = MHD_start_daemon(
         flags, opts->port, &http_accept_policy, srv, &http_access, srv, MHD_OPTION_EXTERNAL_LOGGER,
-        &http_mhd_log, NULL, MHD_OPTION_SOCK_ADDR, sa, MHD_OPTION_THREAD_POOL_SIZE,
-        srv->opts.threads, MHD_OPTION_CONNECTION_LIMIT, mhd_limit,
-        MHD_OPTION_PER_IP_CONNECTION_LIMIT, srv->opts.max_connections_per_ip,
-        MHD_OPTION_CONNECTION_TIMEOUT, srv->opts.idle_timeout_s, MHD_OPTION_NOTIFY_CONNECTION,
-        &http_notify_connection, srv, MHD_OPTION_NOTIFY_COMPLETED, &http_completed, srv,
-        MHD_OPTION_END);
+        &http_mhd_log, NULL, MHD_OPTION_SOCK_ADDR, sa, MHD_OPTION_ARRAY, pool,
+        MHD_OPTION_CONNECTION_LIMIT, mhd_limit, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+        srv->opts.max_connections_per_ip, MHD_OPTION_CONNECTION_TIMEOUT, srv->opts.idle_timeout_s,
+        MHD_OPTION_NOTIFY_CONNECTION, &http_notify_connection, srv, MHD_OPTION_NOTIFY_COMPLETED,
+        &http_completed, srv, MHD_OPTION_END);
     if (!srv->daemon) {
         snprintf(errbuf, errlen, "cannot listen on '%s' port %u: %s", bind, opts->port,
                  strerror(errno));

@@ -1,9 +1,13 @@
 /*
  * test_http.c - the HTTP layer end to end: a real server on 127.0.0.1 (port 0) called with
  * libcurl. Routing precedence and parameters, 404/405/413, JSON body checks, problem+json,
- * bearer tokens (ES256 keys made here), correlation ids, health, drain and /metrics.
+ * bearer tokens (ES256 keys made here), correlation ids, health, drain and /metrics; the
+ * connection limits (total, per address) and the header deadline with raw sockets.
  */
+#include <arpa/inet.h>
 #include <errno.h>
+#include <netinet/in.h>
+#include <poll.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -14,7 +18,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 #include <curl/curl.h>
@@ -25,6 +31,7 @@
 #include "common/jwt.h"
 #include "common/log.h"
 #include "common/metrics.h"
+#include "common/util.h"
 
 #define MAX_BODY (64 * 1024)
 
@@ -342,7 +349,7 @@ static void assert_problem(const struct reply *r, long status, const char *code)
 
 /* ---- fixture ---- */
 
-static struct http_server *start_server(struct app *app)
+static struct http_server *start_server_with(struct app *app, const struct http_opts *limits)
 {
     struct http_opts opts = {
         .bind = "127.0.0.1",
@@ -353,6 +360,14 @@ static struct http_server *start_server(struct app *app)
         .ready = app_ready,
     };
     char err[256] = "";
+
+    if (limits) {
+        opts.threads = limits->threads ? limits->threads : opts.threads;
+        opts.max_connections = limits->max_connections;
+        opts.max_connections_per_ip = limits->max_connections_per_ip;
+        opts.idle_timeout_s = limits->idle_timeout_s;
+        opts.header_timeout_ms = limits->header_timeout_ms;
+    }
     struct http_server *srv =
         http_server_start(&opts, routes, sizeof(routes) / sizeof(routes[0]), app, err, sizeof(err));
 
@@ -360,6 +375,11 @@ static struct http_server *start_server(struct app *app)
         fail_msg("http_server_start: %s", err);
     assert_true(http_port(srv) > 0);
     return srv;
+}
+
+static struct http_server *start_server(struct app *app)
+{
+    return start_server_with(app, NULL);
 }
 
 static int group_setup(void **state)
@@ -758,6 +778,190 @@ static void test_metrics_endpoint(void **state)
     reply_free(&r);
 }
 
+/* ---- connection limits and the header deadline (raw sockets) ---- */
+
+/* A TCP connection from @src (a loopback address: Linux accepts all of 127/8) to @port. */
+static int raw_connect(const char *src, unsigned short port)
+{
+    struct sockaddr_in from = {.sin_family = AF_INET}, to = {.sin_family = AF_INET};
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+    assert_true(fd >= 0);
+    assert_int_equal(inet_pton(AF_INET, src, &from.sin_addr), 1);
+    assert_int_equal(bind(fd, (struct sockaddr *)&from, sizeof(from)), 0);
+    to.sin_port = htons(port);
+    inet_pton(AF_INET, "127.0.0.1", &to.sin_addr);
+    assert_int_equal(connect(fd, (struct sockaddr *)&to, sizeof(to)), 0);
+    return fd;
+}
+
+/* True when the server closed @fd (end of stream or a reset), without waiting. */
+static bool raw_closed(int fd)
+{
+    char c;
+    ssize_t n = recv(fd, &c, 1, MSG_DONTWAIT);
+
+    return n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK);
+}
+
+/* Polls until at least @want of the @n sockets are closed by the server or @timeout_ms passed;
+ * returns how many are closed. */
+static int raw_wait_closed(const int *fds, int n, int want, int timeout_ms)
+{
+    int64_t deadline = util_now_mono_ms() + timeout_ms;
+    int closed;
+
+    for (;;) {
+        struct pollfd pfds[64];
+        int i;
+
+        assert_true(n <= 64);
+        closed = 0;
+        for (i = 0; i < n; i++)
+            closed += raw_closed(fds[i]);
+        if (closed >= want || util_now_mono_ms() >= deadline)
+            return closed;
+        for (i = 0; i < n; i++)
+            pfds[i] = (struct pollfd){.fd = fds[i], .events = POLLIN};
+        poll(pfds, (nfds_t)n, 50);
+    }
+}
+
+/* GET /health/live on @port from 127.0.0.1 with libcurl (a 5 s bound): the status, 0 if none. */
+static long live_status(unsigned short port)
+{
+    char saved[64];
+    struct reply r;
+    long status;
+
+    memcpy(saved, fx.base, sizeof(saved));
+    snprintf(fx.base, sizeof(fx.base), "http://127.0.0.1:%u", port);
+    call("GET", "/health/live", NULL, NULL, &r);
+    status = r.status;
+    reply_free(&r);
+    memcpy(fx.base, saved, sizeof(saved));
+    return status;
+}
+
+static void test_per_ip_limit_leaves_others_served(void **state)
+{
+    struct http_opts limits = {.threads = 1, .max_connections = 100, .max_connections_per_ip = 4};
+    struct app app;
+    struct http_server *srv;
+    int fds[12], i;
+
+    (void)state;
+    atomic_init(&app.ready, 1);
+    srv = start_server_with(&app, &limits);
+    for (i = 0; i < 12; i++)
+        fds[i] = raw_connect("127.0.0.2", http_port(srv));
+    /* the 8 over the per-address limit are closed at once; 4 stay */
+    assert_int_equal(raw_wait_closed(fds, 12, 8, 5000), 8);
+    /* another address is served meanwhile */
+    assert_int_equal(live_status(http_port(srv)), 200);
+    assert_int_equal(raw_wait_closed(fds, 12, 8, 0), 8);
+    for (i = 0; i < 12; i++)
+        close(fds[i]);
+    http_server_stop(srv);
+}
+
+static void test_total_limit_refuses_at_once(void **state)
+{
+    /* one worker: the count is exact (no two accepts in flight at once) */
+    struct http_opts limits = {.threads = 1, .max_connections = 6, .max_connections_per_ip = 64};
+    struct app app;
+    struct http_server *srv;
+    int fds[9], i;
+    int64_t t0;
+
+    (void)state;
+    atomic_init(&app.ready, 1);
+    srv = start_server_with(&app, &limits);
+    t0 = util_now_mono_ms();
+    for (i = 0; i < 9; i++)
+        fds[i] = raw_connect("127.0.0.3", http_port(srv));
+    /* 3 over the limit: closed, and quickly (not left in the listen queue) */
+    assert_int_equal(raw_wait_closed(fds, 9, 3, 5000), 3);
+    assert_true(util_now_mono_ms() - t0 < 3000);
+    assert_true(raw_closed(fds[6]) && raw_closed(fds[7]) && raw_closed(fds[8]));
+    /* full: a new client is refused too, until a connection goes away */
+    {
+        int extra = raw_connect("127.0.0.1", http_port(srv));
+
+        assert_int_equal(raw_wait_closed(&extra, 1, 1, 5000), 1);
+        close(extra);
+    }
+    for (i = 0; i < 9; i++)
+        close(fds[i]);
+    /* the slots come back once the server saw them close */
+    {
+        int64_t deadline = util_now_mono_ms() + 5000;
+        long status = 0;
+
+        while (status != 200 && util_now_mono_ms() < deadline) {
+            int fd = raw_connect("127.0.0.1", http_port(srv));
+            char buf[64] = "";
+            static const char req[] = "GET /health/live HTTP/1.1\r\nHost: x\r\n\r\n";
+            struct pollfd pfd = {.fd = fd, .events = POLLIN};
+
+            if (send(fd, req, sizeof(req) - 1, MSG_NOSIGNAL) == (ssize_t)(sizeof(req) - 1) &&
+                poll(&pfd, 1, 1000) == 1 && recv(fd, buf, sizeof(buf) - 1, 0) > 0 &&
+                strncmp(buf, "HTTP/1.1 200", 12) == 0)
+                status = 200;
+            close(fd);
+        }
+        assert_int_equal(status, 200);
+    }
+    http_server_stop(srv);
+}
+
+static void test_trickled_header_is_cut_at_the_deadline(void **state)
+{
+    struct http_opts limits = {.max_connections_per_ip = 64, .header_timeout_ms = 600};
+    static const char req[] = "GET /health/live HTTP/1.1\r\nHost: x\r\n\r\n";
+    struct app app;
+    struct http_server *srv;
+    int64_t t0, cut_after = -1;
+    char buf[256];
+    int fd;
+
+    (void)state;
+    atomic_init(&app.ready, 1);
+    srv = start_server_with(&app, &limits);
+
+    /* a complete header in time is answered, and the connection stays for the next request */
+    fd = raw_connect("127.0.0.1", http_port(srv));
+    assert_int_equal(send(fd, req, sizeof(req) - 1, MSG_NOSIGNAL), (ssize_t)(sizeof(req) - 1));
+    {
+        struct pollfd pfd = {.fd = fd, .events = POLLIN};
+        ssize_t n;
+
+        assert_int_equal(poll(&pfd, 1, 5000), 1);
+        n = recv(fd, buf, sizeof(buf) - 1, 0);
+        assert_true(n > 12);
+        assert_int_equal(strncmp(buf, "HTTP/1.1 200", 12), 0);
+    }
+    close(fd);
+
+    /* one byte every 100 ms: each resets libmicrohttpd's idle timeout, not the deadline */
+    fd = raw_connect("127.0.0.1", http_port(srv));
+    t0 = util_now_mono_ms();
+    for (size_t i = 0; util_now_mono_ms() - t0 < 5000; i = (i + 1) % 20) {
+        struct pollfd pfd = {.fd = fd, .events = POLLIN};
+
+        if (send(fd, &"GET /health/live HTT"[i], 1, MSG_NOSIGNAL) < 0 || raw_closed(fd)) {
+            cut_after = util_now_mono_ms() - t0;
+            break;
+        }
+        /* pacing the trickle (the client's behaviour under test), not synchronisation */
+        poll(&pfd, 1, 100);
+    }
+    close(fd);
+    assert_true(cut_after >= 500);
+    assert_true(cut_after < 3000);
+    http_server_stop(srv);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -775,6 +979,9 @@ int main(void)
         cmocka_unit_test(test_health),
         cmocka_unit_test(test_drain_turns_readiness_down),
         cmocka_unit_test(test_metrics_endpoint),
+        cmocka_unit_test(test_per_ip_limit_leaves_others_served),
+        cmocka_unit_test(test_total_limit_refuses_at_once),
+        cmocka_unit_test(test_trickled_header_is_cut_at_the_deadline),
     };
 
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
