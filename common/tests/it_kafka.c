@@ -18,6 +18,7 @@
 
 #include <cmocka.h>
 #include <librdkafka/rdkafka.h>
+#include <openssl/evp.h>
 #ifdef IT_KAFKA_MOCK
 #include <librdkafka/rdkafka_mock.h>
 #endif
@@ -253,9 +254,12 @@ static int check(struct event *ev, int max_version, const void *arg, char *reaso
     return 0;
 }
 
-/* Produces one event of @type/@version with data {mode, n}; its id goes to @ret_id. */
-static void send_event(struct kafka_producer *p, const char *topic, const char *key,
-                       const char *type, int version, const char *mode, int n, char *ret_id)
+/* Produces one event of @type/@version with data {mode, n} and, when @wire_size > 0, a "pad"
+ * string that makes the record's key, value and header bytes add up to @wire_size; its id goes
+ * to @ret_id, its value to @ret_value (caller frees; may be NULL). */
+static void send_event_sized(struct kafka_producer *p, const char *topic, const char *key,
+                             const char *type, int version, const char *mode, int n,
+                             size_t wire_size, char *ret_id, char **ret_value)
 {
     struct event_header hdrs[EVENT_MAX_HEADERS];
     struct kafka_msg msg;
@@ -268,6 +272,25 @@ static void send_event(struct kafka_producer *p, const char *topic, const char *
     cJSON_AddNumberToObject(data, "n", n);
     msgctx_init_request(&ctx, "saga-1", NULL);
     assert_int_equal(event_init(&ev, type, version, "it-kafka", key, &ctx, data), 0);
+    if (wire_size > 0) {
+        size_t nh = event_to_headers(&ev, hdrs, EVENT_MAX_HEADERS), fixed, i;
+        char *pad;
+
+        cJSON_AddStringToObject(ev.data, "pad", "");
+        json = event_to_json(&ev);
+        assert_non_null(json);
+        fixed = strlen(key) + strlen(json);
+        for (i = 0; i < nh; i++)
+            fixed += strlen(hdrs[i].name) + (hdrs[i].value ? strlen(hdrs[i].value) : 0);
+        free(json);
+        assert_true(wire_size > fixed);
+        pad = malloc(wire_size - fixed + 1);
+        assert_non_null(pad);
+        memset(pad, 'x', wire_size - fixed);
+        pad[wire_size - fixed] = '\0';
+        cJSON_ReplaceItemInObject(ev.data, "pad", cJSON_CreateString(pad));
+        free(pad);
+    }
     json = event_to_json(&ev);
     assert_non_null(json);
     memset(&msg, 0, sizeof(msg));
@@ -282,8 +305,18 @@ static void send_event(struct kafka_producer *p, const char *topic, const char *
     assert_int_equal(msg.result, 0);
     if (ret_id)
         strcpy(ret_id, ev.id);
-    free(json);
+    if (ret_value)
+        *ret_value = json;
+    else
+        free(json);
     event_release(&ev);
+}
+
+/* Produces one event of @type/@version with data {mode, n}; its id goes to @ret_id. */
+static void send_event(struct kafka_producer *p, const char *topic, const char *key,
+                       const char *type, int version, const char *mode, int n, char *ret_id)
+{
+    send_event_sized(p, topic, key, type, version, mode, n, 0, ret_id, NULL);
 }
 
 static void send_raw(struct kafka_producer *p, const char *topic, const char *key,
@@ -796,6 +829,89 @@ static void test_stop_commits_offsets(void **state)
     finish(c, p, &app);
 }
 
+/* Creates @topic (1 partition) with the topic setting max.message.bytes = @max_bytes. */
+static void create_topic_max_bytes(const char *topic, const char *max_bytes)
+{
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    rd_kafka_NewTopic_t *nt;
+    rd_kafka_queue_t *q;
+    rd_kafka_event_t *ev;
+    const rd_kafka_CreateTopics_result_t *res;
+    const rd_kafka_topic_result_t **tr;
+    rd_kafka_t *rk;
+    char err[256];
+    size_t n;
+
+    assert_int_equal(rd_kafka_conf_set(conf, "bootstrap.servers", bootstrap, err, sizeof(err)),
+                     RD_KAFKA_CONF_OK);
+    rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof(err));
+    assert_non_null(rk);
+    nt = rd_kafka_NewTopic_new(topic, 1, 1, err, sizeof(err));
+    assert_non_null(nt);
+    assert_int_equal(rd_kafka_NewTopic_set_config(nt, "max.message.bytes", max_bytes), 0);
+    q = rd_kafka_queue_new(rk);
+    rd_kafka_CreateTopics(rk, &nt, 1, NULL, q);
+    ev = rd_kafka_queue_poll(q, 30000);
+    assert_non_null(ev);
+    res = rd_kafka_event_CreateTopics_result(ev);
+    assert_non_null(res);
+    tr = rd_kafka_CreateTopics_result_topics(res, &n);
+    assert_int_equal(n, 1);
+    if (rd_kafka_topic_result_error(tr[0]))
+        fail_msg("create '%s': %s", topic, rd_kafka_topic_result_error_string(tr[0]));
+    rd_kafka_event_destroy(ev);
+    rd_kafka_queue_destroy(q);
+    rd_kafka_NewTopic_destroy(nt);
+    rd_kafka_destroy(rk);
+    (void)high_watermark(topic); /* waits for its leader */
+}
+
+/* A dead-letter topic that can never take the copy (its max.message.bytes is below it): the
+ * message is logged, counted in commerce_dlq_failures_total and skipped, never retried
+ * forever; the next message is handled and a copy that fits still goes to that DLQ. */
+static void test_dlq_that_never_accepts_is_skipped(void **state)
+{
+    char topic[96], dlq[128], group[96], id[3][64], err[256], want[256];
+    const char *only[] = {topic, NULL};
+    struct kafka_producer *p;
+    struct kafka_consumer *c;
+    struct rec recs[1];
+    struct app app;
+    char *text;
+
+    (void)state;
+    unique("it-dlqtiny", topic, sizeof(topic));
+    unique("g-dlqtiny", group, sizeof(group));
+    snprintf(dlq, sizeof(dlq), "%s.dlq", topic);
+    assert_int_equal(kafka_create_topics(bootstrap, only, 1, err, sizeof(err)), 0);
+    create_topic_max_bytes(dlq, "3000");
+    p = producer(10000);
+    app_init(&app);
+    send_event_sized(p, topic, "order-5", "order.placed", 1, "fail", 0, 20000, id[0], NULL);
+    send_event(p, topic, "order-5", "order.placed", 1, "ok", 0, id[1]);
+    send_event(p, topic, "order-5", "order.placed", 1, "fail", 0, id[2]);
+    c = consumer(topic, group, &app, p);
+
+    assert_int_equal(app_wait_calls(&app, 3, DEADLINE_MS), 3);
+    assert_string_equal(app.calls[0].id, id[0]);
+    assert_int_equal(app.calls[0].attempt, 1);
+    assert_string_equal(app.calls[1].id, id[1]);
+    assert_string_equal(app.calls[2].id, id[2]);
+    /* only the small one reached the DLQ: the producer survived the refusal */
+    assert_int_equal(read_topic(dlq, recs, 1, DEADLINE_MS), 1);
+    assert_string_equal(rec_header(&recs[0], "ce_id"), id[2]);
+    recs_free(recs, 1);
+    assert_int_equal(high_watermark(dlq), 1);
+    text = metrics_render();
+    assert_non_null(text);
+    snprintf(want, sizeof(want), "commerce_dlq_failures_total{topic=\"%s\",reason=\"too_large\"} 1",
+             topic);
+    if (!strstr(text, want))
+        fail_msg("no '%s' in:\n%s", want, text);
+    free(text);
+    finish(c, p, &app);
+}
+
 static void test_dlq_produce_failure_is_retried(void **state)
 {
     char topic[96], dlq[128], group[96], id[2][64], err[256];
@@ -839,6 +955,73 @@ static void test_dlq_produce_failure_is_retried(void **state)
     assert_all_destroyed();
 }
 #endif
+
+/* The lower-case hex SHA-256 of @len bytes at @data. */
+static void sha256_hex(const void *data, size_t len, char hex[65])
+{
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int mdlen = 0, i;
+
+    assert_int_equal(EVP_Digest(data, len, md, &mdlen, EVP_sha256(), NULL), 1);
+    for (i = 0; i < mdlen; i++)
+        snprintf(hex + 2 * i, 3, "%02x", md[i]);
+}
+
+/* A failing message near the largest record a producer sends (librdkafka's message.max.bytes,
+ * 1000000): its dead-letter copy, with the dlq_* headers, would not fit, so it goes cut, says
+ * so, and the partition moves on. */
+static void test_oversized_dead_letter_is_cut(void **state)
+{
+    char topic[96], dlq[128], group[96], id[2][64], sha[65];
+    const size_t wire = 999000; /* key + value + headers */
+    struct kafka_producer *p;
+    struct kafka_consumer *c;
+    struct rec recs[1];
+    struct app app;
+    char *value = NULL;
+    size_t total = 0;
+    int i;
+
+    (void)state;
+    unique("it-big", topic, sizeof(topic));
+    unique("g-big", group, sizeof(group));
+    snprintf(dlq, sizeof(dlq), "%s.dlq", topic);
+    make_topics(topic, 1);
+    p = producer(30000);
+    app_init(&app);
+    send_event_sized(p, topic, "order-9", "order.placed", 1, "fail", 0, wire, id[0], &value);
+    send_event(p, topic, "order-9", "order.placed", 1, "ok", 0, id[1]);
+    c = consumer(topic, group, &app, p);
+
+    /* the failed one is dead-lettered and the next one on the partition handled */
+    assert_int_equal(app_wait_calls(&app, 2, DEADLINE_MS), 2);
+    assert_string_equal(app.calls[0].id, id[0]);
+    assert_string_equal(app.calls[1].id, id[1]);
+    assert_int_equal(read_topic(dlq, recs, 1, DEADLINE_MS), 1);
+    check_dlq_headers(&recs[0], topic, "1", "permanently broken");
+    assert_non_null(rec_header(&recs[0], "dlq_truncated"));
+    assert_string_equal(rec_header(&recs[0], "dlq_truncated"), "true");
+    {
+        char size[24];
+
+        snprintf(size, sizeof(size), "%zu", strlen(value));
+        assert_string_equal(rec_header(&recs[0], "dlq_original_size"), size);
+    }
+    sha256_hex(value, strlen(value), sha);
+    assert_string_equal(rec_header(&recs[0], "dlq_original_sha256"), sha);
+    /* a prefix of the original, the original headers kept, all within the limit */
+    assert_true(recs[0].len > 900000 && recs[0].len < strlen(value));
+    assert_memory_equal(recs[0].value, value, recs[0].len);
+    assert_string_equal(recs[0].key, "order-9");
+    assert_string_equal(rec_header(&recs[0], "ce_id"), id[0]);
+    total = strlen(recs[0].key) + recs[0].len;
+    for (i = 0; i < recs[0].nh; i++)
+        total += strlen(recs[0].hname[i]) + strlen(recs[0].hval[i]);
+    assert_true(total <= 1000000);
+    recs_free(recs, 1);
+    free(value);
+    finish(c, p, &app);
+}
 
 static void test_dead_broker(void **state)
 {
@@ -960,6 +1143,7 @@ int main(void)
         cmocka_unit_test(test_unavailable_is_waited_out),
         cmocka_unit_test(test_version_out_of_range_and_unknown_type),
         cmocka_unit_test(test_check_hook),
+        cmocka_unit_test(test_oversized_dead_letter_is_cut),
 #ifdef IT_KAFKA_MOCK
         /* not test_stop_commits_offsets: the 2.0.2 mock holds a departed member until its
          * session times out (45 s) before the next member gets the partition; it passes, slowly */
@@ -968,6 +1152,7 @@ int main(void)
         cmocka_unit_test(test_stop_commits_offsets),
         /* the mock cluster auto-creates any topic, so there is no missing DLQ topic there */
         cmocka_unit_test(test_dlq_produce_failure_is_retried),
+        cmocka_unit_test(test_dlq_that_never_accepts_is_skipped),
 #endif
         cmocka_unit_test(test_dead_broker),
     };
