@@ -381,8 +381,10 @@ void http_order_create(struct http_req *req, struct http_resp *resp, void *arg)
 
         rc = order_saga_step(app, conn, &in, &step);
     }
-    if (rc == -EEXIST && key && store_order_by_key(conn, user, key, id) == 0) {
-        /* a concurrent request with the same key won the unique index */
+    /* a concurrent request with the same key won the unique index, or took the coupon's last
+     * use for this very order: the same order again */
+    if ((rc == -EEXIST || (rc == 0 && step.coupon_verdict != COUPON_OK)) && key &&
+        store_order_by_key(conn, user, key, id) == 0) {
         reply_order(conn, resp, 200, id, NULL);
         goto out;
     }

@@ -792,6 +792,7 @@ static void test_invalid_and_unknown_events(void **state)
 struct racer {
     struct fixture *f;
     const char *key;
+    const char *body; /* NULL: one_line */
     long status;
     char id[UTIL_UUID_LEN];
 };
@@ -806,7 +807,7 @@ static void *race_place(void *arg)
 
     snprintf(u, sizeof(u), "%.63s/api/orders", r->f->svc.url);
     snprintf(hdr, sizeof(hdr), "Idempotency-Key: %s", r->key);
-    if (ts_http("POST", u, r->f->alice, one_line, headers, &resp) == 0) {
+    if (ts_http("POST", u, r->f->alice, r->body ? r->body : one_line, headers, &resp) == 0) {
         r->status = resp.status;
         snprintf(r->id, sizeof(r->id), "%s", str(resp.json, "id"));
         ts_resp_free(&resp);
@@ -814,10 +815,10 @@ static void *race_place(void *arg)
     return NULL;
 }
 
-/* Concurrent requests with one key: one 201, the others 200 with the same order. */
-static void test_idempotency_race(void **state)
+/* Concurrent requests with one key (and @body): one 201, the others 200 with the same order,
+ * one order.placed. */
+static void idempotency_race(struct fixture *f, const char *body)
 {
-    struct fixture *f = *state;
     struct racer racers[6];
     pthread_t threads[6];
     char key[64];
@@ -825,7 +826,7 @@ static void test_idempotency_race(void **state)
 
     ts_unique("race", key, sizeof(key));
     for (size_t i = 0; i < 6; i++) {
-        racers[i] = (struct racer){.f = f, .key = key};
+        racers[i] = (struct racer){.f = f, .key = key, .body = body};
         assert_int_equal(pthread_create(&threads[i], NULL, race_place, &racers[i]), 0);
     }
     for (size_t i = 0; i < 6; i++)
@@ -840,6 +841,32 @@ static void test_idempotency_race(void **state)
     wait_event(f, racers[0].id, "order.placed");
     read_events(f, 1000);
     assert_int_equal(count_events(f, racers[0].id, "order.placed"), 1);
+}
+
+static void test_idempotency_race(void **state)
+{
+    idempotency_race(*state, NULL);
+}
+
+/* The field of the first error of a problem body ("" when none). */
+static const char *first_error_field(const cJSON *problem)
+{
+    return str(cJSON_GetArrayItem(cJSON_GetObjectItem(problem, "errors"), 0), "field");
+}
+
+/* POST /api/orders @body is refused: 400 ORDER-400-001, its first field error on @field with a
+ * message containing @says. */
+static void refused_field(struct fixture *f, const char *body, const char *field, const char *says)
+{
+    const cJSON *err;
+    cJSON *o = NULL;
+
+    assert_int_equal(http(f, "POST", "/api/orders", f->alice, body, NULL, &o), 400);
+    assert_string_equal(str(o, "code"), "ORDER-400-001");
+    assert_string_equal(first_error_field(o), field);
+    err = cJSON_GetArrayItem(cJSON_GetObjectItem(o, "errors"), 0);
+    assert_non_null(strstr(str(err, "message"), says));
+    cJSON_Delete(o);
 }
 
 static void test_bad_input(void **state)
@@ -872,27 +899,12 @@ static void test_bad_input(void **state)
                         "discountAmount");
     cJSON_Delete(o);
     /* discounts come only from coupons: any discountAmount is refused, also 0 */
-    assert_int_equal(http(f, "POST", "/api/orders", f->alice,
-                          "{\"items\":[{\"skuId\":103,\"quantity\":1}],\"discountAmount\":0}", NULL,
-                          &o),
-                     400);
-    assert_string_equal(str(o, "code"), "ORDER-400-001");
-    assert_string_equal(str(cJSON_GetArrayItem(cJSON_GetObjectItem(o, "errors"), 0), "field"),
-                        "discountAmount");
-    assert_non_null(
-        strstr(str(cJSON_GetArrayItem(cJSON_GetObjectItem(o, "errors"), 0), "message"), "coupon"));
-    cJSON_Delete(o);
-    assert_int_equal(http(f, "POST", "/api/orders", f->alice,
-                          "{\"items\":[{\"skuId\":103,\"quantity\":1}],\"couponCode\":\"a b\"}",
-                          NULL, &o),
-                     400);
-    assert_string_equal(str(cJSON_GetArrayItem(cJSON_GetObjectItem(o, "errors"), 0), "field"),
-                        "couponCode");
-    cJSON_Delete(o);
-    assert_int_equal(http(f, "POST", "/api/orders", f->alice,
-                          "{\"items\":[{\"skuId\":103,\"quantity\":1}],\"couponCode\":7}", NULL,
-                          NULL),
-                     400);
+    refused_field(f, "{\"items\":[{\"skuId\":103,\"quantity\":1}],\"discountAmount\":0}",
+                  "discountAmount", "coupon");
+    refused_field(f, "{\"items\":[{\"skuId\":103,\"quantity\":1}],\"couponCode\":\"a b\"}",
+                  "couponCode", "A-Z");
+    refused_field(f, "{\"items\":[{\"skuId\":103,\"quantity\":1}],\"couponCode\":7}", "couponCode",
+                  "");
     used = (size_t)snprintf(many, sizeof(many), "{\"items\":[");
     for (int i = 0; i < 51; i++)
         used += (size_t)snprintf(many + used, sizeof(many) - used,
@@ -1002,12 +1014,6 @@ static void test_payment_deadline(void **state)
 
 /* ---- coupons ---- */
 
-/* The field of the first error of a problem body ("" when none). */
-static const char *first_error_field(const cJSON *problem)
-{
-    return str(cJSON_GetArrayItem(cJSON_GetObjectItem(problem, "errors"), 0), "field");
-}
-
 /* Admin API: created (201 with Location), read back, duplicates 409, bad input 400 naming the
  * field, users 403. */
 static void test_coupon_admin(void **state)
@@ -1085,6 +1091,40 @@ static void test_coupon_admin(void **state)
     }
 }
 
+/* Orders @lines (JSON array members) with a fresh coupon of @fields as alice: the order and
+ * its order.placed carry @discount and @payable. */
+static void expect_discount(struct fixture *f, const char *fields, const char *lines,
+                            long long discount, long long payable)
+{
+    char code[48], body[256], id[UTIL_UUID_LEN];
+    const cJSON *placed;
+    cJSON *o = NULL;
+
+    coupon_new(f, "disc", fields, code, sizeof(code));
+    assert_int_equal(place(f, f->alice, with_coupon(body, sizeof(body), lines, code), NULL, id, &o),
+                     201);
+    assert_int_equal(num(o, "discountAmount"), discount);
+    assert_int_equal(num(o, "payableAmount"), payable);
+    cJSON_Delete(o);
+    placed = wait_event(f, id, "order.placed");
+    assert_int_equal(num(placed, "discountAmount"), discount);
+    assert_int_equal(num(placed, "payableAmount"), payable);
+    assert_int_equal(coupon_used(f, code), 1);
+}
+
+/* Orders @lines with coupon @code as @token: refused with @status and problem code @problem. */
+static void expect_refused(struct fixture *f, const char *token, const char *lines,
+                           const char *code, long status, const char *problem)
+{
+    char body[256];
+    cJSON *o = NULL;
+
+    assert_int_equal(place(f, token, with_coupon(body, sizeof(body), lines, code), NULL, NULL, &o),
+                     status);
+    assert_string_equal(str(o, "code"), problem);
+    cJSON_Delete(o);
+}
+
 /* An order pays exactly the coupon's discount (fixed capped at the total, percent rounded
  * down); each kind of unusable coupon is refused with its own code and writes nothing. */
 static void test_coupon_discounts_and_refusals(void **state)
@@ -1092,68 +1132,27 @@ static void test_coupon_discounts_and_refusals(void **state)
     static const char *const sku_a = "{\"skuId\":101,\"quantity\":1}"; /* 15000 */
     static const char *const sku_c = "{\"skuId\":103,\"quantity\":1}"; /* 999 */
     struct fixture *f = *state;
-    char code[48], body[256], id[UTIL_UUID_LEN];
-    const cJSON *placed;
-    cJSON *o = NULL;
+    char code[48];
 
     /* fixed, capped at the total: 999 - 5000 → pays 0 */
-    coupon_new(f, "cap", "\"amount\":5000", code, sizeof(code));
-    assert_int_equal(place(f, f->alice, with_coupon(body, sizeof(body), sku_c, code), NULL, id, &o),
-                     201);
-    assert_int_equal(num(o, "discountAmount"), 999);
-    assert_int_equal(num(o, "payableAmount"), 0);
-    cJSON_Delete(o);
-    placed = wait_event(f, id, "order.placed");
-    assert_int_equal(num(placed, "discountAmount"), 999);
-    assert_int_equal(num(placed, "payableAmount"), 0);
-
+    expect_discount(f, "\"amount\":5000", sku_c, 999, 0);
     /* percent rounded down: 33 % of 999 = 329.67 → 329 */
-    coupon_new(f, "pct", "\"percent\":33", code, sizeof(code));
-    assert_int_equal(place(f, f->alice, with_coupon(body, sizeof(body), sku_c, code), NULL, id, &o),
-                     201);
-    assert_int_equal(num(o, "discountAmount"), 329);
-    assert_int_equal(num(o, "payableAmount"), 670);
-    cJSON_Delete(o);
-    placed = wait_event(f, id, "order.placed");
-    assert_int_equal(num(placed, "discountAmount"), 329);
-    assert_int_equal(num(cJSON_GetArrayItem(cJSON_GetObjectItem(placed, "items"), 0), "amount"),
-                     670);
+    expect_discount(f, "\"percent\":33", sku_c, 329, 670);
+    /* exactly the minimum is enough */
+    expect_discount(f, "\"amount\":100,\"minOrderAmount\":15000", sku_a, 100, 14900);
 
-    /* unknown */
-    assert_int_equal(
-        place(f, f->alice, with_coupon(body, sizeof(body), sku_a, "NO-SUCH-CODE"), NULL, NULL, &o),
-        422);
-    assert_string_equal(str(o, "code"), "ORDER-422-003");
-    cJSON_Delete(o);
-    /* not yet valid */
+    expect_refused(f, f->alice, sku_a, "NO-SUCH-CODE", 422, "ORDER-422-003");
     coupon_new(f, "later", "\"amount\":100,\"validFrom\":\"2099-01-01T00:00:00Z\"", code,
                sizeof(code));
-    assert_int_equal(
-        place(f, f->alice, with_coupon(body, sizeof(body), sku_a, code), NULL, NULL, &o), 422);
-    assert_string_equal(str(o, "code"), "ORDER-422-004");
-    cJSON_Delete(o);
-    /* expired */
+    expect_refused(f, f->alice, sku_a, code, 422, "ORDER-422-004");
     coupon_new(f, "old",
                "\"amount\":100,\"validFrom\":\"2020-01-01T00:00:00Z\",\"validUntil\":"
                "\"2020-06-01T00:00:00Z\"",
                code, sizeof(code));
-    assert_int_equal(
-        place(f, f->alice, with_coupon(body, sizeof(body), sku_a, code), NULL, NULL, &o), 422);
-    assert_string_equal(str(o, "code"), "ORDER-422-005");
-    cJSON_Delete(o);
-    /* below the minimum: 15000 < 15001; exactly the minimum is enough */
+    expect_refused(f, f->alice, sku_a, code, 422, "ORDER-422-005");
     coupon_new(f, "min", "\"amount\":100,\"minOrderAmount\":15001", code, sizeof(code));
-    assert_int_equal(
-        place(f, f->alice, with_coupon(body, sizeof(body), sku_a, code), NULL, NULL, &o), 422);
-    assert_string_equal(str(o, "code"), "ORDER-422-006");
-    cJSON_Delete(o);
+    expect_refused(f, f->alice, sku_a, code, 422, "ORDER-422-006");
     assert_int_equal(coupon_used(f, code), 0); /* a refusal takes no use */
-    coupon_new(f, "min", "\"amount\":100,\"minOrderAmount\":15000", code, sizeof(code));
-    assert_int_equal(
-        place(f, f->alice, with_coupon(body, sizeof(body), sku_a, code), NULL, NULL, &o), 201);
-    assert_int_equal(num(o, "payableAmount"), 14900);
-    cJSON_Delete(o);
-    assert_int_equal(coupon_used(f, code), 1);
 }
 
 /* Total and per-user limits: uses are counted and a coupon past its limit is refused. */
@@ -1162,22 +1161,17 @@ static void test_coupon_limits(void **state)
     static const char *const sku_a = "{\"skuId\":101,\"quantity\":1}";
     struct fixture *f = *state;
     char code[48], body[256], id[UTIL_UUID_LEN], *carol = ts_token("carol-0004", "USER");
-    cJSON *o = NULL;
 
     coupon_new(f, "lim", "\"amount\":1000,\"totalLimit\":2,\"perUserLimit\":1", code, sizeof(code));
     with_coupon(body, sizeof(body), sku_a, code);
     assert_int_equal(place(f, f->alice, body, NULL, id, NULL), 201);
     assert_int_equal(coupon_used(f, code), 1);
     /* alice has used hers */
-    assert_int_equal(place(f, f->alice, body, NULL, NULL, &o), 409);
-    assert_string_equal(str(o, "code"), "ORDER-409-005");
-    cJSON_Delete(o);
+    expect_refused(f, f->alice, sku_a, code, 409, "ORDER-409-005");
     assert_int_equal(place(f, f->bob, body, NULL, NULL, NULL), 201);
     assert_int_equal(coupon_used(f, code), 2);
     /* no uses left for anyone */
-    assert_int_equal(place(f, carol, body, NULL, NULL, &o), 409);
-    assert_string_equal(str(o, "code"), "ORDER-409-004");
-    cJSON_Delete(o);
+    expect_refused(f, carol, sku_a, code, 409, "ORDER-409-004");
     assert_int_equal(coupon_used(f, code), 2);
     /* the same Idempotency-Key again answers the order it made, taking no second use */
     {
@@ -1208,9 +1202,7 @@ static void test_coupon_given_back_on_cancel(void **state)
     with_coupon(body, sizeof(body), sku_a, code);
     assert_int_equal(place(f, f->alice, body, NULL, id, NULL), 201);
     assert_int_equal(place(f, f->bob, body, NULL, NULL, NULL), 201);
-    assert_int_equal(place(f, carol, body, NULL, NULL, &o), 409);
-    assert_string_equal(str(o, "code"), "ORDER-409-004");
-    cJSON_Delete(o);
+    expect_refused(f, carol, sku_a, code, 409, "ORDER-409-004");
     snprintf(path, sizeof(path), "/api/orders/%s/cancel", id);
     assert_int_equal(http(f, "POST", path, f->alice, NULL, NULL, NULL), 200);
     assert_int_equal(coupon_used(f, code), 1);
@@ -1222,9 +1214,7 @@ static void test_coupon_given_back_on_cancel(void **state)
     assert_int_equal(num(o, "payableAmount"), 14000);
     cJSON_Delete(o);
     assert_int_equal(coupon_used(f, code), 2);
-    assert_int_equal(place(f, dave, body, NULL, NULL, &o), 409);
-    assert_string_equal(str(o, "code"), "ORDER-409-004");
-    cJSON_Delete(o);
+    expect_refused(f, dave, sku_a, code, 409, "ORDER-409-004");
     free(carol);
     free(dave);
 }
@@ -1332,6 +1322,10 @@ static void test_coupon_concurrency(void **state)
     assert_int_equal(
         race(f, with_coupon(body, sizeof(body), sku_a, code), 8, true, "ORDER-409-005"), 2);
     assert_int_equal(coupon_used(f, code), 2);
+    /* one Idempotency-Key, a coupon with one use: the losers answer the winner's order */
+    coupon_new(f, "race-idem", "\"amount\":100,\"totalLimit\":1", code, sizeof(code));
+    idempotency_race(f, with_coupon(body, sizeof(body), sku_a, code));
+    assert_int_equal(coupon_used(f, code), 1);
 }
 
 int main(void)
