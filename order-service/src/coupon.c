@@ -43,7 +43,7 @@ size_t coupon_validate(const struct coupon *c, struct coupon_error *errs, size_t
     size_t n = 0;
 
     if (!coupon_code_valid(c->code))
-        add(errs, maxerr, &n, "code", "must be 3..32 characters of A-Z, 0-9, '-' and '_'");
+        add(errs, maxerr, &n, "code", COUPON_CODE_RULE);
     if (c->kind == COUPON_PERCENT && (c->value < 1 || c->value > 100))
         add(errs, maxerr, &n, "percent", "must be 1..100");
     if (c->kind == COUPON_FIXED && (c->value < 1 || c->value > ORDER_MAX_TOTAL))

@@ -17,6 +17,8 @@
 #define COUPON_CODE_MIN 3
 #define COUPON_CODE_MAX 32
 #define COUPON_LIMIT_MAX 100000000LL /* uses, total or per user */
+/* coupon_code_valid()'s rule, as a field error says it */
+#define COUPON_CODE_RULE "must be 3..32 characters of A-Z, 0-9, '-' and '_'"
 
 enum coupon_kind {
     COUPON_FIXED = 0, /* value: KRW off, 1..ORDER_MAX_TOTAL */

@@ -295,8 +295,7 @@ static void parse_discount(const cJSON *body, const char **ret, cJSON **errors)
                           "not accepted: discounts come from coupons (give couponCode)");
     if (jsonx_str(body, "couponCode", "couponCode", false, COUPON_CODE_MAX, ret, errors) == 0 &&
         !coupon_code_valid(*ret)) {
-        jsonx_field_error(errors, "couponCode",
-                          "must be 3..32 characters of A-Z, 0-9, '-' and '_'");
+        jsonx_field_error(errors, "couponCode", COUPON_CODE_RULE);
         *ret = NULL;
     }
 }
