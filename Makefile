@@ -112,7 +112,8 @@ format-check:
 # library's (libmicrohttpd, librdkafka, MariaDB, hiredis, cJSON) nor common/'s wrappers of them
 DOMAIN_FILES := $(wildcard catalog-service/src/catalog.[ch] auth-service/src/auth.[ch] \
                   user-service/src/user.[ch] inventory-service/src/stock.[ch] \
-                  order-service/src/order.[ch] payment-service/src/payment.[ch])
+                  order-service/src/order.[ch] order-service/src/coupon.[ch] \
+                  payment-service/src/payment.[ch])
 check-layers:
 	@! grep -nE '#include [<"](microhttpd|librdkafka|mysql|mariadb|hiredis|cjson|cJSON|common/(http|db|kafka|rds|event|outbox|inbox|jsonx)\.h)' \
 	    $(DOMAIN_FILES) /dev/null \

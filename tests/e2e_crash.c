@@ -101,7 +101,7 @@ static void crash_round(struct fixture *f, struct ts_service *victim, const char
         struct saga_line lines[2] = {{sku_a, 1}, {sku_b, 2}};
         size_t n = i % 2 ? 2 : 1;
         long http =
-            saga_order_place(&f->st, &f->u, lines, n, 0, NULL, STEP_MS, ids[i], sizeof(ids[i]));
+            saga_order_place(&f->st, &f->u, lines, n, NULL, NULL, STEP_MS, ids[i], sizeof(ids[i]));
 
         if (http != 201 && http != 200)
             fail_msg("POST /api/orders %d: %ld", i, http);

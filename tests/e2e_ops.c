@@ -261,7 +261,7 @@ static void test_trace_shows_the_causation_tree(void **state)
     long http;
     size_t n;
 
-    http = saga_order_place(&f->st, &f->u, order_lines, 2, 0, NULL, STEP_MS, id, sizeof(id));
+    http = saga_order_place(&f->st, &f->u, order_lines, 2, NULL, NULL, STEP_MS, id, sizeof(id));
     assert_true(http == 201 || http == 200);
     assert_int_equal(
         saga_order_wait(&f->st, f->u.token, id, "PAYMENT_PENDING", STEP_MS, status, 32, &j), 0);

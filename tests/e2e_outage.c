@@ -103,7 +103,7 @@ static void pay_and_confirm(struct fixture *f, const char *id)
 static void place(struct fixture *f, long long sku, char *id, size_t idlen)
 {
     struct saga_line line = {sku, 1};
-    long http = saga_order_place(&f->st, &f->u, &line, 1, 0, NULL, STEP_MS, id, idlen);
+    long http = saga_order_place(&f->st, &f->u, &line, 1, NULL, NULL, STEP_MS, id, idlen);
 
     if (http != 201 && http != 200)
         fail_msg("POST /api/orders: %ld", http);

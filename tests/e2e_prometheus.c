@@ -327,7 +327,7 @@ static void order_and_pay(struct fixture *f, const char *key, long http, const c
     long placed, paid;
     cJSON *j = NULL;
 
-    placed = saga_order_place(&f->st, &f->user, &line, 1, 0, NULL, STEP_MS, id, sizeof(id));
+    placed = saga_order_place(&f->st, &f->user, &line, 1, NULL, NULL, STEP_MS, id, sizeof(id));
     if (placed != 201 && placed != 200)
         fail_msg("POST /api/orders: %ld", placed);
     if (saga_order_wait(&f->st, f->user.token, id, "PAYMENT_PENDING", STEP_MS, status,

@@ -110,11 +110,20 @@ static int teardown(void **state)
 
 /* ---- helpers that assert ---- */
 
-/* Places an order of @n lines as @u; returns its id in @id. */
+/* Places an order of @n lines as @u, with a fresh fixed-amount coupon of @discount KRW when
+ * @discount > 0 (discounts come only from coupons); returns its id in @id. */
 static void place(struct fixture *f, const struct saga_user *u, const struct saga_line *lines,
                   size_t n, long long discount, char *id, size_t idlen)
 {
-    long status = saga_order_place(&f->st, u, lines, n, discount, NULL, STEP_MS, id, idlen);
+    char coupon[64], fields[64];
+    long status;
+
+    if (discount > 0) {
+        snprintf(fields, sizeof(fields), "\"amount\":%lld,\"totalLimit\":1", discount);
+        assert_int_equal(saga_coupon_new(&f->st, fields, coupon, sizeof(coupon)), 0);
+    }
+    status = saga_order_place(&f->st, u, lines, n, discount > 0 ? coupon : NULL, NULL, STEP_MS, id,
+                              idlen);
 
     if (status != 201 && status != 200)
         fail_msg("POST /api/orders: %ld", status);
@@ -198,7 +207,7 @@ static void test_happy_path_confirms_and_sells(void **state)
 
     place(f, &f->a, &line, 1, 1000, id, sizeof(id));
     payable = payable_when_pending(f, &f->a, id);
-    /* unit prices come from the catalog, the discount is taken off */
+    /* unit prices come from the catalog, the coupon's discount is taken off */
     assert_int_equal(payable, 2 * prices[SKU_HAPPY] - 1000);
     /* while pending, the units are reserved */
     wait_stock(f, line.sku, STOCK - 2, 2);
@@ -372,8 +381,8 @@ static void test_idempotency_key_makes_one_order(void **state)
 
     assert_int_equal(saga_user_new(&f->st, "saga-c", &c), 0);
     ts_unique("idem", key, sizeof(key));
-    s1 = saga_order_place(&f->st, &c, &line, 1, 0, key, STEP_MS, id1, sizeof(id1));
-    s2 = saga_order_place(&f->st, &c, &line, 1, 0, key, STEP_MS, id2, sizeof(id2));
+    s1 = saga_order_place(&f->st, &c, &line, 1, NULL, key, STEP_MS, id1, sizeof(id1));
+    s2 = saga_order_place(&f->st, &c, &line, 1, NULL, key, STEP_MS, id2, sizeof(id2));
     assert_true(s1 == 201 || s1 == 200);
     assert_true(s2 == 201 || s2 == 200);
     assert_string_equal(id1, id2);

@@ -246,7 +246,7 @@ static void run_order(struct client *c, struct load_order *o)
     if (o->path == P_TOO_MUCH)
         lines[0].quantity = TOO_MUCH;
     o->place_status =
-        saga_order_place(&f->st, &c->user, lines, n, 0, NULL, STEP_MS, o->id, sizeof(o->id));
+        saga_order_place(&f->st, &c->user, lines, n, NULL, NULL, STEP_MS, o->id, sizeof(o->id));
     if (o->place_status != 201 && o->place_status != 200) {
         order_error(o, "POST /api/orders: %ld", o->place_status);
         return;

@@ -88,7 +88,7 @@ static int setup(void **state)
         char id[64];
         cJSON *j = NULL;
 
-        if (saga_order_place(&f->st, &f->u, &line, 1, 0, NULL, STEP_MS, id, sizeof(id)) != 201 ||
+        if (saga_order_place(&f->st, &f->u, &line, 1, NULL, NULL, STEP_MS, id, sizeof(id)) != 201 ||
             saga_order_get(&f->st, f->u.token, id, &j) != 200)
             return -1;
         snprintf(f->uid, sizeof(f->uid), "%s", saga_json_str(j, "userId"));
@@ -275,7 +275,7 @@ static void place_with_address(struct fixture *f, long long sku, char *id, size_
 
     snprintf(url, sizeof(url), "%s/api/orders", f->st.order.url);
     snprintf(body, sizeof(body),
-             "{\"items\":[{\"skuId\":%lld,\"quantity\":1}],\"discountAmount\":0,"
+             "{\"items\":[{\"skuId\":%lld,\"quantity\":1}],"
              "\"shippingAddress\":{\"recipient\":\"Lee Jiho\",\"line1\":\"7 Sejong-daero\","
              "\"line2\":\"3F\",\"city\":\"Seoul\",\"postalCode\":\"04524\",\"country\":\"KR\"}}",
              sku);
@@ -352,10 +352,10 @@ static void test_mixed_payment_completed(void **state)
     long status;
 
     /* ids[1] with a shipping address, the others without */
-    status = saga_order_place(&f->st, &f->u, &line, 1, 0, NULL, STEP_MS, ids[0], sizeof(ids[0]));
+    status = saga_order_place(&f->st, &f->u, &line, 1, NULL, NULL, STEP_MS, ids[0], sizeof(ids[0]));
     assert_int_equal(status, 201);
     place_with_address(f, sku, ids[1], sizeof(ids[1]));
-    status = saga_order_place(&f->st, &f->u, &line, 1, 0, NULL, STEP_MS, ids[2], sizeof(ids[2]));
+    status = saga_order_place(&f->st, &f->u, &line, 1, NULL, NULL, STEP_MS, ids[2], sizeof(ids[2]));
     assert_int_equal(status, 201);
     assert_placed_v2(f, ids[1]);
     for (int i = 0; i < 3; i++) {
@@ -523,8 +523,8 @@ static void test_rolling_upgrade_replays_recorded_v1(void **state)
     {
         struct saga_line line = {sku, 1};
         struct completed_tweak ct;
-        long status =
-            saga_order_place(&f->st, &f->u, &line, 1, 0, NULL, STEP_MS, paid[0], sizeof(paid[0]));
+        long status = saga_order_place(&f->st, &f->u, &line, 1, NULL, NULL, STEP_MS, paid[0],
+                                       sizeof(paid[0]));
 
         assert_int_equal(status, 201);
         cJSON_Delete(wait_status(f, paid[0], "PAYMENT_PENDING"));

@@ -37,6 +37,14 @@ void http_order_list(struct http_req *req, struct http_resp *resp, void *app);
 void http_order_get(struct http_req *req, struct http_resp *resp, void *app);
 void http_order_cancel(struct http_req *req, struct http_resp *resp, void *app);
 void http_order_refund(struct http_req *req, struct http_resp *resp, void *app);
+/* A pooled connection, or NULL after a 503 ORDER-503-001 in @resp. */
+struct db_conn *order_http_acquire(struct order_app *app, struct http_resp *resp);
+/* Answers a store error @rc of trying @what: 503 ORDER-503-001 when transient, else 500. */
+void order_http_store_error(struct http_resp *resp, int rc, const char *what);
+
+/* http_coupons.c (ADMIN) */
+void http_coupon_create(struct http_req *req, struct http_resp *resp, void *app);
+void http_coupon_get(struct http_req *req, struct http_resp *resp, void *app);
 
 /* events.c: the consumed event types and their handlers (@app is struct order_app),
  * terminated by {EVENT_NONE, NULL}. */

@@ -1,7 +1,8 @@
 /*
- * http_orders.c - /api/orders: place (prices from the local copy, Idempotency-Key honoured,
- * order.placed through the outbox), list own orders, read one (owner or ADMIN), cancel and
- * refund (owner). Another user's order answers 404 ORDER-404-001, so ids cannot be probed.
+ * http_orders.c - /api/orders: place (prices from the local copy, the discount only from a
+ * coupon, Idempotency-Key honoured, order.placed through the outbox), list own orders, read one
+ * (owner or ADMIN), cancel and refund (owner). Another user's order answers 404 ORDER-404-001,
+ * so ids cannot be probed.
  */
 #include <errno.h>
 #include <stdbool.h>
@@ -13,12 +14,13 @@
 #include "app.h"
 #include "common/jsonx.h"
 #include "common/log.h"
+#include "coupon.h"
 #include "order.h"
 #include "store_order.h"
 
 #define PAGE_SIZE_MAX 100
 
-static void reply_store_error(struct http_resp *resp, int rc, const char *what)
+void order_http_store_error(struct http_resp *resp, int rc, const char *what)
 {
     if (db_transient(rc)) {
         http_reply_problem(resp, 503, "ORDER-503-001", NULL,
@@ -30,7 +32,7 @@ static void reply_store_error(struct http_resp *resp, int rc, const char *what)
     }
 }
 
-static struct db_conn *acquire(struct order_app *app, struct http_resp *resp)
+struct db_conn *order_http_acquire(struct order_app *app, struct http_resp *resp)
 {
     char err[256];
     struct db_conn *conn = db_acquire(app->pool, err, sizeof(err));
@@ -75,6 +77,7 @@ static cJSON *order_summary(const struct db_result *res, size_t r)
     cJSON_AddStringToObject(j, "createdAt", db_result_get(res, r, ORD_CREATED));
     cJSON_AddStringToObject(j, "updatedAt", db_result_get(res, r, ORD_UPDATED));
     cJSON_AddNumberToObject(j, "version", (double)db_result_int(res, r, ORD_VERSION));
+    add_str_or_null(j, "couponCode", db_result_get(res, r, ORD_COUPON));
     return j;
 }
 
@@ -153,7 +156,7 @@ static void reply_order(struct db_conn *conn, struct http_resp *resp, int status
     if (rc == -ENOENT)
         reply_not_found(resp, id);
     else if (rc < 0)
-        reply_store_error(resp, rc, "read an order");
+        order_http_store_error(resp, rc, "read an order");
     else
         http_reply_json(resp, status, j);
 }
@@ -247,6 +250,56 @@ static size_t parse_lines(const cJSON *body, struct order_line *lines, cJSON **e
     return n;
 }
 
+/* How a coupon that cannot be used is answered (indexed by enum coupon_verdict). */
+static const struct {
+    int status;
+    const char *code;
+    const char *detail; /* "coupon '<code>' …" */
+} coupon_refusals[] = {
+    [COUPON_UNKNOWN] = {422, "ORDER-422-003", "does not exist"},
+    [COUPON_NOT_YET_VALID] = {422, "ORDER-422-004", "is not valid yet"},
+    [COUPON_EXPIRED] = {422, "ORDER-422-005", "has expired"},
+    [COUPON_BELOW_MINIMUM] = {422, "ORDER-422-006", "needs a higher order total"},
+    [COUPON_EXHAUSTED] = {409, "ORDER-409-004", "has no uses left"},
+    [COUPON_USER_EXHAUSTED] = {409, "ORDER-409-005", "has no uses left for this user"},
+};
+
+static void reply_coupon_refused(struct http_resp *resp, const char *code,
+                                 const struct saga_result *step)
+{
+    enum coupon_verdict v = step->coupon_verdict;
+
+    if ((unsigned)v >= sizeof(coupon_refusals) / sizeof(coupon_refusals[0]) ||
+        !coupon_refusals[v].code) {
+        order_http_store_error(resp, -EINVAL, "check a coupon"); /* cannot happen */
+        return;
+    }
+    if (v == COUPON_BELOW_MINIMUM)
+        http_reply_problem(resp, coupon_refusals[v].status, coupon_refusals[v].code, NULL,
+                           "coupon '%s' needs an order total of at least %lld (this order: %lld)",
+                           code, step->coupon.min_order, step->totals.total);
+    else
+        http_reply_problem(resp, coupon_refusals[v].status, coupon_refusals[v].code, NULL,
+                           "coupon '%s' %s", code, coupon_refusals[v].detail);
+}
+
+/*
+ * The discount fields of an order request: a client never names an amount (discountAmount is
+ * refused, whatever its value); the optional couponCode into *@ret (borrowed from @body).
+ */
+static void parse_discount(const cJSON *body, const char **ret, cJSON **errors)
+{
+    *ret = NULL;
+    if (cJSON_GetObjectItemCaseSensitive(body, "discountAmount"))
+        jsonx_field_error(errors, "discountAmount",
+                          "not accepted: discounts come from coupons (give couponCode)");
+    if (jsonx_str(body, "couponCode", "couponCode", false, COUPON_CODE_MAX, ret, errors) == 0 &&
+        !coupon_code_valid(*ret)) {
+        jsonx_field_error(errors, "couponCode", COUPON_CODE_RULE);
+        *ret = NULL;
+    }
+}
+
 void http_order_create(struct http_req *req, struct http_resp *resp, void *arg)
 {
     struct order_app *app = arg;
@@ -255,8 +308,9 @@ void http_order_create(struct http_req *req, struct http_resp *resp, void *arg)
     struct order_line lines[ORDER_MAX_ITEMS];
     struct order_totals totals;
     struct saga_result step;
-    char id[UTIL_UUID_LEN], location[96];
-    long long discount = 0, missing = 0;
+    char id[UTIL_UUID_LEN], location[96], coupon[COUPON_CODE_MAX + 1] = "";
+    const char *coupon_code = NULL;
+    long long missing = 0;
     cJSON *body, *errors = NULL, *shipping = NULL;
     struct db_conn *conn = NULL;
     size_t n;
@@ -267,7 +321,9 @@ void http_order_create(struct http_req *req, struct http_resp *resp, void *arg)
     if (!body)
         return;
     n = parse_lines(body, lines, &errors);
-    jsonx_int(body, "discountAmount", "discountAmount", false, 0, INT64_MAX, &discount, &errors);
+    parse_discount(body, &coupon_code, &errors);
+    if (coupon_code)
+        util_strlcpy(coupon, coupon_code, sizeof(coupon)); /* the body is freed below */
     parse_shipping(body, &shipping, &errors);
     cJSON_Delete(body);
     if (key && (!*key || strlen(key) > ORDER_IDEM_KEY_MAX))
@@ -277,7 +333,7 @@ void http_order_create(struct http_req *req, struct http_resp *resp, void *arg)
         cJSON_Delete(shipping);
         return;
     }
-    conn = acquire(app, resp);
+    conn = order_http_acquire(app, resp);
     if (!conn) {
         cJSON_Delete(shipping);
         return;
@@ -289,7 +345,7 @@ void http_order_create(struct http_req *req, struct http_resp *resp, void *arg)
             goto out;
         }
         if (rc != -ENOENT) {
-            reply_store_error(resp, rc, "look up an idempotency key");
+            order_http_store_error(resp, rc, "look up an idempotency key");
             goto out;
         }
     }
@@ -299,17 +355,13 @@ void http_order_create(struct http_req *req, struct http_resp *resp, void *arg)
         goto out;
     }
     if (rc < 0) {
-        reply_store_error(resp, rc, "read prices");
+        order_http_store_error(resp, rc, "read prices");
         goto out;
     }
-    rc = order_price(lines, n, discount, &totals);
+    rc = order_price(lines, n, 0, &totals); /* the step prices again, with the coupon */
     if (rc < 0) {
-        if (rc == -E2BIG)
-            jsonx_field_error(&errors, "items", "order total too large");
-        else
-            jsonx_field_error(&errors, "discountAmount",
-                              rc == -ERANGE ? "must not exceed the order total"
-                                            : "invalid amounts");
+        jsonx_field_error(&errors, "items",
+                          rc == -E2BIG ? "order total too large" : "invalid amounts");
         http_reply_problem(resp, 400, "ORDER-400-001", errors, "invalid order");
         goto out;
     }
@@ -323,20 +375,26 @@ void http_order_create(struct http_req *req, struct http_resp *resp, void *arg)
                                 .idem_key = key,
                                 .lines = lines,
                                 .nlines = n,
-                                .totals = &totals,
+                                .coupon_code = coupon[0] ? coupon : NULL,
                                 .shipping = shipping};
 
         rc = order_saga_step(app, conn, &in, &step);
     }
-    if (rc == -EEXIST && key && store_order_by_key(conn, user, key, id) == 0) {
-        /* a concurrent request with the same key won the unique index */
+    /* a concurrent request with the same key won the unique index, or took the coupon's last
+     * use for this very order: the same order again */
+    if ((rc == -EEXIST || (rc == 0 && step.coupon_verdict != COUPON_OK)) && key &&
+        store_order_by_key(conn, user, key, id) == 0) {
         reply_order(conn, resp, 200, id, NULL);
+        goto out;
+    }
+    if (rc == 0 && step.coupon_verdict != COUPON_OK) {
+        reply_coupon_refused(resp, coupon, &step);
         goto out;
     }
     if (rc == 0 && step.out.verdict != ORDER_APPLIED)
         rc = -EINVAL; /* INIT always takes ORDER_IN_PLACE: cannot happen */
     if (rc < 0) {
-        reply_store_error(resp, rc, "create an order");
+        order_http_store_error(resp, rc, "create an order");
         goto out;
     }
     snprintf(location, sizeof(location), "/api/orders/%s", id);
@@ -364,13 +422,13 @@ void http_order_list(struct http_req *req, struct http_resp *resp, void *arg)
     size = http_query_long(req, resp, "size", 20, 1, PAGE_SIZE_MAX);
     if (size < 0)
         return;
-    conn = acquire(app, resp);
+    conn = order_http_acquire(app, resp);
     if (!conn)
         return;
     rc = store_order_list(conn, req->principal->sub, (long long)page * size, size, &res, &total);
     db_release(app->pool, conn);
     if (rc < 0) {
-        reply_store_error(resp, rc, "list orders");
+        order_http_store_error(resp, rc, "list orders");
         return;
     }
     out = cJSON_CreateObject();
@@ -405,7 +463,7 @@ void http_order_get(struct http_req *req, struct http_resp *resp, void *arg)
 
     if (!id)
         return;
-    conn = acquire(app, resp);
+    conn = order_http_acquire(app, resp);
     if (!conn)
         return;
     reply_order(conn, resp, 200, id,
@@ -420,7 +478,7 @@ static void reply_step_error(struct http_resp *resp, int rc, const struct saga_r
     if (rc == -ENOENT)
         reply_not_found(resp, id);
     else
-        reply_store_error(resp, rc, step->failed ? step->failed : what);
+        order_http_store_error(resp, rc, step->failed ? step->failed : what);
 }
 
 void http_order_cancel(struct http_req *req, struct http_resp *resp, void *arg)
@@ -433,7 +491,7 @@ void http_order_cancel(struct http_req *req, struct http_resp *resp, void *arg)
 
     if (!id)
         return;
-    conn = acquire(app, resp);
+    conn = order_http_acquire(app, resp);
     if (!conn)
         return;
     {
@@ -517,7 +575,7 @@ void http_order_refund(struct http_req *req, struct http_resp *resp, void *arg)
         http_reply_problem(resp, 400, "ORDER-400-001", errors, "invalid refund");
         return;
     }
-    conn = acquire(app, resp);
+    conn = order_http_acquire(app, resp);
     if (!conn)
         return;
     {
@@ -559,7 +617,7 @@ void http_order_refund(struct http_req *req, struct http_resp *resp, void *arg)
              step.refund.amount);
     rc = order_json(conn, id, NULL, &j);
     if (rc < 0) {
-        reply_store_error(resp, rc, "read an order");
+        order_http_store_error(resp, rc, "read an order");
         goto out;
     }
     cJSON_AddStringToObject(j, "refundId", step.refund_id);

@@ -9,6 +9,8 @@ static const struct http_route routes[] = {
     {"GET", "/api/orders/{id}", HTTP_AUTH_USER, http_order_get},
     {"POST", "/api/orders/{id}/cancel", HTTP_AUTH_USER, http_order_cancel},
     {"POST", "/api/orders/{id}/refund", HTTP_AUTH_USER, http_order_refund},
+    {"POST", "/api/coupons", HTTP_AUTH_ADMIN, http_coupon_create},
+    {"GET", "/api/coupons/{code}", HTTP_AUTH_ADMIN, http_coupon_get},
 };
 
 static struct order_config cfg;

@@ -19,10 +19,11 @@ enum event_type order_publish_type(enum order_publish pub)
     }
 }
 
-/* order.placed v2: the priced lines with their new ids, currency, the shipping address. */
+/* order.placed v2: the priced lines with their new ids (discountAmount: the coupon's, computed
+ * by the step), currency, the shipping address. */
 static void placed(cJSON *data, const struct saga_input *in, const struct saga_result *r)
 {
-    const struct order_totals *t = in->totals;
+    const struct order_totals *t = &r->totals;
     cJSON *items;
 
     cJSON_AddNumberToObject(data, "totalAmount", (double)t->total);
@@ -30,7 +31,7 @@ static void placed(cJSON *data, const struct saga_input *in, const struct saga_r
     cJSON_AddNumberToObject(data, "payableAmount", (double)t->payable);
     items = cJSON_AddArrayToObject(data, "items");
     for (size_t i = 0; items && i < in->nlines; i++) {
-        const struct order_line *l = &in->lines[i];
+        const struct order_line *l = &r->lines[i];
         cJSON *it = cJSON_CreateObject();
 
         if (!it)

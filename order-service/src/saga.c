@@ -14,6 +14,7 @@
 #include "common/log.h"
 #include "common/metrics.h"
 #include "common/outbox.h"
+#include "store_coupon.h"
 
 #define ORDER_SOURCE "/order-service"
 #define ORDER_AGGREGATE "order"
@@ -42,15 +43,50 @@ static int lock(struct db_conn *conn, const struct saga_input *in, struct store_
         util_strlcpy(o->id, in->order_id, sizeof(o->id));
         util_strlcpy(o->user_id, in->user, sizeof(o->user_id));
         o->st.status = ORDER_INIT;
-        o->st.payable_amount = in->totals->payable;
-        o->total = in->totals->total;
-        o->discount = in->totals->discount;
         return 0;
     }
     rc = store_order_lock(conn, in->order_id, o);
     if (rc == 0 && in->owner && strcmp(o->user_id, in->owner) != 0)
         rc = -ENOENT;
     return rc;
+}
+
+/*
+ * A new order: its lines and totals, with the discount of the coupon it names. The coupon's row
+ * stays locked until the commit, so the use counts coupon_check() sees hold when the use is
+ * taken (persist). A coupon that cannot be used leaves r->coupon_verdict saying why.
+ */
+static int price(struct db_conn *conn, const struct saga_input *in, struct saga_result *r)
+{
+    long long discount = 0, uses = 0;
+    int rc;
+
+    if (in->nlines == 0 || in->nlines > ORDER_MAX_ITEMS)
+        return -EINVAL;
+    memcpy(r->lines, in->lines, in->nlines * sizeof(r->lines[0]));
+    rc = order_price(r->lines, in->nlines, 0, &r->totals);
+    if (rc == 0 && in->coupon_code) {
+        rc = store_coupon_lock(conn, in->coupon_code, &r->coupon);
+        if (rc == -ENOENT) {
+            r->coupon_verdict = COUPON_UNKNOWN;
+            return 0;
+        }
+        if (rc == 0)
+            rc = store_coupon_user_uses(conn, r->coupon.id, in->user, &uses);
+        if (rc < 0)
+            return rc;
+        r->coupon_verdict = coupon_check(&r->coupon, util_now_ms(), r->totals.total, uses);
+        if (r->coupon_verdict != COUPON_OK)
+            return 0;
+        discount = coupon_discount(&r->coupon, r->totals.total);
+        rc = order_price(r->lines, in->nlines, discount, &r->totals);
+    }
+    if (rc < 0)
+        return -EINVAL; /* the caller checked the lines; the discount is at most the total */
+    r->order.st.payable_amount = r->totals.payable;
+    r->order.total = r->totals.total;
+    r->order.discount = r->totals.discount;
+    return 0;
 }
 
 /* Refunds: the order's items (locked) and the domain's refund plan. */
@@ -75,14 +111,20 @@ static int persist(struct db_conn *conn, const struct saga_input *in, struct sag
     int rc;
 
     if (in->in == ORDER_IN_PLACE) {
-        rc = store_order_insert(conn, o->id, o->user_id, in->idem_key, &r->out.next, in->lines,
-                                in->nlines, in->totals, r->item_ids);
+        rc = store_order_insert(conn, o->id, o->user_id, in->idem_key, &r->out.next, r->lines,
+                                in->nlines, &r->totals, r->item_ids);
+        if (rc == 0 && in->coupon_code)
+            rc = store_coupon_take(conn, &r->coupon, o->id, o->user_id, r->totals.discount);
     } else {
         /* a cancel reason is kept only when the status changes to CANCELLED / FAILED */
         rc = store_order_save(conn, o->id, &r->out.next,
                               in->in == ORDER_IN_PAYMENT_CREATED ? in->payment_id : NULL,
                               reason && r->out.next.status != o->st.status ? reason : NULL);
     }
+    /* the order's coupon use comes back once: on its step into CANCELLED or FAILED */
+    if (rc == 0 && o->coupon_id && r->out.next.status != o->st.status &&
+        (r->out.next.status == ORDER_CANCELLED || r->out.next.status == ORDER_FAILED))
+        rc = store_coupon_give_back(conn, o->coupon_id, o->id, &r->coupon_returned);
     if (rc == 0)
         rc = store_order_history_add(conn, o->id, from, to, reason ? reason : in->note,
                                      in->event_id);
@@ -141,12 +183,15 @@ static void after_commit(struct order_app *app, const struct saga_input *in,
     if (out->publish != ORDER_PUB_NONE && app->relay)
         relay_kick(app->relay);
     if (o->st.status == ORDER_INIT)
-        log_info("order '%s' placed: %zu lines, payable %lld", o->id, in->nlines,
-                 in->totals->payable);
+        log_info("order '%s' placed: %zu lines, payable %lld%s%s", o->id, in->nlines,
+                 r->totals.payable, in->coupon_code ? ", coupon " : "",
+                 in->coupon_code ? in->coupon_code : "");
     else if (to != o->st.status)
         log_info("order '%s': %s -> %s%s%s", o->id, order_status_name(o->st.status),
                  order_status_name(to), out->reason ? " " : "",
                  out->reason ? order_reason_name(out->reason) : "");
+    if (r->coupon_returned)
+        log_info("order '%s': coupon use given back", o->id);
     /* the saga ends once: the first step into CONFIRMED, CANCELLED or FAILED */
     if (to != o->st.status && !order_is_terminal(o->st.status) &&
         (to == ORDER_CONFIRMED || to == ORDER_CANCELLED || to == ORDER_FAILED)) {
@@ -175,13 +220,18 @@ int order_saga_step(struct order_app *app, struct db_conn *conn, const struct sa
         rc = lock(conn, in, &ret->order);
     if (rc == 0)
         ret->failed = NULL;
+    if (rc == 0 && in->in == ORDER_IN_PLACE) {
+        rc = price(conn, in, ret);
+        if (rc < 0)
+            ret->failed = "lock a coupon";
+    }
     if (rc == 0 && in->in == ORDER_IN_REFUND) {
         rc = plan_refund(conn, in, ret);
         if (rc < 0)
             ret->failed = "read order items";
         args.refund_all = ret->refund.all;
     }
-    if (rc == 0 && ret->refund_rc == 0) {
+    if (rc == 0 && ret->refund_rc == 0 && ret->coupon_verdict == COUPON_OK) {
         ret->out = order_apply(&ret->order.st, in->in, &args);
         applied = ret->out.verdict == ORDER_APPLIED;
     }

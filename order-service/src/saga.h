@@ -1,10 +1,11 @@
 /*
  * saga.h - the order saga's one step, the single home of its transaction frame:
  *
- *   begin → (inbox record) → lock the order (a new one: INIT) → the refund plan (refunds) →
- *   order_apply() → persist (store_order.c) → the event to publish, built from the outcome
- *   (payloads.c) → commit → after the commit: wake the relay, log the transition, count the
- *   saga's end.
+ *   begin → (inbox record) → lock the order (a new one: INIT; priced, its coupon locked and
+ *   checked) → the refund plan (refunds) → order_apply() → persist (store_order.c; a new
+ *   order's coupon use taken, a use given back when the order becomes CANCELLED or FAILED:
+ *   store_coupon.c) → the event to publish, built from the outcome (payloads.c) → commit →
+ *   after the commit: wake the relay, log the transition, count the saga's end.
  *
  * The HTTP handlers (place, cancel, refund), the event handlers and the payment-deadline
  * scheduler each parse their input, call order_saga_step() and map the result. A new saga
@@ -19,6 +20,7 @@
 #include "common/event_types.h"
 #include "common/msgctx.h"
 #include "common/util.h"
+#include "coupon.h"
 #include "order.h"
 #include "store_order.h"
 
@@ -37,13 +39,14 @@ struct saga_input {
     const char *inbox_type;
     long long paid_amount;  /* ORDER_IN_PAYMENT_COMPLETED */
     const char *payment_id; /* ORDER_IN_PAYMENT_CREATED (may be NULL) */
-    /* ORDER_IN_PLACE: @user's priced @lines, @totals, the optional Idempotency-Key and
-     * validated shippingAddress (copied into order.placed only) */
+    /* ORDER_IN_PLACE: @user's @lines (sku, quantity and unit price set; order_price() accepts
+     * them), the optional coupon code, Idempotency-Key and validated shippingAddress (copied
+     * into order.placed only) */
     const char *user;
     const char *idem_key;
     const struct order_line *lines;
     size_t nlines;
-    const struct order_totals *totals;
+    const char *coupon_code;
     const cJSON *shipping;
     /* ORDER_IN_REFUND: the items to refund */
     const long long *item_ids;
@@ -59,10 +62,18 @@ struct saga_result {
     int refund_rc;
     struct order_refund refund;
     char refund_id[UTIL_UUID_LEN];
+    /* ORDER_IN_PLACE: the coupon's verdict (COUPON_OK also without a code; else the step wrote
+     * nothing), the coupon as locked, and the lines and totals priced with its discount */
+    enum coupon_verdict coupon_verdict;
+    struct coupon coupon;
+    struct order_line lines[ORDER_MAX_ITEMS];
+    struct order_totals totals;
+    bool coupon_returned;                     /* the step gave the order's coupon use back */
     long long item_ids[ORDER_MAX_ITEMS];      /* ORDER_IN_PLACE: the new items' ids */
     struct order_item items[ORDER_MAX_ITEMS]; /* ORDER_IN_REFUND: the order's items */
     size_t nitems;
-    /* on failure: what failed ("lock an order", "read order items"; NULL: the write) and
+    /* on failure: what failed ("lock an order", "read order items", "lock a coupon"; NULL:
+     * the write) and
      * the database's message */
     const char *failed;
     char errmsg[256];
@@ -73,7 +84,8 @@ void order_metrics_register(void);
 
 /*
  * Runs one saga step for @in on @conn (checked out by the caller, outside a transaction) and
- * fills @ret. Returns 0 when the step ran (look at ret->out.verdict and ret->refund_rc), or,
+ * fills @ret. Returns 0 when the step ran (look at ret->out.verdict, ret->refund_rc and
+ * ret->coupon_verdict: a refused refund or coupon writes nothing), or,
  * everything rolled back: -EALREADY (the inbox saw the event), -ENOENT (no such order, or not
  * @in->owner's), -EEXIST (placing: the Idempotency-Key is taken) or another db.h error.
  */

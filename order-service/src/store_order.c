@@ -9,10 +9,10 @@
 #define TS(col) "DATE_FORMAT(" col ", '%Y-%m-%dT%H:%i:%s.%fZ')"
 #define ORDER_COLS                                                                                 \
     "id, user_id, status, total_amount, discount_amount, payable_amount, payment_id, "             \
-    "cancel_reason, " TS("created_at") ", " TS("updated_at") ", version"
+    "cancel_reason, " TS("created_at") ", " TS("updated_at") ", version, coupon_code"
 #define LOCK_COLS                                                                                  \
     "id, user_id, status, stock_reserved, payment_created, payment_completed, payable_amount, "    \
-    "total_amount, discount_amount, TIMESTAMPDIFF(MICROSECOND, created_at, NOW(6))"
+    "total_amount, discount_amount, TIMESTAMPDIFF(MICROSECOND, created_at, NOW(6)), coupon_id"
 
 /* Not yet paid nor terminal: what the payment deadline may cancel. */
 #define OVERDUE_STATUSES "'CREATED', 'RESERVED', 'PAYMENT_CREATED', 'PAYMENT_PENDING'"
@@ -33,6 +33,7 @@ static int lock_row(const struct db_result *res, size_t r, struct store_order *o
     o->total = db_result_int(res, r, 7);
     o->discount = db_result_int(res, r, 8);
     o->age_s = (double)db_result_int(res, r, 9) / 1e6;
+    o->coupon_id = db_result_int(res, r, 10);
     return 0;
 }
 

@@ -24,7 +24,8 @@ struct store_order {
     struct order_state st;
     long long total;
     long long discount;
-    double age_s; /* since created_at */
+    double age_s;        /* since created_at */
+    long long coupon_id; /* the coupon whose use it took; 0: none */
 };
 
 /* SELECT … FOR UPDATE of order @id inside the caller's transaction. -ENOENT when missing. */
@@ -75,7 +76,8 @@ enum {
     ORD_CANCEL_REASON,
     ORD_CREATED,
     ORD_UPDATED,
-    ORD_VERSION
+    ORD_VERSION,
+    ORD_COUPON /* the coupon code used, or NULL */
 };
 /* Item rows: id, sku, quantity, unit price, line total, discount, amount, refunded. */
 enum {

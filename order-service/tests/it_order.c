@@ -4,6 +4,7 @@
  * are produced by the test as docs/saga.md describes them, and the order events it publishes
  * are read back from Kafka.
  */
+#include <ctype.h>
 #include <errno.h>
 #include <pthread.h>
 #include <setjmp.h>
@@ -260,7 +261,8 @@ static long place(struct fixture *f, const char *token, const char *body, const 
     snprintf(hdr, sizeof(hdr), "Idempotency-Key: %s", key ? key : "");
     for (int tries = 0;; tries++) {
         status = http(f, "POST", "/api/orders", token, body, key ? headers : NULL, &j);
-        if (status != 422 || tries >= WAIT_MS / 200)
+        /* only an unknown SKU is waited out (a refused coupon is 422 too) */
+        if (status != 422 || strcmp(str(j, "code"), "ORDER-422-001") != 0 || tries >= WAIT_MS / 200)
             break;
         cJSON_Delete(j);
         j = NULL;
@@ -408,25 +410,67 @@ static const cJSON *wait_event(struct fixture *f, const char *id, const char *ty
     }
 }
 
-static const char *two_lines = "{\"items\":[{\"skuId\":101,\"quantity\":2},"
-                               "{\"skuId\":102,\"quantity\":1}],\"discountAmount\":4000}";
 static const char *one_line = "{\"items\":[{\"skuId\":103,\"quantity\":1}]}";
 
+/* Creates a coupon as admin with a fresh code "<@prefix>_<HEX>" and the other members @fields;
+ * the code into @ret_code. */
+static void coupon_new(struct fixture *f, const char *prefix, const char *fields, char *ret_code,
+                       size_t codelen)
+{
+    char code[48], body[512];
+    cJSON *j = NULL;
+
+    ts_unique(prefix, code, sizeof(code));
+    for (char *p = code; *p; p++)
+        *p = (char)toupper((unsigned char)*p);
+    snprintf(body, sizeof(body), "{\"code\":\"%s\",%s}", code, fields);
+    assert_int_equal(http(f, "POST", "/api/coupons", f->admin, body, NULL, &j), 201);
+    assert_string_equal(str(j, "code"), code);
+    cJSON_Delete(j);
+    snprintf(ret_code, codelen, "%s", code);
+}
+
+/* The coupon's uses taken and not given back (GET /api/coupons/{code} as admin). */
+static long long coupon_used(struct fixture *f, const char *code)
+{
+    char path[96];
+    cJSON *j = NULL;
+    long long used;
+
+    snprintf(path, sizeof(path), "/api/coupons/%s", code);
+    assert_int_equal(http(f, "GET", path, f->admin, NULL, NULL, &j), 200);
+    used = num(j, "used");
+    cJSON_Delete(j);
+    return used;
+}
+
+/* An order body of @lines (JSON array members) with couponCode @code, into @out. */
+static const char *with_coupon(char *out, size_t outlen, const char *lines, const char *code)
+{
+    snprintf(out, outlen, "{\"items\":[%s],\"couponCode\":\"%s\"}", lines, code);
+    return out;
+}
 /* ---- tests ---- */
 
 /* Place, both facts in either order, pay, confirm, refund one item then the other. */
 static void test_happy_path_and_refunds(void **state)
 {
     struct fixture *f = *state;
-    char id[UTIL_UUID_LEN], path[128], body[128];
+    char id[UTIL_UUID_LEN], path[128], body[256], code[48];
     const cJSON *placed, *items, *ev;
     long long item1, item2;
     cJSON *o = NULL;
 
-    assert_int_equal(place(f, f->alice, two_lines, NULL, id, &o), 201);
+    /* the discount: 10 % of 40000 from a coupon (a client never names an amount) */
+    coupon_new(f, "happy", "\"percent\":10", code, sizeof(code));
+    with_coupon(body, sizeof(body), "{\"skuId\":101,\"quantity\":2},{\"skuId\":102,\"quantity\":1}",
+                code);
+    assert_int_equal(place(f, f->alice, body, NULL, id, &o), 201);
     assert_string_equal(str(o, "status"), "CREATED");
     assert_int_equal(num(o, "totalAmount"), 40000);
+    assert_int_equal(num(o, "discountAmount"), 4000);
     assert_int_equal(num(o, "payableAmount"), 36000);
+    assert_string_equal(str(o, "couponCode"), code);
     cJSON_Delete(o);
 
     placed = wait_event(f, id, "order.placed");
@@ -748,6 +792,7 @@ static void test_invalid_and_unknown_events(void **state)
 struct racer {
     struct fixture *f;
     const char *key;
+    const char *body; /* NULL: one_line */
     long status;
     char id[UTIL_UUID_LEN];
 };
@@ -762,7 +807,7 @@ static void *race_place(void *arg)
 
     snprintf(u, sizeof(u), "%.63s/api/orders", r->f->svc.url);
     snprintf(hdr, sizeof(hdr), "Idempotency-Key: %s", r->key);
-    if (ts_http("POST", u, r->f->alice, one_line, headers, &resp) == 0) {
+    if (ts_http("POST", u, r->f->alice, r->body ? r->body : one_line, headers, &resp) == 0) {
         r->status = resp.status;
         snprintf(r->id, sizeof(r->id), "%s", str(resp.json, "id"));
         ts_resp_free(&resp);
@@ -770,10 +815,10 @@ static void *race_place(void *arg)
     return NULL;
 }
 
-/* Concurrent requests with one key: one 201, the others 200 with the same order. */
-static void test_idempotency_race(void **state)
+/* Concurrent requests with one key (and @body): one 201, the others 200 with the same order,
+ * one order.placed. */
+static void idempotency_race(struct fixture *f, const char *body)
 {
-    struct fixture *f = *state;
     struct racer racers[6];
     pthread_t threads[6];
     char key[64];
@@ -781,7 +826,7 @@ static void test_idempotency_race(void **state)
 
     ts_unique("race", key, sizeof(key));
     for (size_t i = 0; i < 6; i++) {
-        racers[i] = (struct racer){.f = f, .key = key};
+        racers[i] = (struct racer){.f = f, .key = key, .body = body};
         assert_int_equal(pthread_create(&threads[i], NULL, race_place, &racers[i]), 0);
     }
     for (size_t i = 0; i < 6; i++)
@@ -796,6 +841,32 @@ static void test_idempotency_race(void **state)
     wait_event(f, racers[0].id, "order.placed");
     read_events(f, 1000);
     assert_int_equal(count_events(f, racers[0].id, "order.placed"), 1);
+}
+
+static void test_idempotency_race(void **state)
+{
+    idempotency_race(*state, NULL);
+}
+
+/* The field of the first error of a problem body ("" when none). */
+static const char *first_error_field(const cJSON *problem)
+{
+    return str(cJSON_GetArrayItem(cJSON_GetObjectItem(problem, "errors"), 0), "field");
+}
+
+/* POST /api/orders @body is refused: 400 ORDER-400-001, its first field error on @field with a
+ * message containing @says. */
+static void refused_field(struct fixture *f, const char *body, const char *field, const char *says)
+{
+    const cJSON *err;
+    cJSON *o = NULL;
+
+    assert_int_equal(http(f, "POST", "/api/orders", f->alice, body, NULL, &o), 400);
+    assert_string_equal(str(o, "code"), "ORDER-400-001");
+    assert_string_equal(first_error_field(o), field);
+    err = cJSON_GetArrayItem(cJSON_GetObjectItem(o, "errors"), 0);
+    assert_non_null(strstr(str(err, "message"), says));
+    cJSON_Delete(o);
 }
 
 static void test_bad_input(void **state)
@@ -827,6 +898,13 @@ static void test_bad_input(void **state)
     assert_string_equal(str(cJSON_GetArrayItem(cJSON_GetObjectItem(o, "errors"), 0), "field"),
                         "discountAmount");
     cJSON_Delete(o);
+    /* discounts come only from coupons: any discountAmount is refused, also 0 */
+    refused_field(f, "{\"items\":[{\"skuId\":103,\"quantity\":1}],\"discountAmount\":0}",
+                  "discountAmount", "coupon");
+    refused_field(f, "{\"items\":[{\"skuId\":103,\"quantity\":1}],\"couponCode\":\"a b\"}",
+                  "couponCode", "A-Z");
+    refused_field(f, "{\"items\":[{\"skuId\":103,\"quantity\":1}],\"couponCode\":7}", "couponCode",
+                  "");
     used = (size_t)snprintf(many, sizeof(many), "{\"items\":[");
     for (int i = 0; i < 51; i++)
         used += (size_t)snprintf(many + used, sizeof(many) - used,
@@ -934,6 +1012,322 @@ static void test_payment_deadline(void **state)
     }
 }
 
+/* ---- coupons ---- */
+
+/* Admin API: created (201 with Location), read back, duplicates 409, bad input 400 naming the
+ * field, users 403. */
+static void test_coupon_admin(void **state)
+{
+    static const struct {
+        const char *body, *field;
+    } bad[] = {
+        {"{\"code\":\"lower-case\",\"amount\":100}", "code"},
+        {"{\"code\":\"AB\",\"amount\":100}", "code"},
+        {"{\"code\":\"ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456\",\"amount\":100}", "code"},
+        {"{\"amount\":100}", "code"},
+        {"{\"code\":\"BAD-PCT\",\"percent\":0}", "percent"},
+        {"{\"code\":\"BAD-PCT\",\"percent\":101}", "percent"},
+        {"{\"code\":\"BAD-PCT\",\"percent\":10.5}", "percent"},
+        {"{\"code\":\"BAD-AMT\",\"amount\":0}", "amount"},
+        {"{\"code\":\"BAD-AMT\",\"amount\":-100}", "amount"},
+        {"{\"code\":\"BAD-NONE\"}", "amount"},
+        {"{\"code\":\"BAD-BOTH\",\"amount\":100,\"percent\":10}", "percent"},
+        {"{\"code\":\"BAD-MIN\",\"amount\":100,\"minOrderAmount\":-1}", "minOrderAmount"},
+        {"{\"code\":\"BAD-WIN\",\"amount\":100,\"validFrom\":\"2026-02-01T00:00:00Z\","
+         "\"validUntil\":\"2026-01-01T00:00:00Z\"}",
+         "validUntil"},
+        {"{\"code\":\"BAD-WIN\",\"amount\":100,\"validFrom\":\"tomorrow\"}", "validFrom"},
+        {"{\"code\":\"BAD-LIM\",\"amount\":100,\"totalLimit\":0}", "totalLimit"},
+        {"{\"code\":\"BAD-LIM\",\"amount\":100,\"perUserLimit\":0}", "perUserLimit"},
+    };
+    struct fixture *f = *state;
+    char code[48], body[256], path[96];
+    cJSON *o = NULL;
+
+    ts_unique("ADMIN", code, sizeof(code));
+    for (char *p = code; *p; p++)
+        *p = (char)toupper((unsigned char)*p);
+    snprintf(body, sizeof(body),
+             "{\"code\":\"%s\",\"amount\":2500,\"minOrderAmount\":10000,\"validFrom\":"
+             "\"2026-01-01T09:00:00+09:00\",\"validUntil\":\"2099-01-01T00:00:00Z\","
+             "\"totalLimit\":10,\"perUserLimit\":2}",
+             code);
+    assert_int_equal(http(f, "POST", "/api/coupons", f->alice, body, NULL, NULL), 403);
+    assert_int_equal(http(f, "POST", "/api/coupons", f->admin, body, NULL, &o), 201);
+    assert_string_equal(str(o, "type"), "FIXED");
+    assert_int_equal(num(o, "amount"), 2500);
+    assert_true(cJSON_IsNull(cJSON_GetObjectItem(o, "percent")));
+    assert_string_equal(str(o, "validFrom"), "2026-01-01T00:00:00.000Z");
+    assert_int_equal(num(o, "used"), 0);
+    cJSON_Delete(o);
+    assert_int_equal(http(f, "POST", "/api/coupons", f->admin, body, NULL, &o), 409);
+    assert_string_equal(str(o, "code"), "ORDER-409-006");
+    cJSON_Delete(o);
+
+    snprintf(path, sizeof(path), "/api/coupons/%s", code);
+    assert_int_equal(http(f, "GET", path, f->alice, NULL, NULL, NULL), 403);
+    assert_int_equal(http(f, "GET", path, f->admin, NULL, NULL, &o), 200);
+    assert_string_equal(str(o, "code"), code);
+    assert_int_equal(num(o, "minOrderAmount"), 10000);
+    assert_int_equal(num(o, "totalLimit"), 10);
+    assert_int_equal(num(o, "perUserLimit"), 2);
+    assert_string_equal(str(o, "validUntil"), "2099-01-01T00:00:00.000Z");
+    cJSON_Delete(o);
+    assert_int_equal(http(f, "GET", "/api/coupons/NO-SUCH-COUPON", f->admin, NULL, NULL, &o), 404);
+    assert_string_equal(str(o, "code"), "ORDER-404-002");
+    cJSON_Delete(o);
+    assert_int_equal(http(f, "GET", "/api/coupons/not%20a%20code", f->admin, NULL, NULL, NULL),
+                     404);
+
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        long status = http(f, "POST", "/api/coupons", f->admin, bad[i].body, NULL, &o);
+
+        if (status != 400 || strcmp(first_error_field(o), bad[i].field) != 0)
+            fail_msg("%s: %ld, first error on '%s' (want 400 on '%s')", bad[i].body, status,
+                     first_error_field(o), bad[i].field);
+        assert_string_equal(str(o, "code"), "ORDER-400-001");
+        cJSON_Delete(o);
+        o = NULL;
+    }
+}
+
+/* Orders @lines (JSON array members) with a fresh coupon of @fields as alice: the order and
+ * its order.placed carry @discount and @payable. */
+static void expect_discount(struct fixture *f, const char *fields, const char *lines,
+                            long long discount, long long payable)
+{
+    char code[48], body[256], id[UTIL_UUID_LEN];
+    const cJSON *placed;
+    cJSON *o = NULL;
+
+    coupon_new(f, "disc", fields, code, sizeof(code));
+    assert_int_equal(place(f, f->alice, with_coupon(body, sizeof(body), lines, code), NULL, id, &o),
+                     201);
+    assert_int_equal(num(o, "discountAmount"), discount);
+    assert_int_equal(num(o, "payableAmount"), payable);
+    cJSON_Delete(o);
+    placed = wait_event(f, id, "order.placed");
+    assert_int_equal(num(placed, "discountAmount"), discount);
+    assert_int_equal(num(placed, "payableAmount"), payable);
+    assert_int_equal(coupon_used(f, code), 1);
+}
+
+/* Orders @lines with coupon @code as @token: refused with @status and problem code @problem. */
+static void expect_refused(struct fixture *f, const char *token, const char *lines,
+                           const char *code, long status, const char *problem)
+{
+    char body[256];
+    cJSON *o = NULL;
+
+    assert_int_equal(place(f, token, with_coupon(body, sizeof(body), lines, code), NULL, NULL, &o),
+                     status);
+    assert_string_equal(str(o, "code"), problem);
+    cJSON_Delete(o);
+}
+
+/* An order pays exactly the coupon's discount (fixed capped at the total, percent rounded
+ * down); each kind of unusable coupon is refused with its own code and writes nothing. */
+static void test_coupon_discounts_and_refusals(void **state)
+{
+    static const char *const sku_a = "{\"skuId\":101,\"quantity\":1}"; /* 15000 */
+    static const char *const sku_c = "{\"skuId\":103,\"quantity\":1}"; /* 999 */
+    struct fixture *f = *state;
+    char code[48];
+
+    /* fixed, capped at the total: 999 - 5000 → pays 0 */
+    expect_discount(f, "\"amount\":5000", sku_c, 999, 0);
+    /* percent rounded down: 33 % of 999 = 329.67 → 329 */
+    expect_discount(f, "\"percent\":33", sku_c, 329, 670);
+    /* exactly the minimum is enough */
+    expect_discount(f, "\"amount\":100,\"minOrderAmount\":15000", sku_a, 100, 14900);
+
+    expect_refused(f, f->alice, sku_a, "NO-SUCH-CODE", 422, "ORDER-422-003");
+    coupon_new(f, "later", "\"amount\":100,\"validFrom\":\"2099-01-01T00:00:00Z\"", code,
+               sizeof(code));
+    expect_refused(f, f->alice, sku_a, code, 422, "ORDER-422-004");
+    coupon_new(f, "old",
+               "\"amount\":100,\"validFrom\":\"2020-01-01T00:00:00Z\",\"validUntil\":"
+               "\"2020-06-01T00:00:00Z\"",
+               code, sizeof(code));
+    expect_refused(f, f->alice, sku_a, code, 422, "ORDER-422-005");
+    coupon_new(f, "min", "\"amount\":100,\"minOrderAmount\":15001", code, sizeof(code));
+    expect_refused(f, f->alice, sku_a, code, 422, "ORDER-422-006");
+    assert_int_equal(coupon_used(f, code), 0); /* a refusal takes no use */
+}
+
+/* Total and per-user limits: uses are counted and a coupon past its limit is refused. */
+static void test_coupon_limits(void **state)
+{
+    static const char *const sku_a = "{\"skuId\":101,\"quantity\":1}";
+    struct fixture *f = *state;
+    char code[48], body[256], id[UTIL_UUID_LEN], *carol = ts_token("carol-0004", "USER");
+
+    coupon_new(f, "lim", "\"amount\":1000,\"totalLimit\":2,\"perUserLimit\":1", code, sizeof(code));
+    with_coupon(body, sizeof(body), sku_a, code);
+    assert_int_equal(place(f, f->alice, body, NULL, id, NULL), 201);
+    assert_int_equal(coupon_used(f, code), 1);
+    /* alice has used hers */
+    expect_refused(f, f->alice, sku_a, code, 409, "ORDER-409-005");
+    assert_int_equal(place(f, f->bob, body, NULL, NULL, NULL), 201);
+    assert_int_equal(coupon_used(f, code), 2);
+    /* no uses left for anyone */
+    expect_refused(f, carol, sku_a, code, 409, "ORDER-409-004");
+    assert_int_equal(coupon_used(f, code), 2);
+    /* the same Idempotency-Key again answers the order it made, taking no second use */
+    {
+        char key[64], first[UTIL_UUID_LEN], again[UTIL_UUID_LEN];
+
+        coupon_new(f, "idem", "\"amount\":1000,\"totalLimit\":5", code, sizeof(code));
+        with_coupon(body, sizeof(body), sku_a, code);
+        ts_unique("idem-coupon", key, sizeof(key));
+        assert_int_equal(place(f, carol, body, key, first, NULL), 201);
+        assert_int_equal(place(f, carol, body, key, again, NULL), 200);
+        assert_string_equal(first, again);
+        assert_int_equal(coupon_used(f, code), 1);
+    }
+    free(carol);
+}
+
+/* A cancelled order gives its use back, once: the next order can use the coupon. */
+static void test_coupon_given_back_on_cancel(void **state)
+{
+    static const char *const sku_a = "{\"skuId\":101,\"quantity\":1}";
+    struct fixture *f = *state;
+    char code[48], body[256], id[UTIL_UUID_LEN], path[96];
+    char *carol = ts_token("carol-0005", "USER"), *dave = ts_token("dave-0006", "USER");
+    cJSON *o = NULL;
+
+    coupon_new(f, "back", "\"amount\":1000,\"totalLimit\":2,\"perUserLimit\":1", code,
+               sizeof(code));
+    with_coupon(body, sizeof(body), sku_a, code);
+    assert_int_equal(place(f, f->alice, body, NULL, id, NULL), 201);
+    assert_int_equal(place(f, f->bob, body, NULL, NULL, NULL), 201);
+    expect_refused(f, carol, sku_a, code, 409, "ORDER-409-004");
+    snprintf(path, sizeof(path), "/api/orders/%s/cancel", id);
+    assert_int_equal(http(f, "POST", path, f->alice, NULL, NULL, NULL), 200);
+    assert_int_equal(coupon_used(f, code), 1);
+    /* a repeated cancel gives nothing back twice (bob's use stays taken) */
+    assert_int_equal(http(f, "POST", path, f->alice, NULL, NULL, NULL), 200);
+    assert_int_equal(coupon_used(f, code), 1);
+    /* the next order can use it */
+    assert_int_equal(place(f, carol, body, NULL, NULL, &o), 201);
+    assert_int_equal(num(o, "payableAmount"), 14000);
+    cJSON_Delete(o);
+    assert_int_equal(coupon_used(f, code), 2);
+    expect_refused(f, dave, sku_a, code, 409, "ORDER-409-004");
+    free(carol);
+    free(dave);
+}
+
+/* A FAILED order (stock not reservable) gives its use back once, however often the event
+ * comes; the other order's use stays taken. */
+static void test_coupon_given_back_on_failed(void **state)
+{
+    static const char *const sku_a = "{\"skuId\":101,\"quantity\":1}";
+    static const char *const failed_fmt =
+        "{\"orderId\":\"%s\",\"reason\":\"NOT_ENOUGH_STOCK\",\"failedItems\":[{\"skuId\":"
+        "101,\"requestedQuantity\":1,\"availableQuantity\":0}]}";
+    struct fixture *f = *state;
+    char code[48], body[256], id1[UTIL_UUID_LEN], id2[UTIL_UUID_LEN], path[96], *failed;
+
+    coupon_new(f, "fail", "\"amount\":1000,\"totalLimit\":2", code, sizeof(code));
+    with_coupon(body, sizeof(body), sku_a, code);
+    assert_int_equal(place(f, f->alice, body, NULL, id1, NULL), 201);
+    assert_int_equal(place(f, f->bob, body, NULL, id2, NULL), 201);
+    assert_int_equal(coupon_used(f, code), 2);
+    failed = send(f->stock_topic, "stock.reservation.failed", id1, failed_fmt, id1);
+    wait_status(f, id1, "FAILED");
+    assert_int_equal(coupon_used(f, code), 1);
+    /* the same event again, a new one, a cancel: still one use given back */
+    resend(f->stock_topic, id1, failed);
+    send_free(f->stock_topic, "stock.reservation.failed", id1, failed_fmt, id1);
+    snprintf(path, sizeof(path), "/api/orders/%s/cancel", id1);
+    assert_int_equal(http(f, "POST", path, f->alice, NULL, NULL, NULL), 409);
+    send_free(f->stock_topic, "stock.released", id1,
+              "{\"orderId\":\"%s\",\"items\":[],\"reason\":\"TEST_MARKER\"}", id1);
+    wait_history(f, id1, "stock.released"); /* everything before it on the partition is done */
+    assert_int_equal(history_count(f, id1, "FAILED"), 2); /* FAILED once + the marker */
+    assert_int_equal(coupon_used(f, code), 1);
+    free(failed);
+}
+
+struct coupon_racer {
+    struct fixture *f;
+    char *token;
+    const char *body;
+    long status;
+    char code[32];
+};
+
+/* One POST /api/orders (no cmocka asserts off the main thread). */
+static void *race_coupon(void *arg)
+{
+    struct coupon_racer *r = arg;
+    struct ts_resp resp;
+    char u[128];
+
+    snprintf(u, sizeof(u), "%.63s/api/orders", r->f->svc.url);
+    if (ts_http("POST", u, r->token, r->body, NULL, &resp) == 0) {
+        r->status = resp.status;
+        snprintf(r->code, sizeof(r->code), "%s", str(resp.json, "code"));
+        ts_resp_free(&resp);
+    }
+    return NULL;
+}
+
+/* @n parallel orders of @body, by @n users (or one when @one_user); the number of 201s. */
+static int race(struct fixture *f, const char *body, size_t n, bool one_user, const char *refused)
+{
+    struct coupon_racer racers[16];
+    pthread_t threads[16];
+    int created = 0;
+
+    assert_true(n <= 16);
+    for (size_t i = 0; i < n; i++) {
+        char sub[32];
+
+        snprintf(sub, sizeof(sub), "racer-%zu", one_user ? (size_t)0 : i);
+        racers[i] = (struct coupon_racer){.f = f, .token = ts_token(sub, "USER"), .body = body};
+    }
+    for (size_t i = 0; i < n; i++)
+        assert_int_equal(pthread_create(&threads[i], NULL, race_coupon, &racers[i]), 0);
+    for (size_t i = 0; i < n; i++)
+        pthread_join(threads[i], NULL);
+    for (size_t i = 0; i < n; i++) {
+        if (racers[i].status != 201 &&
+            !(racers[i].status == 409 && strcmp(racers[i].code, refused) == 0))
+            fail_msg("racer %zu: %ld %s", i, racers[i].status, racers[i].code);
+        created += racers[i].status == 201;
+        free(racers[i].token);
+    }
+    return created;
+}
+
+/* N parallel orders on a coupon with total limit K never take more than K uses; the same for
+ * one user and a per-user limit. */
+static void test_coupon_concurrency(void **state)
+{
+    static const char *const sku_a = "{\"skuId\":101,\"quantity\":1}";
+    struct fixture *f = *state;
+    char code[48], body[256];
+
+    /* the prices are known before the race (place() waits for them) */
+    assert_int_equal(
+        place(f, f->alice, "{\"items\":[{\"skuId\":101,\"quantity\":1}]}", NULL, NULL, NULL), 201);
+    coupon_new(f, "race", "\"amount\":1000,\"totalLimit\":3", code, sizeof(code));
+    assert_int_equal(
+        race(f, with_coupon(body, sizeof(body), sku_a, code), 12, false, "ORDER-409-004"), 3);
+    assert_int_equal(coupon_used(f, code), 3);
+    coupon_new(f, "race1", "\"percent\":5,\"perUserLimit\":2", code, sizeof(code));
+    assert_int_equal(
+        race(f, with_coupon(body, sizeof(body), sku_a, code), 8, true, "ORDER-409-005"), 2);
+    assert_int_equal(coupon_used(f, code), 2);
+    /* one Idempotency-Key, a coupon with one use: the losers answer the winner's order */
+    coupon_new(f, "race-idem", "\"amount\":100,\"totalLimit\":1", code, sizeof(code));
+    idempotency_race(f, with_coupon(body, sizeof(body), sku_a, code));
+    assert_int_equal(coupon_used(f, code), 1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -948,6 +1342,12 @@ int main(void)
         cmocka_unit_test(test_idempotency_race),
         cmocka_unit_test(test_bad_input),
         cmocka_unit_test(test_metrics),
+        cmocka_unit_test(test_coupon_admin),
+        cmocka_unit_test(test_coupon_discounts_and_refusals),
+        cmocka_unit_test(test_coupon_limits),
+        cmocka_unit_test(test_coupon_given_back_on_cancel),
+        cmocka_unit_test(test_coupon_given_back_on_failed),
+        cmocka_unit_test(test_coupon_concurrency),
     };
     const struct CMUnitTest deadline_tests[] = {
         cmocka_unit_test(test_payment_deadline),

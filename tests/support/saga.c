@@ -6,6 +6,7 @@
  */
 #include "saga.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -591,6 +592,22 @@ static int saga__admin_create(const struct saga_stack *st, const struct ts_servi
     return 0;
 }
 
+int saga_coupon_new(const struct saga_stack *st, const char *fields, char *ret_code, size_t codelen)
+{
+    char code[48], body[1024];
+    cJSON *j = NULL;
+
+    ts_unique("E2E", code, sizeof(code));
+    for (char *p = code; *p; p++)
+        *p = (char)toupper((unsigned char)*p);
+    snprintf(body, sizeof(body), "{\"code\":\"%s\",%s}", code, fields);
+    if (saga__admin_create(st, &st->order, "/api/coupons", body, &j) < 0)
+        return -EIO;
+    cJSON_Delete(j);
+    snprintf(ret_code, codelen, "%s", code);
+    return 0;
+}
+
 int saga_category_new(const struct saga_stack *st, const char *name, long long *ret_id)
 {
     char body[256];
@@ -711,7 +728,7 @@ static void saga__copy_id(const cJSON *j, char *out, size_t outlen)
 }
 
 long saga_order_place(const struct saga_stack *st, const struct saga_user *user,
-                      const struct saga_line *lines, size_t n, long long discount,
+                      const struct saga_line *lines, size_t n, const char *coupon,
                       const char *idem_key, int catalog_wait_ms, char *ret_id, size_t idlen)
 {
     char body[2048], hdr[160];
@@ -726,15 +743,19 @@ long saga_order_place(const struct saga_stack *st, const struct saga_user *user,
         used +=
             (size_t)snprintf(body + used, sizeof(body) - used, "%s{\"skuId\":%lld,\"quantity\":%d}",
                              i ? "," : "", lines[i].sku, lines[i].quantity);
-    if (used < sizeof(body))
-        snprintf(body + used, sizeof(body) - used, "],\"discountAmount\":%lld}", discount);
+    if (used < sizeof(body) && coupon)
+        snprintf(body + used, sizeof(body) - used, "],\"couponCode\":\"%s\"}", coupon);
+    else if (used < sizeof(body))
+        snprintf(body + used, sizeof(body) - used, "]}");
     snprintf(hdr, sizeof(hdr), "Idempotency-Key: %s", idem_key ? idem_key : "");
     for (;;) {
         if (saga__http(&st->order, "POST", "/api/orders", user->token, body,
                        idem_key ? headers : NULL, &r) < 0)
             return -EIO;
         status = r.status;
-        if (status != 422 || saga__now_ms() >= deadline)
+        /* only an unknown SKU is waited out (a refused coupon is 422 too) */
+        if (status != 422 || strcmp(saga_json_str(r.json, "code"), "ORDER-422-001") != 0 ||
+            saga__now_ms() >= deadline)
             break;
         ts_resp_free(&r);
         saga__sleep_ms(200);

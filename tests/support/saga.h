@@ -124,14 +124,23 @@ int saga_stock_wait_for(const struct saga_stack *st, long long sku, long long av
                         long long *ret_reserved);
 
 /*
- * POST /api/orders with @n lines and @discount as @user, with an Idempotency-Key header when
- * @idem_key is non-NULL. While the answer is 422 (order-service has not yet seen the SKUs'
+ * POST /api/orders with @n lines as @user, with couponCode @coupon and an Idempotency-Key
+ * header when they are non-NULL (a client never sends a discount amount: discounts come from
+ * coupons). While the answer is 422 ORDER-422-001 (order-service has not yet seen the SKUs'
  * product.sku.created) it retries until @catalog_wait_ms passes. Returns the HTTP status
  * (201/200 on success, id into @ret_id) or -EIO.
  */
 long saga_order_place(const struct saga_stack *st, const struct saga_user *user,
-                      const struct saga_line *lines, size_t n, long long discount,
+                      const struct saga_line *lines, size_t n, const char *coupon,
                       const char *idem_key, int catalog_wait_ms, char *ret_id, size_t idlen);
+
+/*
+ * Creates a coupon as admin (POST /api/coupons) with a fresh code "E2E_<hex>" and the other
+ * members @fields (JSON members without braces, e.g. "\"amount\":1000,\"totalLimit\":2");
+ * the code into @ret_code. 0 or -EIO.
+ */
+int saga_coupon_new(const struct saga_stack *st, const char *fields, char *ret_code,
+                    size_t codelen);
 
 /* GET /api/orders/{id} with @token; the HTTP status, the body in *@ret (caller owns:
  * cJSON_Delete; NULL unless 200). -EIO when there was no answer. */
