@@ -74,11 +74,15 @@ static const char *const allowed_defaults[] = {
     "SHUTDOWN_TIMEOUT_MS",
     "DB_AUTO_CREATE",
     "KAFKA_CREATE_TOPICS",
+    "JWT_ISSUER",
+    "JWT_AUDIENCE",
     /* auth-service */
     "ACCESS_TOKEN_TTL_S",
     "REFRESH_TOKEN_TTL_S",
-    "LOGIN_MAX_FAILURES",
-    "LOGIN_LOCK_S",
+    "LOGIN_FREE_ATTEMPTS",
+    "LOGIN_DELAY_BASE_S",
+    "LOGIN_DELAY_MAX_S",
+    "LOGIN_IP_MAX_PER_MINUTE",
     /* order-service */
     "ORDER_DEADLINE_SCAN_MS",
     /* user-service */

@@ -47,8 +47,9 @@ static int setup(void **state)
     char db_env[96], tok_env[96], err[256];
     const char *env[] = {db_env,
                          tok_env,
-                         "LOGIN_MAX_FAILURES=3",
-                         "LOGIN_LOCK_S=600",
+                         "LOGIN_FREE_ATTEMPTS=3",
+                         "LOGIN_DELAY_BASE_S=600",
+                         "LOGIN_IP_MAX_PER_MINUTE=1000",
                          "ADMIN_EMAIL=" ADMIN_EMAIL,
                          "ADMIN_PASSWORD=" ADMIN_PASSWORD,
                          "MIGRATIONS_DIR=auth-service/migrations",

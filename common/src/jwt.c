@@ -122,8 +122,9 @@ static const struct jwt_entry *key_signer(const struct jwt_key *key)
 static int key_add(struct jwt_key *key, EVP_PKEY *pkey, bool has_private, char *errbuf,
                    size_t errlen)
 {
+    const struct jwt_entry *signer;
     struct jwt_entry *e;
-    char group[64], kid[JWT_KID_LEN];
+    char group[64], kid[JWT_KID_LEN] = "";
     size_t glen = 0;
 
     if (EVP_PKEY_get_base_id(pkey) != EVP_PKEY_EC ||
@@ -136,7 +137,8 @@ static int key_add(struct jwt_key *key, EVP_PKEY *pkey, bool has_private, char *
         set_err(errbuf, errlen, "cannot encode a public key");
         goto bad;
     }
-    if (has_private && key_signer(key) && strcmp(key_signer(key)->kid, kid) != 0) {
+    signer = key_signer(key);
+    if (has_private && signer && memcmp(signer->kid, kid, sizeof(kid)) != 0) {
         set_err(errbuf, errlen, "more than one private key");
         goto bad;
     }
