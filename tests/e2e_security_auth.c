@@ -399,12 +399,11 @@ static void test_confirm_unknown_and_foreign_order_answer_alike(void **state)
     assert_int_equal(
         saga_order_place(&fx->st, &fx->owner, &line, 1, 0, NULL, STEP_MS, id, sizeof(id)), 201);
     /* the owner's payment exists (PAYMENT_PENDING), so "foreign" is a real one */
-    assert_int_equal(saga_order_wait(&fx->st, fx->owner.token, id, "PAYMENT_PENDING", STEP_MS,
-                                     NULL, 0, NULL),
-                     0);
+    assert_int_equal(
+        saga_order_wait(&fx->st, fx->owner.token, id, "PAYMENT_PENDING", STEP_MS, NULL, 0, NULL),
+        0);
     snprintf(body, sizeof(body), "{\"orderId\":\"%s\",\"amount\":1200,\"paymentKey\":\"k1\"}", id);
-    expect(&fx->st.payment, "POST", "/api/payments/confirm", fx->other.token, body, 404,
-           &foreign);
+    expect(&fx->st.payment, "POST", "/api/payments/confirm", fx->other.token, body, 404, &foreign);
     util_uuid(unknown);
     snprintf(body, sizeof(body), "{\"orderId\":\"%s\",\"amount\":1200,\"paymentKey\":\"k1\"}",
              unknown);

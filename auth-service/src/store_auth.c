@@ -116,8 +116,8 @@ int store_login_reserve(struct db_conn *conn, const char *email, const char *ip,
 
     /* the rows exist before the transaction, so the locks below are plain X locks (an insert
      * inside it would take S first and deadlock with a concurrent attempt) */
-    rc = db_exec(conn, "INSERT IGNORE INTO login_pair (email, ip) VALUES (?, ?)", pk, 2, NULL,
-                 NULL);
+    rc =
+        db_exec(conn, "INSERT IGNORE INTO login_pair (email, ip) VALUES (?, ?)", pk, 2, NULL, NULL);
     if (rc == 0)
         rc = db_exec(conn, "INSERT IGNORE INTO login_address (ip) VALUES (?)", ak, 1, NULL, NULL);
     if (rc == 0)
@@ -133,7 +133,8 @@ int store_login_reserve(struct db_conn *conn, const char *email, const char *ip,
     pair.failures = (long)db_result_int(res, 0, 0);
     pair.last_at = db_result_int(res, 0, 1);
     db_result_free(res);
-    rc = db_query_one(conn, "SELECT attempts, window_start FROM login_address WHERE ip = ? FOR UPDATE",
+    rc = db_query_one(conn,
+                      "SELECT attempts, window_start FROM login_address WHERE ip = ? FOR UPDATE",
                       ak, 1, &res);
     if (rc < 0)
         goto rollback;
@@ -147,7 +148,8 @@ int store_login_reserve(struct db_conn *conn, const char *email, const char *ip,
                                 DB_STR(ip)};
         struct db_param ap[] = {DB_INT(addr.attempts), DB_INT(addr.window_start), DB_STR(ip)};
 
-        rc = db_exec(conn, "UPDATE login_pair SET failures = ?, last_at = ? WHERE email = ? AND ip = ?",
+        rc = db_exec(conn,
+                     "UPDATE login_pair SET failures = ?, last_at = ? WHERE email = ? AND ip = ?",
                      pp, 4, NULL, NULL);
         if (rc == 0)
             rc = db_exec(conn,

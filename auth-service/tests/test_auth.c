@@ -1,5 +1,5 @@
-/* test_auth.c - auth-service domain rules: validation, claims, refresh decisions and login throttling
- * (no I/O). */
+/* test_auth.c - auth-service domain rules: validation, claims, refresh decisions and login
+ * throttling (no I/O). */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>

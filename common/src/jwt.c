@@ -271,8 +271,8 @@ int jwt_key_merge(struct jwt_key *dst, const struct jwt_key *src, char *errbuf, 
 
 int jwt_key_set_issuer(struct jwt_key *key, const char *issuer, const char *audience)
 {
-    if (!issuer || !audience || !*issuer || !*audience ||
-        strlen(issuer) >= sizeof(key->issuer) || strlen(audience) >= sizeof(key->audience))
+    if (!issuer || !audience || !*issuer || !*audience || strlen(issuer) >= sizeof(key->issuer) ||
+        strlen(audience) >= sizeof(key->audience))
         return -EINVAL;
     util_strlcpy(key->issuer, issuer, sizeof(key->issuer));
     util_strlcpy(key->audience, audience, sizeof(key->audience));

@@ -556,12 +556,12 @@ static char *nested(int depth)
 static void test_json_bodies_must_be_utf8_without_nul(void **state)
 {
     static const char *const bad[] = {
-        "{\"name\":\"\xff\"}",                         /* not UTF-8 at all */
-        "{\"name\":\"\xc0\xaf\"}",                     /* overlong '/' */
-        "{\"name\":\"\xed\xa0\x80\"}",                 /* a UTF-16 surrogate */
-        "{\"name\":\"caf\xc3\"}",                      /* cut short */
-        "{\"email\":\"a@x.test\\u0000@evil.com\"}",     /* NUL would cut the string */
-        "{\"\xfe\":1}",                                /* a key */
+        "{\"name\":\"\xff\"}",                      /* not UTF-8 at all */
+        "{\"name\":\"\xc0\xaf\"}",                  /* overlong '/' */
+        "{\"name\":\"\xed\xa0\x80\"}",              /* a UTF-16 surrogate */
+        "{\"name\":\"caf\xc3\"}",                   /* cut short */
+        "{\"email\":\"a@x.test\\u0000@evil.com\"}", /* NUL would cut the string */
+        "{\"\xfe\":1}",                             /* a key */
     };
     struct reply r;
 

@@ -21,10 +21,10 @@ static const char *only_error(const cJSON *errors)
 
 static void test_strings_must_be_utf8(void **state)
 {
-    static const char *const bad[] = {"\xff", "\xc0\xaf", "\xe0\x80\xaf", "\xed\xa0\x80",
-                                      "\xf4\x90\x80\x80", "caf\xc3", "\x80"};
-    static const char *const good[] = {"", "plain", "caf\xc3\xa9", "\xe2\x82\xac",
-                                       "\xf0\x9f\x91\x95", "\xf4\x8f\xbf\xbf"};
+    static const char *const bad[] = {
+        "\xff", "\xc0\xaf", "\xe0\x80\xaf", "\xed\xa0\x80", "\xf4\x90\x80\x80", "caf\xc3", "\x80"};
+    static const char *const good[] = {
+        "", "plain", "caf\xc3\xa9", "\xe2\x82\xac", "\xf0\x9f\x91\x95", "\xf4\x8f\xbf\xbf"};
 
     (void)state;
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
