@@ -445,7 +445,7 @@ struct tables {
 static int tables_scan(struct tables *t, const char *path, bool common)
 {
     static const char *re_src = "CFG_ENTRY_(STR|INT|BOOL)\\([[:space:]]*\"([A-Z0-9_]+)\""
-                                "[[:space:]]*,[[:space:]]*(NULL|\"[^\"]*\")"
+                                "[[:space:]]*,[[:space:]]*(NULL|\"[^\"]*\"|[A-Z_][A-Z0-9_]*)"
                                 "([[:space:]]*,[[:space:]]*(true|false)[[:space:]]*,"
                                 "[[:space:]]*(true|false))?";
     char *src = slurp(path);
