@@ -79,11 +79,15 @@ static const char *const allowed_defaults[] = {
     "SHUTDOWN_TIMEOUT_MS",
     "DB_AUTO_CREATE",
     "KAFKA_CREATE_TOPICS",
+    "JWT_ISSUER",
+    "JWT_AUDIENCE",
     /* auth-service */
     "ACCESS_TOKEN_TTL_S",
     "REFRESH_TOKEN_TTL_S",
-    "LOGIN_MAX_FAILURES",
-    "LOGIN_LOCK_S",
+    "LOGIN_FREE_ATTEMPTS",
+    "LOGIN_DELAY_BASE_S",
+    "LOGIN_DELAY_MAX_S",
+    "LOGIN_IP_MAX_PER_MINUTE",
     /* order-service */
     "ORDER_DEADLINE_SCAN_MS",
     /* user-service */
@@ -446,7 +450,7 @@ struct tables {
 static int tables_scan(struct tables *t, const char *path, bool common)
 {
     static const char *re_src = "CFG_ENTRY_(STR|INT|BOOL)\\([[:space:]]*\"([A-Z0-9_]+)\""
-                                "[[:space:]]*,[[:space:]]*(NULL|\"[^\"]*\")"
+                                "[[:space:]]*,[[:space:]]*(NULL|\"[^\"]*\"|[A-Z_][A-Z0-9_]*)"
                                 "([[:space:]]*,[[:space:]]*(true|false)[[:space:]]*,"
                                 "[[:space:]]*(true|false))?";
     char *src = slurp(path);

@@ -3,7 +3,7 @@
  *
  * K client threads place and pay N orders in total through the public HTTP APIs, one order in
  * flight per client: POST /api/orders (1 unit of one SKU), POST /api/payments/confirm
- * (retried on 409 PAYMENT-409-001 until payment-service has the READY payment), then
+ * (retried on 404 PAYMENT-404-001 until payment-service has the READY payment), then
  * GET /api/orders/{id} every POLL_MS until the status is terminal. Measured per order:
  *   client   POST start → the poll that first sees CONFIRMED (includes the client's own
  *            payment call and up to POLL_MS of polling granularity)
@@ -190,13 +190,13 @@ static void one_order(CURL *c, struct curl_slist *hdrs, struct sample *smp)
         return;
     }
 
-    /* 2. pay (409 PAYMENT-409-001 until payment-service has consumed order.placed) */
+    /* 2. pay (404 PAYMENT-404-001 until payment-service has consumed order.placed) */
     snprintf(url, sizeof(url), "%s/api/payments/confirm", O.payment_url);
     snprintf(body, sizeof(body), "{\"orderId\":\"%s\",\"amount\":%ld,\"paymentKey\":\"bench_%s\"}",
              id, amount, id);
     for (;;) {
         code = request(c, "POST", url, body, hdrs, &b);
-        bool retry = code == 409 && b.p && strstr(b.p, "PAYMENT-409-001");
+        bool retry = code == 404 && b.p && strstr(b.p, "PAYMENT-404-001");
         free(b.p);
         if (!retry)
             break;

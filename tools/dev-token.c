@@ -5,6 +5,8 @@
  *   KEYFILE  PEM private key (P-256), e.g. .run/jwt-private.pem
  *   ROLE     USER, ADMIN or a comma-separated list ("USER,ADMIN")
  *   USERID   the "sub" claim
+ * The token carries the key's kid and the iss / aud of JWT_ISSUER / JWT_AUDIENCE when set in
+ * the environment (else the services' defaults, "commerce-auth" / "commerce").
  * The token goes to stdout (one line); errors to stderr with exit status 1 (2 for usage).
  * scripts/dev-token finds the key and calls this.
  */
@@ -70,6 +72,13 @@ int main(int argc, char **argv)
     if (key == NULL) {
         fprintf(stderr, "dev-token: cannot load key '%s': %s\n", argv[1], errbuf);
         return 1;
+    }
+    const char *iss = getenv("JWT_ISSUER"), *aud = getenv("JWT_AUDIENCE");
+    if (jwt_key_set_issuer(key, iss && *iss ? iss : JWT_DEFAULT_ISSUER,
+                           aud && *aud ? aud : JWT_DEFAULT_AUDIENCE) < 0) {
+        fprintf(stderr, "dev-token: JWT_ISSUER / JWT_AUDIENCE too long\n");
+        jwt_key_free(key);
+        return 2;
     }
     int rc = jwt_sign(key, &p, (int64_t)time(NULL), ttl, &token);
     jwt_key_free(key);

@@ -7,6 +7,7 @@
 #include "common/config.h"
 #include "common/db.h"
 #include "common/http.h"
+#include "auth.h"
 #include "common/jwt.h"
 #include "crypto.h"
 
@@ -19,8 +20,7 @@ struct auth_config {
     const char *service_token;        /* AUTH_SERVICE_TOKEN (secret): the internal API's key */
     long access_ttl_s;                /* ACCESS_TOKEN_TTL_S */
     long refresh_ttl_s;               /* REFRESH_TOKEN_TTL_S */
-    long login_max_failures;          /* LOGIN_MAX_FAILURES */
-    long login_lock_s;                /* LOGIN_LOCK_S */
+    struct auth_login_limits login;   /* LOGIN_FREE_ATTEMPTS, LOGIN_DELAY_BASE_S, … */
     const char *admin_email;          /* ADMIN_EMAIL (optional) */
     const char *admin_password;       /* ADMIN_PASSWORD (optional, secret) */
 };
@@ -33,8 +33,9 @@ extern const struct cfg_entry AUTH_CONFIG[];
 struct auth_app {
     const struct auth_config *cfg;
     struct db_pool *pool;
-    const struct jwt_key *key; /* private: signs access tokens */
-    const cJSON *jwks;         /* the published key set, built once at start */
+    /* signs access tokens with JWT_PRIVATE_KEY_FILE; holds the JWT_PUBLIC_KEY_FILE keys too */
+    const struct jwt_key *key;
+    const cJSON *jwks; /* the published key set (every public key), built once at start */
     /* verified against when the email is unknown, so both failures cost the same */
     char dummy_hash[CRYPTO_ENCODED_MAX];
 };
@@ -53,5 +54,10 @@ void http_auth_login(struct http_req *req, struct http_resp *resp, void *app);
 void http_auth_refresh(struct http_req *req, struct http_resp *resp, void *app);
 void http_auth_logout(struct http_req *req, struct http_resp *resp, void *app);
 void http_auth_jwks(struct http_req *req, struct http_resp *resp, void *app);
+/* Registers the login metrics (svc_desc.metrics_register). */
+void http_auth_metrics_register(void);
+
+#define AUTH_METRIC_CHECKS "commerce_login_password_checks_total"
+#define AUTH_METRIC_THROTTLED "commerce_login_throttled_total"
 
 #endif

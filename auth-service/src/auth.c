@@ -225,25 +225,47 @@ enum auth_refresh_decision auth_refresh_decide(const struct auth_refresh_state *
     return AUTH_REFRESH_VALID;
 }
 
-bool auth_throttle_locked(const struct auth_throttle *t, int64_t now, int64_t *ret_retry_s)
+int64_t auth_login_delay(const struct auth_login_limits *lim, long failures)
 {
-    if (t->locked_until <= now)
-        return false;
-    if (ret_retry_s)
-        *ret_retry_s = t->locked_until - now;
-    return true;
+    int64_t delay = lim->delay_base_s;
+
+    if (failures < lim->free_attempts)
+        return 0;
+    /* doubling stops at the cap: no overflow however many failures */
+    for (long k = lim->free_attempts; k < failures && delay < lim->delay_max_s; k++)
+        delay *= 2;
+    return delay < lim->delay_max_s ? delay : lim->delay_max_s;
 }
 
-void auth_throttle_fail(struct auth_throttle *t, int64_t now, long max_failures, int64_t window_s)
+int64_t auth_login_reserve(const struct auth_login_limits *lim, struct auth_login_pair *pair,
+                           struct auth_login_ip *ip, int64_t now)
 {
-    bool lock_passed = t->locked_until != 0 && t->locked_until <= now;
+    struct auth_login_pair p = *pair;
+    struct auth_login_ip a = *ip;
+    int64_t wait = 0;
 
-    if (t->window_start == 0 || now - t->window_start >= window_s || lock_passed) {
-        t->failures = 0;
-        t->window_start = now;
-        t->locked_until = 0;
+    if (p.last_at && now - p.last_at >= AUTH_LOGIN_FORGET_S)
+        p.failures = 0;
+    if (now - a.window_start >= 60 || now < a.window_start) {
+        a.window_start = now;
+        a.attempts = 0;
     }
-    t->failures++;
-    if (t->failures >= max_failures && t->locked_until <= now)
-        t->locked_until = now + window_s;
+    if (p.failures >= lim->free_attempts) {
+        int64_t until = p.last_at + auth_login_delay(lim, p.failures);
+        if (until > now)
+            wait = until - now;
+    }
+    if (a.attempts >= lim->ip_max_per_minute) {
+        int64_t until = a.window_start + 60;
+        if (until - now > wait)
+            wait = until - now;
+    }
+    if (wait > 0)
+        return wait;
+    p.failures++;
+    p.last_at = now;
+    a.attempts++;
+    *pair = p;
+    *ip = a;
+    return 0;
 }

@@ -9,8 +9,8 @@
  * same family. Presenting a used token again means it was stolen (or the client is confused):
  * the whole family is revoked. auth_refresh_decide() makes that decision from the stored row.
  *
- * Failed logins are throttled per email: LOGIN_MAX_FAILURES failures within a window of
- * LOGIN_LOCK_S seconds lock the email for LOGIN_LOCK_S seconds (auth_throttle_*).
+ * Failed logins are throttled per (email, client address) and per client address with growing
+ * delays, never by locking the account (auth_login_*).
  */
 #ifndef AUTH_H
 #define AUTH_H
@@ -110,22 +110,47 @@ enum auth_refresh_decision {
  * (the family is already dead), reuse over expiry (a replayed token is theft even if old). */
 enum auth_refresh_decision auth_refresh_decide(const struct auth_refresh_state *s, int64_t now);
 
-/* Failed-login state of one email (epoch seconds; 0 = never). */
-struct auth_throttle {
-    long failures;
-    int64_t window_start;
-    int64_t locked_until;
+/*
+ * Login throttling. An attempt is counted before its password is checked, per (email, client
+ * address) pair and per client address, so neither parallel requests nor a stranger can use
+ * it against the account's owner:
+ *   - a pair has @free_attempts failures free; after that each further attempt waits
+ *     delay_base_s * 2^(failures - free_attempts) seconds (at most delay_max_s) after the last
+ *     one. A success forgets the pair; a pair quiet for AUTH_LOGIN_FORGET_S is forgotten too;
+ *   - an address makes at most ip_max_per_minute attempts per minute, whatever the emails.
+ * Nothing locks an account: the owner at another address has a pair of their own.
+ */
+#define AUTH_LOGIN_FORGET_S 86400
+
+struct auth_login_limits {
+    long free_attempts;     /* LOGIN_FREE_ATTEMPTS */
+    long delay_base_s;      /* LOGIN_DELAY_BASE_S */
+    long delay_max_s;       /* LOGIN_DELAY_MAX_S */
+    long ip_max_per_minute; /* LOGIN_IP_MAX_PER_MINUTE */
 };
 
-/* Whether logins for the email are refused at @now; *@ret_retry_s (may be NULL) gets the
- * seconds left. */
-bool auth_throttle_locked(const struct auth_throttle *t, int64_t now, int64_t *ret_retry_s);
+/* One (email, address) pair: attempts since its last success (each counted as a failure until
+ * it succeeds) and the time of the last one (epoch seconds; 0 = none). */
+struct auth_login_pair {
+    long failures;
+    int64_t last_at;
+};
+
+/* One address: attempts in the minute that started at window_start. */
+struct auth_login_ip {
+    long attempts;
+    int64_t window_start;
+};
+
+/* The seconds a pair with @failures must wait after its last attempt (0: free). */
+int64_t auth_login_delay(const struct auth_login_limits *lim, long failures);
 
 /*
- * Records one failed login at @now: a failure outside the current window (or after a lock
- * has passed) starts a new window; the @max_failures-th failure within @window_s seconds locks
- * the email until @now + @window_s.
+ * Decides whether an attempt at @now may check a password. Returns 0 and counts the attempt
+ * in @pair and @ip (the caller stores both before checking), or the seconds to wait (>= 1)
+ * and changes nothing.
  */
-void auth_throttle_fail(struct auth_throttle *t, int64_t now, long max_failures, int64_t window_s);
+int64_t auth_login_reserve(const struct auth_login_limits *lim, struct auth_login_pair *pair,
+                           struct auth_login_ip *ip, int64_t now);
 
 #endif

@@ -1,5 +1,6 @@
 /* config.c - auth-service's configuration: the common settings plus its own table. */
 #include "app.h"
+#include "auth.h"
 
 #define S struct auth_config
 const struct cfg_entry AUTH_CONFIG[] = {
@@ -11,10 +12,14 @@ const struct cfg_entry AUTH_CONFIG[] = {
                   "access token lifetime in seconds"),
     CFG_ENTRY_INT("REFRESH_TOKEN_TTL_S", "1209600", 60, 31536000, S, refresh_ttl_s,
                   "refresh token lifetime in seconds"),
-    CFG_ENTRY_INT("LOGIN_MAX_FAILURES", "5", 1, 1000, S, login_max_failures,
-                  "failed logins for one email before it is locked"),
-    CFG_ENTRY_INT("LOGIN_LOCK_S", "900", 1, 86400, S, login_lock_s,
-                  "failure window and lock duration in seconds"),
+    CFG_ENTRY_INT("LOGIN_FREE_ATTEMPTS", "5", 1, 1000, S, login.free_attempts,
+                  "failed logins per (email, client address) before delays start"),
+    CFG_ENTRY_INT("LOGIN_DELAY_BASE_S", "1", 1, 3600, S, login.delay_base_s,
+                  "first delay after the free attempts; doubles with each further failure"),
+    CFG_ENTRY_INT("LOGIN_DELAY_MAX_S", "900", 1, 86400, S, login.delay_max_s,
+                  "largest delay between two login attempts of one (email, client address)"),
+    CFG_ENTRY_INT("LOGIN_IP_MAX_PER_MINUTE", "60", 1, 100000, S, login.ip_max_per_minute,
+                  "login attempts per client address per minute, whatever the emails"),
     CFG_ENTRY_STR("ADMIN_EMAIL", NULL, false, false, S, admin_email,
                   "email of the ADMIN account created at start (with ADMIN_PASSWORD)"),
     CFG_ENTRY_STR("ADMIN_PASSWORD", NULL, false, true, S, admin_password,

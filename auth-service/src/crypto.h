@@ -1,7 +1,7 @@
 /*
  * crypto.h - auth-service's secrets: Argon2id password hashes (libargon2), opaque refresh
  * tokens and their SHA-256 digests, the service-credential comparison, the bootstrap admin's
- * derived user id, and the JWKS document of the signing key (OpenSSL).
+ * derived user id (OpenSSL). The JWKS document comes from jwt_key_jwks() (common/jwt.h).
  *
  * Functions return 0 or a negative errno; nothing here logs. No secret is ever written
  * anywhere but the caller's buffers.
@@ -51,13 +51,5 @@ void crypto_admin_user_id(const char *email, char out[37]);
 
 /* Base64url without padding of @len bytes into @out (room for 4 * ceil(len / 3) + 1). */
 void crypto_b64url(const unsigned char *in, size_t len, char *out);
-
-/*
- * Reads the EC P-256 key (private or public PEM) at @path and builds the JWKS document
- * {"keys":[{"kty":"EC","crv":"P-256","x","y","use":"sig","alg":"ES256","kid"}]}; kid is the
- * base64url of the first 8 bytes of SHA-256 of the DER SubjectPublicKeyInfo. Caller owns
- * *@ret: cJSON_Delete(). Returns 0, or -EINVAL with a reason in @errbuf.
- */
-int crypto_jwks_from_file(const char *path, cJSON **ret, char *errbuf, size_t errlen);
 
 #endif

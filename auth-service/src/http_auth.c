@@ -10,7 +10,8 @@
  *   AUTH-403-001  account is not active (INACTIVE or BLOCKED)
  *   AUTH-404-001  credential not found
  *   AUTH-409-001  email or user id already registered
- *   AUTH-429-001  too many failed logins for this email; locked for a while
+ *   AUTH-429-001  too many login attempts from this client address (for this email, or in
+ *                 all); Retry-After says when the next one is counted
  *   AUTH-500-001  internal error
  *   AUTH-503-001  database unavailable
  * Malformed JSON bodies get COMMON-400-001/002 from the HTTP layer.
@@ -26,6 +27,7 @@
 #include "auth.h"
 #include "common/jsonx.h"
 #include "common/log.h"
+#include "common/metrics.h"
 #include "crypto.h"
 #include "store_auth.h"
 
@@ -242,31 +244,47 @@ static void reply_bad_login(struct http_resp *resp)
     http_reply_problem(resp, 401, "AUTH-401-001", NULL, "invalid email or password");
 }
 
-/* Records a failed login for @email; logs when that locks it. */
-static void login_failed(struct auth_app *app, struct db_conn *conn, const char *email, int64_t now)
+/* The client address a login is throttled by: the TCP peer (behind a reverse proxy, the
+ * proxy's address; X-Forwarded-For is not trusted, anyone can write it). */
+static const char *login_address(const struct http_req *req)
 {
-    struct auth_throttle t;
+    return req->remote_addr[0] ? req->remote_addr : "unknown";
+}
+
+/* Counts the attempt before any password check; false after replying 429 or an error. */
+static bool login_reserve(struct auth_app *app, struct db_conn *conn, struct http_resp *resp,
+                          const char *email, const char *ip, int64_t now)
+{
+    int64_t wait = 0;
     int rc = -EDEADLK;
 
-    for (int attempt = 0; attempt < DEADLOCK_RETRIES && rc == -EDEADLK; attempt++)
-        rc = store_throttle_fail(conn, email, now, app->cfg->login_max_failures,
-                                 app->cfg->login_lock_s, &t);
-    if (rc < 0)
-        log_warnx("cannot record a failed login: %d", rc);
-    else if (auth_throttle_locked(&t, now, NULL) && t.failures == app->cfg->login_max_failures)
-        log_warnx("locked logins for email '%s' after %ld failures", email, t.failures);
+    /* -ENOENT: a concurrent success deleted the pair between its insert and its lock */
+    for (int attempt = 0; attempt < DEADLOCK_RETRIES && (rc == -EDEADLK || rc == -ENOENT);
+         attempt++)
+        rc = store_login_reserve(conn, email, ip, &app->cfg->login, now, &wait);
+    if (rc < 0) {
+        reply_store_error(resp, rc, "count a login attempt");
+        return false;
+    }
+    if (wait > 0) {
+        metrics_inc(AUTH_METRIC_THROTTLED, NULL, 1);
+        http_reply_problem(resp, 429, "AUTH-429-001", NULL,
+                           "too many login attempts, try again in %lld seconds", (long long)wait);
+        resp->retry_after_s = (long)wait;
+        return false;
+    }
+    return true;
 }
 
 void http_auth_login(struct http_req *req, struct http_resp *resp, void *arg)
 {
     struct auth_app *app = arg;
-    const char *email_in = NULL, *password = NULL;
+    const char *email_in = NULL, *password = NULL, *ip = login_address(req);
     char email[AUTH_MAX_EMAIL + 1], refresh[CRYPTO_REFRESH_LEN];
     struct store_credential cred;
-    struct auth_throttle t;
     struct db_conn *conn = NULL;
     cJSON *body = NULL, *errors = NULL;
-    int64_t now = (int64_t)time(NULL), retry_s = 0;
+    int64_t now = (int64_t)time(NULL);
     bool known = false, ok;
     int rc;
 
@@ -279,24 +297,14 @@ void http_auth_login(struct http_req *req, struct http_resp *resp, void *arg)
         http_reply_problem(resp, 400, "AUTH-400-001", errors, "invalid request");
         goto out;
     }
-    /* an address that cannot exist is treated exactly like an unknown one */
+    /* an address that cannot exist is treated exactly like an unknown one (and throttled
+     * under the empty email) */
     if (auth_email_normalize(email_in, email, sizeof(email)) < 0 || !auth_email_valid(email))
         email[0] = '\0';
+    conn = acquire(app, resp);
+    if (!conn || !login_reserve(app, conn, resp, email, ip, now))
+        goto out;
     if (email[0]) {
-        conn = acquire(app, resp);
-        if (!conn)
-            goto out;
-        rc = store_throttle_get(conn, email, &t);
-        if (rc < 0) {
-            reply_store_error(resp, rc, "read login throttle");
-            goto out;
-        }
-        if (auth_throttle_locked(&t, now, &retry_s)) {
-            http_reply_problem(resp, 429, "AUTH-429-001", NULL,
-                               "too many failed logins, try again in %lld seconds",
-                               (long long)retry_s);
-            goto out;
-        }
         rc = store_credential_by_email(conn, email, &cred);
         if (rc < 0 && rc != -ENOENT) {
             reply_store_error(resp, rc, "read credential");
@@ -305,12 +313,11 @@ void http_auth_login(struct http_req *req, struct http_resp *resp, void *arg)
         known = rc == 0;
     }
     /* always one Argon2id verification, so an unknown email costs what a wrong password does */
+    metrics_inc(AUTH_METRIC_CHECKS, NULL, 1);
     ok = crypto_password_verify(known ? cred.password_hash : app->dummy_hash, password,
                                 strlen(password));
     if (!ok || !known) {
-        if (conn)
-            login_failed(app, conn, email, now);
-        reply_bad_login(resp);
+        reply_bad_login(resp); /* already counted as a failure by login_reserve() */
         goto out;
     }
     if (cred.status != AUTH_STATUS_ACTIVE) {
@@ -319,14 +326,13 @@ void http_auth_login(struct http_req *req, struct http_resp *resp, void *arg)
         log_info("refused login of %s user '%s'", auth_status_name(cred.status), cred.user_id);
         goto out;
     }
-    rc = store_throttle_clear(conn, email);
+    rc = store_login_forget(conn, email, ip);
     if (rc == 0)
         rc = store_refresh_issue(conn, cred.user_id, now, app->cfg->refresh_ttl_s, refresh);
     if (rc < 0) {
         reply_store_error(resp, rc, "issue refresh token");
         goto out;
     }
-    /* libmicrohttpd's peer address is not exposed by common/http.h: ip stays NULL */
     rc = store_login_record(conn, cred.user_id, req->remote_addr[0] ? req->remote_addr : NULL,
                             http_header(req, "User-Agent"));
     if (rc < 0)
@@ -421,6 +427,13 @@ out:
     if (conn)
         db_release(app->pool, conn);
     cJSON_Delete(body);
+}
+
+void http_auth_metrics_register(void)
+{
+    metrics_counter(AUTH_METRIC_CHECKS, "Password (Argon2id) checks run by logins.", "");
+    metrics_counter(AUTH_METRIC_THROTTLED,
+                    "Login attempts refused with 429 before any password check.", "");
 }
 
 void http_auth_jwks(struct http_req *req, struct http_resp *resp, void *arg)

@@ -1,4 +1,4 @@
-/* main.c - auth-service as data: its routes, and in start its signing key's JWKS, the dummy
+/* main.c - auth-service as data: its routes, and in start its key set and JWKS, the dummy
  * hash and the ADMIN bootstrap; svc_main() runs it. It publishes and consumes no events. */
 #include <string.h>
 
@@ -29,19 +29,50 @@ static const char *jwt_key_file(const void *arg, const char **ret_setting)
     return cfg.jwt_private_key_file;
 }
 
+/* The signing key (svc->key, from JWT_PRIVATE_KEY_FILE) gets the verify set of every service
+ * (JWT_PUBLIC_KEY_FILE) added, so the JWKS publishes every key of a rotation. The signer must
+ * be in that set: a token the other services cannot verify is never issued. */
+static int keys_start(struct svc *svc)
+{
+    char err[512];
+    struct jwt_key *pub = jwt_key_from_file(cfg.svc.jwt_public_key_file, err, sizeof(err));
+    int rc = -1;
+
+    if (!pub) {
+        log_errorx("cannot load JWT_PUBLIC_KEY_FILE: %s", err);
+        return -1;
+    }
+    if (!jwt_key_has_kid(pub, jwt_key_signer_kid(svc->key))) {
+        log_errorx("the key of JWT_PRIVATE_KEY_FILE (kid '%s') is not in JWT_PUBLIC_KEY_FILE: "
+                   "add its public key there (and to every service) first",
+                   jwt_key_signer_kid(svc->key));
+        goto out;
+    }
+    if (jwt_key_merge(svc->key, pub, err, sizeof(err)) < 0) {
+        log_errorx("cannot add JWT_PUBLIC_KEY_FILE to the signing key: %s", err);
+        goto out;
+    }
+    jwks = jwt_key_jwks(svc->key);
+    if (!jwks) {
+        log_errorx("cannot build the JWKS");
+        goto out;
+    }
+    app.key = svc->key;
+    app.jwks = jwks;
+    log_info("signing access tokens with kid '%s'", jwt_key_signer_kid(svc->key));
+    rc = 0;
+out:
+    jwt_key_free(pub);
+    return rc;
+}
+
 static int start(struct svc *svc, void *arg)
 {
-    char err[1024];
-
     (void)arg;
     if (strlen(cfg.service_token) < 16)
         log_warnx("AUTH_SERVICE_TOKEN is shorter than 16 characters: use a long random secret");
-    app.key = svc->key;
-    if (crypto_jwks_from_file(cfg.jwt_private_key_file, &jwks, err, sizeof(err)) < 0) {
-        log_errorx("cannot build the JWKS from JWT_PRIVATE_KEY_FILE: %s", err);
+    if (keys_start(svc) < 0)
         return -1;
-    }
-    app.jwks = jwks;
     if (auth_dummy_hash(&app) < 0) {
         log_errorx("cannot compute the dummy password hash");
         return -1;
@@ -67,6 +98,7 @@ static const struct svc_desc desc = {
     .start = start,
     .stop = stop,
     .jwt_key_file = jwt_key_file,
+    .metrics_register = http_auth_metrics_register,
 };
 
 int main(void)

@@ -104,84 +104,75 @@ rollback:
     return rc;
 }
 
-enum { THR_FAILURES, THR_WINDOW, THR_LOCKED };
-
-static void throttle_from(const struct db_result *res, struct auth_throttle *ret)
+int store_login_reserve(struct db_conn *conn, const char *email, const char *ip,
+                        const struct auth_login_limits *lim, int64_t now, int64_t *ret_wait_s)
 {
-    ret->failures = (long)db_result_int(res, 0, THR_FAILURES);
-    ret->window_start = db_result_int(res, 0, THR_WINDOW);
-    ret->locked_until = db_result_int(res, 0, THR_LOCKED);
-}
-
-int store_throttle_get(struct db_conn *conn, const char *email, struct auth_throttle *ret)
-{
-    struct db_param p[] = {DB_STR(email)};
+    struct db_param pk[] = {DB_STR(email), DB_STR(ip)}, ak[] = {DB_STR(ip)};
+    struct auth_login_pair pair;
+    struct auth_login_ip addr;
     struct db_result *res;
-    int rc = db_query_one(conn,
-                          "SELECT failures, window_start, locked_until FROM login_throttle "
-                          "WHERE email = ?",
-                          p, 1, &res);
-
-    memset(ret, 0, sizeof(*ret));
-    if (rc == -ENOENT)
-        return 0;
-    if (rc < 0)
-        return rc;
-    throttle_from(res, ret);
-    db_result_free(res);
-    return 0;
-}
-
-int store_throttle_fail(struct db_conn *conn, const char *email, int64_t now, long max_failures,
-                        int64_t window_s, struct auth_throttle *ret)
-{
-    struct db_param key[] = {DB_STR(email)};
-    struct auth_throttle t;
-    struct db_result *res;
+    int64_t wait;
     int rc;
 
-    /* the row exists before the transaction, so the lock below is a plain X lock (an insert
-     * inside it would take S first and deadlock with a concurrent failure) */
-    rc = db_exec(conn, "INSERT IGNORE INTO login_throttle (email) VALUES (?)", key, 1, NULL, NULL);
-    if (rc < 0)
-        return rc;
-    rc = db_begin(conn);
+    /* the rows exist before the transaction, so the locks below are plain X locks (an insert
+     * inside it would take S first and deadlock with a concurrent attempt) */
+    rc =
+        db_exec(conn, "INSERT IGNORE INTO login_pair (email, ip) VALUES (?, ?)", pk, 2, NULL, NULL);
+    if (rc == 0)
+        rc = db_exec(conn, "INSERT IGNORE INTO login_address (ip) VALUES (?)", ak, 1, NULL, NULL);
+    if (rc == 0)
+        rc = db_begin(conn);
     if (rc < 0)
         return rc;
     rc = db_query_one(conn,
-                      "SELECT failures, window_start, locked_until FROM login_throttle "
-                      "WHERE email = ? FOR UPDATE",
-                      key, 1, &res);
+                      "SELECT failures, last_at FROM login_pair WHERE email = ? AND ip = ? "
+                      "FOR UPDATE",
+                      pk, 2, &res);
     if (rc < 0)
         goto rollback;
-    throttle_from(res, &t);
+    pair.failures = (long)db_result_int(res, 0, 0);
+    pair.last_at = db_result_int(res, 0, 1);
     db_result_free(res);
-    auth_throttle_fail(&t, now, max_failures, window_s);
-    {
-        struct db_param p[] = {DB_INT(t.failures), DB_INT(t.window_start), DB_INT(t.locked_until),
-                               DB_STR(email)};
+    rc = db_query_one(conn,
+                      "SELECT attempts, window_start FROM login_address WHERE ip = ? FOR UPDATE",
+                      ak, 1, &res);
+    if (rc < 0)
+        goto rollback;
+    addr.attempts = (long)db_result_int(res, 0, 0);
+    addr.window_start = db_result_int(res, 0, 1);
+    db_result_free(res);
+
+    wait = auth_login_reserve(lim, &pair, &addr, now);
+    if (wait == 0) {
+        struct db_param pp[] = {DB_INT(pair.failures), DB_INT(pair.last_at), DB_STR(email),
+                                DB_STR(ip)};
+        struct db_param ap[] = {DB_INT(addr.attempts), DB_INT(addr.window_start), DB_STR(ip)};
+
         rc = db_exec(conn,
-                     "UPDATE login_throttle SET failures = ?, window_start = ?, locked_until = ? "
-                     "WHERE email = ?",
-                     p, 4, NULL, NULL);
+                     "UPDATE login_pair SET failures = ?, last_at = ? WHERE email = ? AND ip = ?",
+                     pp, 4, NULL, NULL);
+        if (rc == 0)
+            rc = db_exec(conn,
+                         "UPDATE login_address SET attempts = ?, window_start = ? WHERE ip = ?", ap,
+                         3, NULL, NULL);
         if (rc < 0)
             goto rollback;
     }
     rc = db_commit(conn);
     if (rc < 0)
         goto rollback;
-    *ret = t;
+    *ret_wait_s = wait;
     return 0;
 rollback:
     db_rollback(conn);
     return rc;
 }
 
-int store_throttle_clear(struct db_conn *conn, const char *email)
+int store_login_forget(struct db_conn *conn, const char *email, const char *ip)
 {
-    struct db_param p[] = {DB_STR(email)};
+    struct db_param p[] = {DB_STR(email), DB_STR(ip)};
 
-    return db_exec(conn, "DELETE FROM login_throttle WHERE email = ?", p, 1, NULL, NULL);
+    return db_exec(conn, "DELETE FROM login_pair WHERE email = ? AND ip = ?", p, 2, NULL, NULL);
 }
 
 /* Inserts a fresh token of @family_id; the token goes to @ret_token. */

@@ -38,16 +38,18 @@ int store_credential_set_status(struct db_conn *conn, const char *user_id, enum 
  * none (idempotent). */
 int store_credential_delete(struct db_conn *conn, const char *user_id);
 
-/* The failed-login state of @email (all zero when none). */
-int store_throttle_get(struct db_conn *conn, const char *email, struct auth_throttle *ret);
+/*
+ * Counts a login attempt of @email from @ip at @now before its password is checked: in one
+ * transaction both rows are locked (pair first, then address: one order, no deadlock),
+ * auth_login_reserve() decides and the counters are written. So concurrent attempts are
+ * decided one after the other and at most the allowed number reach the password check.
+ * *@ret_wait_s gets 0 (go ahead) or the seconds to wait (nothing counted).
+ */
+int store_login_reserve(struct db_conn *conn, const char *email, const char *ip,
+                        const struct auth_login_limits *lim, int64_t now, int64_t *ret_wait_s);
 
-/* Records a failed login for @email at @now (auth_throttle_fail under a row lock). *@ret gets
- * the new state. */
-int store_throttle_fail(struct db_conn *conn, const char *email, int64_t now, long max_failures,
-                        int64_t window_s, struct auth_throttle *ret);
-
-/* Forgets the failures of @email (after a successful login). */
-int store_throttle_clear(struct db_conn *conn, const char *email);
+/* Forgets the failures of the (@email, @ip) pair (after a successful login). */
+int store_login_forget(struct db_conn *conn, const char *email, const char *ip);
 
 /* Issues a refresh token for @user_id in a new family valid until @now + @ttl_s; the token
  * goes to @ret_token. */

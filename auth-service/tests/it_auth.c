@@ -47,8 +47,9 @@ static int setup(void **state)
     char db_env[96], tok_env[96], err[256];
     const char *env[] = {db_env,
                          tok_env,
-                         "LOGIN_MAX_FAILURES=3",
-                         "LOGIN_LOCK_S=600",
+                         "LOGIN_FREE_ATTEMPTS=3",
+                         "LOGIN_DELAY_BASE_S=600",
+                         "LOGIN_IP_MAX_PER_MINUTE=1000",
                          "ADMIN_EMAIL=" ADMIN_EMAIL,
                          "ADMIN_PASSWORD=" ADMIN_PASSWORD,
                          "MIGRATIONS_DIR=auth-service/migrations",
@@ -706,6 +707,86 @@ static void test_jwks_reconstructs_the_key(void **state)
     EVP_PKEY_free(built);
 }
 
+/* Writes the PEM texts @a and @b (may be NULL) one after the other to a file in the state
+ * folder; its path into @out. */
+static void write_keys(const char *name, const char *a, const char *b, char *out, size_t outlen)
+{
+    FILE *fp;
+
+    snprintf(out, outlen, "%s/%s", ts_env("TEST_STATE_DIR"), name);
+    fp = fopen(out, "w");
+    assert_non_null(fp);
+    fputs(a, fp);
+    if (b)
+        fputs(b, fp);
+    fclose(fp);
+}
+
+static char *read_text(const char *path)
+{
+    FILE *fp = fopen(path, "r");
+    char *text = calloc(1, 16384);
+
+    assert_non_null(fp);
+    assert_non_null(text);
+    assert_true(fread(text, 1, 16383, fp) > 0);
+    fclose(fp);
+    return text;
+}
+
+static void test_jwks_publishes_every_key_of_a_rotation(void **state)
+{
+    EVP_PKEY *pkey = EVP_EC_gen("P-256");
+    BIO *bio = BIO_new(BIO_s_mem());
+    char *new_pub, *old_pub = read_text(ts_env("JWT_PUBLIC_KEY_FILE")), both[600], only_new[600];
+    char db[64], db_env[96], pub_env[700], tok_env[96], err[128];
+    const char *env[] = {db_env, tok_env, pub_env, "MIGRATIONS_DIR=auth-service/migrations", NULL};
+    struct jwt_key *signer = jwt_key_from_file(ts_env("JWT_PRIVATE_KEY_FILE"), err, sizeof(err));
+    struct ts_service svc;
+    struct ts_resp r;
+    const cJSON *keys;
+    long len;
+
+    (void)state;
+    assert_non_null(signer);
+    PEM_write_bio_PUBKEY(bio, pkey);
+    len = BIO_get_mem_data(bio, &new_pub);
+    new_pub = strndup(new_pub, (size_t)len);
+    write_keys("jwks-both.pem", old_pub, new_pub, both, sizeof(both));
+    write_keys("jwks-new-only.pem", new_pub, NULL, only_new, sizeof(only_new));
+    assert_int_equal(ts_create_database("it_auth_jwks", db, sizeof(db)), 0);
+    snprintf(db_env, sizeof(db_env), "DB_NAME=%s", db);
+    snprintf(tok_env, sizeof(tok_env), "AUTH_SERVICE_TOKEN=%s", SERVICE_TOKEN);
+
+    /* step 1 of a rotation: the new public key beside the old one; the signer is still old */
+    snprintf(pub_env, sizeof(pub_env), "JWT_PUBLIC_KEY_FILE=%s", both);
+    assert_int_equal(ts_service_start("auth-service", env, 60000, &svc), 0);
+    {
+        char u[256];
+        snprintf(u, sizeof(u), "%s/api/auth/jwks", svc.url);
+        assert_int_equal(ts_http("GET", u, NULL, NULL, NULL, &r), 0);
+    }
+    assert_int_equal(r.status, 200);
+    keys = cJSON_GetObjectItem(r.json, "keys");
+    assert_int_equal(cJSON_GetArraySize(keys), 2);
+    assert_string_equal(cJSON_GetObjectItem(cJSON_GetArrayItem(keys, 0), "kid")->valuestring,
+                        jwt_key_signer_kid(signer));
+    assert_string_not_equal(cJSON_GetObjectItem(cJSON_GetArrayItem(keys, 1), "kid")->valuestring,
+                            jwt_key_signer_kid(signer));
+    ts_resp_free(&r);
+    assert_int_equal(ts_service_stop(&svc, SIGTERM), 0);
+
+    /* a signing key the verify set does not hold: refused at start, no token nobody accepts */
+    snprintf(pub_env, sizeof(pub_env), "JWT_PUBLIC_KEY_FILE=%s", only_new);
+    assert_true(ts_service_start("auth-service", env, 60000, &svc) < 0);
+
+    jwt_key_free(signer);
+    free(new_pub);
+    free(old_pub);
+    BIO_free(bio);
+    EVP_PKEY_free(pkey);
+}
+
 static void test_body_limits(void **state)
 {
     size_t n = 1024 * 1024;
@@ -750,6 +831,7 @@ int main(void)
         cmocka_unit_test(test_internal_delete_undoes_a_signup),
         cmocka_unit_test(test_jwks_reconstructs_the_key),
         cmocka_unit_test(test_body_limits),
+        cmocka_unit_test(test_jwks_publishes_every_key_of_a_rotation),
     };
 
     return cmocka_run_group_tests(tests, setup, teardown);

@@ -1,5 +1,5 @@
-/* test_auth.c - auth-service domain rules: validation, claims, refresh and throttle decisions
- * (no I/O). */
+/* test_auth.c - auth-service domain rules: validation, claims, refresh decisions and login
+ * throttling (no I/O). */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -181,50 +181,82 @@ static void test_refresh_decisions(void **state)
     assert_int_equal(auth_refresh_decide(&s, 999), AUTH_REFRESH_REVOKED);
 }
 
-static void test_throttle_locks_after_max_failures(void **state)
+static const struct auth_login_limits LIMITS = {
+    .free_attempts = 3, .delay_base_s = 2, .delay_max_s = 60, .ip_max_per_minute = 1000};
+
+static void test_login_free_attempts_then_growing_delays(void **state)
 {
-    struct auth_throttle t = {0};
-    int64_t retry = 0;
+    struct auth_login_pair pair = {0};
+    struct auth_login_ip ip = {0};
+    int64_t now = 1000;
 
     (void)state;
-    assert_false(auth_throttle_locked(&t, 100, NULL));
-    auth_throttle_fail(&t, 100, 3, 900);
-    auth_throttle_fail(&t, 110, 3, 900);
-    assert_false(auth_throttle_locked(&t, 110, NULL));
-    auth_throttle_fail(&t, 120, 3, 900);
-    assert_true(auth_throttle_locked(&t, 120, &retry));
-    assert_int_equal(retry, 900);
-    assert_true(auth_throttle_locked(&t, 1019, &retry));
-    assert_int_equal(retry, 1);
-    /* the lock passes; the next failure starts a new window */
-    assert_false(auth_throttle_locked(&t, 1020, NULL));
-    auth_throttle_fail(&t, 1020, 3, 900);
-    assert_int_equal(t.failures, 1);
-    assert_false(auth_throttle_locked(&t, 1020, NULL));
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(auth_login_reserve(&LIMITS, &pair, &ip, now), 0);
+    assert_int_equal(pair.failures, 3);
+    /* the 4th waits 2 s after the last, then 4, 8, 16, 32, and never more than 60 */
+    assert_int_equal(auth_login_reserve(&LIMITS, &pair, &ip, now), 2);
+    assert_int_equal(auth_login_reserve(&LIMITS, &pair, &ip, now + 1), 1);
+    assert_int_equal(pair.failures, 3); /* a refused attempt changes nothing */
+    now += 2;
+    assert_int_equal(auth_login_reserve(&LIMITS, &pair, &ip, now), 0);
+    assert_int_equal(auth_login_reserve(&LIMITS, &pair, &ip, now), 4);
+    now += 4;
+    assert_int_equal(auth_login_reserve(&LIMITS, &pair, &ip, now), 0);
+    assert_int_equal(auth_login_reserve(&LIMITS, &pair, &ip, now), 8);
+    assert_int_equal(auth_login_delay(&LIMITS, 0), 0);
+    assert_int_equal(auth_login_delay(&LIMITS, 2), 0);
+    assert_int_equal(auth_login_delay(&LIMITS, 3), 2);
+    assert_int_equal(auth_login_delay(&LIMITS, 7), 32);
+    assert_int_equal(auth_login_delay(&LIMITS, 8), 60);
+    assert_int_equal(auth_login_delay(&LIMITS, 1000000), 60);
 }
 
-static void test_throttle_window_expires(void **state)
+static void test_login_parallel_attempts_check_at_most_the_free_ones(void **state)
 {
-    struct auth_throttle t = {0};
+    struct auth_login_pair pair = {0};
+    struct auth_login_ip ip = {0};
+    int allowed = 0;
 
     (void)state;
-    auth_throttle_fail(&t, 100, 3, 60);
-    auth_throttle_fail(&t, 150, 3, 60);
-    /* 61 s after the first failure: a new window, so only one failure counts */
-    auth_throttle_fail(&t, 161, 3, 60);
-    assert_int_equal(t.failures, 1);
-    assert_int_equal(t.window_start, 161);
-    assert_false(auth_throttle_locked(&t, 161, NULL));
+    /* 50 attempts in the same second, each decided on the state the previous one stored */
+    for (int i = 0; i < 50; i++)
+        allowed += auth_login_reserve(&LIMITS, &pair, &ip, 5000) == 0;
+    assert_int_equal(allowed, 3);
 }
 
-static void test_throttle_max_one(void **state)
+static void test_login_pairs_are_forgotten_when_quiet(void **state)
 {
-    struct auth_throttle t = {0};
+    struct auth_login_pair pair = {.failures = 9, .last_at = 100};
+    struct auth_login_ip ip = {0};
 
     (void)state;
-    auth_throttle_fail(&t, 10, 1, 30);
-    assert_true(auth_throttle_locked(&t, 10, NULL));
-    assert_int_equal(t.locked_until, 40);
+    assert_true(auth_login_reserve(&LIMITS, &pair, &ip, 110) > 0);
+    assert_int_equal(auth_login_reserve(&LIMITS, &pair, &ip, 100 + AUTH_LOGIN_FORGET_S), 0);
+    assert_int_equal(pair.failures, 1);
+}
+
+static void test_login_address_limit_per_minute(void **state)
+{
+    const struct auth_login_limits lim = {
+        .free_attempts = 100, .delay_base_s = 1, .delay_max_s = 60, .ip_max_per_minute = 5};
+    struct auth_login_ip ip = {0};
+    int64_t now = 7000;
+
+    (void)state;
+    /* different emails from one address share its budget */
+    for (int i = 0; i < 5; i++) {
+        struct auth_login_pair pair = {0};
+        assert_int_equal(auth_login_reserve(&lim, &pair, &ip, now + i), 0);
+    }
+    {
+        struct auth_login_pair pair = {0};
+        assert_int_equal(auth_login_reserve(&lim, &pair, &ip, now + 10), 50);
+        assert_int_equal(pair.failures, 0);
+        /* the next minute starts over */
+        assert_int_equal(auth_login_reserve(&lim, &pair, &ip, now + 60), 0);
+        assert_int_equal(ip.attempts, 1);
+    }
 }
 
 int main(void)
@@ -238,9 +270,10 @@ int main(void)
         cmocka_unit_test(test_status_and_role_names),
         cmocka_unit_test(test_principal_claims),
         cmocka_unit_test(test_refresh_decisions),
-        cmocka_unit_test(test_throttle_locks_after_max_failures),
-        cmocka_unit_test(test_throttle_window_expires),
-        cmocka_unit_test(test_throttle_max_one),
+        cmocka_unit_test(test_login_free_attempts_then_growing_delays),
+        cmocka_unit_test(test_login_parallel_attempts_check_at_most_the_free_ones),
+        cmocka_unit_test(test_login_pairs_are_forgotten_when_quiet),
+        cmocka_unit_test(test_login_address_limit_per_minute),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

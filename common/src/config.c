@@ -13,6 +13,7 @@
 #include <strings.h>
 
 #include "common/event.h"
+#include "common/jwt.h"
 #include "common/log.h"
 
 static void err_append(char *errbuf, size_t errlen, const char *fmt, ...)
@@ -170,7 +171,11 @@ static const struct cfg_entry svc_table_template[] = {
                   "Kafka bootstrap servers"),
     CFG_ENTRY_STR("KAFKA_GROUP_ID", NULL, true, false, S, kafka_group_id, "consumer group id"),
     CFG_ENTRY_STR("JWT_PUBLIC_KEY_FILE", NULL, true, false, S, jwt_public_key_file,
-                  "PEM public key of auth-service (ES256)"),
+                  "PEM public keys tokens are verified with (ES256; several during a rotation)"),
+    CFG_ENTRY_STR("JWT_ISSUER", JWT_DEFAULT_ISSUER, true, false, S, jwt_issuer,
+                  "the iss of access tokens: written by auth-service, required by every service"),
+    CFG_ENTRY_STR("JWT_AUDIENCE", JWT_DEFAULT_AUDIENCE, true, false, S, jwt_audience,
+                  "the aud of access tokens: written by auth-service, required by every service"),
     CFG_ENTRY_STR("MIGRATIONS_DIR", NULL, true, false, S, migrations_dir,
                   "folder of NNN_name.sql migrations"),
     CFG_ENTRY_INT("OUTBOX_POLL_MS", "200", 10, 60000, S, outbox_poll_ms,

@@ -23,6 +23,7 @@
 #include "common/jsonx.h"
 
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <stdarg.h>
@@ -110,6 +111,7 @@ enum http_match {
     HTTP_MATCH_METRICS,
     HTTP_MATCH_NOT_FOUND,
     HTTP_MATCH_BAD_METHOD,
+    HTTP_MATCH_BAD_PATH, /* a malformed percent-escape, or %00 */
 };
 
 /* Per-request state, on libmicrohttpd's *con_cls. */
@@ -117,7 +119,8 @@ struct http_conn {
     struct http_server *srv;
     struct MHD_Connection *connection;
     struct timespec start;
-    char *path;   /* without query string and trailing slash */
+    bool begun;   /* http_begin() ran (the state is made earlier, by http_uri_log()) */
+    char *path;   /* as sent (percent-escapes kept), without query string and trailing slash */
     char *segbuf; /* the path's segments, NUL-separated: parameter values point here */
     enum http_match match;
     const struct http_compiled *route;
@@ -302,6 +305,14 @@ cJSON *http_json_body(const struct http_req *req, struct http_resp *resp)
         http_reply_problem(resp, 400, "COMMON-400-001", NULL, "request body is not valid JSON");
         return NULL;
     }
+    /* JSON text is UTF-8 (RFC 8259), and a \u0000 would silently cut a string short */
+    if (!jsonx_utf8_valid(req->body, req->body_len) ||
+        jsonx_has_nul_escape(req->body, req->body_len)) {
+        cJSON_Delete(json);
+        http_reply_problem(resp, 400, "COMMON-400-001", NULL,
+                           "request body is not valid UTF-8 or has a NUL character (\\u0000)");
+        return NULL;
+    }
     if (!cJSON_IsObject(json)) {
         cJSON_Delete(json);
         http_reply_problem(resp, 400, "COMMON-400-002", NULL, "request body must be a JSON object");
@@ -311,6 +322,31 @@ cJSON *http_json_body(const struct http_req *req, struct http_resp *resp)
 }
 
 /* ---- routing ---- */
+
+/* Decodes the percent-escapes of one segment in place. -1 for a malformed escape or %00. */
+static int http_unescape(char *seg)
+{
+    char *out = seg;
+
+    for (const char *in = seg; *in; in++) {
+        if (*in != '%') {
+            *out++ = *in;
+            continue;
+        }
+        char hex[3] = {in[1], in[1] ? in[2] : '\0', '\0'};
+        char *end;
+        long v;
+        if (!isxdigit((unsigned char)hex[0]) || !isxdigit((unsigned char)hex[1]))
+            return -1;
+        v = strtol(hex, &end, 16);
+        if (v == 0)
+            return -1;
+        *out++ = (char)v;
+        in += 2;
+    }
+    *out = '\0';
+    return 0;
+}
 
 /* Splits @path (a writable copy) in place into segments; returns the count, or -1 if too many.
  * "/" has none; a trailing slash is ignored. */
@@ -413,6 +449,14 @@ static int http_route(struct http_conn *c, const char *method)
     n = http_split(c->segbuf, segs);
     if (n < 0)
         return 0;
+    /* decoded only now, one segment at a time: an escaped '/' or '?' is part of its segment
+     * ("/products/1%3F" is product "1?", never product 1) */
+    for (int i = 0; i < n; i++) {
+        if (http_unescape(segs[i]) < 0) {
+            c->match = HTTP_MATCH_BAD_PATH;
+            return 0;
+        }
+    }
     for (size_t i = 0; i < srv->nroutes; i++) {
         const struct http_compiled *rt = &srv->routes[i];
         if (!http_route_matches(rt, segs, (size_t)n))
@@ -625,6 +669,10 @@ static void http_dispatch(struct http_conn *c, struct http_req *req, struct http
     case HTTP_MATCH_NOT_FOUND:
         http_reply_problem(resp, 404, "COMMON-404-001", NULL, "no resource at '%s'", c->path);
         return;
+    case HTTP_MATCH_BAD_PATH:
+        http_reply_problem(resp, 400, "COMMON-400-004", NULL,
+                           "malformed percent-escape in the path '%s'", c->path);
+        return;
     case HTTP_MATCH_BAD_METHOD:
         http_reply_problem(resp, 405, "COMMON-405-001", NULL, "method %s not allowed on '%s'",
                            req->method, c->path);
@@ -702,6 +750,11 @@ static enum MHD_Result http_answer(struct http_conn *c, const char *method)
     MHD_add_response_header(response, "X-Correlation-Id", req.ctx.correlation_id);
     if (resp.location[0])
         MHD_add_response_header(response, MHD_HTTP_HEADER_LOCATION, resp.location);
+    if (resp.retry_after_s > 0) {
+        char secs[24];
+        snprintf(secs, sizeof(secs), "%ld", resp.retry_after_s);
+        MHD_add_response_header(response, MHD_HTTP_HEADER_RETRY_AFTER, secs);
+    }
     if (resp.status == 405 && c->allow[0])
         MHD_add_response_header(response, MHD_HTTP_HEADER_ALLOW, c->allow);
     if (resp.status == 401 && c->www_authenticate)
@@ -895,31 +948,45 @@ static void http_raise_nofile(unsigned conns)
                   (unsigned long long)rl.rlim_cur, conns, HTTP_FD_RESERVE);
 }
 
-/* First call for a request: state, route, and the declared body size. */
-static enum MHD_Result http_begin(struct http_server *srv, struct MHD_Connection *connection,
-                                  const char *url, const char *method, void **con_cls)
+/*
+ * libmicrohttpd's URI log callback, called with the request line's URI as sent, before it
+ * decodes it: the per-request state is made here (it becomes *con_cls) to keep the raw path.
+ * libmicrohttpd hands the access handler a path already percent-decoded, where "1%3F" has
+ * become "1?" and "a%2Fb" "a/b"; the router splits the raw path and decodes each segment.
+ */
+static void *http_uri_log(void *cls, const char *uri, struct MHD_Connection *connection)
 {
     struct http_conn *c = calloc(1, sizeof(*c));
+
+    if (!c)
+        return NULL;
+    clock_gettime(CLOCK_MONOTONIC, &c->start);
+    c->srv = cls;
+    c->connection = connection;
+    c->path = strndup(uri, strcspn(uri, "?#"));
+    if (!c->path) {
+        free(c);
+        return NULL;
+    }
+    return c;
+}
+
+/* First call for a request (state from http_uri_log()): route, and the declared body size. */
+static enum MHD_Result http_begin(struct http_server *srv, struct MHD_Connection *connection,
+                                  struct http_conn *c, const char *method)
+{
     const char *cl;
 
     if (!c)
-        return MHD_NO;
-    if (!http_sock_mark(srv, connection, true)) {
-        free(c); /* the header deadline passed: the connection is closing */
-        return MHD_NO;
-    }
-    clock_gettime(CLOCK_MONOTONIC, &c->start);
-    c->srv = srv;
-    c->connection = connection;
-    c->path = strndup(url, strcspn(url, "?"));
-    if (!c->path)
-        goto bad;
+        return MHD_NO; /* http_uri_log() ran out of memory */
+    if (!http_sock_mark(srv, connection, true))
+        return MHD_NO; /* the header deadline passed: the connection is closing */
+    c->begun = true;
     size_t plen = strlen(c->path);
     while (plen > 1 && c->path[plen - 1] == '/')
         c->path[--plen] = '\0';
     if (http_route(c, method) < 0)
-        goto bad;
-    *con_cls = c; /* from here on freed by http_completed() */
+        return MHD_NO; /* c is freed by http_completed() */
 
     cl = MHD_lookup_connection_value(connection, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
     if (cl) {
@@ -939,10 +1006,6 @@ static enum MHD_Result http_begin(struct http_server *srv, struct MHD_Connection
         }
     }
     return MHD_YES;
-
-bad:
-    http_conn_free(c);
-    return MHD_NO;
 }
 
 /* A chunk of body: keep it, or count it once over the limit. */
@@ -984,8 +1047,9 @@ static enum MHD_Result http_access(void *cls, struct MHD_Connection *connection,
     struct http_conn *c = *con_cls;
 
     (void)version;
-    if (!c)
-        return http_begin(cls, connection, url, method, con_cls);
+    (void)url; /* decoded by libmicrohttpd: the raw path is c->path */
+    if (!c || !c->begun)
+        return http_begin(cls, connection, c, method);
     if (c->answered) {
         *upload_data_size = 0;
         return MHD_YES;
@@ -1148,7 +1212,7 @@ struct http_server *http_server_start(const struct http_opts *opts, const struct
         MHD_OPTION_CONNECTION_LIMIT, mhd_limit, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
         srv->opts.max_connections_per_ip, MHD_OPTION_CONNECTION_TIMEOUT, srv->opts.idle_timeout_s,
         MHD_OPTION_NOTIFY_CONNECTION, &http_notify_connection, srv, MHD_OPTION_NOTIFY_COMPLETED,
-        &http_completed, srv, MHD_OPTION_END);
+        &http_completed, srv, MHD_OPTION_URI_LOG_CALLBACK, &http_uri_log, srv, MHD_OPTION_END);
     if (!srv->daemon) {
         snprintf(errbuf, errlen, "cannot listen on '%s' port %u: %s", bind, opts->port,
                  strerror(errno));

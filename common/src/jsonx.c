@@ -44,6 +44,61 @@ void jsonx_errors_text(const cJSON *errors, char *errbuf, size_t errlen)
     }
 }
 
+bool jsonx_utf8_valid(const char *s, size_t len)
+{
+    const unsigned char *p = (const unsigned char *)s, *end = p + len;
+
+    while (p < end) {
+        unsigned char c = *p;
+        size_t n;
+        unsigned cp, min;
+
+        if (c < 0x80) {
+            p++;
+            continue;
+        }
+        if (c >= 0xc2 && c <= 0xdf)
+            n = 1, cp = c & 0x1f, min = 0x80;
+        else if (c >= 0xe0 && c <= 0xef)
+            n = 2, cp = c & 0x0f, min = 0x800;
+        else if (c >= 0xf0 && c <= 0xf4)
+            n = 3, cp = c & 0x07, min = 0x10000;
+        else
+            return false; /* a continuation byte, an overlong lead (C0, C1) or above F4 */
+        if ((size_t)(end - p) <= n)
+            return false;
+        for (size_t i = 1; i <= n; i++) {
+            if ((p[i] & 0xc0) != 0x80)
+                return false;
+            cp = cp << 6 | (p[i] & 0x3f);
+        }
+        /* overlong forms, UTF-16 surrogates and code points past U+10FFFF are not UTF-8 */
+        if (cp < min || (cp >= 0xd800 && cp <= 0xdfff) || cp > 0x10ffff)
+            return false;
+        p += n + 1;
+    }
+    return true;
+}
+
+bool jsonx_has_nul_escape(const char *text, size_t len)
+{
+    bool in_string = false;
+
+    for (size_t i = 0; i < len; i++) {
+        if (!in_string) {
+            in_string = text[i] == '"';
+        } else if (text[i] == '"') {
+            in_string = false;
+        } else if (text[i] == '\\') {
+            /* an escape: \u0000 is the NUL character; any other escape is skipped whole */
+            if (i + 5 < len && text[i + 1] == 'u' && memcmp(text + i + 2, "0000", 4) == 0)
+                return true;
+            i++;
+        }
+    }
+    return false;
+}
+
 static const cJSON *lookup(const cJSON *obj, const char *key, const char *field, bool required,
                            cJSON **errors, int *rc)
 {
@@ -80,6 +135,11 @@ int jsonx_str(const cJSON *obj, const char *key, const char *field, bool require
         jsonx_field_error(errors, field, msg);
         return -EINVAL;
     }
+    /* cJSON passes any bytes through: refused here, not by the database as a 500 */
+    if (!jsonx_utf8_valid(v->valuestring, strlen(v->valuestring))) {
+        jsonx_field_error(errors, field, "must be valid UTF-8");
+        return -EINVAL;
+    }
     *ret = v->valuestring;
     return 0;
 }
@@ -102,6 +162,12 @@ int jsonx_int(const cJSON *obj, const char *key, const char *field, bool require
         jsonx_field_error(errors, field, "must be a whole number");
         return -EINVAL;
     }
+    /* a double holds integers exactly only up to 2^53: beyond, 2^63 - 1 reads as 2^63 and
+     * would wrap when converted, so the range is clamped to what is exact */
+    if (hi > JSONX_INT_EXACT_MAX)
+        hi = JSONX_INT_EXACT_MAX;
+    if (lo < -JSONX_INT_EXACT_MAX)
+        lo = -JSONX_INT_EXACT_MAX;
     if (d < (double)lo || d > (double)hi) {
         char msg[96];
         snprintf(msg, sizeof(msg), "must be between %lld and %lld", lo, hi);

@@ -190,8 +190,13 @@ static int svc_start(struct svc_run *run)
 
     if (d->jwt_key_file)
         key_file = d->jwt_key_file(d->app, &setting);
-    if (!(svc->key = svc_jwt_key(key_file, setting)) ||
-        !(svc->pool = svc_db_open(svc->cfg, d->tables)))
+    if (!(svc->key = svc_jwt_key(key_file, setting)))
+        return -1;
+    if (jwt_key_set_issuer(svc->key, svc->cfg->jwt_issuer, svc->cfg->jwt_audience) < 0) {
+        log_errorx("JWT_ISSUER and JWT_AUDIENCE must be 1 to %d bytes", JWT_MAX_ISSUER - 1);
+        return -1;
+    }
+    if (!(svc->pool = svc_db_open(svc->cfg, d->tables)))
         return -1;
     if (d->app_pool)
         *d->app_pool = svc->pool;

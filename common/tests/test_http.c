@@ -145,6 +145,12 @@ static void h_query(struct http_req *req, struct http_resp *resp, void *app)
     http_reply_json(resp, 200, json);
 }
 
+static void h_peer(struct http_req *req, struct http_resp *resp, void *app)
+{
+    (void)app;
+    reply_string(resp, 200, "peer", req->remote_addr);
+}
+
 /* the parameter route comes first: precedence must not depend on the table's order */
 static const struct http_route routes[] = {
     {"GET", "/api/catalog/categories/{id}", HTTP_AUTH_NONE, h_category},
@@ -156,6 +162,7 @@ static const struct http_route routes[] = {
     {"DELETE", "/api/admin/things/{id}", HTTP_AUTH_ADMIN, h_admin_delete},
     {"GET", "/api/nostatus", HTTP_AUTH_NONE, h_nostatus},
     {"GET", "/api/query", HTTP_AUTH_NONE, h_query},
+    {"GET", "/api/peer", HTTP_AUTH_NONE, h_peer},
 };
 
 static int app_ready(void *app, char *why, size_t whylen)
@@ -246,6 +253,9 @@ static size_t read_zeros(char *data, size_t size, size_t nmemb, void *arg)
     return n;
 }
 
+/* the local address the next calls come from (NULL: any) */
+static const char *source_address;
+
 /* Calls @method @path. @body (may be NULL) of @len bytes; @chunked streams @len spaces with
  * Transfer-Encoding: chunked instead. @headers NULL-terminated, may be NULL. */
 static void call_ex(const char *method, const char *path, const char *token, const char *body,
@@ -266,6 +276,8 @@ static void call_ex(const char *method, const char *path, const char *token, con
     curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, collect);
     curl_easy_setopt(curl, CURLOPT_HEADERDATA, &r->headers);
     curl_easy_setopt(curl, CURLOPT_TIMEOUT, 10L);
+    if (source_address)
+        curl_easy_setopt(curl, CURLOPT_INTERFACE, source_address);
     if (chunked) {
         curl_easy_setopt(curl, CURLOPT_POST, 1L);
         curl_easy_setopt(curl, CURLOPT_READFUNCTION, read_zeros);
@@ -559,6 +571,100 @@ static char *nested(int depth)
         s[n++] = ']';
     n += (size_t)sprintf(s + n, "}");
     return s;
+}
+
+static void test_json_bodies_must_be_utf8_without_nul(void **state)
+{
+    static const char *const bad[] = {
+        "{\"name\":\"\xff\"}",                      /* not UTF-8 at all */
+        "{\"name\":\"\xc0\xaf\"}",                  /* overlong '/' */
+        "{\"name\":\"\xed\xa0\x80\"}",              /* a UTF-16 surrogate */
+        "{\"name\":\"caf\xc3\"}",                   /* cut short */
+        "{\"email\":\"a@x.test\\u0000@evil.com\"}", /* NUL would cut the string */
+        "{\"\xfe\":1}",                             /* a key */
+    };
+    struct reply r;
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        call("POST", "/api/echo", NULL, bad[i], &r);
+        assert_problem(&r, 400, "COMMON-400-001");
+        reply_free(&r);
+    }
+    /* real UTF-8, and a backslash followed by the text u0000, are fine */
+    call("POST", "/api/echo", NULL, "{\"name\":\"caf\xc3\xa9 \xf0\x9f\x91\x95\"}", &r);
+    assert_int_equal(r.status, 201);
+    assert_string_equal(jstr(&r, "name"), "caf\xc3\xa9 \xf0\x9f\x91\x95");
+    reply_free(&r);
+    call("POST", "/api/echo", NULL, "{\"name\":\"\\\\u0000\"}", &r);
+    assert_int_equal(r.status, 201);
+    assert_string_equal(jstr(&r, "name"), "\\u0000");
+    reply_free(&r);
+}
+
+static void test_escapes_are_decoded_per_segment(void **state)
+{
+    struct reply r;
+
+    (void)state;
+    /* an escaped '?' or '/' stays inside its segment: never a cut or a different route */
+    call("GET", "/api/catalog/categories/1%3F", NULL, NULL, &r);
+    assert_int_equal(r.status, 200);
+    assert_string_equal(jstr(&r, "id"), "1?");
+    reply_free(&r);
+    call("GET", "/api/catalog/categories/1%3Fx=y", NULL, NULL, &r);
+    assert_string_equal(jstr(&r, "id"), "1?x=y");
+    reply_free(&r);
+    call("GET", "/api/catalog/categories/a%2Fb", NULL, NULL, &r);
+    assert_string_equal(jstr(&r, "id"), "a/b");
+    reply_free(&r);
+    call("GET", "/api/catalog/products/p%2Fskus%2Fs", NULL, NULL, &r);
+    assert_problem(&r, 404, "COMMON-404-001");
+    reply_free(&r);
+    call("GET", "/api/catalog%2Fcategories/tree", NULL, NULL, &r);
+    assert_problem(&r, 404, "COMMON-404-001");
+    reply_free(&r);
+    /* other escapes decode as before, literals included */
+    call("GET", "/api/catalog/categories/tr%65e", NULL, NULL, &r);
+    assert_string_equal(jstr(&r, "handler"), "/api/catalog/categories/tree");
+    reply_free(&r);
+    call("GET", "/api/catalog/categories/caf%C3%A9", NULL, NULL, &r);
+    assert_string_equal(jstr(&r, "id"), "caf\xc3\xa9");
+    reply_free(&r);
+    /* the query string is still decoded by its own rules */
+    call("GET", "/api/query?q=a%2Fb%3F", NULL, NULL, &r);
+    assert_string_equal(jstr(&r, "q"), "a/b?");
+    reply_free(&r);
+    /* malformed escapes and %00 */
+    call("GET", "/api/catalog/categories/%zz", NULL, NULL, &r);
+    assert_problem(&r, 400, "COMMON-400-004");
+    reply_free(&r);
+    call("GET", "/api/catalog/categories/1%00", NULL, NULL, &r);
+    assert_problem(&r, 400, "COMMON-400-004");
+    reply_free(&r);
+    call("GET", "/api/catalog/categories/1%4", NULL, NULL, &r);
+    assert_problem(&r, 400, "COMMON-400-004");
+    reply_free(&r);
+}
+
+static void test_peer_address_is_exposed(void **state)
+{
+    struct reply r;
+
+    (void)state;
+    source_address = "127.0.0.3";
+    call("GET", "/api/peer", NULL, NULL, &r);
+    source_address = NULL;
+    assert_int_equal(r.status, 200);
+    assert_string_equal(jstr(&r, "peer"), "127.0.0.3");
+    reply_free(&r);
+    /* a forwarding header is not the peer */
+    {
+        const char *const hdrs[] = {"X-Forwarded-For: 203.0.113.9", NULL};
+        call_ex("GET", "/api/peer", NULL, NULL, 0, false, hdrs, &r);
+    }
+    assert_string_equal(jstr(&r, "peer"), "127.0.0.1");
+    reply_free(&r);
 }
 
 static void test_json_depth_is_capped_at_32(void **state)
@@ -972,6 +1078,9 @@ int main(void)
         cmocka_unit_test(test_body_too_large_is_413),
         cmocka_unit_test(test_json_bodies),
         cmocka_unit_test(test_json_depth_is_capped_at_32),
+        cmocka_unit_test(test_json_bodies_must_be_utf8_without_nul),
+        cmocka_unit_test(test_escapes_are_decoded_per_segment),
+        cmocka_unit_test(test_peer_address_is_exposed),
         cmocka_unit_test(test_handler_without_status_is_500),
         cmocka_unit_test(test_missing_or_bad_token_is_401),
         cmocka_unit_test(test_roles),

@@ -371,16 +371,13 @@ void http_payment_confirm(struct http_req *req, struct http_resp *resp, void *ar
     if (!conn)
         goto out;
     rc = store_payment_get(conn, c.order_id, 0, &row);
-    if (rc == -ENOENT) {
-        http_reply_problem(resp, 409, "PAYMENT-409-001", NULL,
-                           "the payment of order '%s' is not ready yet; retry shortly", c.order_id);
-        goto out;
-    }
-    if (rc < 0) {
+    if (rc < 0 && rc != -ENOENT) {
         reply_store_error(resp, rc, "read payment");
         goto out;
     }
-    if (strcmp(row.user_id, req->principal->sub) != 0) {
+    /* no payment (yet: it is made when order.placed arrives) and another user's payment get
+     * the same answer, so confirm is no oracle for which orders exist */
+    if (rc == -ENOENT || strcmp(row.user_id, req->principal->sub) != 0) {
         reply_not_found(resp, c.order_id);
         goto out;
     }
@@ -422,8 +419,7 @@ void http_payment_confirm(struct http_req *req, struct http_resp *resp, void *ar
                            payment_status_name(row.p.status));
         goto out;
     case STEP1_GONE:
-        http_reply_problem(resp, 409, "PAYMENT-409-001", NULL,
-                           "the payment of order '%s' is not ready yet; retry shortly", c.order_id);
+        reply_not_found(resp, c.order_id);
         goto out;
     }
     /* step 2: the gateway, no lock and no transaction held (the connection stays ours) */

@@ -838,9 +838,9 @@ long saga_pay(const struct saga_stack *st, const char *token, const char *order_
         if (saga__http(&st->payment, "POST", "/api/payments/confirm", token, body, NULL, &r) < 0)
             return -EIO;
         status = r.status;
-        /* PAYMENT-409-001: no payment yet, retry; PAYMENT-409-002: it is not READY, final */
-        if (status != 409 || !strcmp(saga_json_str(r.json, "code"), "PAYMENT-409-002") ||
-            saga__now_ms() >= deadline)
+        /* 404 PAYMENT-404-001: no payment (yet) for this user, retry; 409 PAYMENT-409-002: it
+         * is not READY, final */
+        if (status != 404 || saga__now_ms() >= deadline)
             break;
         ts_resp_free(&r);
         saga__sleep_ms(SAGA_POLL_MS);

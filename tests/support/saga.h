@@ -168,9 +168,9 @@ int saga_order_wait(const struct saga_stack *st, const char *token, const char *
 
 /*
  * POST /api/payments/confirm {orderId, amount, paymentKey} as @token. Retries while the
- * answer is 409 PAYMENT-409-001 (order.placed not yet consumed: no payment) until @timeout_ms
+ * answer is 404 PAYMENT-404-001 (order.placed not yet consumed: no payment) until @timeout_ms
  * passes; 409 PAYMENT-409-002 (the payment is no longer READY) is final. Returns the last
- * HTTP status (200 approved, 402 declined, 504 gateway timeout, 409 not ready, …) or -EIO.
+ * HTTP status (200 approved, 402 declined, 504 gateway timeout, 404 no payment, …) or -EIO.
  * The last body goes into @ret_body (may be NULL).
  */
 long saga_pay(const struct saga_stack *st, const char *token, const char *order_id,

@@ -69,7 +69,9 @@ struct svc_config {
     long db_pool_size;                /* DB_POOL_SIZE */
     const char *kafka_bootstrap;      /* KAFKA_BOOTSTRAP */
     const char *kafka_group_id;       /* KAFKA_GROUP_ID, default per service */
-    const char *jwt_public_key_file;  /* JWT_PUBLIC_KEY_FILE: PEM public key of auth-service */
+    const char *jwt_public_key_file;  /* JWT_PUBLIC_KEY_FILE: PEM public key(s) of auth-service */
+    const char *jwt_issuer;           /* JWT_ISSUER: the tokens' iss */
+    const char *jwt_audience;         /* JWT_AUDIENCE: the tokens' aud */
     const char *migrations_dir;       /* MIGRATIONS_DIR, default "<service>/migrations" */
     long outbox_poll_ms;              /* OUTBOX_POLL_MS */
     long inbox_retention_s;           /* INBOX_RETENTION_S */

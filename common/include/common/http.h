@@ -52,6 +52,7 @@ struct http_resp {
     char *body; /* owned; freed by the server */
     const char *content_type;
     char location[512]; /* Location header when non-empty */
+    long retry_after_s; /* Retry-After header (seconds) when > 0 */
 };
 
 typedef void (*http_handler_fn)(struct http_req *req, struct http_resp *resp, void *app);
