@@ -13,6 +13,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "common/kafka_auth.h"
+
 enum cfg_type {
     CFG_STR,  /* const char * */
     CFG_INT,  /* long, checked against [min, max] */
@@ -46,37 +48,63 @@ int cfg_load(const struct cfg_entry *table, size_t n, void *out, char *errbuf, s
 /* Logs the effective configuration at info level, secrets masked as "***". */
 void cfg_log(const struct cfg_entry *table, size_t n, const void *cfg);
 
+#define CFG_KAFKA_PASSWORD_MAX 512
+
+/*
+ * How a Kafka client logs in (README "Event bus security"): KAFKA_SECURITY_PROTOCOL (PLAINTEXT,
+ * SASL_PLAINTEXT or SASL_SSL), KAFKA_SASL_MECHANISM (SCRAM-SHA-512), KAFKA_SASL_USERNAME and
+ * KAFKA_SASL_PASSWORD (secret) or KAFKA_SASL_PASSWORD_FILE (its first line). With SASL a user
+ * and exactly one of the password settings are required; without, none may be set.
+ */
+struct cfg_kafka_auth {
+    const char *security_protocol;
+    const char *sasl_mechanism;
+    const char *sasl_username;
+    const char *sasl_password;
+    const char *sasl_password_file;
+    char password_from_file[CFG_KAFKA_PASSWORD_MAX];
+    struct kafka_auth auth; /* the checked settings, for the Kafka clients (points into this) */
+};
+
+/* Loads and checks the KAFKA_SECURITY_PROTOCOL / KAFKA_SASL_* settings into @out (reading the
+ * password file) and fills @out->auth. Same error contract as cfg_load(). */
+int cfg_kafka_auth_load(struct cfg_kafka_auth *out, char *errbuf, size_t errlen);
+
+/* Logs the settings of cfg_kafka_auth_load() (the password masked). */
+void cfg_kafka_auth_log(const struct cfg_kafka_auth *cfg);
+
 /*
  * Settings every service has. Services embed this struct first in their own config and load
  * svc_config_table (with their own defaults in svc_config_defaults()) plus their own table.
  */
 struct svc_config {
-    const char *service;             /* fixed by the binary, not from the environment */
-    long http_port;                  /* HTTP_PORT */
-    const char *http_bind;           /* HTTP_BIND, default 127.0.0.1 */
-    long http_threads;               /* HTTP_THREADS */
-    long http_max_body;              /* HTTP_MAX_BODY bytes */
-    const char *log_level;           /* LOG_LEVEL */
-    const char *db_host;             /* DB_HOST */
-    long db_port;                    /* DB_PORT */
-    const char *db_user;             /* DB_USER */
-    const char *db_password;         /* DB_PASSWORD (secret) */
-    const char *db_name;             /* DB_NAME, default per service (commerce_catalog, …) */
-    long db_pool_size;               /* DB_POOL_SIZE */
-    const char *kafka_bootstrap;     /* KAFKA_BOOTSTRAP */
-    const char *kafka_group_id;      /* KAFKA_GROUP_ID, default per service */
-    const char *jwt_public_key_file; /* JWT_PUBLIC_KEY_FILE: PEM public key of auth-service */
-    const char *migrations_dir;      /* MIGRATIONS_DIR, default "<service>/migrations" */
-    long outbox_poll_ms;             /* OUTBOX_POLL_MS */
-    long inbox_retention_s;          /* INBOX_RETENTION_S */
-    long consumer_max_attempts;      /* CONSUMER_MAX_ATTEMPTS before the DLQ */
-    long consumer_backoff_base_ms;   /* CONSUMER_BACKOFF_BASE_MS */
-    long consumer_backoff_max_ms;    /* CONSUMER_BACKOFF_MAX_MS */
-    long kafka_session_timeout_ms;   /* KAFKA_SESSION_TIMEOUT_MS */
-    long shutdown_timeout_ms;        /* SHUTDOWN_TIMEOUT_MS */
-    bool db_auto_create;             /* DB_AUTO_CREATE: create the database at start (dev/test) */
-    bool kafka_create_topics;        /* KAFKA_CREATE_TOPICS: create this service's topics at start
-                                        (dev/test; production creates them with a script) */
+    const char *service;              /* fixed by the binary, not from the environment */
+    long http_port;                   /* HTTP_PORT */
+    const char *http_bind;            /* HTTP_BIND, default 127.0.0.1 */
+    long http_threads;                /* HTTP_THREADS */
+    long http_max_body;               /* HTTP_MAX_BODY bytes */
+    const char *log_level;            /* LOG_LEVEL */
+    const char *db_host;              /* DB_HOST */
+    long db_port;                     /* DB_PORT */
+    const char *db_user;              /* DB_USER */
+    const char *db_password;          /* DB_PASSWORD (secret) */
+    const char *db_name;              /* DB_NAME, default per service (commerce_catalog, …) */
+    long db_pool_size;                /* DB_POOL_SIZE */
+    const char *kafka_bootstrap;      /* KAFKA_BOOTSTRAP */
+    const char *kafka_group_id;       /* KAFKA_GROUP_ID, default per service */
+    const char *jwt_public_key_file;  /* JWT_PUBLIC_KEY_FILE: PEM public key of auth-service */
+    const char *migrations_dir;       /* MIGRATIONS_DIR, default "<service>/migrations" */
+    long outbox_poll_ms;              /* OUTBOX_POLL_MS */
+    long inbox_retention_s;           /* INBOX_RETENTION_S */
+    long consumer_max_attempts;       /* CONSUMER_MAX_ATTEMPTS before the DLQ */
+    long consumer_backoff_base_ms;    /* CONSUMER_BACKOFF_BASE_MS */
+    long consumer_backoff_max_ms;     /* CONSUMER_BACKOFF_MAX_MS */
+    long kafka_session_timeout_ms;    /* KAFKA_SESSION_TIMEOUT_MS */
+    long shutdown_timeout_ms;         /* SHUTDOWN_TIMEOUT_MS */
+    bool db_auto_create;              /* DB_AUTO_CREATE: create the database at start (dev/test) */
+    bool kafka_create_topics;         /* KAFKA_CREATE_TOPICS: create this service's topics at start
+                                         (dev/test; production creates them with a script) */
+    struct cfg_kafka_auth kafka_auth; /* KAFKA_SECURITY_PROTOCOL, KAFKA_SASL_*: its principal */
 };
 
 /* Per-service defaults that differ between services. */
