@@ -295,6 +295,10 @@ KAFKA_USERS="$KAFKA_DIR/users"
 # random); an existing file is kept, and must equal a password given.
 kafka_passwords() {
     local entry name var given
+    if [ -f "$KAFKA_DIR/data/meta.properties" ] && [ ! -d "$KAFKA_USERS" ]; then
+        die "kafka: $KAFKA_DIR was formatted before the broker had SASL users; remove it" \
+            "(its topics are lost) to start the broker afresh"
+    fi
     mkdir -p "$KAFKA_USERS"
     chmod 700 "$KAFKA_USERS"
     for entry in "${KAFKA_PRINCIPALS[@]}"; do
