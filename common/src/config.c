@@ -148,8 +148,8 @@ void cfg_log(const struct cfg_entry *table, size_t n, const void *cfg)
 static const struct cfg_entry kafka_auth_table[] = {
     CFG_ENTRY_STR("KAFKA_SECURITY_PROTOCOL", "PLAINTEXT", false, false, S, security_protocol,
                   "PLAINTEXT, SASL_PLAINTEXT or SASL_SSL"),
-    CFG_ENTRY_STR("KAFKA_SASL_MECHANISM", KAFKA_AUTH_DEFAULT_MECHANISM, false, false, S,
-                  sasl_mechanism, "SCRAM-SHA-512, SCRAM-SHA-256 or PLAIN"),
+    CFG_ENTRY_STR("KAFKA_SASL_MECHANISM", "SCRAM-SHA-512", false, false, S, sasl_mechanism,
+                  "SCRAM-SHA-512, SCRAM-SHA-256 or PLAIN"),
     CFG_ENTRY_STR("KAFKA_SASL_USERNAME", "", false, false, S, sasl_username,
                   "the service's Kafka principal (with SASL)"),
     CFG_ENTRY_STR("KAFKA_SASL_PASSWORD", "", false, true, S, sasl_password,
