@@ -3,8 +3,11 @@ COMMON_SRC := $(wildcard common/src/*.c)
 COMMON_OBJ := $(COMMON_SRC:%.c=$(BUILD)/obj/%.o)
 COMMON_LIB := $(BUILD)/lib/libcommon.a
 
+# rebuilt from scratch: `ar rcs` never drops the member of a source file that was deleted or
+# renamed, and a stale member can win the link
 $(COMMON_LIB): $(COMMON_OBJ)
 	@mkdir -p $(dir $@)
+	rm -f $@
 	$(AR) rcs $@ $^
 
 # common/tests/test_*.c are unit tests, common/tests/it_*.c integration tests;

@@ -11,7 +11,10 @@
 # topics with kafka_create_topics() at start in dev mode.
 #
 # Environment: KAFKA_KIND (mock: nothing to do), KAFKA_LIBS (default .deps/kafka-3.7.2/libs),
-#              TOPIC_PARTITIONS (default 3), TOPIC_REPLICATION (default 1).
+#              TOPIC_PARTITIONS (default 3), TOPIC_REPLICATION (default 1),
+#              KAFKA_SECURITY_PROTOCOL / KAFKA_SASL_MECHANISM / KAFKA_SASL_USERNAME /
+#              KAFKA_SASL_PASSWORD: the login (on a broker with ACLs: the admin, who may create
+#              topics; scripts/infra.sh's env file sets the four).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -54,11 +57,27 @@ log4j.appender.stderr.Target=System.err
 log4j.appender.stderr.layout=org.apache.log4j.PatternLayout
 log4j.appender.stderr.layout.ConversionPattern=%p %m (%c)%n
 L4J
+# the login, as Kafka's tools take it (--command-config)
+: >"$tmp/client.properties"
+case ${KAFKA_SECURITY_PROTOCOL:-PLAINTEXT} in
+SASL_*)
+    case ${KAFKA_SASL_MECHANISM:-SCRAM-SHA-512} in
+    PLAIN) module=org.apache.kafka.common.security.plain.PlainLoginModule ;;
+    *) module=org.apache.kafka.common.security.scram.ScramLoginModule ;;
+    esac
+    (umask 077; cat >"$tmp/client.properties" <<PROPS
+security.protocol=$KAFKA_SECURITY_PROTOCOL
+sasl.mechanism=${KAFKA_SASL_MECHANISM:-SCRAM-SHA-512}
+sasl.jaas.config=$module required username="${KAFKA_SASL_USERNAME:?KAFKA_SASL_USERNAME must be set with SASL}" password="${KAFKA_SASL_PASSWORD:?KAFKA_SASL_PASSWORD must be set with SASL}";
+PROPS
+    )
+    ;;
+esac
 
 while read -r topic; do
     if ! java -Xmx256m -cp "$LIBS/*" -Dlog4j.configuration="file:$tmp/log4j.properties" \
             org.apache.kafka.tools.TopicCommand --bootstrap-server "$KAFKA_BOOTSTRAP" \
-            --create --if-not-exists --topic "$topic" --partitions "$PARTITIONS" \
+            --command-config "$tmp/client.properties" --create --if-not-exists --topic "$topic" --partitions "$PARTITIONS" \
             --replication-factor "$REPLICATION" >"$tmp/out" 2>&1; then
         cat "$tmp/out" >&2
         echo "create-topics: error: failed to create '$topic' on $KAFKA_BOOTSTRAP" >&2

@@ -8,8 +8,11 @@
 #
 # .env holds: MARIADB_ROOT_PASSWORD, DB_PASSWORD_<SERVICE> (one MariaDB account per service),
 # AUTH_SERVICE_TOKEN (user-service → auth-service credential), ADMIN_EMAIL / ADMIN_PASSWORD
-# (the ADMIN account auth-service creates at start), GRAFANA_ADMIN_PASSWORD, and APP_UID /
-# APP_GID (the uid the service containers run as, so they can read .run/jwt-private.pem).
+# (the ADMIN account auth-service creates at start), KAFKA_PASSWORD_<ADMIN|CATALOG|INVENTORY|
+# ORDER|PAYMENT> (the Kafka principals' SCRAM passwords: the broker's admin and one per service;
+# README "Event bus security"), GRAFANA_ADMIN_PASSWORD, and APP_UID / APP_GID (the uid the
+# service containers run as, so they can read .run/jwt-private.pem). An .env from before the
+# Kafka passwords gets them appended (the rest is kept).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -48,7 +51,20 @@ if [ "$app_uid" -eq 0 ]; then
     chown "$app_uid:$app_gid" "$RUN/jwt-private.pem"
 fi
 
+KAFKA_PRINCIPALS="ADMIN CATALOG INVENTORY ORDER PAYMENT"
+kafka_passwords() {
+    local p
+    for p in $KAFKA_PRINCIPALS; do
+        echo "KAFKA_PASSWORD_$p=$(secret)"
+    done
+}
+
 if [ -f "$ENV_FILE" ] && [ "$FORCE" -eq 0 ]; then
+    if ! grep -q '^KAFKA_PASSWORD_ADMIN=' "$ENV_FILE"; then
+        kafka_passwords >>"$ENV_FILE"
+        say ".env kept; Kafka principals' passwords added (KAFKA_PASSWORD_*)"
+        exit 0
+    fi
     say ".env exists; kept (scripts/env.sh --force rewrites it)"
     exit 0
 fi
@@ -65,6 +81,7 @@ trap 'rm -f "$tmp"' EXIT
     echo "AUTH_SERVICE_TOKEN=$(secret)"
     echo "ADMIN_EMAIL=admin@commerce.local"
     echo "ADMIN_PASSWORD=$(secret)"
+    kafka_passwords
     echo "GRAFANA_ADMIN_PASSWORD=$(secret)"
     echo "APP_UID=$app_uid"
     echo "APP_GID=$app_gid"

@@ -11,7 +11,18 @@
 #                             stop the broker and bring it back)
 #
 # DIR/env holds export lines: DB_HOST DB_PORT DB_USER DB_PASSWORD REDIS_HOST REDIS_PORT
-# KAFKA_BOOTSTRAP KAFKA_KIND TEST_STATE_DIR. DIR/logs/ holds each server's log.
+# KAFKA_BOOTSTRAP KAFKA_KIND TEST_STATE_DIR, and with the Apache broker the admin's login:
+# KAFKA_SECURITY_PROTOCOL=SASL_PLAINTEXT KAFKA_SASL_MECHANISM=SCRAM-SHA-512
+# KAFKA_SASL_USERNAME=admin KAFKA_SASL_PASSWORD, and KAFKA_SASL_USERS_DIR (DIR/kafka/users:
+# <principal>.password of admin and of each service). DIR/logs/ holds each server's log.
+#
+# The Apache broker (KRaft) authenticates every client (SASL_PLAINTEXT, SCRAM-SHA-512) and
+# authorises it (StandardAuthorizer, no ACL = denied); User:admin is its only super user (the
+# tooling: topics, ACLs, the tests' own readers and producers). The credentials of admin and of
+# catalog-, inventory-, order- and payment-service are written into the metadata when the
+# storage is formatted (the first start of DIR). The services' ACLs are made by
+# `commercectl kafka acls` (scripts/stack.sh; ts_service_start() in the tests). The controller
+# listener (loopback) uses SASL PLAIN with the admin's password. The mock broker takes anyone.
 #
 # Environment (start):
 #   INFRA_DB_PORT INFRA_REDIS_PORT INFRA_KAFKA_PORT INFRA_KAFKA_CONTROLLER_PORT
@@ -21,6 +32,9 @@
 #   INFRA_KAFKA      apache | mock: force a broker kind (default apache when a JDK and the
 #                    jars of scripts/deps.sh exist, else mock)
 #   KAFKA_LIBS       Kafka jar folder (default .deps/kafka-3.7.2/libs)
+#   INFRA_KAFKA_PASSWORD_ADMIN, _CATALOG, _INVENTORY, _ORDER, _PAYMENT
+#                    the principals' passwords at the first start (default: random); kept in
+#                    DIR/kafka/users/, and a later start with different ones is refused
 #   BUILD_DIR        where bin/mock-kafka is (default build)
 set -euo pipefail
 
@@ -271,17 +285,65 @@ kafka_load_kind() {
     return 0
 }
 
+# The principals: admin (the super user) and one per service that uses Kafka
+# (common/src/kafka_acl.c); "name:SUFFIX" with INFRA_KAFKA_PASSWORD_<SUFFIX> to set a password.
+KAFKA_PRINCIPALS=(admin:ADMIN catalog-service:CATALOG inventory-service:INVENTORY
+                  order-service:ORDER payment-service:PAYMENT)
+KAFKA_USERS="$KAFKA_DIR/users"
+
+# Writes DIR/kafka/users/<name>.password for each principal (INFRA_KAFKA_PASSWORD_<SUFFIX>, else
+# random); an existing file is kept, and must equal a password given.
+kafka_passwords() {
+    local entry name var given
+    if [ -f "$KAFKA_DIR/data/meta.properties" ] && [ ! -d "$KAFKA_USERS" ]; then
+        die "kafka: $KAFKA_DIR was formatted before the broker had SASL users; remove it" \
+            "(its topics are lost) to start the broker afresh"
+    fi
+    mkdir -p "$KAFKA_USERS"
+    chmod 700 "$KAFKA_USERS"
+    for entry in "${KAFKA_PRINCIPALS[@]}"; do
+        name=${entry%%:*}
+        var="INFRA_KAFKA_PASSWORD_${entry#*:}"
+        given=${!var:-}
+        if [ -s "$KAFKA_USERS/$name.password" ]; then
+            [ -z "$given" ] || [ "$given" = "$(cat "$KAFKA_USERS/$name.password")" ] ||
+                die "kafka: $var differs from the password $name was created with" \
+                    "(remove $KAFKA_DIR to start the broker afresh)"
+            continue
+        fi
+        [ -z "$given" ] || [[ $given =~ ^[A-Za-z0-9_.-]+$ ]] ||
+            die "kafka: $var: use letters, digits, '_', '.', '-' only"
+        (umask 077; printf '%s\n' "${given:-$(od -An -N24 -tx1 /dev/urandom | tr -d ' \n')}" \
+            >"$KAFKA_USERS/$name.password")
+    done
+}
+
+kafka_password() { cat "$KAFKA_USERS/$1.password"; }
+
 kafka_write_config() {
+    local admin_pw
     mkdir -p "$KAFKA_DIR/data"
-    cat >"$KAFKA_DIR/server.properties" <<EOF
+    admin_pw=$(kafka_password admin)
+    (umask 077; cat >"$KAFKA_DIR/server.properties" <<EOF
 process.roles=broker,controller
 node.id=1
 controller.quorum.voters=1@127.0.0.1:$KAFKA_CTL_PORT_S
-listeners=PLAINTEXT://127.0.0.1:$KAFKA_PORT_S,CONTROLLER://127.0.0.1:$KAFKA_CTL_PORT_S
-advertised.listeners=PLAINTEXT://127.0.0.1:$KAFKA_PORT_S
+listeners=SASL_PLAINTEXT://127.0.0.1:$KAFKA_PORT_S,CONTROLLER://127.0.0.1:$KAFKA_CTL_PORT_S
+advertised.listeners=SASL_PLAINTEXT://127.0.0.1:$KAFKA_PORT_S
 controller.listener.names=CONTROLLER
-inter.broker.listener.name=PLAINTEXT
-listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
+inter.broker.listener.name=SASL_PLAINTEXT
+listener.security.protocol.map=SASL_PLAINTEXT:SASL_PLAINTEXT,CONTROLLER:SASL_PLAINTEXT
+# clients: SCRAM-SHA-512 (credentials in the metadata, from the storage format)
+sasl.enabled.mechanisms=SCRAM-SHA-512
+sasl.mechanism.inter.broker.protocol=SCRAM-SHA-512
+listener.name.sasl_plaintext.scram-sha-512.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required username="admin" password="$admin_pw";
+# the controller listener cannot use SCRAM (KRaft): PLAIN, the admin only
+sasl.mechanism.controller.protocol=PLAIN
+listener.name.controller.sasl.enabled.mechanisms=PLAIN
+listener.name.controller.plain.sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required username="admin" password="$admin_pw" user_admin="$admin_pw";
+authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer
+super.users=User:admin
+allow.everyone.if.no.acl.found=false
 log.dirs=$KAFKA_DIR/data
 auto.create.topics.enable=false
 num.partitions=3
@@ -296,6 +358,7 @@ group.initial.rebalance.delay.ms=0
 log.segment.bytes=16777216
 log.retention.hours=24
 EOF
+    )
     cat >"$KAFKA_DIR/log4j.properties" <<'EOF'
 log4j.rootLogger=WARN, stdout
 log4j.appender.stdout=org.apache.log4j.ConsoleAppender
@@ -326,9 +389,13 @@ kafka_start() {
         if running kafka; then
             return 0
         fi
+        kafka_passwords
         kafka_write_config
         if [ ! -f "$KAFKA_DIR/data/meta.properties" ]; then
-            local id
+            local id entry scram=()
+            for entry in "${KAFKA_PRINCIPALS[@]}"; do
+                scram+=(--add-scram "SCRAM-SHA-512=[name=${entry%%:*},password=$(kafka_password "${entry%%:*}")]")
+            done
             # a base64url UUID like `kafka-storage random-uuid`, which never starts with '-'
             # (the option parser would take "-…" for an option: 1 run in 64 failed)
             id=-
@@ -337,7 +404,7 @@ kafka_start() {
             done
             java -cp "$KAFKA_LIBS_S/*" -Dlog4j.configuration="file:$KAFKA_DIR/log4j.properties" \
                 kafka.tools.StorageTool format -t "$id" -c "$KAFKA_DIR/server.properties" \
-                >>"$LOGS/kafka-format.log" 2>&1 || {
+                "${scram[@]}" >>"$LOGS/kafka-format.log" 2>&1 || {
                 log_tail "$LOGS/kafka-format.log"
                 die "kafka storage format failed"
             }
@@ -409,6 +476,11 @@ write_env() {
             "$DB_PORT_S"
         printf 'export REDIS_HOST=127.0.0.1 REDIS_PORT=%s\n' "$REDIS_PORT_S"
         printf 'export KAFKA_BOOTSTRAP=%q KAFKA_KIND=%s\n' "$(kafka_bootstrap)" "$KAFKA_KIND_S"
+        if [ "$KAFKA_KIND_S" = apache ]; then
+            printf 'export KAFKA_SECURITY_PROTOCOL=SASL_PLAINTEXT KAFKA_SASL_MECHANISM=SCRAM-SHA-512\n'
+            printf 'export KAFKA_SASL_USERNAME=admin KAFKA_SASL_PASSWORD=%q KAFKA_SASL_USERS_DIR=%q\n' \
+                "$(kafka_password admin)" "$KAFKA_USERS"
+        fi
         printf 'export TEST_STATE_DIR=%q\n' "$STATE_DIR"
     } >"$tmp"
     mv "$tmp" "$STATE_DIR/env"

@@ -16,8 +16,11 @@
 #   ROOT, RUN                    the checkout and its .run/ folder
 #   DB_HOST DB_PORT DB_USER DB_PASSWORD REDIS_HOST REDIS_PORT KAFKA_BOOTSTRAP  (infra env)
 #   AUTH_SERVICE_TOKEN ADMIN_EMAIL ADMIN_PASSWORD   (the .env that scripts/env.sh writes)
-# Variables whose value is empty are not exported: the daemon's default applies (cfg_load()
-# treats empty as unset). The daemons' tunables with defaults (HTTP_THREADS, DB_POOL_SIZE, …)
+#   KAFKA_SECURITY_PROTOCOL KAFKA_SASL_USERS_DIR    (infra env: the broker's login, and the
+#                                folder with <principal>.password; absent for the mock broker)
+# Variables whose value is empty are unset: the daemon's default applies (cfg_load() treats
+# empty as unset). stack_env_export also unsets the Kafka login of the caller (the admin's, from
+# the infra env) so that no daemon inherits it: a service with a principal gets its own. The daemons' tunables with defaults (HTTP_THREADS, DB_POOL_SIZE, …)
 # are not part of the contract; set them in the caller's environment (stack.sh passes it on)
 # or in docker-compose.yml.
 
@@ -27,13 +30,20 @@ STACK_ENV_SERVICES="auth user catalog inventory order payment"
 STACK_ENV_COMMON="HTTP_PORT HTTP_BIND LOG_LEVEL DB_HOST DB_PORT DB_USER DB_PASSWORD DB_NAME \
 KAFKA_BOOTSTRAP KAFKA_GROUP_ID JWT_PUBLIC_KEY_FILE MIGRATIONS_DIR"
 
+# the Kafka login of the services with a principal (common/kafka_acl.h; user and auth use no
+# Kafka)
+STACK_ENV_KAFKA="KAFKA_SECURITY_PROTOCOL KAFKA_SASL_USERNAME KAFKA_SASL_PASSWORD"
+# what no daemon inherits from the caller (stack_env_export)
+STACK_ENV_KAFKA_LOGIN="KAFKA_SECURITY_PROTOCOL KAFKA_SASL_MECHANISM KAFKA_SASL_USERNAME \
+KAFKA_SASL_PASSWORD KAFKA_SASL_PASSWORD_FILE KAFKA_SASL_USERS_DIR"
+
 SERVICE_ENV_auth="$STACK_ENV_COMMON JWT_PRIVATE_KEY_FILE AUTH_SERVICE_TOKEN ADMIN_EMAIL \
 ADMIN_PASSWORD"
 SERVICE_ENV_user="$STACK_ENV_COMMON AUTH_URL AUTH_SERVICE_TOKEN"
-SERVICE_ENV_catalog="$STACK_ENV_COMMON"
-SERVICE_ENV_inventory="$STACK_ENV_COMMON REDIS_HOST REDIS_PORT"
-SERVICE_ENV_order="$STACK_ENV_COMMON ORDER_PAYMENT_DEADLINE_S"
-SERVICE_ENV_payment="$STACK_ENV_COMMON PAYMENT_GATEWAY_TIMEOUT_MS"
+SERVICE_ENV_catalog="$STACK_ENV_COMMON $STACK_ENV_KAFKA"
+SERVICE_ENV_inventory="$STACK_ENV_COMMON $STACK_ENV_KAFKA REDIS_HOST REDIS_PORT"
+SERVICE_ENV_order="$STACK_ENV_COMMON $STACK_ENV_KAFKA ORDER_PAYMENT_DEADLINE_S"
+SERVICE_ENV_payment="$STACK_ENV_COMMON $STACK_ENV_KAFKA PAYMENT_GATEWAY_TIMEOUT_MS"
 
 stack_env_port() {
     local var
@@ -60,6 +70,14 @@ stack_env_value() {
     JWT_PUBLIC_KEY_FILE) echo "$RUN/jwt-public.pem" ;;
     JWT_PRIVATE_KEY_FILE) echo "$RUN/jwt-private.pem" ;;
     AUTH_URL) echo "http://127.0.0.1:$(stack_env_port auth)" ;;
+    # the service's own principal on a broker with SASL (infra.sh keeps the passwords)
+    KAFKA_SECURITY_PROTOCOL) echo "${KAFKA_SECURITY_PROTOCOL:-}" ;;
+    KAFKA_SASL_USERNAME)
+        case ${KAFKA_SECURITY_PROTOCOL:-} in SASL_*) echo "$svc-service" ;; esac ;;
+    KAFKA_SASL_PASSWORD)
+        case ${KAFKA_SECURITY_PROTOCOL:-} in
+        SASL_*) cat "${KAFKA_SASL_USERS_DIR:?no KAFKA_SASL_USERS_DIR}/$svc-service.password" ;;
+        esac ;;
     # from the infra env, the .env secrets or the caller (empty: the daemon's default)
     LOG_LEVEL | DB_HOST | DB_PORT | DB_USER | DB_PASSWORD | KAFKA_BOOTSTRAP | REDIS_HOST | \
         REDIS_PORT | AUTH_SERVICE_TOKEN | ADMIN_EMAIL | ADMIN_PASSWORD | \
@@ -73,13 +91,20 @@ stack_env_value() {
 }
 
 stack_env_export() {
-    local svc=$1 list name value
+    local svc=$1 list name value values=()
     list="SERVICE_ENV_$svc"
     [ -n "${!list:-}" ] || { echo "stack-env: unknown service '$svc'" >&2; return 1; }
     for name in ${!list}; do
         value=$(stack_env_value "$svc" "$name") || return 1
-        if [ -n "$value" ]; then
-            export "$name=$value"
+        values+=("$name=$value")
+    done
+    # shellcheck disable=SC2086
+    unset $STACK_ENV_KAFKA_LOGIN
+    for value in "${values[@]}"; do
+        if [ -n "${value#*=}" ]; then
+            export "$value"
+        else
+            unset "${value%%=*}"
         fi
     done
 }

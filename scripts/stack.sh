@@ -16,6 +16,11 @@
 #   Prometheus PROMETHEUS_PORT=9090
 # Data (databases, Redis AOF, Kafka log) and the ES256 key pair (.run/jwt-*.pem) persist
 # across down/up; `rm -rf .run` starts afresh. Logs: .run/logs/<service>.log.
+# Kafka (with the JDK of scripts/deps.sh) authenticates and authorises every client (README
+# "Event bus security"): the principals' passwords come from .env (KAFKA_PASSWORD_*, `make env`)
+# and are kept in .run/infra/kafka/users/; after the topics, `commercectl kafka acls` gives each
+# service's principal its ACLs, and each service logs in as itself. .run/env holds the admin's
+# login (KAFKA_SECURITY_PROTOCOL, KAFKA_SASL_*), so commercectl works after `. .run/env`.
 # Use it:  . .run/env; curl -H "Authorization: Bearer $(scripts/dev-token ADMIN 1)" $CATALOG_URL/...
 # Every variable of the caller's environment (e.g. LOG_LEVEL) is passed to the services.
 # STACK_BUILD (default build; relative to the checkout, or absolute) is the build folder used;
@@ -52,6 +57,11 @@ die() { printf 'stack: error: %s\n' "$*" >&2; exit 1; }
 
 infra() {
     STATE_DIR="$INFRA_STATE" BUILD_DIR="$ROOT/$BUILD" \
+        INFRA_KAFKA_PASSWORD_ADMIN="${KAFKA_PASSWORD_ADMIN:-}" \
+        INFRA_KAFKA_PASSWORD_CATALOG="${KAFKA_PASSWORD_CATALOG:-}" \
+        INFRA_KAFKA_PASSWORD_INVENTORY="${KAFKA_PASSWORD_INVENTORY:-}" \
+        INFRA_KAFKA_PASSWORD_ORDER="${KAFKA_PASSWORD_ORDER:-}" \
+        INFRA_KAFKA_PASSWORD_PAYMENT="${KAFKA_PASSWORD_PAYMENT:-}" \
         INFRA_DB_PORT="${DB_PORT:-3307}" INFRA_REDIS_PORT="${REDIS_PORT:-6380}" \
         INFRA_KAFKA_PORT="${KAFKA_PORT:-9092}" \
         INFRA_KAFKA_CONTROLLER_PORT="${KAFKA_CONTROLLER_PORT:-9093}" \
@@ -190,6 +200,16 @@ do_up() {
     . "$INFRA_STATE/env"
     export DB_HOST DB_PORT DB_USER DB_PASSWORD REDIS_HOST REDIS_PORT KAFKA_BOOTSTRAP KAFKA_KIND
     bash scripts/create-topics.sh
+    # each service's principal may do what kafka_acl.h says, nothing more (README "Event bus
+    # security"); without SASL (the mock broker) there is nobody to authorise
+    case ${KAFKA_SECURITY_PROTOCOL:-} in
+    SASL_*)
+        [ -x "$BIN/commercectl" ] || die "no $BIN/commercectl to create the Kafka ACLs (build it: make)"
+        "$BIN/commercectl" kafka acls >"$LOGS/kafka-acls.log" 2>&1 ||
+            { tail -n 20 "$LOGS/kafka-acls.log" >&2; die "cannot create the Kafka ACLs"; }
+        say "kafka ACLs of $(grep -c ALLOW "$LOGS/kafka-acls.log") rules (log: .run/logs/kafka-acls.log)"
+        ;;
+    esac
     # each MariaDB-backed service's database (README "Architecture"); the services apply their migrations
     mariadb --no-defaults -h "$DB_HOST" -P "$DB_PORT" -u "$DB_USER" -p"$DB_PASSWORD" -e "
         CREATE DATABASE IF NOT EXISTS commerce_user CHARACTER SET utf8mb4;

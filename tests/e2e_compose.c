@@ -81,6 +81,13 @@ static const char *const allowed_defaults[] = {
     "KAFKA_CREATE_TOPICS",
     "JWT_ISSUER",
     "JWT_AUDIENCE",
+    /* the Kafka login: set (scripts/stack-env.sh) for the services with a principal; user and
+     * auth use no Kafka and keep the defaults (PLAINTEXT, no user) */
+    "KAFKA_SECURITY_PROTOCOL",
+    "KAFKA_SASL_MECHANISM",
+    "KAFKA_SASL_USERNAME",
+    "KAFKA_SASL_PASSWORD",
+    "KAFKA_SASL_PASSWORD_FILE",
     /* auth-service */
     "ACCESS_TOKEN_TTL_S",
     "REFRESH_TOKEN_TTL_S",

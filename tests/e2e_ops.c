@@ -372,8 +372,8 @@ static void test_dlq_replay_brings_a_fixed_poison_message_through_once(void **st
     static const struct kafka_type types[] = {{POISON_TYPE, 1, 1}, {NULL, 0, 0}};
     static char out[OUT_MAX];
     struct poison_app app = {0};
-    struct kafka_producer_opts popts = {.bootstrap = ts_env("KAFKA_BOOTSTRAP"),
-                                        .client_id = "e2e-ops"};
+    struct kafka_producer_opts popts = {
+        .bootstrap = ts_env("KAFKA_BOOTSTRAP"), .client_id = "e2e-ops", .auth = ts_kafka_auth()};
     struct kafka_producer *producer;
     struct kafka_consumer *consumer;
     char topic[96], dlq[128], group[64], sentinel[UTIL_UUID_LEN], err[512], from[160];
@@ -397,6 +397,7 @@ static void test_dlq_replay_brings_a_fixed_poison_message_through_once(void **st
     ts_unique("e2e-ops-consumer", group, sizeof(group));
     {
         struct kafka_consumer_opts copts = {.bootstrap = ts_env("KAFKA_BOOTSTRAP"),
+                                            .auth = ts_kafka_auth(),
                                             .group_id = group,
                                             .service = "e2e-ops",
                                             .topics = topics,

@@ -111,6 +111,7 @@ static void produce_poison(const char *topic, int *ret_n, size_t *ret_len)
         RD_KAFKA_CONF_OK);
     assert_int_equal(rd_kafka_conf_set(conf, "message.max.bytes", "1048576", err, sizeof(err)),
                      RD_KAFKA_CONF_OK);
+    ts_kafka_conf_auth(conf); /* the harness's admin: the poison comes from outside the services */
     rd_kafka_conf_set_dr_msg_cb(conf, dr_cb);
     rd_kafka_conf_set_opaque(conf, &failed);
     rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof(err));

@@ -606,6 +606,7 @@ static struct kafka_consumer *consumer_start(const char *topic, int max_version,
         .dlq_producer = dlq,
         .check = contracts_check_event,
         .check_arg = contracts,
+        .auth = ts_kafka_auth(),
     };
     struct kafka_consumer *c;
 
@@ -656,7 +657,8 @@ static void test_v1_only_consumer_dead_letters_v2(void **state)
     struct kafka_consumer *c;
     struct ts_record *recs = NULL;
     struct kafka_producer_opts popts = {.bootstrap = ts_env("KAFKA_BOOTSTRAP"),
-                                        .client_id = "e2e-versions"};
+                                        .client_id = "e2e-versions",
+                                        .auth = ts_kafka_auth()};
     char topic[128], err[512], o1[UTIL_UUID_LEN], o2[UTIL_UUID_LEN], o3[UTIL_UUID_LEN];
     char id1[64], id2[64], id3[64];
     size_t n;

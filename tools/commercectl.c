@@ -24,10 +24,19 @@
  *       yet replayed re-published to its original topic (dlq_* headers dropped, replayed_from
  *       added), progress committed as group G's offsets (default commercectl-dlq-replay) after
  *       the broker acknowledged. Exit 0 ok, 1 missing topic / record or a failure.
+ *   commercectl kafka acls [--service NAME] [--group G] [--create-topics] [--dry-run]
+ *       the ACLs of each service's Kafka principal (common/kafka_acl.h; default: every
+ *       service, its group its name; --group needs one --service), for the topics of the topic
+ *       map (TOPIC_* honoured), created on the broker as the logged-in user (the super user);
+ *       --create-topics first creates the topics each one uses; --dry-run only prints them.
+ *       One line each: "User:order-service ALLOW WRITE topic order-events".
+ *       Exit 0 ok, 1 the broker refused, 2 usage.
  *   commercectl outbox status
  *       outbox backlog and oldest-row age of catalog, order and payment (MariaDB), and the
  *       inventory Redis stream's length and pending entries when REDIS_HOST is set.
  *       Exit 0 every store answered, 1 one was missing or unreachable.
+ * Kafka: KAFKA_BOOTSTRAP, and KAFKA_SECURITY_PROTOCOL / KAFKA_SASL_* like the services
+ * (config.h); on a broker with ACLs only the admin (the super user) may run these commands.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -58,6 +67,7 @@
 #define CTL_TRACE_TIMEOUT_MS 30000
 #define CTL_KAFKA_TIMEOUT_MS 10000
 #define CTL_DLQ_GROUP "commercectl-dlq-replay"
+#define CTL_TOPIC_PARTITIONS 3 /* scripts/create-topics.sh's default */
 
 static void usage(void)
 {
@@ -68,9 +78,13 @@ static void usage(void)
             "       commercectl dlq list TOPIC\n"
             "       commercectl dlq show TOPIC PARTITION:OFFSET\n"
             "       commercectl dlq replay TOPIC [--group G]\n"
+            "       commercectl kafka acls [--service NAME] [--group G] [--create-topics]\n"
+            "                                  [--dry-run]\n"
             "       commercectl outbox status\n"
             "  DIR defaults to ./contracts; VERSION is 1 or v1; FILE - reads stdin\n"
-            "  environment: KAFKA_BOOTSTRAP, TOPIC_<TYPE>; DB_HOST DB_PORT DB_USER DB_PASSWORD\n"
+            "  environment: KAFKA_BOOTSTRAP, KAFKA_SECURITY_PROTOCOL, KAFKA_SASL_MECHANISM,\n"
+            "  KAFKA_SASL_USERNAME, KAFKA_SASL_PASSWORD[_FILE], TOPIC_<TYPE>; DB_HOST DB_PORT "
+            "DB_USER DB_PASSWORD\n"
             "  CATALOG_DB_NAME ORDER_DB_NAME PAYMENT_DB_NAME; REDIS_HOST REDIS_PORT\n"
             "  INVENTORY_OUTBOX_STREAM INVENTORY_RELAY_GROUP\n"
             "exit: 0 ok, 1 problems found / not found, 2 usage\n");
@@ -204,6 +218,7 @@ struct ctl_config {
     long redis_port;
     const char *inv_stream;
     const char *inv_relay_group;
+    struct cfg_kafka_auth kafka; /* KAFKA_SECURITY_PROTOCOL, KAFKA_SASL_* */
 };
 
 #define S struct ctl_config
@@ -236,7 +251,8 @@ static int ctl_config_load(struct ctl_config *cfg)
 
     if (cfg_load(ctl_config_table, sizeof(ctl_config_table) / sizeof(ctl_config_table[0]), cfg, err,
                  sizeof(err)) < 0 ||
-        event_topics_load(err, sizeof(err)) < 0) {
+        event_topics_load(err, sizeof(err)) < 0 ||
+        cfg_kafka_auth_load(&cfg->kafka, err, sizeof(err)) < 0) {
         fprintf(stderr, "commercectl: %s\n", err);
         return -EINVAL;
     }
@@ -435,7 +451,8 @@ static int trace_scan(struct trace *t, const struct ctl_config *cfg, const char 
 
     while (topics[ntopics])
         ntopics++;
-    r = ops_reader_new(cfg->kafka_bootstrap, NULL, topics, CTL_KAFKA_TIMEOUT_MS, err, sizeof(err));
+    r = ops_reader_new(cfg->kafka_bootstrap, &cfg->kafka.auth, NULL, topics, CTL_KAFKA_TIMEOUT_MS,
+                       err, sizeof(err));
     if (!r) {
         fprintf(stderr, "commercectl: %s\n", err);
         return -EIO;
@@ -615,7 +632,8 @@ static struct ops_reader *dlq_open(const struct ctl_config *cfg, const char *top
     char err[512];
 
     dlq_topic_name(topic, dlq, dlqlen);
-    r = ops_reader_new(cfg->kafka_bootstrap, group, topics, CTL_KAFKA_TIMEOUT_MS, err, sizeof(err));
+    r = ops_reader_new(cfg->kafka_bootstrap, &cfg->kafka.auth, group, topics, CTL_KAFKA_TIMEOUT_MS,
+                       err, sizeof(err));
     if (!r) {
         fprintf(stderr, "commercectl: %s\n", err);
         return NULL;
@@ -769,7 +787,8 @@ static int cmd_dlq_replay(const struct ctl_config *cfg, const char *topic, const
 {
     struct kafka_producer_opts popts = {.bootstrap = cfg->kafka_bootstrap,
                                         .client_id = "commercectl",
-                                        .message_timeout_ms = CTL_KAFKA_TIMEOUT_MS};
+                                        .message_timeout_ms = CTL_KAFKA_TIMEOUT_MS,
+                                        .auth = &cfg->kafka.auth};
     struct kafka_producer *producer = NULL;
     struct ops_reader *r;
     struct ops_record rec;
@@ -813,6 +832,85 @@ out:
     ops_reader_free(r);
     kafka_producer_free(producer);
     return rc;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* kafka acls                                                                                  */
+
+#define CTL_MAX_ACLS 64
+
+/* Creates (or with @dry_run only prints) the ACLs of @service with @group (NULL: its name),
+ * after its topics when @create_topics. 0 or -EIO (reported). */
+static int kafka_acls_one(const struct ctl_config *cfg, const char *service, const char *group,
+                          bool create_topics, bool dry_run)
+{
+    struct kafka_acl acls[CTL_MAX_ACLS];
+    char topics[CTL_MAX_ACLS][KAFKA_ACL_NAME_MAX], principal[300], err[512];
+    const char *names[CTL_MAX_ACLS + 1];
+    int n = kafka_acl_list(service, group, acls, CTL_MAX_ACLS), ntopics;
+
+    if (n < 0) {
+        fprintf(stderr, "commercectl: %s: %s\n", service,
+                n == -ENOENT ? "no such service with a Kafka principal" : "too many ACLs");
+        return -EIO;
+    }
+    snprintf(principal, sizeof(principal), "User:%s", service);
+    if (create_topics) {
+        ntopics = kafka_acl_topics(service, topics, CTL_MAX_ACLS);
+        for (int i = 0; i < ntopics; i++)
+            names[i] = topics[i];
+        names[ntopics > 0 ? ntopics : 0] = NULL;
+        if (!dry_run && kafka_create_topics(cfg->kafka_bootstrap, &cfg->kafka.auth, names,
+                                            CTL_TOPIC_PARTITIONS, err, sizeof(err)) < 0) {
+            fprintf(stderr, "commercectl: %s: %s\n", service, err);
+            return -EIO;
+        }
+    }
+    for (int i = 0; i < n; i++)
+        printf("%s ALLOW %s %s %s\n", principal, kafka_acl_op_name(acls[i].op),
+               kafka_acl_resource_name(acls[i].resource), acls[i].name);
+    if (!dry_run && kafka_acls_create(cfg->kafka_bootstrap, &cfg->kafka.auth, principal, acls,
+                                      (size_t)n, err, sizeof(err)) < 0) {
+        fprintf(stderr, "commercectl: %s\n", err);
+        return -EIO;
+    }
+    return 0;
+}
+
+/* commercectl kafka acls [--service NAME]... [--group G] [--create-topics] [--dry-run] */
+static int main_kafka(int argc, char **argv)
+{
+    const char *services[8], *group = NULL;
+    size_t nservices = 0;
+    bool create_topics = false, dry_run = false;
+    struct ctl_config cfg;
+    int rc = 0;
+
+    for (int i = 3; i < argc; i++) {
+        if (strcmp(argv[i], "--service") == 0 && i + 1 < argc && nservices < 8) {
+            services[nservices++] = argv[++i];
+        } else if (strcmp(argv[i], "--group") == 0 && i + 1 < argc) {
+            group = argv[++i];
+        } else if (strcmp(argv[i], "--create-topics") == 0) {
+            create_topics = true;
+        } else if (strcmp(argv[i], "--dry-run") == 0) {
+            dry_run = true;
+        } else {
+            usage();
+            return 2;
+        }
+    }
+    if (strcmp(argv[2], "acls") != 0 || (group && (nservices != 1 || !*group))) {
+        usage();
+        return 2;
+    }
+    if (ctl_config_load(&cfg) < 0)
+        return 2;
+    for (size_t i = 0; nservices == 0 && KAFKA_ACL_SERVICES[i]; i++)
+        rc |= kafka_acls_one(&cfg, KAFKA_ACL_SERVICES[i], NULL, create_topics, dry_run);
+    for (size_t i = 0; i < nservices; i++)
+        rc |= kafka_acls_one(&cfg, services[i], group, create_topics, dry_run);
+    return rc ? 1 : 0;
 }
 
 /* ------------------------------------------------------------------------------------------ */
@@ -1006,6 +1104,8 @@ int main(int argc, char **argv)
     log_init("commercectl", LOG_WARN);
     if (argc >= 3 && strcmp(argv[1], "contracts") == 0)
         return main_contracts(argc, argv);
+    if (argc >= 3 && strcmp(argv[1], "kafka") == 0)
+        return main_kafka(argc, argv);
     if (argc >= 2 && (strcmp(argv[1], "trace") == 0 || strcmp(argv[1], "dlq") == 0 ||
                       strcmp(argv[1], "outbox") == 0))
         return main_ops(argc, argv);

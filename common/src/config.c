@@ -6,11 +6,13 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #include "common/event.h"
 #include "common/jwt.h"
@@ -143,6 +145,122 @@ void cfg_log(const struct cfg_entry *table, size_t n, const void *cfg)
     }
 }
 
+#define S struct cfg_kafka_auth
+static const struct cfg_entry kafka_auth_table[] = {
+    CFG_ENTRY_STR("KAFKA_SECURITY_PROTOCOL", "PLAINTEXT", false, false, S, security_protocol,
+                  "PLAINTEXT, SASL_PLAINTEXT or SASL_SSL"),
+    CFG_ENTRY_STR("KAFKA_SASL_MECHANISM", "SCRAM-SHA-512", false, false, S, sasl_mechanism,
+                  "SCRAM-SHA-512, SCRAM-SHA-256 or PLAIN"),
+    CFG_ENTRY_STR("KAFKA_SASL_USERNAME", "", false, false, S, sasl_username,
+                  "the service's Kafka principal (with SASL)"),
+    CFG_ENTRY_STR("KAFKA_SASL_PASSWORD", "", false, true, S, sasl_password,
+                  "its password (or KAFKA_SASL_PASSWORD_FILE)"),
+    CFG_ENTRY_STR("KAFKA_SASL_PASSWORD_FILE", "", false, false, S, sasl_password_file,
+                  "a file whose first line is the password"),
+};
+#undef S
+
+#define KAFKA_AUTH_NENTRIES (sizeof(kafka_auth_table) / sizeof(kafka_auth_table[0]))
+
+static bool in_words(const char *s, const char *const *words)
+{
+    for (size_t i = 0; words[i]; i++) {
+        if (strcasecmp(s, words[i]) == 0)
+            return true;
+    }
+    return false;
+}
+
+/* The first line of @path into @out (of @outlen); 0 or -errno / -EINVAL (empty, too long). */
+static int read_secret_file(const char *path, char *out, size_t outlen)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    ssize_t got;
+    size_t len;
+
+    if (fd < 0)
+        return -errno;
+    got = read(fd, out, outlen - 1);
+    close(fd);
+    if (got < 0)
+        return -EIO;
+    out[got] = '\0';
+    len = strcspn(out, "\r\n");
+    if (len == 0 || len == outlen - 1) /* nothing, or maybe cut: refuse either */
+        return -EINVAL;
+    out[len] = '\0';
+    return 0;
+}
+
+int cfg_kafka_auth_load(struct cfg_kafka_auth *out, char *errbuf, size_t errlen)
+{
+    static const char *const protocols[] = {"PLAINTEXT", "SASL_PLAINTEXT", "SASL_SSL", NULL};
+    static const char *const mechanisms[] = {"SCRAM-SHA-512", "SCRAM-SHA-256", "PLAIN", NULL};
+    int rc;
+
+    memset(out, 0, sizeof(*out));
+    rc = cfg_load(kafka_auth_table, KAFKA_AUTH_NENTRIES, out, errbuf, errlen);
+    if (!in_words(out->security_protocol, protocols)) {
+        err_append(errbuf, errlen,
+                   "KAFKA_SECURITY_PROTOCOL: '%s' is not one of PLAINTEXT, SASL_PLAINTEXT, "
+                   "SASL_SSL",
+                   out->security_protocol);
+        return -EINVAL;
+    }
+    out->auth.security_protocol = out->security_protocol;
+    if (strncasecmp(out->security_protocol, "SASL_", 5) != 0) {
+        /* credentials without SASL are a mistake: the service would connect unauthenticated */
+        if (out->sasl_username || out->sasl_password || out->sasl_password_file) {
+            err_append(errbuf, errlen,
+                       "KAFKA_SASL_USERNAME/PASSWORD: set, but KAFKA_SECURITY_PROTOCOL is %s "
+                       "(set SASL_PLAINTEXT or SASL_SSL)",
+                       out->security_protocol);
+            rc = -EINVAL;
+        }
+        return rc;
+    }
+    if (!in_words(out->sasl_mechanism, mechanisms)) {
+        err_append(errbuf, errlen,
+                   "KAFKA_SASL_MECHANISM: '%s' is not one of SCRAM-SHA-512, SCRAM-SHA-256, PLAIN",
+                   out->sasl_mechanism);
+        rc = -EINVAL;
+    }
+    if (!out->sasl_username) {
+        err_append(errbuf, errlen, "KAFKA_SASL_USERNAME: required with %s", out->security_protocol);
+        rc = -EINVAL;
+    }
+    if (out->sasl_password && out->sasl_password_file) {
+        err_append(errbuf, errlen, "KAFKA_SASL_PASSWORD and KAFKA_SASL_PASSWORD_FILE: set one");
+        rc = -EINVAL;
+    } else if (out->sasl_password_file) {
+        int r = read_secret_file(out->sasl_password_file, out->password_from_file,
+                                 sizeof(out->password_from_file));
+        if (r < 0) {
+            err_append(errbuf, errlen,
+                       "KAFKA_SASL_PASSWORD_FILE: cannot read a password from '%s': %s",
+                       out->sasl_password_file,
+                       r == -EINVAL ? "empty first line or too long" : strerror(-r));
+            rc = -EINVAL;
+        }
+        out->auth.sasl_password = out->password_from_file;
+    } else if (!out->sasl_password) {
+        err_append(errbuf, errlen,
+                   "KAFKA_SASL_PASSWORD: required with %s (or KAFKA_SASL_PASSWORD_FILE)",
+                   out->security_protocol);
+        rc = -EINVAL;
+    } else {
+        out->auth.sasl_password = out->sasl_password;
+    }
+    out->auth.sasl_mechanism = out->sasl_mechanism;
+    out->auth.sasl_username = out->sasl_username;
+    return rc;
+}
+
+void cfg_kafka_auth_log(const struct cfg_kafka_auth *cfg)
+{
+    cfg_log(kafka_auth_table, KAFKA_AUTH_NENTRIES, cfg);
+}
+
 #define S struct svc_config
 /* Defaults marked NULL here are filled per service from struct svc_defaults. */
 static const struct cfg_entry svc_table_template[] = {
@@ -239,6 +357,13 @@ int svc_config_load(struct svc_config *cfg, const struct svc_defaults *defs, cha
         rc = -EINVAL;
     }
     {
+        char kafka_err[512] = "";
+        if (cfg_kafka_auth_load(&cfg->kafka_auth, kafka_err, sizeof(kafka_err)) < 0) {
+            err_append(errbuf, errlen, "%s", kafka_err);
+            rc = -EINVAL;
+        }
+    }
+    {
         char topic_err[256] = "";
         if (event_topics_load(topic_err, sizeof(topic_err)) < 0) {
             err_append(errbuf, errlen, "%s", topic_err);
@@ -269,4 +394,5 @@ void svc_config_log(const struct svc_config *cfg)
 
     svc_table(&defs, table);
     cfg_log(table, SVC_NENTRIES, cfg);
+    cfg_kafka_auth_log(&cfg->kafka_auth);
 }

@@ -1,6 +1,7 @@
 /*
- * kafka_admin.c - topic administration (kafka_admin.h): CreateTopics through a short-lived
- * client, then waiting until every topic has partitions in the metadata.
+ * kafka_admin.c - topic and ACL administration (kafka_admin.h): CreateTopics through a
+ * short-lived client, then waiting until every topic has partitions in the metadata; CreateAcls
+ * the same way.
  */
 #include <errno.h>
 #include <stdbool.h>
@@ -68,10 +69,31 @@ static bool kafka__has_broker(const struct rd_kafka_metadata *md, int32_t id)
     return false;
 }
 
-int kafka_create_topics(const char *bootstrap, const char *const *topics, int partitions,
-                        char *errbuf, size_t errlen)
+/* A short-lived admin client of @bootstrap logging in with @auth; NULL with the reason. */
+static rd_kafka_t *kafka__admin_new(const char *bootstrap, const struct kafka_auth *auth,
+                                    char *errbuf, size_t errlen)
 {
-    rd_kafka_conf_t *conf = NULL;
+    rd_kafka_conf_t *conf = kafka__conf_new();
+    rd_kafka_t *rk;
+
+    if (!conf) {
+        snprintf(errbuf, errlen, "out of memory");
+        return NULL;
+    }
+    if (rd_kafka_conf_set(conf, "bootstrap.servers", bootstrap, errbuf, errlen) ||
+        kafka_auth_apply(conf, auth, errbuf, errlen) < 0) {
+        rd_kafka_conf_destroy(conf);
+        return NULL;
+    }
+    rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errbuf, errlen);
+    if (!rk)
+        rd_kafka_conf_destroy(conf);
+    return rk; /* conf now owned by rk */
+}
+
+int kafka_create_topics(const char *bootstrap, const struct kafka_auth *auth,
+                        const char *const *topics, int partitions, char *errbuf, size_t errlen)
+{
     rd_kafka_t *rk = NULL;
     rd_kafka_NewTopic_t **newts = NULL;
     rd_kafka_AdminOptions_t *options = NULL;
@@ -93,13 +115,9 @@ int kafka_create_topics(const char *bootstrap, const char *const *topics, int pa
         n++;
     if (n == 0)
         return 0;
-    conf = kafka__conf_new();
-    if (!conf || rd_kafka_conf_set(conf, "bootstrap.servers", bootstrap, errbuf, errlen))
-        goto out;
-    rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errbuf, errlen);
+    rk = kafka__admin_new(bootstrap, auth, errbuf, errlen);
     if (!rk)
         goto out;
-    conf = NULL; /* now owned by rk */
 
     err = rd_kafka_metadata(rk, 0, NULL, &md, 10000);
     if (err) {
@@ -174,8 +192,110 @@ out:
         if (newts[i])
             rd_kafka_NewTopic_destroy(newts[i]);
     free(newts);
-    if (conf)
-        rd_kafka_conf_destroy(conf);
+    if (rk)
+        rd_kafka_destroy(rk);
+    return r;
+}
+
+static rd_kafka_ResourceType_t kafka__acl_restype(enum kafka_acl_resource res)
+{
+    switch (res) {
+    case KAFKA_ACL_TOPIC:
+        return RD_KAFKA_RESOURCE_TOPIC;
+    case KAFKA_ACL_GROUP:
+        return RD_KAFKA_RESOURCE_GROUP;
+    case KAFKA_ACL_CLUSTER:
+        return RD_KAFKA_RESOURCE_BROKER; /* librdkafka's name for Kafka's cluster resource */
+    }
+    return RD_KAFKA_RESOURCE_UNKNOWN;
+}
+
+static rd_kafka_AclOperation_t kafka__acl_op(enum kafka_acl_op op)
+{
+    switch (op) {
+    case KAFKA_ACL_READ:
+        return RD_KAFKA_ACL_OPERATION_READ;
+    case KAFKA_ACL_WRITE:
+        return RD_KAFKA_ACL_OPERATION_WRITE;
+    case KAFKA_ACL_DESCRIBE:
+        return RD_KAFKA_ACL_OPERATION_DESCRIBE;
+    case KAFKA_ACL_IDEMPOTENT_WRITE:
+        return RD_KAFKA_ACL_OPERATION_IDEMPOTENT_WRITE;
+    }
+    return RD_KAFKA_ACL_OPERATION_UNKNOWN;
+}
+
+int kafka_acls_create(const char *bootstrap, const struct kafka_auth *auth, const char *principal,
+                      const struct kafka_acl *acls, size_t n, char *errbuf, size_t errlen)
+{
+    rd_kafka_t *rk = NULL;
+    rd_kafka_AclBinding_t **bindings = NULL;
+    rd_kafka_AdminOptions_t *options = NULL;
+    rd_kafka_queue_t *queue = NULL;
+    rd_kafka_event_t *rkev = NULL;
+    const rd_kafka_acl_result_t **results;
+    size_t i, cnt;
+    int r = -EIO;
+
+    if (!bootstrap || !principal) {
+        snprintf(errbuf, errlen, "kafka bootstrap and principal are required");
+        return -EIO;
+    }
+    if (n == 0)
+        return 0;
+    rk = kafka__admin_new(bootstrap, auth, errbuf, errlen);
+    bindings = calloc(n, sizeof(*bindings));
+    if (!rk || !bindings) {
+        if (rk)
+            snprintf(errbuf, errlen, "out of memory");
+        goto out;
+    }
+    for (i = 0; i < n; i++) {
+        bindings[i] = rd_kafka_AclBinding_new(kafka__acl_restype(acls[i].resource), acls[i].name,
+                                              RD_KAFKA_RESOURCE_PATTERN_LITERAL, principal, "*",
+                                              kafka__acl_op(acls[i].op),
+                                              RD_KAFKA_ACL_PERMISSION_TYPE_ALLOW, errbuf, errlen);
+        if (!bindings[i])
+            goto out;
+    }
+    options = rd_kafka_AdminOptions_new(rk, RD_KAFKA_ADMIN_OP_CREATEACLS);
+    if (!options ||
+        rd_kafka_AdminOptions_set_request_timeout(options, KAFKA_ADMIN_TIMEOUT_MS, errbuf, errlen))
+        goto out;
+    queue = rd_kafka_queue_new(rk);
+    rd_kafka_CreateAcls(rk, bindings, n, options, queue);
+    rkev = rd_kafka_queue_poll(queue, KAFKA_ADMIN_TIMEOUT_MS + 5000);
+    if (!rkev) {
+        snprintf(errbuf, errlen, "create acls: timed out");
+        goto out;
+    }
+    if (rd_kafka_event_error(rkev)) {
+        snprintf(errbuf, errlen, "create acls: %s", rd_kafka_event_error_string(rkev));
+        goto out;
+    }
+    results = rd_kafka_CreateAcls_result_acls(rd_kafka_event_CreateAcls_result(rkev), &cnt);
+    for (i = 0; i < cnt; i++) {
+        const rd_kafka_error_t *error = rd_kafka_acl_result_error(results[i]);
+
+        if (error && rd_kafka_error_code(error)) {
+            snprintf(errbuf, errlen, "create acl %s %s '%s' for %s: %s",
+                     kafka_acl_op_name(acls[i].op), kafka_acl_resource_name(acls[i].resource),
+                     acls[i].name, principal, rd_kafka_error_string(error));
+            goto out;
+        }
+    }
+    r = 0;
+out:
+    if (rkev)
+        rd_kafka_event_destroy(rkev);
+    if (queue)
+        rd_kafka_queue_destroy(queue);
+    if (options)
+        rd_kafka_AdminOptions_destroy(options);
+    for (i = 0; bindings && i < n; i++)
+        if (bindings[i])
+            rd_kafka_AclBinding_destroy(bindings[i]);
+    free(bindings);
     if (rk)
         rd_kafka_destroy(rk);
     return r;

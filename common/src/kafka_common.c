@@ -1,14 +1,17 @@
 /*
  * kafka_common.c - what the producer, the consumer and the admin share (kafka_internal.h): the
  * conf every rd_kafka_t starts from, with librdkafka's log and error callbacks going to our
- * logger, the errno mapping and signal blocking for the threads started here.
+ * logger, the client authentication (kafka_auth.h), the errno mapping and signal blocking for the
+ * threads started here.
  */
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
+#include <strings.h>
 
 #include <librdkafka/rdkafka.h>
 
+#include "common/kafka_auth.h"
 #include "common/log.h"
 #include "kafka_internal.h"
 
@@ -96,4 +99,30 @@ void kafka__block_signals(void)
 
     sigfillset(&all);
     pthread_sigmask(SIG_BLOCK, &all, NULL);
+}
+
+bool kafka_auth_sasl(const struct kafka_auth *auth)
+{
+    return auth && auth->security_protocol && strncasecmp(auth->security_protocol, "SASL_", 5) == 0;
+}
+
+int kafka_auth_apply(rd_kafka_conf_t *conf, const struct kafka_auth *auth, char *errbuf,
+                     size_t errlen)
+{
+    if (!auth || !auth->security_protocol)
+        return 0;
+    {
+        /* clang-format off */
+        const char *const kv[] = {
+            "security.protocol", auth->security_protocol,
+            "sasl.mechanisms", kafka_auth_sasl(auth) ? (auth->sasl_mechanism
+                                   ? auth->sasl_mechanism : KAFKA_AUTH_DEFAULT_MECHANISM) : NULL,
+            "sasl.username", kafka_auth_sasl(auth) ? auth->sasl_username : NULL,
+            "sasl.password", kafka_auth_sasl(auth) ? auth->sasl_password : NULL,
+            NULL,
+        };
+        /* clang-format on */
+
+        return kafka__conf_set(conf, kv, errbuf, errlen);
+    }
 }

@@ -870,7 +870,8 @@ struct kafka_consumer *kafka_consumer_start(const struct kafka_consumer_opts *op
         };
         /* clang-format on */
 
-        if (kafka__conf_set(conf, kv, errbuf, errlen) < 0)
+        if (kafka__conf_set(conf, kv, errbuf, errlen) < 0 ||
+            kafka_auth_apply(conf, opts->auth, errbuf, errlen) < 0)
             goto bad;
     }
     rd_kafka_conf_set_rebalance_cb(conf, kafka__rebalance_cb);

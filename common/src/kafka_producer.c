@@ -104,7 +104,8 @@ struct kafka_producer *kafka_producer_new(const struct kafka_producer_opts *opts
         };
         /* clang-format on */
 
-        if (kafka__conf_set(conf, kv, errbuf, errlen) < 0)
+        if (kafka__conf_set(conf, kv, errbuf, errlen) < 0 ||
+            kafka_auth_apply(conf, opts->auth, errbuf, errlen) < 0)
             goto bad;
     }
     rd_kafka_conf_set_dr_msg_cb(conf, kafka__dr_cb);

@@ -135,9 +135,9 @@ out:
     return rc;
 }
 
-struct ops_reader *ops_reader_new(const char *bootstrap, const char *group,
-                                  const char *const *topics, int timeout_ms, char *errbuf,
-                                  size_t errlen)
+struct ops_reader *ops_reader_new(const char *bootstrap, const struct kafka_auth *auth,
+                                  const char *group, const char *const *topics, int timeout_ms,
+                                  char *errbuf, size_t errlen)
 {
     struct ops_reader *r = NULL;
     rd_kafka_conf_t *conf = NULL;
@@ -179,6 +179,8 @@ struct ops_reader *ops_reader_new(const char *bootstrap, const char *group,
             if (rd_kafka_conf_set(conf, kv[i], kv[i + 1], errbuf, errlen) != RD_KAFKA_CONF_OK)
                 goto bad;
         }
+        if (kafka_auth_apply(conf, auth, errbuf, errlen) < 0)
+            goto bad;
     }
     r->rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errbuf, errlen);
     if (!r->rk)

@@ -10,6 +10,7 @@
 #include "common/event.h"
 #include "common/event_types.h"
 #include "common/inbox.h"
+#include "common/kafka_acl.h"
 #include "common/log.h"
 #include "common/outbox.h"
 
@@ -93,7 +94,11 @@ struct db_pool *svc_db_open(const struct svc_config *cfg, unsigned tables)
 struct kafka_producer *svc_producer_new(const struct svc_config *cfg)
 {
     struct kafka_producer_opts opts = {
-        .bootstrap = cfg->kafka_bootstrap, .client_id = cfg->service, .message_timeout_ms = 10000};
+        .bootstrap = cfg->kafka_bootstrap,
+        .client_id = cfg->service,
+        .message_timeout_ms = 10000,
+        .auth = &cfg->kafka_auth.auth,
+    };
     char err[512];
     struct kafka_producer *p = kafka_producer_new(&opts, err, sizeof(err));
 
@@ -144,8 +149,8 @@ void svc_topics_create(const struct svc_config *cfg, const struct kafka_type *co
         topic_add(topics, &n, 2 * SVC_MAX_TOPICS, dlq[i]);
     }
     topics[n] = NULL;
-    if (kafka_create_topics(cfg->kafka_bootstrap, topics, SVC_TOPIC_PARTITIONS, err, sizeof(err)) <
-        0)
+    if (kafka_create_topics(cfg->kafka_bootstrap, &cfg->kafka_auth.auth, topics,
+                            SVC_TOPIC_PARTITIONS, err, sizeof(err)) < 0)
         log_warnx("cannot create topics (relays and consumers retry until they exist): %s", err);
 }
 
@@ -166,6 +171,39 @@ enum kafka_result svc_db_result(int rc)
     if (rc == -EIO)
         return KAFKA_UNAVAILABLE;
     return db_transient(rc) ? KAFKA_RETRY : KAFKA_FAIL;
+}
+
+/* Whether @types (terminated by {NULL}) is the list kafka_acl.h grants @service READ on: a
+ * handler added without it would fail on the broker with an authorisation error, so say so
+ * now. -EINVAL (logged) when they differ; 0 when equal or @service has no principal. */
+static int svc_acl_check(const char *service, const struct kafka_type *types)
+{
+    const enum event_type *granted = kafka_acl_consumed(service);
+    size_t ngranted = 0, ntypes = 0;
+
+    if (!granted)
+        return 0;
+    while (granted[ngranted] != EVENT_NONE)
+        ngranted++;
+    for (; types && types[ntypes].type; ntypes++) {
+        size_t i = 0;
+
+        while (i < ngranted && strcmp(event_type_name(granted[i]), types[ntypes].type) != 0)
+            i++;
+        if (i == ngranted) {
+            log_errorx("%s handles '%s' but common/src/kafka_acl.c does not let it read that "
+                       "type: add it to the service's consumed list there",
+                       service, types[ntypes].type);
+            return -EINVAL;
+        }
+    }
+    if (ntypes != ngranted) {
+        log_errorx("common/src/kafka_acl.c lets %s read %zu types but it handles %zu: make its "
+                   "consumed list there the handler table",
+                   service, ngranted, ntypes);
+        return -EINVAL;
+    }
+    return 0;
 }
 
 struct kafka_consumer *svc_consumer_start(const struct svc_config *cfg,
@@ -190,10 +228,13 @@ struct kafka_consumer *svc_consumer_start(const struct svc_config *cfg,
         .dlq_max_bytes = (size_t)cfg->consumer_dlq_max_bytes,
         .check = contracts_check_event, /* validates, then upcasts (upcast only without) */
         .check_arg = contracts,
+        .auth = &cfg->kafka_auth.auth,
     };
     char err[512];
     struct kafka_consumer *c;
 
+    if (svc_acl_check(cfg->service, types) < 0)
+        return NULL;
     svc_consumed_topics(types, topics, SVC_MAX_TOPICS);
     c = kafka_consumer_start(&opts, err, sizeof(err));
     if (!c)

@@ -172,7 +172,8 @@ static void run(int fail_first, void (*produce)(const char *topic), int want_cal
     struct app app = {.fail_first = fail_first};
     struct kafka_producer_opts popts = {.bootstrap = ts_env("KAFKA_BOOTSTRAP"),
                                         .client_id = "it-consumer-inbox",
-                                        .message_timeout_ms = 10000};
+                                        .message_timeout_ms = 10000,
+                                        .auth = ts_kafka_auth()};
     struct kafka_producer *dlq;
     struct kafka_consumer *c;
     const char *topics[2];
@@ -194,6 +195,7 @@ static void run(int fail_first, void (*produce)(const char *topic), int want_cal
     topics[1] = NULL;
     {
         struct kafka_consumer_opts copts = {.bootstrap = ts_env("KAFKA_BOOTSTRAP"),
+                                            .auth = ts_kafka_auth(),
                                             .group_id = group,
                                             .service = "it",
                                             .topics = topics,

@@ -29,11 +29,18 @@
 #include "common/metrics.h"
 #include "common/msgctx.h"
 #include "common/util.h"
+#include "testsup.h"
 
 #define DEADLINE_MS 30000
 #define MAX_CALLS 64
 
 static char bootstrap[256];
+
+#ifdef IT_KAFKA_MOCK
+#define it_auth ((const struct kafka_auth *)NULL) /* the mock cluster takes anyone */
+#else
+#define it_auth ts_kafka_auth() /* the harness's admin on a broker with SASL */
+#endif
 
 #ifdef IT_KAFKA_MOCK
 static rd_kafka_t *mock_rk;
@@ -170,13 +177,13 @@ static void make_topics(const char *topic, int partitions)
     rd_kafka_mock_topic_create(mock, topic, partitions, 1); /* may exist already */
     rd_kafka_mock_topic_create(mock, dlq, partitions, 1);
 #endif
-    if (kafka_create_topics(bootstrap, topics, partitions, err, sizeof(err)) != 0)
+    if (kafka_create_topics(bootstrap, it_auth, topics, partitions, err, sizeof(err)) != 0)
         fail_msg("create topics: %s", err);
 }
 
 static struct kafka_producer *producer(int timeout_ms)
 {
-    struct kafka_producer_opts opts = {bootstrap, "it-kafka", timeout_ms};
+    struct kafka_producer_opts opts = {bootstrap, "it-kafka", timeout_ms, it_auth};
     struct kafka_producer *p;
     char err[256];
 
@@ -214,6 +221,7 @@ static struct kafka_consumer *consumer_checked(const char *topic, const char *gr
         .backoff_max_ms = 80,
         .check = check,
         .check_arg = &CHECK_ARG,
+        .auth = it_auth,
     };
     struct kafka_consumer *c;
     char err[256];
@@ -382,6 +390,7 @@ static int read_topic(const char *topic, struct rec *out, int want, int timeout_
 
     assert_int_equal(rd_kafka_conf_set(conf, "bootstrap.servers", bootstrap, err, sizeof(err)),
                      RD_KAFKA_CONF_OK);
+    assert_int_equal(kafka_auth_apply(conf, it_auth, err, sizeof(err)), 0);
     assert_int_equal(rd_kafka_conf_set(conf, "group.id", "it-reader", err, sizeof(err)),
                      RD_KAFKA_CONF_OK);
     assert_int_equal(rd_kafka_conf_set(conf, "enable.auto.commit", "false", err, sizeof(err)),
@@ -435,6 +444,7 @@ static int64_t high_watermark(const char *topic)
     char err[256];
 
     rd_kafka_conf_set(conf, "bootstrap.servers", bootstrap, err, sizeof(err));
+    assert_int_equal(kafka_auth_apply(conf, it_auth, err, sizeof(err)), 0);
     rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof(err));
     assert_non_null(rk);
     {
@@ -844,6 +854,7 @@ static void create_topic_max_bytes(const char *topic, const char *max_bytes)
 
     assert_int_equal(rd_kafka_conf_set(conf, "bootstrap.servers", bootstrap, err, sizeof(err)),
                      RD_KAFKA_CONF_OK);
+    ts_kafka_conf_auth(conf);
     rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof(err));
     assert_non_null(rk);
     nt = rd_kafka_NewTopic_new(topic, 1, 1, err, sizeof(err));
@@ -883,7 +894,7 @@ static void test_dlq_that_never_accepts_is_skipped(void **state)
     unique("it-dlqtiny", topic, sizeof(topic));
     unique("g-dlqtiny", group, sizeof(group));
     snprintf(dlq, sizeof(dlq), "%s.dlq", topic);
-    assert_int_equal(kafka_create_topics(bootstrap, only, 1, err, sizeof(err)), 0);
+    assert_int_equal(kafka_create_topics(bootstrap, it_auth, only, 1, err, sizeof(err)), 0);
     create_topic_max_bytes(dlq, "3000");
     p = producer(10000);
     app_init(&app);
@@ -930,7 +941,7 @@ static void test_dlq_produce_failure_is_retried(void **state)
     {
         const char *only[] = {topic, NULL};
 
-        assert_int_equal(kafka_create_topics(bootstrap, only, 1, err, sizeof(err)), 0);
+        assert_int_equal(kafka_create_topics(bootstrap, it_auth, only, 1, err, sizeof(err)), 0);
     }
     p = producer(10000);
     dlq_p = producer(500); /* the DLQ topic does not exist yet: its produce times out */
@@ -942,7 +953,7 @@ static void test_dlq_produce_failure_is_retried(void **state)
     assert_int_equal(app_wait_calls(&app, 1, DEADLINE_MS), 1);
     /* still stuck on the first message: the next one is not handled */
     assert_int_equal(app_wait_calls(&app, 2, 1500), 1);
-    assert_int_equal(kafka_create_topics(bootstrap, dlq_topics, 1, err, sizeof(err)), 0);
+    assert_int_equal(kafka_create_topics(bootstrap, it_auth, dlq_topics, 1, err, sizeof(err)), 0);
     assert_int_equal(app_wait_calls(&app, 2, DEADLINE_MS), 2);
     assert_string_equal(app.calls[1].id, id[1]);
     assert_int_equal(read_topic(dlq, recs, 1, DEADLINE_MS), 1);
@@ -1025,7 +1036,7 @@ static void test_oversized_dead_letter_is_cut(void **state)
 
 static void test_dead_broker(void **state)
 {
-    struct kafka_producer_opts opts = {"127.0.0.1:1", "it-dead", 1000};
+    struct kafka_producer_opts opts = {"127.0.0.1:1", "it-dead", 1000, NULL};
     struct kafka_producer *p;
     struct kafka_msg msgs[2];
     char err[256];
@@ -1067,7 +1078,7 @@ static void test_mock_create_topics_fallback(void **state)
 
     (void)state;
     unique("it-mockct", topic, sizeof(topic));
-    if (kafka_create_topics(bootstrap, topics, 1, err, sizeof(err)) != 0)
+    if (kafka_create_topics(bootstrap, it_auth, topics, 1, err, sizeof(err)) != 0)
         fail_msg("create topics on the mock: %s", err);
     p = producer(10000);
     send_event(p, topic, "k", "order.placed", 1, "ok", 0, id);

@@ -81,11 +81,13 @@ static int setup(void **state)
         goto bad;
     topics[0] = f->topic;
     topics[1] = NULL;
-    if (kafka_create_topics(ts_env("KAFKA_BOOTSTRAP"), topics, PARTITIONS, err, sizeof(err)))
+    if (kafka_create_topics(ts_env("KAFKA_BOOTSTRAP"), ts_kafka_auth(), topics, PARTITIONS, err,
+                            sizeof(err)))
         goto bad;
     popts.bootstrap = ts_env("KAFKA_BOOTSTRAP");
     popts.client_id = "it_outbox";
     popts.message_timeout_ms = 10000;
+    popts.auth = ts_kafka_auth();
     f->producer = kafka_producer_new(&popts, err, sizeof(err));
     if (!f->producer)
         goto bad;
@@ -209,6 +211,7 @@ static long long topic_total(const char *topic)
     assert_int_equal(rd_kafka_conf_set(conf, "bootstrap.servers", ts_env("KAFKA_BOOTSTRAP"), errstr,
                                        sizeof(errstr)),
                      RD_KAFKA_CONF_OK);
+    ts_kafka_conf_auth(conf);
     rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof(errstr));
     assert_non_null(rk);
     for (int32_t p = 0; p < PARTITIONS; p++) {

@@ -60,6 +60,7 @@ static int setup(void **state)
     popts.bootstrap = ts_env("KAFKA_BOOTSTRAP");
     popts.client_id = "it_relay_stream";
     popts.message_timeout_ms = 10000;
+    popts.auth = ts_kafka_auth();
     f->producer = kafka_producer_new(&popts, err, sizeof(err));
     if (!f->producer)
         goto bad;

@@ -5,8 +5,11 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -134,6 +137,93 @@ static void test_svc_config_own_reports_both_tables(void **state)
     unsetenv("JWT_PUBLIC_KEY_FILE");
 }
 
+static void kafka_env_clear(void)
+{
+    unsetenv("KAFKA_SECURITY_PROTOCOL");
+    unsetenv("KAFKA_SASL_MECHANISM");
+    unsetenv("KAFKA_SASL_USERNAME");
+    unsetenv("KAFKA_SASL_PASSWORD");
+    unsetenv("KAFKA_SASL_PASSWORD_FILE");
+}
+
+static void test_kafka_auth_defaults_to_plaintext(void **state)
+{
+    struct cfg_kafka_auth k;
+    char err[512];
+
+    (void)state;
+    kafka_env_clear();
+    assert_int_equal(cfg_kafka_auth_load(&k, err, sizeof(err)), 0);
+    assert_string_equal(k.auth.security_protocol, "PLAINTEXT");
+    assert_false(kafka_auth_sasl(&k.auth));
+    /* a login without SASL would connect unauthenticated: refused */
+    setenv("KAFKA_SASL_USERNAME", "order-service", 1);
+    assert_int_equal(cfg_kafka_auth_load(&k, err, sizeof(err)), -EINVAL);
+    assert_non_null(strstr(err, "KAFKA_SECURITY_PROTOCOL is PLAINTEXT"));
+    kafka_env_clear();
+}
+
+static void test_kafka_auth_sasl_needs_user_and_password(void **state)
+{
+    struct cfg_kafka_auth k;
+    char err[512];
+
+    (void)state;
+    kafka_env_clear();
+    setenv("KAFKA_SECURITY_PROTOCOL", "SASL_PLAINTEXT", 1);
+    setenv("KAFKA_SASL_MECHANISM", "GSSAPI", 1);
+    /* every problem at once */
+    assert_int_equal(cfg_kafka_auth_load(&k, err, sizeof(err)), -EINVAL);
+    assert_non_null(strstr(err, "KAFKA_SASL_MECHANISM: 'GSSAPI'"));
+    assert_non_null(strstr(err, "KAFKA_SASL_USERNAME: required"));
+    assert_non_null(strstr(err, "KAFKA_SASL_PASSWORD: required"));
+    unsetenv("KAFKA_SASL_MECHANISM");
+    setenv("KAFKA_SASL_USERNAME", "order-service", 1);
+    setenv("KAFKA_SASL_PASSWORD", "pw", 1);
+    assert_int_equal(cfg_kafka_auth_load(&k, err, sizeof(err)), 0);
+    assert_true(kafka_auth_sasl(&k.auth));
+    assert_string_equal(k.auth.sasl_mechanism, "SCRAM-SHA-512");
+    assert_string_equal(k.auth.sasl_username, "order-service");
+    assert_string_equal(k.auth.sasl_password, "pw");
+    setenv("KAFKA_SASL_PASSWORD_FILE", "/nonexistent", 1);
+    assert_int_equal(cfg_kafka_auth_load(&k, err, sizeof(err)), -EINVAL);
+    assert_non_null(strstr(err, "set one"));
+    setenv("KAFKA_SECURITY_PROTOCOL", "SSL", 1);
+    assert_int_equal(cfg_kafka_auth_load(&k, err, sizeof(err)), -EINVAL);
+    assert_non_null(strstr(err, "KAFKA_SECURITY_PROTOCOL: 'SSL'"));
+    kafka_env_clear();
+}
+
+static void test_kafka_auth_password_file(void **state)
+{
+    char path[] = "/tmp/test_config_pw_XXXXXX";
+    struct cfg_kafka_auth k;
+    char err[512];
+    int fd;
+
+    (void)state;
+    kafka_env_clear();
+    fd = mkstemp(path);
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, "s3cret\nignored\n", 15), 15);
+    close(fd);
+    setenv("KAFKA_SECURITY_PROTOCOL", "SASL_SSL", 1);
+    setenv("KAFKA_SASL_USERNAME", "payment-service", 1);
+    setenv("KAFKA_SASL_PASSWORD_FILE", path, 1);
+    assert_int_equal(cfg_kafka_auth_load(&k, err, sizeof(err)), 0);
+    assert_string_equal(k.auth.sasl_password, "s3cret");
+    /* an empty file is no password */
+    fd = open(path, O_WRONLY | O_TRUNC);
+    assert_true(fd >= 0);
+    close(fd);
+    assert_int_equal(cfg_kafka_auth_load(&k, err, sizeof(err)), -EINVAL);
+    assert_non_null(strstr(err, "KAFKA_SASL_PASSWORD_FILE"));
+    unlink(path);
+    assert_int_equal(cfg_kafka_auth_load(&k, err, sizeof(err)), -EINVAL);
+    assert_non_null(strstr(err, "No such file"));
+    kafka_env_clear();
+}
+
 static void test_msgctx_chain(void **state)
 {
     struct msgctx req, child, ev;
@@ -197,6 +287,9 @@ int main(void)
         cmocka_unit_test(test_all_errors_reported_at_once),
         cmocka_unit_test(test_svc_config),
         cmocka_unit_test(test_svc_config_own_reports_both_tables),
+        cmocka_unit_test(test_kafka_auth_defaults_to_plaintext),
+        cmocka_unit_test(test_kafka_auth_sasl_needs_user_and_password),
+        cmocka_unit_test(test_kafka_auth_password_file),
         cmocka_unit_test(test_msgctx_chain),
         cmocka_unit_test(test_backoff_bounds),
         cmocka_unit_test(test_rfc3339),

@@ -35,6 +35,8 @@
 #include <mysql.h>
 
 #include "common/jwt.h"
+#include "common/kafka_acl.h"
+#include "common/kafka_auth.h"
 #include "testsup.h"
 
 #define TS_TOPIC_PARTITIONS 3
@@ -228,27 +230,15 @@ out:
 
 /* ---- infra script ---- */
 
-int ts_script(const char *script, const char *const *args, const char *const *env,
-              const char *log_path)
+/* Runs @argv (argv[0] looked up in PATH) with the harness environment plus @env (as
+ * ts__env_build()), output appended to @log_path (NULL: this process's); its exit status,
+ * 128+signal, or -1. */
+static int ts__run(const char *const *argv, const char *const *env, const char *log_path)
 {
-    const char *root = getenv("REPO_ROOT");
-    char path[1024];
-    const char *argv[16];
-    size_t n = 0;
     int logfd = -1, status;
     pid_t pid;
     char **envp;
 
-    snprintf(path, sizeof(path), "%s/scripts/%s", root != NULL && root[0] != '\0' ? root : ".",
-             script);
-    argv[n++] = "bash";
-    argv[n++] = path;
-    for (size_t i = 0; args != NULL && args[i] != NULL; i++) {
-        if (n + 1 >= sizeof(argv) / sizeof(argv[0]))
-            return -1;
-        argv[n++] = args[i];
-    }
-    argv[n] = NULL;
     if (log_path != NULL) {
         logfd = open(log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
         if (logfd < 0) {
@@ -276,7 +266,7 @@ int ts_script(const char *script, const char *const *args, const char *const *en
             dup2(logfd, STDOUT_FILENO);
             dup2(logfd, STDERR_FILENO);
         }
-        execvpe("bash", (char *const *)argv, envp);
+        execvpe(argv[0], (char *const *)argv, envp);
         _exit(127);
     }
     ts__env_free(envp);
@@ -289,6 +279,27 @@ int ts_script(const char *script, const char *const *args, const char *const *en
     if (WIFEXITED(status))
         return WEXITSTATUS(status);
     return 128 + WTERMSIG(status);
+}
+
+int ts_script(const char *script, const char *const *args, const char *const *env,
+              const char *log_path)
+{
+    const char *root = getenv("REPO_ROOT");
+    char path[1024];
+    const char *argv[16];
+    size_t n = 0;
+
+    snprintf(path, sizeof(path), "%s/scripts/%s", root != NULL && root[0] != '\0' ? root : ".",
+             script);
+    argv[n++] = "bash";
+    argv[n++] = path;
+    for (size_t i = 0; args != NULL && args[i] != NULL; i++) {
+        if (n + 1 >= sizeof(argv) / sizeof(argv[0]))
+            return -1;
+        argv[n++] = args[i];
+    }
+    argv[n] = NULL;
+    return ts__run(argv, env, log_path);
 }
 
 int ts_env_file_value(const char *path, const char *name, char *out, size_t outlen)
@@ -532,14 +543,38 @@ struct ts_consumer {
     char *topic;
 };
 
-/* A configuration with the bootstrap servers set; NULL (and a message) on failure. */
+const struct kafka_auth *ts_kafka_auth(void)
+{
+    static struct kafka_auth admin;
+    const char *protocol = getenv("KAFKA_SECURITY_PROTOCOL");
+
+    if (protocol == NULL || strncmp(protocol, "SASL_", 5) != 0)
+        return NULL;
+    admin.security_protocol = protocol;
+    admin.sasl_mechanism = getenv("KAFKA_SASL_MECHANISM");
+    admin.sasl_username = ts_env("KAFKA_SASL_USERNAME");
+    admin.sasl_password = ts_env("KAFKA_SASL_PASSWORD");
+    return &admin;
+}
+
+void ts_kafka_conf_auth(rd_kafka_conf_t *conf)
+{
+    char errstr[512];
+
+    if (kafka_auth_apply(conf, ts_kafka_auth(), errstr, sizeof(errstr)) < 0)
+        fail_msg("kafka login settings: %s", errstr);
+}
+
+/* A configuration with the bootstrap servers and the admin's login set; NULL (and a message)
+ * on failure. */
 static rd_kafka_conf_t *ts__kafka_conf(const char *const *kv)
 {
     char errstr[512];
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
 
     if (rd_kafka_conf_set(conf, "bootstrap.servers", ts_env("KAFKA_BOOTSTRAP"), errstr,
-                          sizeof(errstr)) != RD_KAFKA_CONF_OK)
+                          sizeof(errstr)) != RD_KAFKA_CONF_OK ||
+        kafka_auth_apply(conf, ts_kafka_auth(), errstr, sizeof(errstr)) < 0)
         goto bad;
     for (size_t i = 0; kv != NULL && kv[i] != NULL; i += 2) {
         if (rd_kafka_conf_set(conf, kv[i], kv[i + 1], errstr, sizeof(errstr)) != RD_KAFKA_CONF_OK)
@@ -942,9 +977,71 @@ static int ts__wait_exit(pid_t pid, int timeout_ms)
     }
 }
 
+/* The value of NAME in the "NAME=value" list @env (the last one), or NULL. */
+static const char *ts__env_find(const char *const *env, const char *name)
+{
+    const char *found = NULL;
+    size_t len = strlen(name);
+
+    for (size_t i = 0; env != NULL && env[i] != NULL; i++) {
+        if (strncmp(env[i], name, len) == 0 && env[i][len] == '=')
+            found = env[i] + len + 1;
+    }
+    return found;
+}
+
+/*
+ * On a broker with SASL (the harness's Apache Kafka): the admin creates the topics and the ACLs
+ * @service's principal needs (`commercectl kafka acls --create-topics`, with @env's TOPIC_* and
+ * KAFKA_GROUP_ID), and @ret_env gets the settings that make the service log in as itself:
+ * KAFKA_SASL_USERNAME=@service and its password file from KAFKA_SASL_USERS_DIR (infra.sh).
+ * A service without a principal (user, auth) gets no Kafka login. Without SASL nothing is
+ * added. 0 or -EIO.
+ */
+static int ts__service_kafka(const char *service, const char *const *env, char (*ret_env)[640],
+                             size_t *ret_n)
+{
+    const char *group = ts__env_find(env, "KAFKA_GROUP_ID");
+    char ctl[600], log[600];
+    int rc;
+
+    *ret_n = 0;
+    if (ts_kafka_auth() == NULL)
+        return 0;
+    if (kafka_acl_consumed(service) == NULL) {
+        static const char *const drop[] = {"KAFKA_SECURITY_PROTOCOL", "KAFKA_SASL_MECHANISM",
+                                           "KAFKA_SASL_USERNAME", "KAFKA_SASL_PASSWORD",
+                                           "KAFKA_SASL_PASSWORD_FILE"};
+        for (size_t i = 0; i < sizeof(drop) / sizeof(drop[0]); i++)
+            snprintf(ret_env[(*ret_n)++], sizeof(ret_env[0]), "%s", drop[i]);
+        return 0;
+    }
+    snprintf(ctl, sizeof(ctl), "%s/bin/commercectl", ts_env("BUILD_DIR"));
+    snprintf(log, sizeof(log), "%s/logs/kafka-acls.log", ts_env("TEST_STATE_DIR"));
+    const char *argv[] = {ctl,       "kafka", "acls", "--service", service, "--create-topics",
+                          "--group", group,   NULL};
+    if (group == NULL)
+        argv[6] = NULL;
+    rc = ts__run(argv, env, log);
+    if (rc != 0) {
+        fprintf(stderr, "testsup: commercectl kafka acls --service %s failed (%d)\n", service, rc);
+        ts_print_log_tail(log);
+        return -EIO;
+    }
+    snprintf(ret_env[(*ret_n)++], sizeof(ret_env[0]), "KAFKA_SASL_USERNAME=%s", service);
+    snprintf(ret_env[(*ret_n)++], sizeof(ret_env[0]), "KAFKA_SASL_PASSWORD");
+    snprintf(ret_env[(*ret_n)++], sizeof(ret_env[0]), "KAFKA_SASL_PASSWORD_FILE=%s/%s.password",
+             ts_env("KAFKA_SASL_USERS_DIR"), service);
+    /* the admin made the topics; the service may not (no CREATE) */
+    snprintf(ret_env[(*ret_n)++], sizeof(ret_env[0]), "KAFKA_CREATE_TOPICS=false");
+    return 0;
+}
+
 int ts_service_start(const char *binary, const char *const *env, int timeout_ms,
                      struct ts_service *ret)
 {
+    char kafka_env[8][640];
+    size_t nkafka = 0;
     char path[1024];
     char port_s[16];
     char ready_url[128];
@@ -960,6 +1057,8 @@ int ts_service_start(const char *binary, const char *const *env, int timeout_ms,
         return -EIO;
     }
     const char *base = strrchr(binary, '/') != NULL ? strrchr(binary, '/') + 1 : binary;
+    if (ts__service_kafka(base, env, kafka_env, &nkafka) < 0)
+        return -EIO;
 
     /* an HTTP_PORT=N in @env fixes the port (a test restarting a service on the same address);
      * otherwise a free one is picked */
@@ -989,20 +1088,23 @@ int ts_service_start(const char *binary, const char *const *env, int timeout_ms,
         return -EIO;
     }
 
-    /* HTTP_PORT last, so it wins over @env */
+    /* the Kafka login first, so @env may override it (a test of wrong credentials); HTTP_PORT
+     * last, so it wins over @env */
     size_t nover = 0;
     while (env != NULL && env[nover] != NULL)
         nover++;
-    const char **over = calloc(nover + 2, sizeof(char *));
+    const char **over = calloc(nkafka + nover + 2, sizeof(char *));
     char port_var[32];
     snprintf(port_var, sizeof(port_var), "HTTP_PORT=%s", port_s);
     if (over == NULL) {
         close(logfd);
         return -EIO;
     }
+    for (size_t i = 0; i < nkafka; i++)
+        over[i] = kafka_env[i];
     for (size_t i = 0; i < nover; i++)
-        over[i] = env[i];
-    over[nover] = port_var;
+        over[nkafka + i] = env[i];
+    over[nkafka + nover] = port_var;
     char **envp = ts__env_build(over);
     free(over);
     if (envp == NULL) {

@@ -6,6 +6,10 @@
  *   REDIS_HOST REDIS_PORT
  *   KAFKA_BOOTSTRAP                        host:port
  *   KAFKA_KIND                             apache | mock | external
+ *   KAFKA_SECURITY_PROTOCOL KAFKA_SASL_MECHANISM KAFKA_SASL_USERNAME KAFKA_SASL_PASSWORD
+ *                                          (apache) the admin's login; the tests' own clients
+ *                                          use it (ts_kafka_auth())
+ *   KAFKA_SASL_USERS_DIR                   (apache) <service>.password of each principal
  *   TEST_STATE_DIR                         the harness's temporary folder
  *   JWT_PRIVATE_KEY_FILE JWT_PUBLIC_KEY_FILE  an ES256 key pair made for the run
  *   BUILD_DIR                              where binaries are (build/asan)
@@ -21,6 +25,8 @@
 #include <sys/types.h>
 
 #include <cjson/cJSON.h>
+
+#include "common/kafka_auth.h"
 
 /* The environment variable @name; fails the test (cmocka fail_msg) when unset. */
 const char *ts_env(const char *name);
@@ -74,6 +80,15 @@ void ts_resp_free(struct ts_resp *resp);
 char *ts_token(const char *sub, const char *role);
 
 /* ---- Kafka ---- */
+
+/* The admin's login (KAFKA_SECURITY_PROTOCOL, KAFKA_SASL_* of the harness env: the broker's
+ * super user) for in-process clients; NULL without SASL (mock or external broker). Static. */
+const struct kafka_auth *ts_kafka_auth(void);
+
+/* Applies ts_kafka_auth() to a librdkafka conf (rd_kafka_conf_t *); fails the test on error. */
+struct rd_kafka_conf_s;
+void ts_kafka_conf_auth(struct rd_kafka_conf_s *conf);
+
 struct ts_record {
     char *topic;
     char *key;
@@ -117,8 +132,10 @@ struct ts_service {
 /*
  * Starts $BUILD_DIR/bin/@binary with the harness environment plus @env ("NAME=value",
  * NULL-terminated; overrides), HTTP_PORT set to a free port, output to a log file in
- * TEST_STATE_DIR. Waits up to @timeout_ms for GET /health/ready = 200. 0 or -EIO (then the log
- * tail is printed).
+ * TEST_STATE_DIR. On a broker with SASL, a service with a Kafka principal (common/kafka_acl.h)
+ * first gets its topics and ACLs from the admin (for @env's TOPIC_* and KAFKA_GROUP_ID) and
+ * logs in as itself; KAFKA_CREATE_TOPICS is false then; @env may still override its login. Waits up
+ * to @timeout_ms for GET /health/ready = 200. 0 or -EIO (then the log tail is printed).
  */
 int ts_service_start(const char *binary, const char *const *env, int timeout_ms,
                      struct ts_service *ret);

@@ -13,6 +13,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "common/kafka_auth.h"
+
 enum cfg_type {
     CFG_STR,  /* const char * */
     CFG_INT,  /* long, checked against [min, max] */
@@ -45,6 +47,31 @@ int cfg_load(const struct cfg_entry *table, size_t n, void *out, char *errbuf, s
 
 /* Logs the effective configuration at info level, secrets masked as "***". */
 void cfg_log(const struct cfg_entry *table, size_t n, const void *cfg);
+
+#define CFG_KAFKA_PASSWORD_MAX 512
+
+/*
+ * How a Kafka client logs in (README "Event bus security"): KAFKA_SECURITY_PROTOCOL (PLAINTEXT,
+ * SASL_PLAINTEXT or SASL_SSL), KAFKA_SASL_MECHANISM (SCRAM-SHA-512), KAFKA_SASL_USERNAME and
+ * KAFKA_SASL_PASSWORD (secret) or KAFKA_SASL_PASSWORD_FILE (its first line). With SASL a user
+ * and exactly one of the password settings are required; without, none may be set.
+ */
+struct cfg_kafka_auth {
+    const char *security_protocol;
+    const char *sasl_mechanism;
+    const char *sasl_username;
+    const char *sasl_password;
+    const char *sasl_password_file;
+    char password_from_file[CFG_KAFKA_PASSWORD_MAX];
+    struct kafka_auth auth; /* the checked settings, for the Kafka clients (points into this) */
+};
+
+/* Loads and checks the KAFKA_SECURITY_PROTOCOL / KAFKA_SASL_* settings into @out (reading the
+ * password file) and fills @out->auth. Same error contract as cfg_load(). */
+int cfg_kafka_auth_load(struct cfg_kafka_auth *out, char *errbuf, size_t errlen);
+
+/* Logs the settings of cfg_kafka_auth_load() (the password masked). */
+void cfg_kafka_auth_log(const struct cfg_kafka_auth *cfg);
 
 /*
  * Settings every service has. Services embed this struct first in their own config and load
@@ -84,6 +111,7 @@ struct svc_config {
     bool db_auto_create;              /* DB_AUTO_CREATE: create the database at start (dev/test) */
     bool kafka_create_topics;         /* KAFKA_CREATE_TOPICS: create this service's topics at start
                                          (dev/test; production creates them with a script) */
+    struct cfg_kafka_auth kafka_auth; /* KAFKA_SECURITY_PROTOCOL, KAFKA_SASL_*: its principal */
 };
 
 /* Per-service defaults that differ between services. */

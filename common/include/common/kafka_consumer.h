@@ -121,6 +121,7 @@ struct kafka_consumer_opts {
      * payloads reach the handler as produced */
     kafka_check_fn check;
     const void *check_arg;
+    const struct kafka_auth *auth; /* borrowed until kafka_consumer_stop(); NULL: PLAINTEXT */
 };
 
 struct kafka_consumer;

@@ -12,11 +12,13 @@
 #include <stddef.h>
 
 #include "common/event.h"
+#include "common/kafka_auth.h"
 
 struct kafka_producer_opts {
     const char *bootstrap;
     const char *client_id;
-    int message_timeout_ms; /* delivery deadline per message (default 10000) */
+    int message_timeout_ms;        /* delivery deadline per message (default 10000) */
+    const struct kafka_auth *auth; /* borrowed until kafka_producer_free(); NULL: PLAINTEXT */
 };
 
 struct kafka_producer;

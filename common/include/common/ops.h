@@ -20,6 +20,7 @@
 #include <stdint.h>
 
 #include "common/event.h"
+#include "common/kafka_auth.h"
 
 #define OPS_MAX_HEADERS 32
 
@@ -41,14 +42,15 @@ struct ops_record {
 struct ops_reader;
 
 /*
- * Connects to @bootstrap and assigns every partition of the NULL-terminated @topics, from the
+ * Connects to @bootstrap (logging in with @auth, borrowed until ops_reader_free(); NULL:
+ * PLAINTEXT) and assigns every partition of the NULL-terminated @topics, from the
  * committed offsets of @group (NULL: a throwaway group, from the beginning) up to the current
  * high watermarks. Metadata and watermark queries wait at most @timeout_ms each.
  * Returns NULL with a reason in @errbuf. Caller owns: ops_reader_free().
  */
-struct ops_reader *ops_reader_new(const char *bootstrap, const char *group,
-                                  const char *const *topics, int timeout_ms, char *errbuf,
-                                  size_t errlen);
+struct ops_reader *ops_reader_new(const char *bootstrap, const struct kafka_auth *auth,
+                                  const char *group, const char *const *topics, int timeout_ms,
+                                  char *errbuf, size_t errlen);
 
 /*
  * The next record into *@ret (borrowed, see struct ops_record). Returns 1 with a record, 0 when

@@ -45,7 +45,8 @@ struct jwt_key *svc_jwt_key(const char *path, const char *setting);
  */
 struct db_pool *svc_db_open(const struct svc_config *cfg, unsigned tables);
 
-/* The idempotent producer of @cfg (KAFKA_BOOTSTRAP), client id = the service. Caller owns it:
+/* The idempotent producer of @cfg (KAFKA_BOOTSTRAP, logging in as KAFKA_SASL_USERNAME with
+ * KAFKA_SECURITY_PROTOCOL=SASL_*), client id = the service. Caller owns it:
  * kafka_producer_free(). */
 struct kafka_producer *svc_producer_new(const struct svc_config *cfg);
 
@@ -66,8 +67,9 @@ void svc_topics_create(const struct svc_config *cfg, const struct kafka_type *co
 struct contracts *svc_contracts_load(void);
 
 /*
- * Starts the consumer of @cfg (KAFKA_BOOTSTRAP, KAFKA_GROUP_ID, CONSUMER_*) on the topics of
- * @types, calling @handler with @app. Every payload is validated against @contracts and
+ * Starts the consumer of @cfg (KAFKA_BOOTSTRAP, KAFKA_GROUP_ID, CONSUMER_*, its principal) on
+ * the topics of @types, calling @handler with @app; refuses (NULL) when @types is not the list
+ * common/kafka_acl.h grants @cfg->service. Every payload is validated against @contracts and
  * upcast to the newest version the handler takes (the consumer's check hook is
  * contracts_check_event(); with @contracts NULL it only upcasts); what fails its contract, and
  * what never succeeds, goes to "<topic>.dlq" through @dlq. All borrowed until
