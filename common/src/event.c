@@ -21,7 +21,7 @@
 
 /* The names of event_types.h's list, NULL-terminated (EVENT_TYPES[i] is type i + 1). */
 const char *const EVENT_TYPES[] = {
-#define EVENT_TYPE_NAME(id, name, topic, producer, published, read) name,
+#define EVENT_TYPE_NAME(id, name, topic, producer, published, read, consumers) name,
     EVENT_TYPE_LIST(EVENT_TYPE_NAME)
 #undef EVENT_TYPE_NAME
         NULL,
@@ -34,9 +34,10 @@ static const struct {
     const char *producer;
     int published;
     int read;
+    const char *consumers; /* space-separated service names */
 } event_type_info[] = {
-#define EVENT_TYPE_INFO(id, name, topic, producer, published, read)                                \
-    {topic, producer, published, read},
+#define EVENT_TYPE_INFO(id, name, topic, producer, published, read, consumers)                     \
+    {topic, producer, published, read, consumers},
     EVENT_TYPE_LIST(EVENT_TYPE_INFO)
 #undef EVENT_TYPE_INFO
 };
@@ -73,6 +74,23 @@ int event_type_version(enum event_type t)
 int event_type_max_version(enum event_type t)
 {
     return t > EVENT_NONE && t < EVENT_NTYPES ? event_type_info[t - 1].read : 0;
+}
+
+bool event_type_consumed_by(enum event_type t, const char *service)
+{
+    const char *p;
+    size_t len;
+
+    if (t <= EVENT_NONE || t >= EVENT_NTYPES || !service || !*service)
+        return false;
+    len = strlen(service);
+    for (p = event_type_info[t - 1].consumers; (p = strstr(p, service)) != NULL; p += len) {
+        bool starts = p == event_type_info[t - 1].consumers || p[-1] == ' ';
+
+        if (starts && (p[len] == ' ' || p[len] == '\0'))
+            return true;
+    }
+    return false;
 }
 
 /* TOPIC_<TYPE> overrides, indexed like EVENT_TYPES; "" = use the default. Written only by

@@ -1,10 +1,11 @@
 /*
- * kafka_acl.c - the services' Kafka principals and the ACL rule (kafka_acl.h): the consumed
- * types of each service, and the ACLs and topics derived from them and the event-type list.
+ * kafka_acl.c - the services' Kafka principals and the ACL rule (kafka_acl.h): the ACLs and
+ * topics of each service, derived from the event-type list (its producer and consumers).
  */
 #include "common/kafka_acl.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
@@ -14,39 +15,30 @@
 const char *const KAFKA_ACL_SERVICES[] = {"catalog-service", "inventory-service", "order-service",
                                           "payment-service", NULL};
 
-/* What each service consumes: its handler table (<svc>/src/events.c), which svc.c checks
- * against this at start, and docs/event-contracts.md's consumers column. */
-static const enum event_type consumed_catalog[] = {EVENT_NONE};
-static const enum event_type consumed_inventory[] = {
-    EVENT_PRODUCT_SKU_CREATED, EVENT_ORDER_PLACED,   EVENT_ORDER_CONFIRMED,
-    EVENT_ORDER_CANCELLED,     EVENT_ORDER_REFUNDED, EVENT_NONE,
-};
-static const enum event_type consumed_order[] = {
-    EVENT_PRODUCT_SKU_CREATED,
-    EVENT_STOCK_RESERVED,
-    EVENT_STOCK_RESERVATION_FAILED,
-    EVENT_STOCK_CONFIRMED,
-    EVENT_STOCK_CONFIRM_FAILED,
-    EVENT_STOCK_RELEASED,
-    EVENT_PAYMENT_CREATED,
-    EVENT_PAYMENT_COMPLETED,
-    EVENT_PAYMENT_FAILED,
-    EVENT_PAYMENT_REFUNDED,
-    EVENT_NONE,
-};
-static const enum event_type consumed_payment[] = {EVENT_ORDER_PLACED, EVENT_ORDER_CANCELLED,
-                                                   EVENT_ORDER_REFUNDED, EVENT_NONE};
+#define KAFKA_ACL_NSERVICES (sizeof(KAFKA_ACL_SERVICES) / sizeof(KAFKA_ACL_SERVICES[0]) - 1)
 
-static const enum event_type *const consumed_by[] = {consumed_catalog, consumed_inventory,
-                                                     consumed_order, consumed_payment};
+/* What each service consumes, from the consumers column of event_types.h (the one list; its
+ * handler table in <svc>/src/events.c must match it: svc.c checks at start). Built once. */
+static enum event_type consumed_by[KAFKA_ACL_NSERVICES][EVENT_NTYPES];
+static pthread_once_t consumed_once = PTHREAD_ONCE_INIT;
 
-_Static_assert(sizeof(consumed_by) / sizeof(consumed_by[0]) + 1 ==
-                   sizeof(KAFKA_ACL_SERVICES) / sizeof(KAFKA_ACL_SERVICES[0]),
-               "one consumed list per service");
+static void consumed_build(void)
+{
+    for (size_t i = 0; i < KAFKA_ACL_NSERVICES; i++) {
+        size_t n = 0;
+
+        for (enum event_type t = EVENT_NONE + 1; t < EVENT_NTYPES; t++) {
+            if (event_type_consumed_by(t, KAFKA_ACL_SERVICES[i]))
+                consumed_by[i][n++] = t;
+        }
+        consumed_by[i][n] = EVENT_NONE;
+    }
+}
 
 const enum event_type *kafka_acl_consumed(const char *service)
 {
-    for (size_t i = 0; service && KAFKA_ACL_SERVICES[i]; i++) {
+    pthread_once(&consumed_once, consumed_build);
+    for (size_t i = 0; service && i < KAFKA_ACL_NSERVICES; i++) {
         if (strcmp(KAFKA_ACL_SERVICES[i], service) == 0)
             return consumed_by[i];
     }

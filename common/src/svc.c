@@ -191,15 +191,15 @@ static int svc_acl_check(const char *service, const struct kafka_type *types)
         while (i < ngranted && strcmp(event_type_name(granted[i]), types[ntypes].type) != 0)
             i++;
         if (i == ngranted) {
-            log_errorx("%s handles '%s' but common/src/kafka_acl.c does not let it read that "
-                       "type: add it to the service's consumed list there",
+            log_errorx("%s handles '%s' but is not among that type's consumers in "
+                       "common/include/common/event_types.h (its Kafka ACLs come from there)",
                        service, types[ntypes].type);
             return -EINVAL;
         }
     }
     if (ntypes != ngranted) {
-        log_errorx("common/src/kafka_acl.c lets %s read %zu types but it handles %zu: make its "
-                   "consumed list there the handler table",
+        log_errorx("event_types.h names %s a consumer of %zu types but it handles %zu: make "
+                   "the consumers column its handler table",
                    service, ngranted, ntypes);
         return -EINVAL;
     }

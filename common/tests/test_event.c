@@ -382,6 +382,15 @@ static void test_type_table(void **state)
     assert_int_equal(event_type_version(EVENT_NONE), 0);
     assert_int_equal(event_type_max_version(EVENT_PAYMENT_COMPLETED), 2);
     assert_int_equal(event_type_max_version(EVENT_NONE), 0);
+    /* the consumers column: whole names only */
+    assert_true(event_type_consumed_by(EVENT_ORDER_PLACED, "inventory-service"));
+    assert_true(event_type_consumed_by(EVENT_ORDER_PLACED, "payment-service"));
+    assert_false(event_type_consumed_by(EVENT_ORDER_PLACED, "order-service"));
+    assert_false(event_type_consumed_by(EVENT_ORDER_PLACED, "payment"));
+    assert_false(event_type_consumed_by(EVENT_ORDER_PLACED, "payment-service2"));
+    assert_false(event_type_consumed_by(EVENT_ORDER_PLACED, ""));
+    assert_false(event_type_consumed_by(EVENT_NONE, "order-service"));
+    assert_true(event_type_consumed_by(EVENT_STOCK_RESERVED, "order-service"));
 }
 
 static void test_topic_overrides(void **state)

@@ -4,8 +4,8 @@
  * the ACLs, `commercectl kafka acls` drives it, svc.c checks a service against it at start.
  *
  * One principal per service that uses Kafka, named like the service (User:order-service). Its
- * ACLs come from one list, the event types (common/event_types.h) and each service's consumed
- * types below, with the topics of the topic map (event_topic(): TOPIC_<TYPE> overrides):
+ * ACLs come from one list, the event types (common/event_types.h: its producer and consumers
+ * columns), with the topics of the topic map (event_topic(): TOPIC_<TYPE> overrides):
  *   WRITE + DESCRIBE  the topics of the types it produces (the producer column), and the
  *                     "<topic>.dlq" of each topic it consumes (its dead letters);
  *   READ + DESCRIBE   the topics it consumes;
@@ -46,9 +46,9 @@ struct kafka_acl {
 /* The services with a Kafka principal, NULL-terminated ("catalog-service", …). Static. */
 extern const char *const KAFKA_ACL_SERVICES[];
 
-/* The types @service consumes, ended by EVENT_NONE; NULL when @service has no principal.
- * The same list as its handler table (<svc>/src/events.c): svc_consumer_start() refuses to
- * start a service whose handlers differ from it. Static storage. */
+/* The types @service consumes (event_types.h's consumers column), ended by EVENT_NONE; NULL
+ * when @service has no principal. Its handler table (<svc>/src/events.c) must be the same
+ * list: svc_consumer_start() refuses to start a service whose handlers differ. Static. */
 const enum event_type *kafka_acl_consumed(const char *service);
 
 /*
