@@ -22,6 +22,7 @@
 #include <librdkafka/rdkafka_mock.h>
 #endif
 
+#include "common/contracts.h"
 #include "common/event.h"
 #include "common/kafka.h"
 #include "common/log.h"
@@ -191,12 +192,12 @@ static const struct kafka_type TYPES[] = {
     {NULL, 0, 0},
 };
 
-/* consumer() with the payload check @check (may be NULL), its arg &CHECK_ARG. */
+/* consumer() with the payload check @check (may be NULL) and its @check_arg. */
 static const int CHECK_ARG = 42;
 
-static struct kafka_consumer *consumer_checked(const char *topic, const char *group,
-                                               struct app *app, struct kafka_producer *dlq,
-                                               kafka_check_fn check)
+static struct kafka_consumer *consumer_checked_arg(const char *topic, const char *group,
+                                                   struct app *app, struct kafka_producer *dlq,
+                                                   kafka_check_fn check, const void *check_arg)
 {
     const char *topics[] = {topic, NULL};
     struct kafka_consumer_opts opts = {
@@ -212,7 +213,7 @@ static struct kafka_consumer *consumer_checked(const char *topic, const char *gr
         .backoff_base_ms = 20,
         .backoff_max_ms = 80,
         .check = check,
-        .check_arg = &CHECK_ARG,
+        .check_arg = check_arg,
     };
     struct kafka_consumer *c;
     char err[256];
@@ -221,6 +222,14 @@ static struct kafka_consumer *consumer_checked(const char *topic, const char *gr
     if (!c)
         fail_msg("consumer: %s", err);
     return c;
+}
+
+/* consumer_checked_arg() with the arg &CHECK_ARG. */
+static struct kafka_consumer *consumer_checked(const char *topic, const char *group,
+                                               struct app *app, struct kafka_producer *dlq,
+                                               kafka_check_fn check)
+{
+    return consumer_checked_arg(topic, group, app, dlq, check, &CHECK_ARG);
 }
 
 static struct kafka_consumer *consumer(const char *topic, const char *group, struct app *app,
@@ -253,9 +262,11 @@ static int check(struct event *ev, int max_version, const void *arg, char *reaso
     return 0;
 }
 
-/* Produces one event of @type/@version with data {mode, n}; its id goes to @ret_id. */
-static void send_event(struct kafka_producer *p, const char *topic, const char *key,
-                       const char *type, int version, const char *mode, int n, char *ret_id)
+/* Produces one event of @type/@version from @source with data {mode, n}; its id goes to
+ * @ret_id. */
+static void send_event_from(struct kafka_producer *p, const char *topic, const char *source,
+                            const char *key, const char *type, int version, const char *mode, int n,
+                            char *ret_id)
 {
     struct event_header hdrs[EVENT_MAX_HEADERS];
     struct kafka_msg msg;
@@ -267,7 +278,7 @@ static void send_event(struct kafka_producer *p, const char *topic, const char *
     cJSON_AddStringToObject(data, "mode", mode);
     cJSON_AddNumberToObject(data, "n", n);
     msgctx_init_request(&ctx, "saga-1", NULL);
-    assert_int_equal(event_init(&ev, type, version, "it-kafka", key, &ctx, data), 0);
+    assert_int_equal(event_init(&ev, type, version, source, key, &ctx, data), 0);
     json = event_to_json(&ev);
     assert_non_null(json);
     memset(&msg, 0, sizeof(msg));
@@ -284,6 +295,13 @@ static void send_event(struct kafka_producer *p, const char *topic, const char *
         strcpy(ret_id, ev.id);
     free(json);
     event_release(&ev);
+}
+
+/* send_event_from() as "it-kafka" (consumers without the producer rule take any source). */
+static void send_event(struct kafka_producer *p, const char *topic, const char *key,
+                       const char *type, int version, const char *mode, int n, char *ret_id)
+{
+    send_event_from(p, topic, "it-kafka", key, type, version, mode, n, ret_id);
 }
 
 static void send_raw(struct kafka_producer *p, const char *topic, const char *key,
@@ -765,6 +783,50 @@ static void test_check_hook(void **state)
     finish(c, p, &app);
 }
 
+/* The services' check (contracts_check_event, here without contracts: upcast only) refuses an
+ * event whose source is not its type's producer: dead-lettered with the reason, counted
+ * result="wrong_source", the handler never called; the producer's own event goes through. */
+static void test_wrong_source_dead_lettered(void **state)
+{
+    char topic[96], dlq[128], group[96], id[3][64];
+    struct kafka_producer *p;
+    struct kafka_consumer *c;
+    struct rec recs[2];
+    struct app app;
+    char *metrics;
+
+    (void)state;
+    unique("it-source", topic, sizeof(topic));
+    unique("g-source", group, sizeof(group));
+    snprintf(dlq, sizeof(dlq), "%s.dlq", topic);
+    make_topics(topic, 1);
+    p = producer(10000);
+    app_init(&app);
+    send_event_from(p, topic, "/inventory-service", "order-7", "order.placed", 2, "ok", 0, id[0]);
+    send_event_from(p, topic, "it-kafka", "order-7", "order.cancelled", 1, "ok", 0, id[1]);
+    send_event_from(p, topic, "/order-service", "order-7", "order.placed", 2, "ok", 0, id[2]);
+    c = consumer_checked_arg(topic, group, &app, p, contracts_check_event, NULL);
+
+    assert_int_equal(app_wait_calls(&app, 1, DEADLINE_MS), 1);
+    assert_string_equal(app.calls[0].id, id[2]);
+    assert_int_equal(read_topic(dlq, recs, 2, DEADLINE_MS), 2);
+    check_dlq_headers(&recs[0], topic, "1",
+                      "source: '/inventory-service' is not the producer of order.placed "
+                      "('/order-service')");
+    assert_string_equal(rec_header(&recs[0], "ce_id"), id[0]);
+    check_dlq_headers(&recs[1], topic, "1", "source: 'it-kafka' is not the producer");
+    assert_string_equal(rec_header(&recs[1], "ce_id"), id[1]);
+    recs_free(recs, 2);
+    assert_int_equal(high_watermark(dlq), 2);
+    assert_int_equal(app_wait_calls(&app, 1, 0), 1); /* the refused ones never reached it */
+    metrics = metrics_render();
+    assert_non_null(metrics);
+    assert_non_null(strstr(metrics, "type=\"order.placed\",result=\"wrong_source\"} 1"));
+    assert_non_null(strstr(metrics, "type=\"order.cancelled\",result=\"wrong_source\"} 1"));
+    free(metrics);
+    finish(c, p, &app);
+}
+
 #ifndef IT_KAFKA_MOCK
 static void test_stop_commits_offsets(void **state)
 {
@@ -960,6 +1022,7 @@ int main(void)
         cmocka_unit_test(test_unavailable_is_waited_out),
         cmocka_unit_test(test_version_out_of_range_and_unknown_type),
         cmocka_unit_test(test_check_hook),
+        cmocka_unit_test(test_wrong_source_dead_lettered),
 #ifdef IT_KAFKA_MOCK
         /* not test_stop_commits_offsets: the 2.0.2 mock holds a departed member until its
          * session times out (45 s) before the next member gets the partition; it passes, slowly */

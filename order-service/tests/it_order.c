@@ -79,17 +79,18 @@ static void start(struct fixture *f, const char *deadline_env, const char *scan_
     assert_int_equal(ts_service_start("order-service", env, 60000, ret), 0);
 }
 
-/* An envelope of @type v1 with event id @id. Caller frees. */
+/* An envelope of @type v1 with event id @id, from @type's producer. Caller frees. */
 static char *envelope(const char *type, const char *id, const char *subject, const char *data)
 {
-    char *s = NULL;
+    char *s = NULL, source[64];
 
     assert_true(asprintf(&s,
-                         "{\"specversion\":\"1.0\",\"id\":\"%s\",\"source\":\"/it\",\"type\":"
+                         "{\"specversion\":\"1.0\",\"id\":\"%s\",\"source\":\"%s\",\"type\":"
                          "\"%s\",\"subject\":\"%s\",\"time\":\"2026-01-01T00:00:00.000Z\","
                          "\"dataschema\":\"urn:commerce:event:%s:v1\",\"correlationid\":"
                          "\"%s\",\"causationid\":\"cause-%s\",\"data\":%s}",
-                         id, type, subject, type, subject, id, data) > 0);
+                         id, ts_event_source(type, source, sizeof(source)), type, subject, type,
+                         subject, id, data) > 0);
     return s;
 }
 
