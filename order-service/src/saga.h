@@ -35,8 +35,9 @@ struct saga_input {
     /* consumed events: non-NULL records (@inbox_group, @event_id, @inbox_type) first */
     const char *inbox_group;
     const char *inbox_type;
-    long long paid_amount;  /* ORDER_IN_PAYMENT_COMPLETED */
-    const char *payment_id; /* ORDER_IN_PAYMENT_CREATED (may be NULL) */
+    long long paid_amount;    /* ORDER_IN_PAYMENT_COMPLETED */
+    const char *payment_id;   /* ORDER_IN_PAYMENT_CREATED, ORDER_IN_PAYMENT_COMPLETED */
+    long long payment_amount; /* ORDER_IN_PAYMENT_CREATED */
     /* ORDER_IN_PLACE: @user's priced @lines, @totals, the optional Idempotency-Key and
      * validated shippingAddress (copied into order.placed only) */
     const char *user;
@@ -73,7 +74,8 @@ void order_metrics_register(void);
 
 /*
  * Runs one saga step for @in on @conn (checked out by the caller, outside a transaction) and
- * fills @ret. Returns 0 when the step ran (look at ret->out.verdict and ret->refund_rc), or,
+ * fills @ret. Returns 0 when the step ran (look at ret->out.verdict and ret->refund_rc; an
+ * ORDER_REJECTED event wrote nothing, not even its inbox record), or,
  * everything rolled back: -EALREADY (the inbox saw the event), -ENOENT (no such order, or not
  * @in->owner's), -EEXIST (placing: the Idempotency-Key is taken) or another db.h error.
  */
