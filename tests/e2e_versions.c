@@ -113,13 +113,17 @@ static int teardown(void **state)
 
 /* ---- producing events as a producer of either version would ---- */
 
-/* Produces @data (consumed) as @type version @version with key and subject @order to @topic
- * (saga_produce_event); the event id into @ret_id (may be NULL). */
+/* Produces @data (consumed) as @type version @version from @type's producer with key and
+ * subject @order to @topic (saga_produce_event); the event id into @ret_id (may be NULL). */
 static void produce_event(const char *topic, const char *type, int version, const char *order,
                           cJSON *data, char *ret_id)
 {
+    char source[64];
+
     assert_non_null(data);
-    assert_int_equal(saga_produce_event(topic, type, version, "/e2e-versions", order, data, ret_id),
+    assert_int_equal(saga_produce_event(topic, type, version,
+                                        ts_event_source(type, source, sizeof(source)), order, data,
+                                        ret_id),
                      0);
 }
 

@@ -23,6 +23,7 @@
 #include <librdkafka/rdkafka_mock.h>
 #endif
 
+#include "common/contracts.h"
 #include "common/event.h"
 #include "common/kafka.h"
 #include "common/log.h"
@@ -199,12 +200,12 @@ static const struct kafka_type TYPES[] = {
     {NULL, 0, 0},
 };
 
-/* consumer() with the payload check @check (may be NULL), its arg &CHECK_ARG. */
+/* consumer() with the payload check @check (may be NULL) and its @check_arg. */
 static const int CHECK_ARG = 42;
 
-static struct kafka_consumer *consumer_checked(const char *topic, const char *group,
-                                               struct app *app, struct kafka_producer *dlq,
-                                               kafka_check_fn check)
+static struct kafka_consumer *consumer_checked_arg(const char *topic, const char *group,
+                                                   struct app *app, struct kafka_producer *dlq,
+                                                   kafka_check_fn check, const void *check_arg)
 {
     const char *topics[] = {topic, NULL};
     struct kafka_consumer_opts opts = {
@@ -220,7 +221,7 @@ static struct kafka_consumer *consumer_checked(const char *topic, const char *gr
         .backoff_base_ms = 20,
         .backoff_max_ms = 80,
         .check = check,
-        .check_arg = &CHECK_ARG,
+        .check_arg = check_arg,
         .auth = it_auth,
     };
     struct kafka_consumer *c;
@@ -230,6 +231,14 @@ static struct kafka_consumer *consumer_checked(const char *topic, const char *gr
     if (!c)
         fail_msg("consumer: %s", err);
     return c;
+}
+
+/* consumer_checked_arg() with the arg &CHECK_ARG. */
+static struct kafka_consumer *consumer_checked(const char *topic, const char *group,
+                                               struct app *app, struct kafka_producer *dlq,
+                                               kafka_check_fn check)
+{
+    return consumer_checked_arg(topic, group, app, dlq, check, &CHECK_ARG);
 }
 
 static struct kafka_consumer *consumer(const char *topic, const char *group, struct app *app,
@@ -262,12 +271,12 @@ static int check(struct event *ev, int max_version, const void *arg, char *reaso
     return 0;
 }
 
-/* Produces one event of @type/@version with data {mode, n} and, when @wire_size > 0, a "pad"
- * string that makes the record's key, value and header bytes add up to @wire_size; its id goes
- * to @ret_id, its value to @ret_value (caller frees; may be NULL). */
-static void send_event_sized(struct kafka_producer *p, const char *topic, const char *key,
-                             const char *type, int version, const char *mode, int n,
-                             size_t wire_size, char *ret_id, char **ret_value)
+/* Produces one event of @type/@version from @source with data {mode, n} and, when
+ * @wire_size > 0, a "pad" string that makes the record's key, value and header bytes add up to
+ * @wire_size; its id goes to @ret_id, its value to @ret_value (caller frees; may be NULL). */
+static void send_event_full(struct kafka_producer *p, const char *topic, const char *source,
+                            const char *key, const char *type, int version, const char *mode, int n,
+                            size_t wire_size, char *ret_id, char **ret_value)
 {
     struct event_header hdrs[EVENT_MAX_HEADERS];
     struct kafka_msg msg;
@@ -279,7 +288,7 @@ static void send_event_sized(struct kafka_producer *p, const char *topic, const 
     cJSON_AddStringToObject(data, "mode", mode);
     cJSON_AddNumberToObject(data, "n", n);
     msgctx_init_request(&ctx, "saga-1", NULL);
-    assert_int_equal(event_init(&ev, type, version, "it-kafka", key, &ctx, data), 0);
+    assert_int_equal(event_init(&ev, type, version, source, key, &ctx, data), 0);
     if (wire_size > 0) {
         size_t nh = event_to_headers(&ev, hdrs, EVENT_MAX_HEADERS), fixed, i;
         char *pad;
@@ -318,6 +327,23 @@ static void send_event_sized(struct kafka_producer *p, const char *topic, const 
     else
         free(json);
     event_release(&ev);
+}
+
+/* send_event_full() as "it-kafka" (consumers without the producer rule take any source). */
+static void send_event_sized(struct kafka_producer *p, const char *topic, const char *key,
+                             const char *type, int version, const char *mode, int n,
+                             size_t wire_size, char *ret_id, char **ret_value)
+{
+    send_event_full(p, topic, "it-kafka", key, type, version, mode, n, wire_size, ret_id,
+                    ret_value);
+}
+
+/* send_event_full() from @source, without padding. */
+static void send_event_from(struct kafka_producer *p, const char *topic, const char *source,
+                            const char *key, const char *type, int version, const char *mode, int n,
+                            char *ret_id)
+{
+    send_event_full(p, topic, source, key, type, version, mode, n, 0, ret_id, NULL);
 }
 
 /* Produces one event of @type/@version with data {mode, n}; its id goes to @ret_id. */
@@ -808,6 +834,50 @@ static void test_check_hook(void **state)
     finish(c, p, &app);
 }
 
+/* The services' check (contracts_check_event, here without contracts: upcast only) refuses an
+ * event whose source is not its type's producer: dead-lettered with the reason, counted
+ * result="wrong_source", the handler never called; the producer's own event goes through. */
+static void test_wrong_source_dead_lettered(void **state)
+{
+    char topic[96], dlq[128], group[96], id[3][64];
+    struct kafka_producer *p;
+    struct kafka_consumer *c;
+    struct rec recs[2];
+    struct app app;
+    char *metrics;
+
+    (void)state;
+    unique("it-source", topic, sizeof(topic));
+    unique("g-source", group, sizeof(group));
+    snprintf(dlq, sizeof(dlq), "%s.dlq", topic);
+    make_topics(topic, 1);
+    p = producer(10000);
+    app_init(&app);
+    send_event_from(p, topic, "/inventory-service", "order-7", "order.placed", 2, "ok", 0, id[0]);
+    send_event_from(p, topic, "it-kafka", "order-7", "order.cancelled", 1, "ok", 0, id[1]);
+    send_event_from(p, topic, "/order-service", "order-7", "order.placed", 2, "ok", 0, id[2]);
+    c = consumer_checked_arg(topic, group, &app, p, contracts_check_event, NULL);
+
+    assert_int_equal(app_wait_calls(&app, 1, DEADLINE_MS), 1);
+    assert_string_equal(app.calls[0].id, id[2]);
+    assert_int_equal(read_topic(dlq, recs, 2, DEADLINE_MS), 2);
+    check_dlq_headers(&recs[0], topic, "1",
+                      "source: '/inventory-service' is not the producer of order.placed "
+                      "('/order-service')");
+    assert_string_equal(rec_header(&recs[0], "ce_id"), id[0]);
+    check_dlq_headers(&recs[1], topic, "1", "source: 'it-kafka' is not the producer");
+    assert_string_equal(rec_header(&recs[1], "ce_id"), id[1]);
+    recs_free(recs, 2);
+    assert_int_equal(high_watermark(dlq), 2);
+    assert_int_equal(app_wait_calls(&app, 1, 0), 1); /* the refused ones never reached it */
+    metrics = metrics_render();
+    assert_non_null(metrics);
+    assert_non_null(strstr(metrics, "type=\"order.placed\",result=\"wrong_source\"} 1"));
+    assert_non_null(strstr(metrics, "type=\"order.cancelled\",result=\"wrong_source\"} 1"));
+    free(metrics);
+    finish(c, p, &app);
+}
+
 #ifndef IT_KAFKA_MOCK
 static void test_stop_commits_offsets(void **state)
 {
@@ -1155,6 +1225,7 @@ int main(void)
         cmocka_unit_test(test_version_out_of_range_and_unknown_type),
         cmocka_unit_test(test_check_hook),
         cmocka_unit_test(test_oversized_dead_letter_is_cut),
+        cmocka_unit_test(test_wrong_source_dead_lettered),
 #ifdef IT_KAFKA_MOCK
         /* not test_stop_commits_offsets: the 2.0.2 mock holds a departed member until its
          * session times out (45 s) before the next member gets the partition; it passes, slowly */

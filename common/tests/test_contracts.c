@@ -551,13 +551,23 @@ static void test_event_types_match_contracts(void **state)
     contracts_free(c);
 }
 
-/* A payload of @type v@version parsed from @json (the data only). */
-static void check_event(struct event *ev, const char *type, int version, const char *json)
+/* A payload of @type v@version parsed from @json (the data only), from @source. */
+static void check_event_from(struct event *ev, const char *source, const char *type, int version,
+                             const char *json)
 {
     cJSON *data = cJSON_Parse(json);
 
     assert_non_null(data);
-    assert_int_equal(event_init(ev, type, version, "/test", "s-1", NULL, data), 0);
+    assert_int_equal(event_init(ev, type, version, source, "s-1", NULL, data), 0);
+}
+
+/* The same from @type's producer, as the producer rule wants it. */
+static void check_event(struct event *ev, const char *type, int version, const char *json)
+{
+    char source[96];
+
+    snprintf(source, sizeof(source), "/%s", event_type_producer(event_type_parse(type)));
+    check_event_from(ev, source, type, version, json);
 }
 
 /* the consumer's payload check: validate, upcast, and the policies' answers */
@@ -623,6 +633,60 @@ static void test_check_payload(void **state)
     contracts_free(c);
 }
 
+/* the producer rule: only the service event_types.h names speaks for a type */
+static void test_check_source(void **state)
+{
+    const char *type = event_type_name(EVENT_PAYMENT_COMPLETED);
+    static const char *const wrong[] = {"/inventory-service", "payment-service",
+                                        "/payment-service/x", "/payment", "//payment-service"};
+    struct contracts *c;
+    struct event ev;
+    char reason[600];
+
+    (void)state;
+    assert_int_equal(contracts_load(repo_contracts(), &c, reason, sizeof(reason)), 0);
+    check_event_from(&ev, "/payment-service", type, 2, "{}");
+    assert_int_equal(contracts_check_source(&ev, reason, sizeof(reason)), 0);
+    event_release(&ev);
+    for (size_t i = 0; i < sizeof(wrong) / sizeof(wrong[0]); i++) {
+        check_event_from(&ev, wrong[i], type, 2, "{}");
+        reason[0] = '\0';
+        assert_int_equal(contracts_check_source(&ev, reason, sizeof(reason)), -EPERM);
+        assert_non_null(strstr(reason, "is not the producer of payment.completed "
+                                       "('/payment-service')"));
+        event_release(&ev);
+    }
+    check_event_from(&ev, "/inventory-service", type, 2, "{}");
+    assert_int_equal(contracts_check_source(&ev, reason, sizeof(reason)), -EPERM);
+    assert_string_equal(reason, "source: '/inventory-service' is not the producer of "
+                                "payment.completed ('/payment-service')");
+    /* the consumer's check refuses it before the schema (this payload is invalid too), under
+     * either policy and without contracts */
+    reason[0] = '\0';
+    assert_int_equal(contracts_check_event(&ev, 2, c, reason, sizeof(reason)), -EPERM);
+    assert_int_equal(strncmp(reason, "source: ", 8), 0);
+    assert_int_equal(contracts_check_event_lenient_v1(&ev, 2, c, reason, sizeof(reason)), -EPERM);
+    assert_int_equal(contracts_check_event(&ev, 2, NULL, reason, sizeof(reason)), -EPERM);
+    event_release(&ev);
+
+    /* a type the list does not name has no producer to speak for it */
+    check_event_from(&ev, "/payment-service", "payment.forged", 1, "{}");
+    assert_int_equal(contracts_check_event(&ev, 1, NULL, reason, sizeof(reason)), -EPERM);
+    assert_string_equal(reason, "source: no producer is named for 'payment.forged'");
+    event_release(&ev);
+
+    /* every listed type is accepted from its own producer */
+    for (int t = EVENT_NONE + 1; t < EVENT_NTYPES; t++) {
+        char source[96];
+
+        snprintf(source, sizeof(source), "/%s", event_type_producer((enum event_type)t));
+        check_event_from(&ev, source, event_type_name((enum event_type)t), 1, "{}");
+        assert_int_equal(contracts_check_source(&ev, reason, sizeof(reason)), 0);
+        event_release(&ev);
+    }
+    contracts_free(c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -641,6 +705,7 @@ int main(void)
         cmocka_unit_test(test_repo_contracts),
         cmocka_unit_test(test_event_types_match_contracts),
         cmocka_unit_test(test_check_payload),
+        cmocka_unit_test(test_check_source),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -151,18 +151,19 @@ static int teardown(void **state)
     return 0;
 }
 
-/* An envelope of @type v@version with event id @id. Caller frees. */
+/* An envelope of @type v@version with event id @id, from @type's producer. Caller frees. */
 static char *envelope(const char *type, int version, const char *id, const char *subject,
                       const char *data)
 {
-    char *s = NULL;
+    char *s = NULL, source[64];
 
     assert_true(asprintf(&s,
-                         "{\"specversion\":\"1.0\",\"id\":\"%s\",\"source\":\"/it\",\"type\":"
+                         "{\"specversion\":\"1.0\",\"id\":\"%s\",\"source\":\"%s\",\"type\":"
                          "\"%s\",\"subject\":\"%s\",\"time\":\"2026-01-01T00:00:00.000Z\","
                          "\"dataschema\":\"urn:commerce:event:%s:v%d\",\"correlationid\":"
                          "\"corr-%s\",\"causationid\":\"cause-%s\",\"data\":%s}",
-                         id, type, subject, type, version, subject, id, data) > 0);
+                         id, ts_event_source(type, source, sizeof(source)), type, subject, type,
+                         version, subject, id, data) > 0);
     return s;
 }
 

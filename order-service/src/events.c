@@ -3,7 +3,9 @@
  * payment.* drive the saga. Each event is one transaction: inbox record, the order row locked,
  * the state machine's step (state, history, outbox), commit: one order_saga_step() (saga.c).
  * ORDER_HANDLERS is the one list of consumed types. Invalid payload → KAFKA_FAIL
- * (dead-letter topic); database unreachable → KAFKA_UNAVAILABLE (waited out), deadlock →
+ * (dead-letter topic); a payment.completed the order does not recognise (not the payment id
+ * and amount it learned from payment.created: order_apply() rejects it) → KAFKA_FAIL, the
+ * order unchanged; database unreachable → KAFKA_UNAVAILABLE (waited out), deadlock →
  * KAFKA_RETRY; an order this service does not know → KAFKA_OK with a warning.
  */
 #include <errno.h>
@@ -20,7 +22,6 @@
 #include "common/svc.h"
 
 #define ORDER_ID_MAX 64
-#define PAYMENT_ID_MAX 64
 
 static enum kafka_result db_failure(int rc, struct db_conn *conn, const char *what, char *errbuf,
                                     size_t errlen)
@@ -93,8 +94,11 @@ static enum kafka_result handle_saga(enum order_input in, const struct event *ev
         jsonx_int(ev->data, "paidAmount", "paidAmount", true, 0, INT64_MAX, &step_in.paid_amount,
                   &errors);
     if (in == ORDER_IN_PAYMENT_CREATED)
-        jsonx_str(ev->data, "paymentId", "paymentId", false, PAYMENT_ID_MAX, &step_in.payment_id,
+        jsonx_int(ev->data, "amount", "amount", true, 0, INT64_MAX, &step_in.payment_amount,
                   &errors);
+    if (in == ORDER_IN_PAYMENT_CREATED || in == ORDER_IN_PAYMENT_COMPLETED)
+        jsonx_str(ev->data, "paymentId", "paymentId", true, ORDER_PAYMENT_ID_MAX,
+                  &step_in.payment_id, &errors);
     if (errors) {
         jsonx_errors_text(errors, errbuf, errlen);
         cJSON_Delete(errors);
@@ -113,6 +117,21 @@ static enum kafka_result handle_saga(enum order_input in, const struct event *ev
         snprintf(errbuf, errlen, "cannot apply the event: %s (%d)", step.errmsg, rc);
         res = svc_db_result(rc);
         log_warnx("failed to apply %s to order '%s': %s", ev->type, step_in.order_id, errbuf);
+    } else if (step.out.verdict == ORDER_REJECTED) {
+        const struct order_state *st = &step.order.st;
+
+        if (st->payment_id[0])
+            snprintf(errbuf, errlen,
+                     "payment not recognised: %s names payment '%s' for %lld; order '%s' learned "
+                     "payment '%s' for %lld from payment.created",
+                     ev->type, step_in.payment_id, step_in.paid_amount, step_in.order_id,
+                     st->payment_id, st->payment_amount);
+        else
+            snprintf(errbuf, errlen,
+                     "payment not recognised: %s names payment '%s' for %lld; order '%s' has "
+                     "learned no payment from payment.created",
+                     ev->type, step_in.payment_id, step_in.paid_amount, step_in.order_id);
+        res = KAFKA_FAIL; /* the consumer logs, counts and dead-letters it */
     } else if (step.out.verdict != ORDER_APPLIED) {
         log_info("%s ignored for order '%s' in status %s", ev->type, step_in.order_id,
                  order_status_name(step.order.st.status));

@@ -99,13 +99,51 @@ static void to(struct order_outcome *o, enum order_status s, enum order_publish 
     o->reason = reason;
 }
 
-/* payment.completed: see the table rows "any non-terminal before PAID", "CANCELLED / FAILED"
- * and "payment.completed with amount ≠ payable". */
+/* payment.created: the table rows "CREATED" and "RESERVED / PAYMENT_CREATED", and the payment
+ * learned once, whatever the status (a payment completing after a cancel must still be
+ * recognised so that PAID_AFTER_CANCEL asks for its refund). */
+static void payment_created(const struct order_state *cur, const struct order_args *args,
+                            struct order_outcome *o)
+{
+    const char *id = args && args->payment_id ? args->payment_id : "";
+    size_t len = strnlen(id, ORDER_PAYMENT_ID_MAX + 1);
+    bool learn = !cur->payment_id[0] && len > 0 && len <= ORDER_PAYMENT_ID_MAX;
+    enum order_status s;
+
+    if (learn) {
+        memcpy(o->next.payment_id, id, len);
+        o->next.payment_id[len] = '\0';
+        o->next.payment_amount = args->payment_amount;
+    }
+    if (cur->status == ORDER_CREATED || cur->status == ORDER_RESERVED) {
+        o->next.payment_created = true;
+        s = derived(&o->next);
+        to(o, s, s == ORDER_PAID ? ORDER_PUB_CONFIRMED : ORDER_PUB_NONE, ORDER_REASON_NONE);
+    } else if (learn) {
+        to(o, cur->status, ORDER_PUB_NONE, ORDER_REASON_NONE); /* recorded in the history */
+    }
+}
+
+/* Whether a payment.completed names the payment the order learned, for its amount. */
+static bool payment_recognised(const struct order_state *cur, const struct order_args *args)
+{
+    return args && args->payment_id && cur->payment_id[0] &&
+           strcmp(args->payment_id, cur->payment_id) == 0 &&
+           args->paid_amount == cur->payment_amount;
+}
+
+/* payment.completed: see the table rows "any non-terminal before PAID", "CANCELLED / FAILED",
+ * "payment.completed with amount ≠ payable" and "not the payment learned". */
 static void payment_completed(const struct order_state *cur, const struct order_args *args,
                               struct order_outcome *o)
 {
-    long long paid = args ? args->paid_amount : -1;
+    long long paid;
 
+    if (!payment_recognised(cur, args)) {
+        o->verdict = ORDER_REJECTED;
+        return;
+    }
+    paid = args->paid_amount;
     if (cur->payment_completed)
         return; /* captured once already: a duplicate, never a second capture */
     o->next.payment_completed = true;
@@ -158,11 +196,7 @@ struct order_outcome order_apply(const struct order_state *cur, enum order_input
         }
         break;
     case ORDER_IN_PAYMENT_CREATED:
-        if (s == ORDER_CREATED || s == ORDER_RESERVED) {
-            o.next.payment_created = true;
-            s = derived(&o.next);
-            to(&o, s, s == ORDER_PAID ? ORDER_PUB_CONFIRMED : ORDER_PUB_NONE, ORDER_REASON_NONE);
-        }
+        payment_created(cur, args, &o);
         break;
     case ORDER_IN_PAYMENT_COMPLETED:
         payment_completed(cur, args, &o);

@@ -6,9 +6,11 @@
  * An order remembers three facts - stock reserved, payment created, payment completed - and
  * its status follows from them. order_apply() is the whole state machine: given the current
  * state and an input (an event consumed, a user command, the payment deadline) it says whether
- * the input is applied, ignored as a duplicate / stale event, or refused, and what to publish.
- * Events that do not fit are never errors: they are duplicates or stale (KAFKA_OK); user
- * commands that do not fit are refused (HTTP 409).
+ * the input is applied, ignored as a duplicate / stale event, refused or rejected, and what to
+ * publish. Events that do not fit are never errors: they are duplicates or stale (KAFKA_OK);
+ * user commands that do not fit are refused (HTTP 409). The one exception is an event that
+ * contradicts what the order learned - a payment.completed for a payment the order never
+ * learned from payment.created, or for another amount: rejected (the consumer dead-letters it).
  */
 #ifndef ORDER_H
 #define ORDER_H
@@ -52,6 +54,9 @@ enum order_verdict {
     ORDER_APPLIED = 0, /* write next state + history (+ the event to publish) */
     ORDER_DUPLICATE,   /* duplicate or stale: ignored, recorded nowhere */
     ORDER_REFUSED,     /* not allowed now (user commands: 409) */
+    /* an event the order cannot recognise (payment.completed not matching the payment learned
+     * from payment.created): nothing is written, not even the inbox; dead-lettered */
+    ORDER_REJECTED,
 };
 
 enum order_publish {
@@ -73,18 +78,26 @@ enum order_reason {
     ORDER_REASON_AMOUNT_MISMATCH,
 };
 
+#define ORDER_PAYMENT_ID_MAX 64 /* the payment.* schemas' bound */
+
 struct order_state {
     enum order_status status;
     bool stock_reserved;
     bool payment_created;
     bool payment_completed;
     long long payable_amount;
+    /* the payment learned from the first payment.created (payment_id "" until then): the
+     * only one a payment.completed may name, for exactly its amount */
+    char payment_id[ORDER_PAYMENT_ID_MAX + 1];
+    long long payment_amount;
 };
 
 /* What an input carries beyond its kind. */
 struct order_args {
-    long long paid_amount; /* ORDER_IN_PAYMENT_COMPLETED */
-    bool refund_all;       /* ORDER_IN_REFUND: after it no item of the order is unrefunded */
+    long long paid_amount;    /* ORDER_IN_PAYMENT_COMPLETED */
+    const char *payment_id;   /* ORDER_IN_PAYMENT_CREATED, ORDER_IN_PAYMENT_COMPLETED */
+    long long payment_amount; /* ORDER_IN_PAYMENT_CREATED: the payment's amount */
+    bool refund_all;          /* ORDER_IN_REFUND: after it no item of the order is unrefunded */
 };
 
 struct order_outcome {
@@ -96,9 +109,13 @@ struct order_outcome {
 
 /*
  * The transition table of docs/saga.md. @args may be NULL for inputs without arguments.
- * Rules beyond the table: a payment.completed after one was already recorded is a duplicate
- * (an order is never captured twice); the deadline does not cancel an order whose payment
- * completed (it waits for stock.reserved); INIT accepts only ORDER_IN_PLACE.
+ * Rules beyond the table: the first payment.created teaches the order its payment (id and
+ * amount) in any status - where the table has no transition the step only records it (status
+ * unchanged, a history row) - and a later one names no other; a payment.completed whose
+ * paymentId and paidAmount are not the learned ones is ORDER_REJECTED before any other rule; a
+ * payment.completed after one was already recorded is a duplicate (an order is never captured
+ * twice); the deadline does not cancel an order whose payment completed (it waits for
+ * stock.reserved); INIT accepts only ORDER_IN_PLACE.
  */
 struct order_outcome order_apply(const struct order_state *cur, enum order_input in,
                                  const struct order_args *args);

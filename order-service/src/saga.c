@@ -118,7 +118,6 @@ static int persist(struct db_conn *conn, const struct saga_input *in, struct sag
     } else {
         /* a cancel reason is kept only when the status changes to CANCELLED / FAILED */
         rc = store_order_save(conn, o->id, &r->out.next,
-                              in->in == ORDER_IN_PAYMENT_CREATED ? in->payment_id : NULL,
                               reason && r->out.next.status != o->st.status ? reason : NULL);
     }
     /* the order's coupon use comes back once: on its step into CANCELLED or FAILED */
@@ -206,7 +205,9 @@ static void after_commit(struct order_app *app, const struct saga_input *in,
 int order_saga_step(struct order_app *app, struct db_conn *conn, const struct saga_input *in,
                     struct saga_result *ret)
 {
-    struct order_args args = {.paid_amount = in->paid_amount};
+    struct order_args args = {.paid_amount = in->paid_amount,
+                              .payment_id = in->payment_id,
+                              .payment_amount = in->payment_amount};
     bool applied = false;
     int rc;
 
@@ -239,8 +240,9 @@ int order_saga_step(struct order_app *app, struct db_conn *conn, const struct sa
         rc = persist(conn, in, ret);
     if (rc == 0 && applied)
         rc = publish(conn, in, ret);
-    if (rc == 0 && (applied || in->inbox_group))
-        rc = db_commit(conn); /* an ignored event is still recorded as seen */
+    if (rc == 0 && (applied || (in->inbox_group && ret->out.verdict != ORDER_REJECTED)))
+        rc = db_commit(conn); /* an ignored event is still recorded as seen; a rejected one
+                               * is dead-lettered, not seen */
     else if (rc == 0)
         db_rollback(conn); /* nothing written */
     if (rc < 0) {

@@ -37,8 +37,9 @@ struct saga_input {
     /* consumed events: non-NULL records (@inbox_group, @event_id, @inbox_type) first */
     const char *inbox_group;
     const char *inbox_type;
-    long long paid_amount;  /* ORDER_IN_PAYMENT_COMPLETED */
-    const char *payment_id; /* ORDER_IN_PAYMENT_CREATED (may be NULL) */
+    long long paid_amount;    /* ORDER_IN_PAYMENT_COMPLETED */
+    const char *payment_id;   /* ORDER_IN_PAYMENT_CREATED, ORDER_IN_PAYMENT_COMPLETED */
+    long long payment_amount; /* ORDER_IN_PAYMENT_CREATED */
     /* ORDER_IN_PLACE: @user's @lines (sku, quantity and unit price set; order_price() accepts
      * them), the optional coupon code, Idempotency-Key and validated shippingAddress (copied
      * into order.placed only) */
@@ -85,7 +86,8 @@ void order_metrics_register(void);
 /*
  * Runs one saga step for @in on @conn (checked out by the caller, outside a transaction) and
  * fills @ret. Returns 0 when the step ran (look at ret->out.verdict, ret->refund_rc and
- * ret->coupon_verdict: a refused refund or coupon writes nothing), or,
+ * ret->coupon_verdict: a refused refund or coupon writes nothing; an ORDER_REJECTED event wrote
+ * nothing, not even its inbox record), or,
  * everything rolled back: -EALREADY (the inbox saw the event), -ENOENT (no such order, or not
  * @in->owner's), -EEXIST (placing: the Idempotency-Key is taken) or another db.h error.
  */

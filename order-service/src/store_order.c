@@ -12,7 +12,8 @@
     "cancel_reason, " TS("created_at") ", " TS("updated_at") ", version, coupon_code"
 #define LOCK_COLS                                                                                  \
     "id, user_id, status, stock_reserved, payment_created, payment_completed, payable_amount, "    \
-    "total_amount, discount_amount, TIMESTAMPDIFF(MICROSECOND, created_at, NOW(6)), coupon_id"
+    "total_amount, discount_amount, TIMESTAMPDIFF(MICROSECOND, created_at, NOW(6)), coupon_id, "   \
+    "payment_id, payment_amount"
 
 /* Not yet paid nor terminal: what the payment deadline may cancel. */
 #define OVERDUE_STATUSES "'CREATED', 'RESERVED', 'PAYMENT_CREATED', 'PAYMENT_PENDING'"
@@ -34,6 +35,13 @@ static int lock_row(const struct db_result *res, size_t r, struct store_order *o
     o->discount = db_result_int(res, r, 8);
     o->age_s = (double)db_result_int(res, r, 9) / 1e6;
     o->coupon_id = db_result_int(res, r, 10);
+    /* the payment learned: both columns or neither (-1 never equals a paid amount) */
+    if (db_result_get(res, r, 11) && db_result_get(res, r, 12)) {
+        util_strlcpy(o->st.payment_id, db_result_get(res, r, 11), sizeof(o->st.payment_id));
+        o->st.payment_amount = db_result_int(res, r, 12);
+    } else {
+        o->st.payment_amount = -1;
+    }
     return 0;
 }
 
@@ -65,13 +73,15 @@ int store_order_history_add(struct db_conn *conn, const char *order_id, const ch
 }
 
 int store_order_save(struct db_conn *conn, const char *id, const struct order_state *st,
-                     const char *payment_id, const char *cancel_reason)
+                     const char *cancel_reason)
 {
+    bool learned = st->payment_id[0] != '\0';
     struct db_param p[] = {DB_STR(order_status_name(st->status)),
                            DB_INT(st->stock_reserved),
                            DB_INT(st->payment_created),
                            DB_INT(st->payment_completed),
-                           payment_id ? DB_STR(payment_id) : DB_NULLP,
+                           learned ? DB_STR(st->payment_id) : DB_NULLP,
+                           learned ? DB_INT(st->payment_amount) : DB_NULLP,
                            DB_INT(cancel_reason != NULL),
                            cancel_reason ? DB_STR(cancel_reason) : DB_NULLP,
                            DB_STR(id)};
@@ -79,9 +89,10 @@ int store_order_save(struct db_conn *conn, const char *id, const struct order_st
     return db_exec(conn,
                    "UPDATE orders SET status = ?, stock_reserved = ?, payment_created = ?, "
                    "payment_completed = ?, payment_id = COALESCE(?, payment_id), "
+                   "payment_amount = COALESCE(?, payment_amount), "
                    "cancel_reason = IF(?, ?, cancel_reason), updated_at = NOW(6), "
                    "version = version + 1 WHERE id = ?",
-                   p, 8, NULL, NULL);
+                   p, 9, NULL, NULL);
 }
 
 int store_sku_price_put(struct db_conn *conn, long long sku_id, long long price,

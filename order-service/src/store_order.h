@@ -28,15 +28,17 @@ struct store_order {
     long long coupon_id; /* the coupon whose use it took; 0: none */
 };
 
-/* SELECT … FOR UPDATE of order @id inside the caller's transaction. -ENOENT when missing. */
+/* SELECT … FOR UPDATE of order @id inside the caller's transaction (the payment learned:
+ * st.payment_id "" and st.payment_amount -1 when none). -ENOENT when missing. */
 int store_order_lock(struct db_conn *conn, const char *id, struct store_order *ret);
 
 /*
- * Writes the locked order @id's new state @st (the status and the three facts), @payment_id
- * when non-NULL, and @cancel_reason when non-NULL; bumps the version.
+ * Writes the locked order @id's new state @st (the status, the three facts and, once learned,
+ * the payment's id and amount: never unlearned) and @cancel_reason when non-NULL; bumps the
+ * version.
  */
 int store_order_save(struct db_conn *conn, const char *id, const struct order_state *st,
-                     const char *payment_id, const char *cancel_reason);
+                     const char *cancel_reason);
 
 /* Appends a history row @from → @to of order @id (@from, @reason, @event_id may be NULL). */
 int store_order_history_add(struct db_conn *conn, const char *id, const char *from, const char *to,

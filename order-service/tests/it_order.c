@@ -80,18 +80,27 @@ static void start(struct fixture *f, const char *deadline_env, const char *scan_
     assert_int_equal(ts_service_start("order-service", env, 60000, ret), 0);
 }
 
-/* An envelope of @type v1 with event id @id. Caller frees. */
-static char *envelope(const char *type, const char *id, const char *subject, const char *data)
+/* An envelope of @type v1 with event id @id from @source. Caller frees. */
+static char *envelope_from(const char *source, const char *type, const char *id,
+                           const char *subject, const char *data)
 {
     char *s = NULL;
 
     assert_true(asprintf(&s,
-                         "{\"specversion\":\"1.0\",\"id\":\"%s\",\"source\":\"/it\",\"type\":"
+                         "{\"specversion\":\"1.0\",\"id\":\"%s\",\"source\":\"%s\",\"type\":"
                          "\"%s\",\"subject\":\"%s\",\"time\":\"2026-01-01T00:00:00.000Z\","
                          "\"dataschema\":\"urn:commerce:event:%s:v1\",\"correlationid\":"
                          "\"%s\",\"causationid\":\"cause-%s\",\"data\":%s}",
-                         id, type, subject, type, subject, id, data) > 0);
+                         id, source, type, subject, type, subject, id, data) > 0);
     return s;
+}
+
+/* The same from @type's producer, as consumers require. */
+static char *envelope(const char *type, const char *id, const char *subject, const char *data)
+{
+    char source[64];
+
+    return envelope_from(ts_event_source(type, source, sizeof(source)), type, id, subject, data);
 }
 
 /* Produces @type about @key with payload printf(@fmt, …); returns the envelope (caller
@@ -550,8 +559,9 @@ static void test_happy_path_and_refunds(void **state)
     cJSON_Delete(o);
 }
 
-/* stock.reserved first, then payment.created; a payment.completed for the wrong amount is
- * refused: CANCELLED with AMOUNT_MISMATCH so the payment is refunded. */
+/* stock.reserved first, then payment.created; a payment created and captured for the wrong
+ * amount (998 of a payable 999) is refused: CANCELLED with AMOUNT_MISMATCH so the payment is
+ * refunded. */
 static void test_amount_mismatch(void **state)
 {
     struct fixture *f = *state;
@@ -565,13 +575,13 @@ static void test_amount_mismatch(void **state)
     wait_status(f, id, "RESERVED");
     send_free(f->payment_topic, "payment.created", id,
               "{\"orderId\":\"%s\",\"paymentId\":\"p-%s\",\"userId\":\"alice-0001\","
-              "\"amount\":999,\"status\":\"READY\"}",
+              "\"amount\":998,\"status\":\"READY\"}",
               id, id);
     wait_status(f, id, "PAYMENT_PENDING");
     send_free(f->payment_topic, "payment.completed", id,
-              "{\"orderId\":\"%s\",\"paymentId\":\"p\",\"transactionId\":\"tx-p\","
+              "{\"orderId\":\"%s\",\"paymentId\":\"p-%s\",\"transactionId\":\"tx-p\","
               "\"paidAmount\":998,\"currency\":\"KRW\",\"approvedAt\":1767225600000}",
-              id);
+              id, id);
     wait_status(f, id, "CANCELLED");
     ev = wait_event(f, id, "order.cancelled");
     assert_string_equal(str(ev, "reason"), "AMOUNT_MISMATCH");
@@ -707,7 +717,12 @@ static void test_ownership_and_cancel(void **state)
     ev = wait_event(f, id, "order.cancelled");
     assert_string_equal(str(ev, "reason"), "USER_CANCELLED");
 
-    /* a payment completing after the cancel: the order stays CANCELLED and asks for a refund */
+    /* a payment completing after the cancel: the order stays CANCELLED and asks for a refund
+     * (it learns the payment from a payment.created that arrives after the cancel) */
+    send_free(f->payment_topic, "payment.created", id,
+              "{\"orderId\":\"%s\",\"paymentId\":\"late\",\"userId\":\"alice-0001\","
+              "\"amount\":999,\"status\":\"READY\"}",
+              id);
     send_free(f->payment_topic, "payment.completed", id,
               "{\"orderId\":\"%s\",\"paymentId\":\"late\",\"transactionId\":\"tx-late\","
               "\"paidAmount\":999,\"currency\":\"KRW\",\"approvedAt\":1767225600000}",
@@ -787,6 +802,92 @@ static void test_invalid_and_unknown_events(void **state)
     assert_non_null(strstr(ts_record_header(&recs[0], "dlq_error"), "paidAmount"));
     ts_records_free(recs, n);
     ts_consumer_free(c);
+}
+
+/* The dead letters of @topic about order @key, until @want of them arrived (WAIT_MS); returns
+ * how many, their dlq_error headers into @ret_errors (copies, caller frees). */
+static size_t dead_letters(const char *topic, const char *key, size_t want, char **ret_errors)
+{
+    char dlq[96];
+    struct ts_consumer *c;
+    size_t got = 0;
+    int64_t deadline = util_now_mono_ms() + WAIT_MS;
+
+    snprintf(dlq, sizeof(dlq), "%s.dlq", topic);
+    c = ts_consumer_new(dlq);
+    while (got < want && util_now_mono_ms() < deadline) {
+        struct ts_record *recs = NULL;
+        size_t n = ts_consume(c, 16, 500, &recs);
+
+        for (size_t i = 0; i < n && got < want; i++) {
+            if (recs[i].key && strcmp(recs[i].key, key) == 0)
+                ret_errors[got++] = strdup(ts_record_header(&recs[i], "dlq_error"));
+        }
+        ts_records_free(recs, n);
+    }
+    ts_consumer_free(c);
+    return got;
+}
+
+/* A payment.completed that does not come from payment-service, or that names a payment the
+ * order never learned from payment.created, or another amount, is dead-lettered and changes
+ * nothing; the real one still pays the order. Before any payment.created, none is accepted. */
+static void test_payment_not_recognised(void **state)
+{
+    static const char *const completed = "{\"orderId\":\"%s\",\"paymentId\":\"%s\","
+                                         "\"transactionId\":\"tx-f\",\"paidAmount\":%d,"
+                                         "\"currency\":\"KRW\",\"approvedAt\":1767225600000}";
+    struct fixture *f = *state;
+    char id[UTIL_UUID_LEN], early[UTIL_UUID_LEN], pay[64], id2[UTIL_UUID_LEN], data[512];
+    char *errors[4] = {NULL}, *value;
+    cJSON *o;
+
+    assert_int_equal(place(f, f->alice, one_line, NULL, id, NULL), 201);
+    snprintf(pay, sizeof(pay), "p-%s", id);
+    send_free(f->stock_topic, "stock.reserved", id,
+              "{\"orderId\":\"%s\",\"items\":[{\"skuId\":103,\"quantity\":1}]}", id);
+    send_free(f->payment_topic, "payment.created", id,
+              "{\"orderId\":\"%s\",\"paymentId\":\"%s\",\"userId\":\"alice-0001\","
+              "\"amount\":999,\"status\":\"READY\"}",
+              id, pay);
+    wait_status(f, id, "PAYMENT_PENDING");
+
+    /* 1: from another service; 2: a payment never learned; 3: the payment, another amount */
+    util_uuid(id2);
+    snprintf(data, sizeof(data), completed, id, pay, 999);
+    value = envelope_from("/inventory-service", "payment.completed", id2, id, data);
+    assert_int_equal(ts_produce(f->payment_topic, id, value, strlen(value), NULL), 0);
+    free(value);
+    send_free(f->payment_topic, "payment.completed", id, completed, id, "forged", 999);
+    send_free(f->payment_topic, "payment.completed", id, completed, id, pay, 1);
+    assert_int_equal(dead_letters(f->payment_topic, id, 3, errors), 3);
+    assert_string_equal(errors[0], "source: '/inventory-service' is not the producer of "
+                                   "payment.completed ('/payment-service')");
+    assert_non_null(strstr(errors[1], "payment not recognised"));
+    assert_non_null(strstr(errors[1], "'forged'"));
+    assert_non_null(strstr(errors[2], "payment not recognised"));
+    assert_non_null(strstr(errors[2], "for 1;"));
+    o = get_order(f, id);
+    assert_string_equal(str(o, "status"), "PAYMENT_PENDING");
+    assert_int_equal(history_count(f, id, "PAID"), 0);
+    cJSON_Delete(o);
+
+    /* the real one: PAID, one order.confirmed */
+    send_free(f->payment_topic, "payment.completed", id, completed, id, pay, 999);
+    wait_status(f, id, "PAID");
+    wait_event(f, id, "order.confirmed");
+    assert_int_equal(count_events(f, id, "order.confirmed"), 1);
+
+    /* no payment.created yet: nothing is recognised */
+    assert_int_equal(place(f, f->alice, one_line, NULL, early, NULL), 201);
+    send_free(f->payment_topic, "payment.completed", early, completed, early, "p-early", 999);
+    assert_int_equal(dead_letters(f->payment_topic, early, 1, errors + 3), 1);
+    assert_non_null(strstr(errors[3], "has learned no payment"));
+    o = get_order(f, early);
+    assert_string_equal(str(o, "status"), "CREATED");
+    cJSON_Delete(o);
+    for (size_t i = 0; i < 4; i++)
+        free(errors[i]);
 }
 
 struct racer {
@@ -1338,6 +1439,7 @@ int main(void)
         cmocka_unit_test(test_duplicates),
         cmocka_unit_test(test_ownership_and_cancel),
         cmocka_unit_test(test_invalid_and_unknown_events),
+        cmocka_unit_test(test_payment_not_recognised), /* after: it reads the same dead letters */
         cmocka_unit_test(test_idempotency_key),
         cmocka_unit_test(test_idempotency_race),
         cmocka_unit_test(test_bad_input),

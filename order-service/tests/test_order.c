@@ -34,36 +34,44 @@ struct expect {
     {                                                                                              \
         ORDER_REFUSED, ORDER_INIT, ORDER_PUB_NONE, ORDER_REASON_NONE                               \
     }
+#define X                                                                                          \
+    {                                                                                              \
+        ORDER_REJECTED, ORDER_INIT, ORDER_PUB_NONE, ORDER_REASON_NONE                              \
+    }
 #define SAME(s) A(s, NONE, NONE)
 
-/* The state each status is tested from: the facts a normal run has when it gets there. */
+/* The state each status is tested from: the facts a normal run has when it gets there. From
+ * PAYMENT_CREATED on, the order learned payment "pay-1" for 1000 from payment.created; the
+ * CANCELLED and FAILED orders were cancelled after it (a payment completing then is refunded). */
+#define PAY1 "pay-1", 1000
 static const struct order_state base[ORDER_NSTATUS] = {
-    [ORDER_INIT] = {ORDER_INIT, false, false, false, 1000},
-    [ORDER_CREATED] = {ORDER_CREATED, false, false, false, 1000},
-    [ORDER_RESERVED] = {ORDER_RESERVED, true, false, false, 1000},
-    [ORDER_PAYMENT_CREATED] = {ORDER_PAYMENT_CREATED, false, true, false, 1000},
-    [ORDER_PAYMENT_PENDING] = {ORDER_PAYMENT_PENDING, true, true, false, 1000},
-    [ORDER_PAID] = {ORDER_PAID, true, true, true, 1000},
-    [ORDER_CONFIRMED] = {ORDER_CONFIRMED, true, true, true, 1000},
-    [ORDER_PARTIALLY_REFUNDED] = {ORDER_PARTIALLY_REFUNDED, true, true, true, 1000},
-    [ORDER_REFUNDED] = {ORDER_REFUNDED, true, true, true, 1000},
-    [ORDER_CANCELLED] = {ORDER_CANCELLED, false, false, false, 1000},
-    [ORDER_FAILED] = {ORDER_FAILED, false, false, false, 1000},
+    [ORDER_INIT] = {ORDER_INIT, false, false, false, 1000, "", -1},
+    [ORDER_CREATED] = {ORDER_CREATED, false, false, false, 1000, "", -1},
+    [ORDER_RESERVED] = {ORDER_RESERVED, true, false, false, 1000, "", -1},
+    [ORDER_PAYMENT_CREATED] = {ORDER_PAYMENT_CREATED, false, true, false, 1000, PAY1},
+    [ORDER_PAYMENT_PENDING] = {ORDER_PAYMENT_PENDING, true, true, false, 1000, PAY1},
+    [ORDER_PAID] = {ORDER_PAID, true, true, true, 1000, PAY1},
+    [ORDER_CONFIRMED] = {ORDER_CONFIRMED, true, true, true, 1000, PAY1},
+    [ORDER_PARTIALLY_REFUNDED] = {ORDER_PARTIALLY_REFUNDED, true, true, true, 1000, PAY1},
+    [ORDER_REFUNDED] = {ORDER_REFUNDED, true, true, true, 1000, PAY1},
+    [ORDER_CANCELLED] = {ORDER_CANCELLED, false, false, false, 1000, PAY1},
+    [ORDER_FAILED] = {ORDER_FAILED, false, false, false, 1000, PAY1},
 };
 
 /* Columns: PLACE, STOCK_RESERVED, STOCK_RESERVATION_FAILED, STOCK_CONFIRMED,
- * STOCK_CONFIRM_FAILED, STOCK_RELEASED, PAYMENT_CREATED, PAYMENT_COMPLETED (amount = payable),
+ * STOCK_CONFIRM_FAILED, STOCK_RELEASED, PAYMENT_CREATED (payment "pay-1" for 1000),
+ * PAYMENT_COMPLETED ("pay-1", amount = payable; rejected where no payment was learned yet),
  * PAYMENT_FAILED, PAYMENT_REFUNDED, USER_CANCEL, DEADLINE, REFUND (not all items). */
 static const struct expect table[ORDER_NSTATUS][ORDER_NINPUT] = {
     [ORDER_INIT] = {A(CREATED, PLACED, NONE), R, R, R, R, R, R, R, R, R, R, R, R},
     [ORDER_CREATED] = {R, SAME(RESERVED), A(FAILED, CANCELLED, STOCK_RESERVATION_FAILED), D, D,
-                       SAME(CREATED), SAME(PAYMENT_CREATED), SAME(CREATED),
+                       SAME(CREATED), SAME(PAYMENT_CREATED), X,
                        A(CANCELLED, CANCELLED, PAYMENT_FAILED), SAME(CREATED),
                        A(CANCELLED, CANCELLED, USER_CANCELLED),
                        A(CANCELLED, CANCELLED, PAYMENT_TIMEOUT), R},
-    [ORDER_RESERVED] = {R, D, D, D, D, SAME(RESERVED), SAME(PAYMENT_PENDING),
-                        A(PAID, CONFIRMED, NONE), A(CANCELLED, CANCELLED, PAYMENT_FAILED),
-                        SAME(RESERVED), A(CANCELLED, CANCELLED, USER_CANCELLED),
+    [ORDER_RESERVED] = {R, D, D, D, D, SAME(RESERVED), SAME(PAYMENT_PENDING), X,
+                        A(CANCELLED, CANCELLED, PAYMENT_FAILED), SAME(RESERVED),
+                        A(CANCELLED, CANCELLED, USER_CANCELLED),
                         A(CANCELLED, CANCELLED, PAYMENT_TIMEOUT), R},
     [ORDER_PAYMENT_CREATED] = {R, SAME(PAYMENT_PENDING),
                                A(FAILED, CANCELLED, STOCK_RESERVATION_FAILED), D, D,
@@ -91,12 +99,16 @@ static const struct expect table[ORDER_NSTATUS][ORDER_NINPUT] = {
 
 static const char *verdict_name(enum order_verdict v)
 {
-    return v == ORDER_APPLIED ? "APPLIED" : v == ORDER_DUPLICATE ? "DUPLICATE" : "REFUSED";
+    return v == ORDER_APPLIED     ? "APPLIED"
+           : v == ORDER_DUPLICATE ? "DUPLICATE"
+           : v == ORDER_REJECTED  ? "REJECTED"
+                                  : "REFUSED";
 }
 
 static void test_every_status_and_input(void **state)
 {
-    struct order_args args = {.paid_amount = 1000, .refund_all = false};
+    struct order_args args = {
+        .paid_amount = 1000, .payment_id = "pay-1", .payment_amount = 1000, .refund_all = false};
     int checked = 0;
 
     (void)state;
@@ -149,7 +161,8 @@ static void test_pending_in_either_order(void **state)
  * stock.reserved. The deadline then leaves the order alone. */
 static void test_completed_before_reserved(void **state)
 {
-    struct order_args paid = {.paid_amount = 1000};
+    struct order_args created = {.payment_id = "pay-1", .payment_amount = 1000};
+    struct order_args paid = {.paid_amount = 1000, .payment_id = "pay-1"};
     struct order_outcome o;
 
     (void)state;
@@ -166,35 +179,139 @@ static void test_completed_before_reserved(void **state)
     assert_int_equal(o.next.status, ORDER_PAID);
     assert_int_equal(o.publish, ORDER_PUB_CONFIRMED);
     /* and the reservation failing instead: FAILED, so the payment is refunded */
-    o = order_apply(&base[ORDER_CREATED], ORDER_IN_PAYMENT_COMPLETED, &paid);
+    o = order_apply(&base[ORDER_CREATED], ORDER_IN_PAYMENT_CREATED, &created);
+    o = order_apply(&o.next, ORDER_IN_PAYMENT_COMPLETED, &paid);
     o = order_apply(&o.next, ORDER_IN_STOCK_RESERVATION_FAILED, NULL);
     assert_int_equal(o.next.status, ORDER_FAILED);
     assert_int_equal(o.reason, ORDER_REASON_STOCK_RESERVATION_FAILED);
 }
 
+/* The state @s with the payment "pay-1" learned for @amount. */
+static struct order_state learned(enum order_status s, long long amount)
+{
+    struct order_state st = base[s];
+
+    snprintf(st.payment_id, sizeof(st.payment_id), "pay-1");
+    st.payment_amount = amount;
+    return st;
+}
+
+/* The payment learned was created for 999 of a payable 1000, and captured for that. */
 static void test_amount_mismatch(void **state)
 {
-    struct order_args wrong = {.paid_amount = 999};
+    struct order_args wrong = {.paid_amount = 999, .payment_id = "pay-1"};
+    struct order_state st;
     struct order_outcome o;
 
     (void)state;
     for (int s = ORDER_CREATED; s <= ORDER_PAYMENT_PENDING; s++) {
-        o = order_apply(&base[s], ORDER_IN_PAYMENT_COMPLETED, &wrong);
+        st = learned((enum order_status)s, 999);
+        o = order_apply(&st, ORDER_IN_PAYMENT_COMPLETED, &wrong);
         assert_int_equal(o.verdict, ORDER_APPLIED);
         assert_int_equal(o.next.status, ORDER_CANCELLED);
         assert_int_equal(o.publish, ORDER_PUB_CANCELLED);
         assert_int_equal(o.reason, ORDER_REASON_AMOUNT_MISMATCH);
     }
     /* terminal: unchanged, but order.cancelled so the payment is refunded */
-    o = order_apply(&base[ORDER_CANCELLED], ORDER_IN_PAYMENT_COMPLETED, &wrong);
+    st = learned(ORDER_CANCELLED, 999);
+    o = order_apply(&st, ORDER_IN_PAYMENT_COMPLETED, &wrong);
     assert_int_equal(o.next.status, ORDER_CANCELLED);
     assert_int_equal(o.reason, ORDER_REASON_AMOUNT_MISMATCH);
     /* captured once already: never a second outcome */
-    o = order_apply(&base[ORDER_PAID], ORDER_IN_PAYMENT_COMPLETED, &wrong);
+    st = learned(ORDER_PAID, 999);
+    o = order_apply(&st, ORDER_IN_PAYMENT_COMPLETED, &wrong);
     assert_int_equal(o.verdict, ORDER_DUPLICATE);
-    /* no amount at all is a mismatch */
-    o = order_apply(&base[ORDER_RESERVED], ORDER_IN_PAYMENT_COMPLETED, NULL);
-    assert_int_equal(o.reason, ORDER_REASON_AMOUNT_MISMATCH);
+    /* no payment and no amount at all: nothing to recognise */
+    o = order_apply(&base[ORDER_PAYMENT_PENDING], ORDER_IN_PAYMENT_COMPLETED, NULL);
+    assert_int_equal(o.verdict, ORDER_REJECTED);
+}
+
+/* payment.created teaches the order its payment once, in any status. */
+static void test_payment_learned(void **state)
+{
+    struct order_args created = {.payment_id = "pay-1", .payment_amount = 1000};
+    struct order_args other = {.payment_id = "pay-2", .payment_amount = 5};
+    struct order_args paid = {.paid_amount = 1000, .payment_id = "pay-1"};
+    char long_id[ORDER_PAYMENT_ID_MAX + 2];
+    struct order_state st;
+    struct order_outcome o;
+
+    (void)state;
+    o = order_apply(&base[ORDER_RESERVED], ORDER_IN_PAYMENT_CREATED, &created);
+    assert_int_equal(o.next.status, ORDER_PAYMENT_PENDING);
+    assert_string_equal(o.next.payment_id, "pay-1");
+    assert_int_equal(o.next.payment_amount, 1000);
+    /* another payment.created names no other payment */
+    st = o.next;
+    o = order_apply(&st, ORDER_IN_PAYMENT_CREATED, &other);
+    assert_int_equal(o.verdict, ORDER_DUPLICATE);
+    assert_memory_equal(&o.next, &st, sizeof(st));
+    assert_int_equal(order_apply(&st, ORDER_IN_PAYMENT_COMPLETED,
+                                 &(struct order_args){.paid_amount = 5, .payment_id = "pay-2"})
+                         .verdict,
+                     ORDER_REJECTED);
+    /* learned after a cancel: recorded only (status unchanged), so a payment completing then is
+     * recognised and refunded */
+    st = base[ORDER_CANCELLED];
+    st.payment_id[0] = '\0';
+    o = order_apply(&st, ORDER_IN_PAYMENT_CREATED, &created);
+    assert_int_equal(o.verdict, ORDER_APPLIED);
+    assert_int_equal(o.next.status, ORDER_CANCELLED);
+    assert_int_equal(o.publish, ORDER_PUB_NONE);
+    assert_string_equal(o.next.payment_id, "pay-1");
+    o = order_apply(&o.next, ORDER_IN_PAYMENT_COMPLETED, &paid);
+    assert_int_equal(o.verdict, ORDER_APPLIED);
+    assert_int_equal(o.reason, ORDER_REASON_PAID_AFTER_CANCEL);
+    assert_int_equal(o.publish, ORDER_PUB_CANCELLED);
+    /* an id longer than the schemas allow is not learned */
+    memset(long_id, 'p', sizeof(long_id) - 1);
+    long_id[sizeof(long_id) - 1] = '\0';
+    o = order_apply(&base[ORDER_CREATED], ORDER_IN_PAYMENT_CREATED,
+                    &(struct order_args){.payment_id = long_id, .payment_amount = 1000});
+    assert_int_equal(o.next.payment_id[0], '\0');
+}
+
+/* A payment.completed that is not the payment learned, for its amount, is rejected in every
+ * status: nothing changes, nothing is published. */
+static void test_payment_not_recognised(void **state)
+{
+    const struct order_args forged[] = {
+        {.paid_amount = 1000, .payment_id = "pay-2"}, /* another payment */
+        {.paid_amount = 1, .payment_id = "pay-1"},    /* the payment, another amount */
+        {.paid_amount = 1001, .payment_id = "pay-1"},
+        {.paid_amount = 1000, .payment_id = NULL}, /* none named */
+        {.paid_amount = 1000, .payment_id = ""},
+    };
+    int checked = 0;
+
+    (void)state;
+    for (int s = ORDER_CREATED; s < ORDER_NSTATUS; s++) {
+        struct order_state unlearned = base[s];
+
+        unlearned.payment_id[0] = '\0';
+        for (size_t i = 0; i < sizeof(forged) / sizeof(forged[0]); i++) {
+            const struct order_state *from[] = {&base[s], &unlearned};
+
+            for (size_t k = 0; k < 2; k++) {
+                struct order_outcome o =
+                    order_apply(from[k], ORDER_IN_PAYMENT_COMPLETED, &forged[i]);
+
+                if (o.verdict != ORDER_REJECTED)
+                    fail_msg("%s × forged %zu (%s): %s", order_status_name((enum order_status)s), i,
+                             k ? "nothing learned" : "learned", verdict_name(o.verdict));
+                assert_memory_equal(&o.next, from[k], sizeof(o.next));
+                assert_int_equal(o.publish, ORDER_PUB_NONE);
+                checked++;
+            }
+        }
+        /* the genuine one, before anything was learned */
+        assert_int_equal(
+            order_apply(&unlearned, ORDER_IN_PAYMENT_COMPLETED,
+                        &(struct order_args){.paid_amount = 1000, .payment_id = "pay-1"})
+                .verdict,
+            ORDER_REJECTED);
+    }
+    assert_int_equal(checked, (ORDER_NSTATUS - 1) * 5 * 2);
 }
 
 static void test_refund_all(void **state)
@@ -441,6 +558,8 @@ int main(void)
         cmocka_unit_test(test_pending_in_either_order),
         cmocka_unit_test(test_completed_before_reserved),
         cmocka_unit_test(test_amount_mismatch),
+        cmocka_unit_test(test_payment_learned),
+        cmocka_unit_test(test_payment_not_recognised),
         cmocka_unit_test(test_refund_all),
         cmocka_unit_test(test_refund_plan_some_and_all),
         cmocka_unit_test(test_refund_plan_status),

@@ -124,19 +124,20 @@ static int teardown(void **state)
 
 /* ---- order events in ---- */
 
-/* Produces a @type event with id @id and payload @data (JSON text) about @order_id, with
- * Kafka key @key (NULL = the order id). */
+/* Produces a @type event from its producer with id @id and payload @data (JSON text) about
+ * @order_id, with Kafka key @key (NULL = the order id). */
 static void produce_as(const char *type, const char *id, const char *order_id, const char *key,
                        const char *data)
 {
-    char *env = NULL;
+    char *env = NULL, source[64];
     int len = asprintf(&env,
-                       "{\"specversion\":\"1.0\",\"id\":\"%s\",\"source\":\"/it-payment\","
+                       "{\"specversion\":\"1.0\",\"id\":\"%s\",\"source\":\"%s\","
                        "\"type\":\"%s\",\"subject\":\"%s\",\"time\":\"2026-11-24T20:21:00.123Z\","
                        "\"datacontenttype\":\"application/json\","
                        "\"dataschema\":\"urn:commerce:event:%s:v1\",\"correlationid\":\"saga-%s\","
                        "\"causationid\":\"%s\",\"data\":%s}",
-                       id, type, order_id, type, order_id, id, data);
+                       id, ts_event_source(type, source, sizeof(source)), type, order_id, type,
+                       order_id, id, data);
 
     assert_true(len > 0);
     assert_int_equal(ts_produce(fx->topic_order, key ? key : order_id, env, (size_t)len, NULL), 0);

@@ -205,7 +205,8 @@ long saga_payment_wait(const struct saga_stack *st, const char *token, const cha
                        const char *status, long long refunded, int timeout_ms, cJSON **ret);
 
 /*
- * Produces @data as event @type version @version from @source (e.g. "/e2e-versions") with key
+ * Produces @data as event @type version @version from @source (consumers take only the
+ * type's producer, ts_event_source(); another source is a negative case) with key
  * and subject @key to @topic, the envelope and ce_* headers as common/event.c writes them, as
  * a producer of that version would; takes ownership of @data. The event id into @ret_id (may
  * be NULL; 64 bytes). 0 or -EIO.

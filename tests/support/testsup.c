@@ -34,6 +34,7 @@
 #include <librdkafka/rdkafka.h>
 #include <mysql.h>
 
+#include "common/event_types.h"
 #include "common/jwt.h"
 #include "common/kafka_acl.h"
 #include "common/kafka_auth.h"
@@ -888,6 +889,14 @@ static void ts__dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *msg, void *opaqu
     (void)rk;
     (void)opaque;
     *(rd_kafka_resp_err_t *)msg->_private = msg->err;
+}
+
+const char *ts_event_source(const char *type, char *out, size_t outlen)
+{
+    const char *producer = event_type_producer(event_type_parse(type));
+
+    snprintf(out, outlen, "/%s", producer ? producer : "unknown");
+    return out;
 }
 
 int ts_produce(const char *topic, const char *key, const char *value, size_t len,

@@ -117,6 +117,11 @@ void ts_consumer_free(struct ts_consumer *c);
 /* Creates @topic (3 partitions) if missing. 0 or -EIO. */
 int ts_create_topic(const char *topic);
 
+/* The CloudEvents source of @type's producer ("/payment-service" for "payment.completed";
+ * event_types.h), which consumers require (docs/event-contracts.md "Who may produce what"),
+ * into @out; "/unknown" for a type outside the list. Returns @out. */
+const char *ts_event_source(const char *type, char *out, size_t outlen);
+
 /* Produces one message (headers as alternating name, value, NULL-terminated; may be NULL). */
 int ts_produce(const char *topic, const char *key, const char *value, size_t len,
                const char *const *headers);

@@ -147,10 +147,21 @@ int contracts_check_payload(const struct contracts *c, enum contracts_policy pol
                             struct event *ev, int max_version, char *reason, size_t reasonlen);
 
 /*
- * contracts_check_payload() shaped as the consumer's payload check (kafka_consumer_opts.check,
- * common/kafka_consumer.h; the answers match its contract): @arg is the const struct contracts
- * (borrowed; NULL: upcast only). CONTRACTS_ENFORCE, and CONTRACTS_LENIENT_V1 for the _lenient_v1
- * variant.
+ * The producer rule (docs/event-contracts.md "Who may produce what"): @ev->source must be
+ * "/<service>" for the service event_types.h names as the producer of @ev->type. Returns 0, or
+ * -EPERM with the dead-letter reason in @reason ("source: '/x' is not the producer of
+ * payment.completed ('/payment-service')"; "source: no producer is named for '<type>'" for a
+ * type outside the list). Defence in depth behind the broker's ACLs: a principal allowed to
+ * write a topic still cannot speak for another service's event types.
+ */
+int contracts_check_source(const struct event *ev, char *reason, size_t reasonlen);
+
+/*
+ * The consumer's check (kafka_consumer_opts.check, common/kafka_consumer.h; the answers match
+ * its contract): contracts_check_source() — a refusal is dead-lettered whatever the policy and
+ * counted commerce_events_consumed_total{result="wrong_source"} — then
+ * contracts_check_payload() with @arg, the const struct contracts (borrowed; NULL: upcast
+ * only). CONTRACTS_ENFORCE, and CONTRACTS_LENIENT_V1 for the _lenient_v1 variant.
  */
 int contracts_check_event(struct event *ev, int max_version, const void *arg, char *reason,
                           size_t reasonlen);
