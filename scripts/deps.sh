@@ -8,11 +8,16 @@
 #      does not run) when everything is present. Needs root (or sudo) only to install.
 #      Package maintainer scripts are told not to start the system MariaDB/Redis services:
 #      the harness and `make run` start their own on private ports.
-#   2. Apache Kafka 3.7.2 jars from Maven Central into .deps/kafka-3.7.2/libs (gitignored)
+#   2. schemathesis (the OpenAPI fuzzer of tests/e2e_fuzz.c) from PyPI into a virtualenv
+#      .deps/schemathesis-<version>/ (gitignored), every package pinned by
+#      scripts/fuzz-requirements.txt; skipped when that set is installed. When PyPI cannot be
+#      reached this is not fatal here: tests/e2e_fuzz.c then fails on CI (CI=true) and is
+#      skipped with a message elsewhere.
+#   3. Apache Kafka 3.7.2 jars from Maven Central into .deps/kafka-3.7.2/libs (gitignored)
 #      with scripts/kafka-pom.xml, skipped when present. With no JDK or Maven the harness
 #      falls back to librdkafka's mock cluster (tools/mock-kafka.c), so this is not fatal.
 #
-# Environment: SKIP_KAFKA_JARS=1 skips step 2.
+# Environment: SKIP_SCHEMATHESIS=1 skips step 2, SKIP_KAFKA_JARS=1 step 3.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -91,7 +96,41 @@ if [ "${#optional[@]}" -gt 0 ]; then
         log "note: could not install ${optional[*]}; tests will use the mock Kafka broker"
 fi
 
-# ---- 2. Apache Kafka jars ----
+# ---- 2. schemathesis ----
+# The virtualenv is complete when its marker holds the requirements file's checksum.
+install_schemathesis() {
+    local req="$ROOT/scripts/fuzz-requirements.txt" venv sum py
+    venv="$ROOT/.deps/schemathesis-$(sed -n 's/^schemathesis==//p' "$req")"
+    sum=$(sha256sum "$req" | cut -d' ' -f1)
+    if [ -x "$venv/bin/schemathesis" ] && [ "$(cat "$venv/.complete" 2>/dev/null)" = "$sum" ]; then
+        return 0
+    fi
+    log "installing schemathesis into ${venv#"$ROOT"/} (scripts/fuzz-requirements.txt)"
+    rm -rf "$venv"
+    mkdir -p "$(dirname "$venv")"
+    py=$(command -v python3 || true)
+    if [ -z "$py" ] || ! "$py" -m venv "$venv" >/dev/null 2>&1; then
+        # Debian's python3 makes virtualenvs only with python3-venv
+        rm -rf "$venv"
+        apt_install python3 python3-venv || true
+        py=/usr/bin/python3
+        "$py" -m venv "$venv" || { log "note: cannot make a Python virtualenv: the OpenAPI fuzz test cannot run"; return 0; }
+    fi
+    if "$venv/bin/pip" install -q --disable-pip-version-check --timeout 30 --retries 2 \
+            -r "$req" >"$venv.log" 2>&1 && "$venv/bin/schemathesis" --version >/dev/null; then
+        echo "$sum" >"$venv/.complete"
+        log "$("$venv/bin/schemathesis" --version)"
+    else
+        tail -n 20 "$venv.log" >&2 || true
+        rm -rf "$venv"
+        log "note: could not install schemathesis from PyPI (log: ${venv#"$ROOT"/}.log): the OpenAPI fuzz test fails on CI and is skipped elsewhere"
+    fi
+}
+if [ "${SKIP_SCHEMATHESIS:-0}" != 1 ]; then
+    install_schemathesis
+fi
+
+# ---- 3. Apache Kafka jars (last: it ends the script early) ----
 if [ "${SKIP_KAFKA_JARS:-0}" = 1 ]; then
     exit 0
 fi

@@ -93,7 +93,7 @@ void http_category_list(struct http_req *req, struct http_resp *resp, void *arg)
     cJSON *list;
     int rc;
 
-    if (parent && *parent && jsonx_parse_id(parent, &parent_id) < 0) {
+    if (parent && jsonx_parse_id(parent, &parent_id) < 0) {
         cJSON *errors = NULL;
         jsonx_field_error(&errors, "parentId", "must be a positive integer id");
         http_reply_problem(resp, 400, "CATALOG-400-001", errors, "invalid query");
