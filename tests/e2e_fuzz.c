@@ -114,7 +114,7 @@ static int setup(void **state)
     /* an order for each USER run's user: its list and read routes answer a real order */
     line = (struct saga_line){sku, 1};
     for (int i = 0; i < f->nusers; i++)
-        if (saga_order_place(&f->st, &f->user[i], &line, 1, 0, NULL, STEP_MS, id, sizeof(id)) !=
+        if (saga_order_place(&f->st, &f->user[i], &line, 1, NULL, NULL, STEP_MS, id, sizeof(id)) !=
             201)
             return -1;
     return 0;
