@@ -28,7 +28,9 @@
 # Prometheus: when Debian's /usr/bin/prometheus is installed (scripts/deps.sh installs it), up
 # also starts it on 127.0.0.1:${PROMETHEUS_PORT:-9090} with deploy/prometheus.yml — the file
 # docker-compose.yml mounts — its targets rewritten to this stack's ports and its scrape interval
-# set by PROMETHEUS_SCRAPE_INTERVAL (default: the file's). Data in .run/prometheus.
+# set by PROMETHEUS_SCRAPE_INTERVAL (default: the file's; it sets the rule evaluation interval
+# too). It evaluates the alert rules of deploy/prometheus/alerts.yml (firing alerts: its /alerts
+# page and /api/v1/alerts; no Alertmanager). Data in .run/prometheus.
 # STACK_PROMETHEUS=0 leaves it out. Grafana comes only with docker-compose.yml (not in Debian).
 set -euo pipefail
 
@@ -113,7 +115,9 @@ do_down() {
 }
 
 # deploy/prometheus.yml for this stack: "<svc>-service:<port>" targets → 127.0.0.1:<this port>,
-# its own target → 127.0.0.1:PROM_PORT, the scrape interval from PROMETHEUS_SCRAPE_INTERVAL.
+# its own target → 127.0.0.1:PROM_PORT, the scrape and rule evaluation interval from
+# PROMETHEUS_SCRAPE_INTERVAL, the alert rules (deploy/prometheus/alerts.yml) by absolute path,
+# and no alerting block (the Alertmanager is docker-compose.yml's).
 prometheus_config() {
     local entry name port expr=() interval=${PROMETHEUS_SCRAPE_INTERVAL:-}
     for entry in "$@"; do
@@ -122,6 +126,8 @@ prometheus_config() {
         expr+=(-e "s/\"$name-service:[0-9]*\"/\"127.0.0.1:$port\"/")
     done
     expr+=(-e "s/\"localhost:9090\"/\"127.0.0.1:$PROM_PORT\"/")
+    expr+=(-e "s|^  - \"prometheus/alerts.yml\"|  - \"$ROOT/deploy/prometheus/alerts.yml\"|")
+    expr+=(-e '/^alerting:/,/^$/d')
     if [ -n "$interval" ]; then
         [[ $interval =~ ^[0-9]+(ms|s|m)$ ]] ||
             die "PROMETHEUS_SCRAPE_INTERVAL='$interval': want e.g. 1s, 500ms, 1m"

@@ -7,6 +7,10 @@
  * Prometheus HTTP API (/api/v1/query) is polled until the counters moved as expected: saga
  * outcomes, payments, POST /api/orders, events consumed and published, the outbox gauges of
  * catalog / order / payment, consumer lag, and every target of deploy/prometheus.yml up.
+ * Then the alert rules Prometheus loaded (deploy/prometheus/alerts.yml, evaluated every second
+ * too) must fire: a poison message (not JSON) on order-events, produced with the stack's admin
+ * Kafka login, is dead-lettered by its consumers, and GET /api/v1/alerts must show
+ * CommerceEventsDeadLettered firing for order-events — and not before the message.
  * `make down` (stack.sh down) must then succeed, leave none of the stack's eleven ports
  * listened on, and the services' logs hold no sanitizer report.
  *
@@ -40,6 +44,9 @@
 #define PROM_BIN "/usr/bin/prometheus"
 #define STEP_MS 60000     /* one saga step (several Kafka hops) under ASan on a busy machine */
 #define METRICS_MS 120000 /* scrapes every 1 s; consumer lag comes with statistics every 5 s */
+#define ALERT_MS 60000    /* a dead letter, a scrape and a rule evaluation (every 1 s) */
+#define DEAD_LETTER_ALERT "CommerceEventsDeadLettered"
+#define POISON_TOPIC "order-events"
 #define STOCK 10
 #define CONFIRMED 3
 #define DECLINED 1
@@ -274,6 +281,87 @@ out:
     return rc;
 }
 
+/*
+ * GET /api/v1/alerts: the state ("pending", "firing") of the alert @name whose label topic is
+ * @topic into @state, "" when there is none. 0, or -EIO (the reason into @why).
+ */
+static int prom_alert_state(const struct prom *p, const char *name, const char *topic, char *state,
+                            size_t statelen, char *why, size_t whylen)
+{
+    char url[128];
+    struct ts_resp resp = {0};
+    cJSON *alert;
+    int rc = -EIO;
+
+    snprintf(url, sizeof(url), "%s/api/v1/alerts", p->url);
+    if (ts_http("GET", url, NULL, NULL, NULL, &resp) < 0) {
+        snprintf(why, whylen, "no answer from %s", p->url);
+        goto out;
+    }
+    cJSON *alerts = cJSON_GetObjectItemCaseSensitive(
+        cJSON_GetObjectItemCaseSensitive(resp.json, "data"), "alerts");
+    if (resp.status != 200 || !cJSON_IsArray(alerts)) {
+        snprintf(why, whylen, "HTTP %ld: %.300s", resp.status, resp.body ? resp.body : "");
+        goto out;
+    }
+    snprintf(state, statelen, "%s", "");
+    cJSON_ArrayForEach (alert, alerts) {
+        cJSON *labels = cJSON_GetObjectItemCaseSensitive(alert, "labels");
+        cJSON *n = cJSON_GetObjectItemCaseSensitive(labels, "alertname");
+        cJSON *t = cJSON_GetObjectItemCaseSensitive(labels, "topic");
+        cJSON *st = cJSON_GetObjectItemCaseSensitive(alert, "state");
+
+        if (cJSON_IsString(n) && strcmp(n->valuestring, name) == 0 && cJSON_IsString(t) &&
+            strcmp(t->valuestring, topic) == 0 && cJSON_IsString(st) &&
+            strcmp(state, "firing") != 0)
+            snprintf(state, statelen, "%s", st->valuestring);
+    }
+    rc = 0;
+out:
+    ts_resp_free(&resp);
+    return rc;
+}
+
+/* Whether GET /api/v1/rules lists the alerting rule @name. */
+static bool prom_rule_loaded(const struct prom *p, const char *name)
+{
+    char url[128], want[128];
+    struct ts_resp resp = {0};
+    bool found;
+
+    snprintf(url, sizeof(url), "%s/api/v1/rules?type=alert", p->url);
+    snprintf(want, sizeof(want), "\"name\":\"%s\"", name);
+    found = ts_http("GET", url, NULL, NULL, NULL, &resp) == 0 && resp.status == 200 && resp.body &&
+            strstr(resp.body, want);
+    ts_resp_free(&resp);
+    return found;
+}
+
+/* Points this process's Kafka clients (ts_produce) at the stack's broker with its admin login
+ * (the stack's .run/env); the harness's broker is not used by this test. 0 or -EIO. */
+static int use_stack_kafka(const struct fixture *f)
+{
+    static const char *const names[] = {"KAFKA_BOOTSTRAP", "KAFKA_SECURITY_PROTOCOL",
+                                        "KAFKA_SASL_MECHANISM", "KAFKA_SASL_USERNAME",
+                                        "KAFKA_SASL_PASSWORD"};
+    char env_path[600], value[512];
+
+    snprintf(env_path, sizeof(env_path), "%s/.run/env", f->dir);
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+        int rc = ts_env_file_value(env_path, names[i], value, sizeof(value));
+
+        if (rc == -ENOENT && i > 0) {
+            unsetenv(names[i]); /* a broker without SASL */
+            continue;
+        }
+        if (rc < 0 || setenv(names[i], value, 1) != 0) {
+            fprintf(stderr, "e2e_prometheus: %s: no %s\n", env_path, names[i]);
+            return -EIO;
+        }
+    }
+    return 0;
+}
+
 /* ---- setup ---- */
 
 static int setup(void **state)
@@ -455,11 +543,56 @@ static void test_error_queries_are_valid(void **state)
     }
 }
 
+struct alert_poll {
+    const struct prom *prom;
+    char state[32];
+    char why[400];
+};
+
+static bool dead_letter_alert_firing(void *arg)
+{
+    struct alert_poll *ap = arg;
+
+    if (prom_alert_state(ap->prom, DEAD_LETTER_ALERT, POISON_TOPIC, ap->state, sizeof(ap->state),
+                         ap->why, sizeof(ap->why)) < 0)
+        return false;
+    ap->why[0] = '\0';
+    return strcmp(ap->state, "firing") == 0;
+}
+
+/* deploy/prometheus/alerts.yml, loaded by the stack's Prometheus: a poison message on
+ * order-events is dead-lettered by its consumers and CommerceEventsDeadLettered fires. */
+static void test_dead_letter_alert_fires(void **state)
+{
+    static const char poison[] = "{this is not an event";
+    struct fixture *f = *state;
+    struct alert_poll ap = {.prom = &f->prom};
+
+    /* the rules are loaded, and nothing was dead-lettered on order-events so far */
+    if (!prom_rule_loaded(&f->prom, DEAD_LETTER_ALERT))
+        fail_msg("the stack's Prometheus has no alert rule " DEAD_LETTER_ALERT
+                 " (GET /api/v1/rules; deploy/prometheus.yml rule_files)");
+    if (prom_alert_state(&f->prom, DEAD_LETTER_ALERT, POISON_TOPIC, ap.state, sizeof(ap.state),
+                         ap.why, sizeof(ap.why)) < 0)
+        fail_msg("GET /api/v1/alerts: %s", ap.why);
+    if (ap.state[0])
+        fail_msg("%s is %s for %s before any poison message", DEAD_LETTER_ALERT, ap.state,
+                 POISON_TOPIC);
+
+    assert_int_equal(use_stack_kafka(f), 0);
+    assert_int_equal(ts_produce(POISON_TOPIC, "poison", poison, sizeof(poison) - 1, NULL), 0);
+    if (!ts_poll_until(dead_letter_alert_firing, &ap, ALERT_MS))
+        fail_msg("%s{topic=\"%s\"} not firing within %d ms after a poison message (state '%s'%s%s)",
+                 DEAD_LETTER_ALERT, POISON_TOPIC, ALERT_MS, ap.state, ap.why[0] ? ": " : "",
+                 ap.why);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_counters_move_through_prometheus),
         cmocka_unit_test(test_error_queries_are_valid),
+        cmocka_unit_test(test_dead_letter_alert_fires),
     };
 
     return cmocka_run_group_tests(tests, setup, teardown);
