@@ -13,11 +13,16 @@
 #      scripts/fuzz-requirements.txt; skipped when that set is installed. When PyPI cannot be
 #      reached this is not fatal here: tests/e2e_fuzz.c then fails on CI (CI=true) and is
 #      skipped with a message elsewhere.
-#   3. Apache Kafka 3.7.2 jars from Maven Central into .deps/kafka-3.7.2/libs (gitignored)
+#   3. the CloudEvents SDK and a Kafka client (tests/e2e_cloudevents.c) from PyPI into a
+#      virtualenv .deps/cloudevents-<version>/ (gitignored), every package pinned by
+#      tests/sdk/requirements.txt; skipped when installed; not fatal either (the test then
+#      fails on CI and is skipped elsewhere).
+#   4. Apache Kafka 3.7.2 jars from Maven Central into .deps/kafka-3.7.2/libs (gitignored)
 #      with scripts/kafka-pom.xml, skipped when present. With no JDK or Maven the harness
 #      falls back to librdkafka's mock cluster (tools/mock-kafka.c), so this is not fatal.
 #
-# Environment: SKIP_SCHEMATHESIS=1 skips step 2, SKIP_KAFKA_JARS=1 step 3.
+# Environment: SKIP_SCHEMATHESIS=1 skips step 2, SKIP_CLOUDEVENTS=1 step 3, SKIP_KAFKA_JARS=1
+# step 4.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -96,16 +101,19 @@ if [ "${#optional[@]}" -gt 0 ]; then
         log "note: could not install ${optional[*]}; tests will use the mock Kafka broker"
 fi
 
-# ---- 2. schemathesis ----
-# The virtualenv is complete when its marker holds the requirements file's checksum.
-install_schemathesis() {
-    local req="$ROOT/scripts/fuzz-requirements.txt" venv sum py
-    venv="$ROOT/.deps/schemathesis-$(sed -n 's/^schemathesis==//p' "$req")"
+# ---- 2. and 3. Python tools in virtualenvs ----
+# venv_install NAME REQUIREMENTS CHECK...: a virtualenv .deps/NAME-<version of NAME pinned in
+# REQUIREMENTS>/ with every package of REQUIREMENTS; complete when its marker holds the
+# requirements file's checksum and CHECK (a command run with the venv's bin/ first) passes.
+venv_install() {
+    local name=$1 req=$2 venv sum py
+    shift 2
+    venv="$ROOT/.deps/$name-$(sed -n "s/^$name==//p" "$req")"
     sum=$(sha256sum "$req" | cut -d' ' -f1)
-    if [ -x "$venv/bin/schemathesis" ] && [ "$(cat "$venv/.complete" 2>/dev/null)" = "$sum" ]; then
+    if [ "$(cat "$venv/.complete" 2>/dev/null)" = "$sum" ] && PATH="$venv/bin:$PATH" "$@" >/dev/null 2>&1; then
         return 0
     fi
-    log "installing schemathesis into ${venv#"$ROOT"/} (scripts/fuzz-requirements.txt)"
+    log "installing $name into ${venv#"$ROOT"/} (${req#"$ROOT"/})"
     rm -rf "$venv"
     mkdir -p "$(dirname "$venv")"
     py=$(command -v python3 || true)
@@ -114,23 +122,36 @@ install_schemathesis() {
         rm -rf "$venv"
         apt_install python3 python3-venv || true
         py=/usr/bin/python3
-        "$py" -m venv "$venv" || { log "note: cannot make a Python virtualenv: the OpenAPI fuzz test cannot run"; return 0; }
+        "$py" -m venv "$venv" || { log "note: cannot make a Python virtualenv: $name is not installed"; return 1; }
     fi
     if "$venv/bin/pip" install -q --disable-pip-version-check --timeout 30 --retries 2 \
-            -r "$req" >"$venv.log" 2>&1 && "$venv/bin/schemathesis" --version >/dev/null; then
+            -r "$req" >"$venv.log" 2>&1 && PATH="$venv/bin:$PATH" "$@" >/dev/null; then
         echo "$sum" >"$venv/.complete"
-        log "$("$venv/bin/schemathesis" --version)"
-    else
-        tail -n 20 "$venv.log" >&2 || true
-        rm -rf "$venv"
-        log "note: could not install schemathesis from PyPI (log: ${venv#"$ROOT"/}.log): the OpenAPI fuzz test fails on CI and is skipped elsewhere"
+        return 0
     fi
+    tail -n 20 "$venv.log" >&2 || true
+    rm -rf "$venv"
+    log "note: could not install $name from PyPI (log: ${venv#"$ROOT"/}.log)"
+    return 1
 }
+
 if [ "${SKIP_SCHEMATHESIS:-0}" != 1 ]; then
-    install_schemathesis
+    if venv_install schemathesis "$ROOT/scripts/fuzz-requirements.txt" schemathesis --version; then
+        log "schemathesis: $(sed -n 's/^schemathesis==//p' "$ROOT/scripts/fuzz-requirements.txt")"
+    else
+        log "note: the OpenAPI fuzz test fails on CI and is skipped elsewhere"
+    fi
+fi
+if [ "${SKIP_CLOUDEVENTS:-0}" != 1 ]; then
+    if venv_install cloudevents "$ROOT/tests/sdk/requirements.txt" \
+            python -c 'import cloudevents.core.bindings.kafka, confluent_kafka'; then
+        log "cloudevents SDK: $(sed -n 's/^cloudevents==//p' "$ROOT/tests/sdk/requirements.txt")"
+    else
+        log "note: the CloudEvents SDK round trip fails on CI and is skipped elsewhere"
+    fi
 fi
 
-# ---- 3. Apache Kafka jars (last: it ends the script early) ----
+# ---- 4. Apache Kafka jars (last: it ends the script early) ----
 if [ "${SKIP_KAFKA_JARS:-0}" = 1 ]; then
     exit 0
 fi

@@ -1,8 +1,10 @@
 /*
- * event.c - the CloudEvents 1.0 envelope (JSON body + ce_* headers) and the type → topic map.
+ * event.c - the CloudEvents 1.0 envelope on Kafka (the Kafka protocol binding) and the
+ * type → topic map.
  *
- * Serialisation emits every attribute in the body and as a header; parsing reads the body
- * first and falls back to the headers for an attribute the body lacks (docs/event-contracts.md).
+ * Serialisation is structured mode: the body is the envelope, content-type
+ * application/cloudevents+json, and every attribute is also a ce_* header. Parsing takes both
+ * content modes, chosen by the content-type header (docs/event-contracts.md).
  */
 #include <ctype.h>
 #include <errno.h>
@@ -10,12 +12,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "common/event.h"
 #include "common/util.h"
 
 #define EVENT_SCHEMA_PREFIX "urn:commerce:event:"
-#define EVENT_CONTENT_TYPE "application/json"
 #define EVENT_TOPIC_MAX 250 /* Kafka's limit is 249 characters */
 #define EVENT_VERSION_MAX 1000000
 
@@ -159,6 +161,38 @@ static int event__copy(char *dst, size_t size, const char *src)
     return 0;
 }
 
+static int event__hex(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    c = (char)tolower((unsigned char)c);
+    return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+}
+
+/* Copies header value @src into @dst (size @size), percent-decoding it: the CloudEvents SDKs
+ * percent-encode ce_* header values (RFC 3986), e.g. "%2Fcatalog-service"; a '%' not followed
+ * by two hex digits stays as it is. -EINVAL when it does not fit. */
+static int event__copy_header(char *dst, size_t size, const char *src)
+{
+    size_t n = 0;
+
+    for (; *src; src++) {
+        char c = *src;
+
+        if (c == '%' && event__hex(src[1]) >= 0 && event__hex(src[2]) >= 0) {
+            c = (char)(event__hex(src[1]) * 16 + event__hex(src[2]));
+            src += 2;
+        }
+        if (c == '\0' || n + 1 >= size) {
+            dst[0] = '\0';
+            return -EINVAL; /* an encoded NUL or too long */
+        }
+        dst[n++] = c;
+    }
+    dst[n] = '\0';
+    return 0;
+}
+
 void event_schema_urn(const char *type, int version, char *out, size_t outlen)
 {
     snprintf(out, outlen, EVENT_SCHEMA_PREFIX "%s:v%d", type ? type : "", version);
@@ -260,7 +294,7 @@ char *event_to_json(const struct event *ev)
         if (!cJSON_AddStringToObject(root, event_attrs[i].name, v))
             goto out;
         if (strcmp(event_attrs[i].name, "time") == 0 &&
-            !cJSON_AddStringToObject(root, "datacontenttype", EVENT_CONTENT_TYPE))
+            !cJSON_AddStringToObject(root, "datacontenttype", EVENT_DATA_CONTENT_TYPE))
             goto out;
     }
     /* A deep copy keeps the ownership rule simple: only root is deleted. */
@@ -295,7 +329,7 @@ size_t event_to_headers(const struct event *ev, struct event_header *out, size_t
             out[n++] = (struct event_header){names[i], v};
     }
     if (n < max)
-        out[n++] = (struct event_header){"content-type", EVENT_CONTENT_TYPE};
+        out[n++] = (struct event_header){"content-type", EVENT_FORMAT_CONTENT_TYPE};
     return n;
 }
 
@@ -314,12 +348,35 @@ static const char *event__header(const struct event_header *headers, size_t nhea
     return NULL;
 }
 
-/* An attribute from the body, else from the headers; NULL when in neither. -EINVAL in
- * @ret_err when the body has it with a non-string value. */
-static const char *event__attr(const cJSON *root, const struct event_header *headers,
-                               size_t nheaders, const char *name, int *ret_err)
+/* The value of the content-type header (name matched case-insensitively), or NULL. */
+static const char *event__content_type(const struct event_header *headers, size_t nheaders)
 {
-    const cJSON *item = cJSON_GetObjectItemCaseSensitive(root, name);
+    size_t i;
+
+    for (i = 0; i < nheaders; i++) {
+        if (headers[i].name && headers[i].value && strcasecmp(headers[i].name, "content-type") == 0)
+            return headers[i].value;
+    }
+    return NULL;
+}
+
+/* Whether media type @ct is @type, ignoring case, spaces and parameters ("; charset=…"). */
+static bool event__media_type_is(const char *ct, const char *type)
+{
+    size_t n = strlen(type);
+
+    while (*ct == ' ')
+        ct++;
+    return strncasecmp(ct, type, n) == 0 && (ct[n] == '\0' || ct[n] == ';' || ct[n] == ' ');
+}
+
+/* An attribute from the body (@root; NULL in binary mode), else from the headers (then
+ * *@ret_header is set, when given); NULL when in neither. -EINVAL in @ret_err when the body
+ * has it with a non-string value. */
+static const char *event__attr(const cJSON *root, const struct event_header *headers,
+                               size_t nheaders, const char *name, int *ret_err, bool *ret_header)
+{
+    const cJSON *item = root ? cJSON_GetObjectItemCaseSensitive(root, name) : NULL;
 
     if (item && !cJSON_IsNull(item)) {
         if (!cJSON_IsString(item) || !item->valuestring) {
@@ -328,7 +385,32 @@ static const char *event__attr(const cJSON *root, const struct event_header *hea
         }
         return item->valuestring;
     }
+    if (ret_header)
+        *ret_header = true;
     return event__header(headers, nheaders, name);
+}
+
+/*
+ * The content mode of a message (the Kafka binding, section 3): structured when content-type
+ * starts with application/cloudevents, else binary — except a JSON object value carrying
+ * "specversion": an envelope, as published before structured mode (content-type
+ * application/json) or by a producer that puts datacontenttype into content-type.
+ * Returns 0 or -EINVAL (an event format other than JSON) with the reason in @errbuf.
+ */
+static int event__mode(const char *ct, const cJSON *root, enum event_mode *ret_mode, char *errbuf,
+                       size_t errlen)
+{
+    if (ct && strncasecmp(ct + strspn(ct, " "), "application/cloudevents", 23) == 0) {
+        if (!event__media_type_is(ct, EVENT_FORMAT_CONTENT_TYPE)) {
+            event__err(errbuf, errlen, "unsupported event format '%.60s'", ct);
+            return -EINVAL;
+        }
+        *ret_mode = EVENT_MODE_STRUCTURED;
+        return 0;
+    }
+    *ret_mode =
+        cJSON_HasObjectItem(root, "specversion") ? EVENT_MODE_STRUCTURED : EVENT_MODE_BINARY;
+    return 0;
 }
 
 int event_parse(const char *payload, size_t len, const struct event_header *headers,
@@ -336,7 +418,9 @@ int event_parse(const char *payload, size_t len, const struct event_header *head
 {
     struct event ev;
     cJSON *root = NULL, *data;
-    const char *v;
+    const cJSON *body;
+    const char *v, *ct = event__content_type(headers, nheaders);
+    enum event_mode mode;
     size_t i;
     int r = -EINVAL, bad = 0;
 
@@ -354,26 +438,33 @@ int event_parse(const char *payload, size_t len, const struct event_header *head
         event__err(errbuf, errlen, "payload is not a JSON object");
         goto out;
     }
+    if (event__mode(ct, root, &mode, errbuf, errlen) < 0)
+        goto out;
+    /* binary mode: the value is data and every attribute is a ce_* header */
+    body = mode == EVENT_MODE_STRUCTURED ? root : NULL;
 
-    v = event__attr(root, headers, nheaders, "specversion", &bad);
+    v = event__attr(body, headers, nheaders, "specversion", &bad, NULL);
     if (bad || !v) {
-        event__err(errbuf, errlen, "attribute 'specversion' is missing or not a string");
+        event__err(errbuf, errlen, "%sattribute 'specversion' is missing or not a string",
+                   body ? "" : "binary mode: ");
         goto out;
     }
     if (strcmp(v, EVENT_SPECVERSION) != 0) {
         event__err(errbuf, errlen, "unsupported specversion '%.16s'", v);
         goto out;
     }
-    v = event__attr(root, headers, nheaders, "datacontenttype", &bad);
-    if (bad || (v && strncmp(v, EVENT_CONTENT_TYPE, strlen(EVENT_CONTENT_TYPE)) != 0)) {
-        event__err(errbuf, errlen, "unsupported datacontenttype");
+    /* binary mode: content-type is datacontenttype (absent: JSON, the only kind we read) */
+    v = body ? event__attr(body, headers, nheaders, "datacontenttype", &bad, NULL) : ct;
+    if (bad || (v && !event__media_type_is(v, EVENT_DATA_CONTENT_TYPE))) {
+        event__err(errbuf, errlen, "unsupported datacontenttype '%.60s'", bad ? "" : v);
         goto out;
     }
 
     for (i = 0; i < EVENT_NATTRS; i++) {
         const struct event_attr *a = &event_attrs[i];
+        bool from_header = false;
 
-        v = event__attr(root, headers, nheaders, a->name, &bad);
+        v = event__attr(body, headers, nheaders, a->name, &bad, &from_header);
         if (bad) {
             event__err(errbuf, errlen, "attribute '%s' is not a string", a->name);
             goto out;
@@ -381,10 +472,12 @@ int event_parse(const char *payload, size_t len, const struct event_header *head
         if (!v || !*v) {
             if (!a->required)
                 continue;
-            event__err(errbuf, errlen, "required attribute '%s' is missing", a->name);
+            event__err(errbuf, errlen, "%srequired attribute '%s' is missing",
+                       body ? "" : "binary mode: ", a->name);
             goto out;
         }
-        if (event__copy(event__field(&ev, a), a->size, v) < 0) {
+        if ((from_header ? event__copy_header(event__field(&ev, a), a->size, v)
+                         : event__copy(event__field(&ev, a), a->size, v)) < 0) {
             event__err(errbuf, errlen, "attribute '%s' is too long", a->name);
             goto out;
         }
@@ -395,13 +488,19 @@ int event_parse(const char *payload, size_t len, const struct event_header *head
         goto out;
     }
 
-    data = cJSON_DetachItemFromObjectCaseSensitive(root, "data");
+    if (body) {
+        data = cJSON_DetachItemFromObjectCaseSensitive(root, "data");
+    } else {
+        data = root; /* already known to be an object */
+        root = NULL;
+    }
     if (!data || !cJSON_IsObject(data)) {
         cJSON_Delete(data);
         event__err(errbuf, errlen, "required attribute 'data' is missing or not an object");
         goto out;
     }
     ev.data = data; /* now owned by ev */
+    ev.mode = mode;
     *ret = ev;
     r = 0;
 out:

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <cjson/cJSON.h>
 #include <librdkafka/rdkafka.h>
@@ -436,7 +437,8 @@ static const struct kafka_type *kafka__type_find(const struct kafka_consumer *c,
     return NULL;
 }
 
-/* The NUL-terminated copies of @m's ce_* headers that event_parse() falls back to. */
+/* NUL-terminated copies of @m's ce_* and content-type headers, which event_parse() reads
+ * (the content-type picks the content mode). */
 struct kafka_ce_headers {
     struct event_header h[EVENT_MAX_HEADERS];
     char *val[EVENT_MAX_HEADERS];
@@ -458,7 +460,7 @@ static void kafka__ce_headers(const rd_kafka_message_t *m, struct kafka_ce_heade
          idx++) {
         char *copy;
 
-        if (!val || strncmp(name, "ce_", 3) != 0)
+        if (!val || (strncmp(name, "ce_", 3) != 0 && strcasecmp(name, "content-type") != 0))
             continue;
         copy = strndup(val, size);
         if (!copy)

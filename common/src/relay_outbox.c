@@ -18,6 +18,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <cjson/cJSON.h>
 
@@ -127,12 +128,16 @@ static int outbox_claim(struct relay_source *src, struct relay_batch *batch, int
             .value = db_result_get(o->res, i, C_PAYLOAD),
             .len = db_result_len(o->res, i, C_PAYLOAD),
         };
-        /* headers were written by outbox_append: a flat object of strings */
+        /* headers were written by outbox_append: a flat object of strings. content-type is
+         * set here, not taken from the row: rows written before structured mode say
+         * application/json, which the Kafka binding reads as binary mode. */
         o->roots[i] = hj ? cJSON_ParseWithLength(hj, db_result_len(o->res, i, C_HEADERS)) : NULL;
         cJSON_ArrayForEach (h, o->roots[i]) {
-            if (nh < EVENT_MAX_HEADERS && cJSON_IsString(h) && h->string)
+            if (nh + 1 < EVENT_MAX_HEADERS && cJSON_IsString(h) && h->string &&
+                strcasecmp(h->string, "content-type") != 0)
                 hdrs[nh++] = (struct event_header){h->string, h->valuestring};
         }
+        hdrs[nh++] = (struct event_header){"content-type", EVENT_FORMAT_CONTENT_TYPE};
         m->headers = hdrs;
         m->nheaders = nh;
         batch->types[i] = db_result_get(o->res, i, C_TYPE);

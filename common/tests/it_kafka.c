@@ -557,7 +557,7 @@ static void test_round_trip(void **state)
         assert_string_equal(rec_header(&recs[i], "ce_id"), id[i]);
         assert_string_equal(rec_header(&recs[i], "ce_specversion"), "1.0");
         assert_string_equal(rec_header(&recs[i], "ce_correlationid"), "saga-1");
-        assert_string_equal(rec_header(&recs[i], "content-type"), "application/json");
+        assert_string_equal(rec_header(&recs[i], "content-type"), "application/cloudevents+json");
         assert_non_null(strstr(recs[i].value, id[i]));
     }
     assert_string_equal(rec_header(&recs[1], "ce_type"), "order.cancelled");

@@ -5,6 +5,7 @@
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -135,7 +136,8 @@ static void test_headers_round_trip(void **state)
     assert_int_equal(n, 11);
     for (i = 0; i < n; i++) {
         if (strcmp(hdrs[i].name, "content-type") == 0) {
-            assert_string_equal(hdrs[i].value, "application/json");
+            /* structured mode: the JSON event format's media type */
+            assert_string_equal(hdrs[i].value, "application/cloudevents+json");
             seen_ct = 1;
         } else {
             assert_memory_equal(hdrs[i].name, "ce_", 3);
@@ -144,7 +146,7 @@ static void test_headers_round_trip(void **state)
             seen_sv = 1;
     }
     assert_true(seen_ct && seen_sv);
-    /* a body with only data: every attribute comes from the headers */
+    /* structured (content-type), a body with only data: every attribute from the headers */
     assert_int_equal(event_parse(body, strlen(body), hdrs, n, &back, err, sizeof(err)), 0);
     assert_same_event(&ev, &back);
     event_release(&back);
@@ -231,19 +233,22 @@ static void test_required_missing(void **state)
 
 static void test_header_fallback_for_missing(void **state)
 {
-    const struct event_header hdrs[] = {{"ce_id", "hdr-id"}, {"ce_specversion", "1.0"}};
+    /* structured mode by content-type, so a body without specversion is still an envelope */
+    const struct event_header hdrs[] = {{"ce_id", "hdr-id"},
+                                        {"ce_specversion", "1.0"},
+                                        {"content-type", "application/cloudevents+json"}};
     char *json = without("id");
     struct event ev;
     char err[256];
 
     (void)state;
-    assert_int_equal(event_parse(json, strlen(json), hdrs, 2, &ev, err, sizeof(err)), 0);
+    assert_int_equal(event_parse(json, strlen(json), hdrs, 3, &ev, err, sizeof(err)), 0);
     assert_string_equal(ev.id, "hdr-id");
     event_release(&ev);
     free(json);
 
     json = without("specversion");
-    assert_int_equal(event_parse(json, strlen(json), hdrs, 2, &ev, err, sizeof(err)), 0);
+    assert_int_equal(event_parse(json, strlen(json), hdrs, 3, &ev, err, sizeof(err)), 0);
     event_release(&ev);
     free(json);
 }
@@ -329,6 +334,193 @@ static void test_version_parse(void **state)
     assert_int_equal(ev.version, 9);
     event_release(&ev);
     free(json);
+}
+
+/* ---- content modes (the CloudEvents Kafka protocol binding) ---- */
+
+#define SKU_DATA "{\"skuId\":\"sku-9\",\"productId\":\"p-1\",\"price\":1500}"
+
+/* A binary-mode message as the CloudEvents SDKs write it: attributes as ce_* headers with
+ * percent-encoded values, datacontenttype as content-type, the value = data. */
+static const struct event_header BINARY_HDRS[] = {
+    {"ce_specversion", "1.0"},
+    {"ce_id", "sdk-1"},
+    {"ce_source", "%2Fcatalog-service"},
+    {"ce_type", "product.sku.created"},
+    {"ce_time", "2026-01-02T03%3A04%3A05.123456Z"},
+    {"ce_subject", "sku-9"},
+    {"ce_dataschema", "urn%3Acommerce%3Aevent%3Aproduct.sku.created%3Av1"},
+    {"ce_correlationid", "corr-9"},
+    {"ce_causationid", "cause-9"},
+    {"ce_traceparent", TP},
+    {"content-type", "application/json"},
+};
+#define BINARY_N (sizeof(BINARY_HDRS) / sizeof(BINARY_HDRS[0]))
+
+static int parse_with(const char *value, const struct event_header *hdrs, size_t n,
+                      struct event *ev, char *err, size_t errlen)
+{
+    memset(ev, 0, sizeof(*ev));
+    err[0] = '\0';
+    return event_parse(value, strlen(value), hdrs, n, ev, err, errlen);
+}
+
+static void test_binary_mode(void **state)
+{
+    cJSON *want = cJSON_Parse(SKU_DATA);
+    struct event ev;
+    char err[256];
+
+    (void)state;
+    assert_int_equal(parse_with(SKU_DATA, BINARY_HDRS, BINARY_N, &ev, err, sizeof(err)), 0);
+    assert_int_equal(ev.mode, EVENT_MODE_BINARY);
+    assert_string_equal(ev.id, "sdk-1");
+    assert_string_equal(ev.source, "/catalog-service"); /* percent-decoded */
+    assert_string_equal(ev.type, "product.sku.created");
+    assert_string_equal(ev.time, "2026-01-02T03:04:05.123456Z");
+    assert_string_equal(ev.subject, "sku-9");
+    assert_string_equal(ev.dataschema, "urn:commerce:event:product.sku.created:v1");
+    assert_int_equal(ev.version, 1); /* from ce_dataschema */
+    assert_string_equal(ev.correlationid, "corr-9");
+    assert_string_equal(ev.causationid, "cause-9");
+    assert_string_equal(ev.traceparent, TP);
+    assert_true(cJSON_Compare(ev.data, want, 1)); /* the value is data, not an envelope */
+    event_release(&ev);
+
+    /* no content-type: binary too (datacontenttype absent: JSON); parameters are allowed */
+    assert_int_equal(parse_with(SKU_DATA, BINARY_HDRS, BINARY_N - 1, &ev, err, sizeof(err)), 0);
+    assert_int_equal(ev.mode, EVENT_MODE_BINARY);
+    assert_true(cJSON_Compare(ev.data, want, 1));
+    event_release(&ev);
+    {
+        struct event_header hdrs[BINARY_N];
+
+        memcpy(hdrs, BINARY_HDRS, sizeof(hdrs));
+        hdrs[BINARY_N - 1] =
+            (struct event_header){"Content-Type", "application/json; charset=utf-8"};
+        assert_int_equal(parse_with(SKU_DATA, hdrs, BINARY_N, &ev, err, sizeof(err)), 0);
+        event_release(&ev);
+    }
+
+    /* data that has members named like attributes is still data: the value is not consulted */
+    {
+        const char *value = "{\"id\":\"not-the-id\",\"data\":{\"x\":1}}";
+        cJSON *v = cJSON_Parse(value);
+
+        assert_int_equal(parse_with(value, BINARY_HDRS, BINARY_N, &ev, err, sizeof(err)), 0);
+        assert_string_equal(ev.id, "sdk-1");
+        assert_true(cJSON_Compare(ev.data, v, 1));
+        event_release(&ev);
+        cJSON_Delete(v);
+    }
+    cJSON_Delete(want);
+}
+
+/* BINARY_HDRS without header @name (NULL: all), with @extra appended when given. */
+static size_t binary_hdrs(struct event_header *out, const char *drop, struct event_header *extra)
+{
+    size_t n = 0, i;
+
+    for (i = 0; i < BINARY_N; i++)
+        if (!drop || strcmp(BINARY_HDRS[i].name, drop) != 0)
+            out[n++] = BINARY_HDRS[i];
+    if (extra)
+        out[n++] = *extra;
+    return n;
+}
+
+static void test_binary_refused(void **state)
+{
+    static const char *const required[] = {"specversion", "id", "source", "type", "dataschema"};
+    struct event_header hdrs[BINARY_N + 1];
+    struct event ev;
+    char err[256], name[32];
+    size_t i, n;
+
+    (void)state;
+    /* a missing required attribute: refused with its name (the consumer dead-letters it) */
+    for (i = 0; i < sizeof(required) / sizeof(required[0]); i++) {
+        snprintf(name, sizeof(name), "ce_%s", required[i]);
+        n = binary_hdrs(hdrs, name, NULL);
+        assert_int_equal(n, BINARY_N - 1);
+        assert_int_equal(parse_with(SKU_DATA, hdrs, n, &ev, err, sizeof(err)), -EINVAL);
+        assert_non_null(strstr(err, required[i]));
+        assert_non_null(strstr(err, "binary mode"));
+        assert_null(ev.data);
+    }
+    /* optional ones may be absent */
+    n = binary_hdrs(hdrs, "ce_subject", NULL);
+    assert_int_equal(parse_with(SKU_DATA, hdrs, n, &ev, err, sizeof(err)), 0);
+    assert_string_equal(ev.subject, "");
+    event_release(&ev);
+
+    n = binary_hdrs(hdrs, NULL, NULL);
+    hdrs[BINARY_N - 1].value = "text/plain";
+    assert_int_equal(parse_with(SKU_DATA, hdrs, n, &ev, err, sizeof(err)), -EINVAL);
+    assert_non_null(strstr(err, "datacontenttype"));
+
+    hdrs[BINARY_N - 1].value = "application/cloudevents+avro";
+    assert_int_equal(parse_with(SKU_DATA, hdrs, n, &ev, err, sizeof(err)), -EINVAL);
+    assert_non_null(strstr(err, "event format"));
+
+    n = binary_hdrs(hdrs, NULL, NULL);
+    assert_int_equal(parse_with("[1,2]", hdrs, n, &ev, err, sizeof(err)), -EINVAL);
+    assert_non_null(strstr(err, "not a JSON object"));
+    assert_int_equal(parse_with("\"text\"", hdrs, n, &ev, err, sizeof(err)), -EINVAL);
+    assert_int_equal(event_parse("", 0, hdrs, n, &ev, err, sizeof(err)), -EINVAL); /* tombstone */
+    assert_null(ev.data);
+
+    hdrs[1].value = "%00id"; /* an encoded NUL */
+    assert_int_equal(parse_with(SKU_DATA, hdrs, n, &ev, err, sizeof(err)), -EINVAL);
+    assert_non_null(strstr(err, "'id'"));
+    hdrs[1].value = "100%zz"; /* not an escape: kept as it is */
+    assert_int_equal(parse_with(SKU_DATA, hdrs, n, &ev, err, sizeof(err)), 0);
+    assert_string_equal(ev.id, "100%zz");
+    event_release(&ev);
+
+    n = binary_hdrs(hdrs, NULL, NULL);
+    hdrs[6].value = "urn:commerce:event:order.placed:v1"; /* names another type */
+    assert_int_equal(parse_with(SKU_DATA, hdrs, n, &ev, err, sizeof(err)), -EINVAL);
+    assert_non_null(strstr(err, "dataschema"));
+    hdrs[0].value = "0.3";
+    assert_int_equal(parse_with(SKU_DATA, hdrs, n, &ev, err, sizeof(err)), -EINVAL);
+    assert_non_null(strstr(err, "specversion"));
+}
+
+static void test_structured_mode(void **state)
+{
+    /* an envelope without ce_* headers, as the SDKs write structured mode */
+    struct event_header ct = {"content-type", "application/cloudevents+json; charset=UTF-8"};
+    cJSON *want = cJSON_Parse("{\"orderId\":\"o-1\"}");
+    struct event ev;
+    char err[256];
+
+    (void)state;
+    assert_int_equal(parse_with(FULL_JSON, &ct, 1, &ev, err, sizeof(err)), 0);
+    assert_int_equal(ev.mode, EVENT_MODE_STRUCTURED);
+    assert_string_equal(ev.id, ID);
+    assert_true(cJSON_Compare(ev.data, want, 1));
+    event_release(&ev);
+
+    /* a structured value that is not an envelope is refused, not read as binary data */
+    assert_int_equal(parse_with(SKU_DATA, &ct, 1, &ev, err, sizeof(err)), -EINVAL);
+    assert_non_null(strstr(err, "specversion"));
+    assert_null(ev.data);
+
+    /* our messages from before structured mode (application/json + ce_* headers, value = the
+     * envelope) and envelopes whose producer put datacontenttype into content-type */
+    {
+        struct event_header hdrs[BINARY_N];
+        size_t n = binary_hdrs(hdrs, NULL, NULL);
+
+        assert_int_equal(parse_with(FULL_JSON, hdrs, n, &ev, err, sizeof(err)), 0);
+        assert_int_equal(ev.mode, EVENT_MODE_STRUCTURED);
+        assert_string_equal(ev.id, ID); /* the body wins over the headers */
+        assert_string_equal(ev.type, "order.placed");
+        assert_true(cJSON_Compare(ev.data, want, 1));
+        event_release(&ev);
+    }
+    cJSON_Delete(want);
 }
 
 static void test_topic_defaults(void **state)
@@ -430,6 +622,9 @@ int main(void)
         cmocka_unit_test(test_required_missing),
         cmocka_unit_test(test_header_fallback_for_missing),
         cmocka_unit_test(test_invalid_payloads),
+        cmocka_unit_test(test_binary_mode),
+        cmocka_unit_test(test_binary_refused),
+        cmocka_unit_test(test_structured_mode),
         cmocka_unit_test(test_version_parse),
         cmocka_unit_test(test_topic_defaults),
         cmocka_unit_test(test_topic_overrides),

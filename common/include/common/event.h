@@ -1,17 +1,24 @@
 /*
- * event.h - the CloudEvents 1.0 envelope and the event-type → topic map
+ * event.h - the CloudEvents 1.0 envelope on Kafka and the event-type → topic map
  * (docs/event-contracts.md).
  *
- * On Kafka an event is: key = aggregate id (order id for order/stock/payment events, SKU id
- * for product events); value = the JSON envelope
+ * We publish in the Kafka protocol binding's structured content mode: key = aggregate id
+ * (order id for order/stock/payment events, SKU id for product events); header
+ * content-type: application/cloudevents+json; value = the JSON envelope
  *   {"specversion":"1.0","id","source","type","subject","time","datacontenttype":
  *    "application/json","dataschema","correlationid","causationid","traceparent","data":{…}}
- * and the same attributes as headers ce_specversion, ce_id, ce_source, ce_type, ce_subject,
- * ce_time, ce_dataschema, ce_correlationid, ce_causationid, ce_traceparent, plus
- * content-type: application/json.
+ * and, for routing and kcat, the same attributes as headers ce_specversion, ce_id, ce_source,
+ * ce_type, ce_subject, ce_time, ce_dataschema, ce_correlationid, ce_causationid,
+ * ce_traceparent.
+ *
+ * We consume both content modes, chosen by the content-type header: structured
+ * (application/cloudevents+json; the attributes from the value, a missing one from its ce_*
+ * header) and binary (any other or no content-type: the value is data, the attributes are the
+ * ce_* headers, content-type is datacontenttype). A value that is a JSON object with
+ * "specversion" is read as an envelope whatever its content-type (our messages from before
+ * structured mode carried application/json).
  *
  * dataschema is "urn:commerce:event:<type>:v<N>"; the version N is parsed from it.
- * Parsing reads the body first and falls back to the headers for missing attributes.
  */
 #ifndef COMMON_EVENT_H
 #define COMMON_EVENT_H
@@ -25,6 +32,16 @@
 
 #define EVENT_SPECVERSION "1.0"
 #define EVENT_MAX_HEADERS 16
+/* The Kafka content-type of a structured event: the JSON event format's media type. */
+#define EVENT_FORMAT_CONTENT_TYPE "application/cloudevents+json"
+/* The only datacontenttype we write and read. */
+#define EVENT_DATA_CONTENT_TYPE "application/json"
+
+/* How a consumed message carried its event (the Kafka binding's content modes). */
+enum event_mode {
+    EVENT_MODE_STRUCTURED = 0, /* the value is the envelope */
+    EVENT_MODE_BINARY,         /* the value is data; the attributes are ce_* headers */
+};
 
 struct event_header {
     const char *name;
@@ -42,7 +59,8 @@ struct event {
     char causationid[64];
     char traceparent[56];
     int version;
-    cJSON *data; /* owned; freed by event_release */
+    enum event_mode mode; /* set by event_parse() */
+    cJSON *data;          /* owned; freed by event_release */
 };
 
 /*
@@ -59,14 +77,18 @@ void event_release(struct event *ev);
 /* The JSON envelope. Caller owns: free(). NULL on allocation failure. */
 char *event_to_json(const struct event *ev);
 
-/* The ce_* headers; pointers borrowed from @ev. Returns the count (≤ EVENT_MAX_HEADERS). */
+/* The ce_* headers and content-type: application/cloudevents+json (structured mode);
+ * pointers borrowed from @ev. Returns the count (≤ EVENT_MAX_HEADERS). */
 size_t event_to_headers(const struct event *ev, struct event_header *out, size_t max);
 
 /*
- * Parses a consumed message. Returns 0, or -EINVAL (not JSON, not an object, a required
- * attribute missing, bad specversion, unparseable dataschema version) with the reason in
- * @errbuf. Required: specversion, id, source, type, dataschema (naming @type) and data (an
- * object, so ret->data is never NULL); subject, time and the ids may be absent (empty).
+ * Parses a consumed message: value @payload and its @headers (the ce_* ones and content-type;
+ * others are ignored), in the content mode content-type selects (see the top of this file).
+ * Returns 0, or -EINVAL (not JSON, not an object, an event format other than JSON, a
+ * datacontenttype other than application/json, a required attribute missing, bad
+ * specversion, unparseable dataschema version) with the reason in @errbuf. Required:
+ * specversion, id, source, type, dataschema (naming @type) and data (a JSON object, so
+ * ret->data is never NULL); subject, time and the ids may be absent (empty).
  * On success the caller owns @ret: event_release().
  */
 int event_parse(const char *payload, size_t len, const struct event_header *headers,
