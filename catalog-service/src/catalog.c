@@ -57,6 +57,8 @@ enum catalog_outcome catalog_validate_product(const struct catalog_product *p,
     check_text(&el, p->name, CATALOG_MAX_NAME, 1, "name");
     check_text(&el, p->description, CATALOG_MAX_DESCRIPTION, 0, "description");
     check_text(&el, p->brand, CATALOG_MAX_BRAND, 0, "brand");
+    if (p->thumbnail_url && catalog_check_url(p->thumbnail_url))
+        add_err(&el, catalog_check_url(p->thumbnail_url), "thumbnailUrl");
     if (p->price <= 0 || p->price > CATALOG_MAX_PRICE)
         add_err(&el, "must be between 1 and 1000000000", "price");
     if (p->category_id <= 0)

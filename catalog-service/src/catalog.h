@@ -37,10 +37,15 @@ struct catalog_group {
     struct catalog_option options[CATALOG_MAX_OPTIONS];
 };
 
+/* A product's status (catalog_status_parse()). */
+enum catalog_status { CATALOG_ACTIVE, CATALOG_INACTIVE };
+
 struct catalog_product {
     const char *name;
-    const char *description; /* may be NULL */
-    const char *brand;       /* may be NULL */
+    const char *description;   /* may be NULL */
+    const char *brand;         /* may be NULL */
+    const char *thumbnail_url; /* may be NULL; see catalog_check_url() */
+    enum catalog_status status;
     long long price;
     long long category_id;
     long long initial_quantity; /* stock each SKU starts with (published in the event) */
@@ -103,7 +108,6 @@ enum catalog_outcome catalog_validate_category(const char *name, int ordering,
  * admins; DELETED ones (soft delete) from everyone. Returns the status for its name ("ACTIVE",
  * "INACTIVE"; exact case), or -1 for anything else (DELETED is not settable).
  */
-enum catalog_status { CATALOG_ACTIVE, CATALOG_INACTIVE };
 int catalog_status_parse(const char *s);
 const char *catalog_status_name(enum catalog_status st);
 
