@@ -15,6 +15,7 @@
 #include "store_catalog.h"
 
 #define PAGE_SIZE_MAX 100
+#define STATUS_ROUTE_NOTE "is set with PUT /api/catalog/products/{id}/status"
 #define SKU_QUERY_MAX (2 * CATALOG_MAX_GROUPS) /* query arguments of a SKU lookup */
 
 /* Whether the caller sent a valid ADMIN token (public routes verify a token when given). */
@@ -46,12 +47,12 @@ static void parse_thumbnail(const cJSON *body, const char **ret, cJSON **errors)
     *ret = url;
 }
 
-/* Reads a status field ("ACTIVE" or "INACTIVE"); @required as for jsonx_str. */
-static void parse_status(const cJSON *body, bool required, enum catalog_status *ret, cJSON **errors)
+/* Reads the required status field ("ACTIVE" or "INACTIVE"). */
+static void parse_status(const cJSON *body, enum catalog_status *ret, cJSON **errors)
 {
     const char *s = NULL;
 
-    if (jsonx_str(body, "status", "status", required, 16, &s, errors) < 0)
+    if (jsonx_str(body, "status", "status", true, 16, &s, errors) < 0)
         return;
     if (catalog_status_parse(s) < 0)
         jsonx_field_error(errors, "status", "must be ACTIVE or INACTIVE");
@@ -139,7 +140,8 @@ static void parse_product(const cJSON *body, struct catalog_product *p, cJSON **
               errors);
     jsonx_str(body, "brand", "brand", false, CATALOG_MAX_BRAND, &p->brand, errors);
     parse_thumbnail(body, &p->thumbnail_url, errors);
-    parse_status(body, false, &p->status, errors);
+    if (cJSON_GetObjectItem(body, "status"))
+        jsonx_field_error(errors, "status", STATUS_ROUTE_NOTE);
     jsonx_int(body, "price", "price", true, 1, CATALOG_MAX_PRICE, &p->price, errors);
     jsonx_int(body, "categoryId", "categoryId", true, 1, INT64_MAX, &p->category_id, errors);
     jsonx_int(body, "initialQuantity", "initialQuantity", false, 0, CATALOG_MAX_QUANTITY,
@@ -607,7 +609,7 @@ void http_product_set_status(struct http_req *req, struct http_resp *resp, void 
     body = http_json_body(req, resp);
     if (!body)
         return;
-    parse_status(body, true, &status, &errors);
+    parse_status(body, &status, &errors);
     if (errors) {
         http_reply_problem(resp, 400, "CATALOG-400-001", errors, "invalid status");
         goto out;

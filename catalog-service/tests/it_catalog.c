@@ -784,12 +784,11 @@ static void test_status_and_thumbnail(void **state)
     assert_int_equal((long long)cJSON_GetObjectItem(r.json, "totalElements")->valuedouble, 1);
     ts_resp_free(&r);
 
-    /* a product created INACTIVE starts hidden; a deleted one cannot be revived */
+    /* products are created ACTIVE; a deleted one cannot be revived */
     snprintf(body, sizeof(body),
              "{\"name\":\"Draft\",\"price\":100,\"categoryId\":%lld,\"status\":\"INACTIVE\"}", cat);
-    assert_int_equal(call(f, "POST", "/api/catalog/products", f->admin, body, &r), 201);
-    assert_string_equal(cJSON_GetObjectItem(r.json, "status")->valuestring, "INACTIVE");
-    ts_resp_free(&r);
+    expect_problem(f, "POST", "/api/catalog/products", f->admin, body, 400, "CATALOG-400-001",
+                   "status");
     assert_int_equal(call(f, "DELETE", path, f->admin, NULL, &r), 204);
     ts_resp_free(&r);
     expect_problem(f, "PUT", status_path, f->admin, "{\"status\":\"ACTIVE\"}", 404,
