@@ -21,11 +21,13 @@ void http_category_create(struct http_req *req, struct http_resp *resp, void *ap
 void http_category_list(struct http_req *req, struct http_resp *resp, void *app);
 void http_category_get(struct http_req *req, struct http_resp *resp, void *app);
 void http_category_tree(struct http_req *req, struct http_resp *resp, void *app);
+void http_category_create_tree(struct http_req *req, struct http_resp *resp, void *app);
 void http_product_create(struct http_req *req, struct http_resp *resp, void *app);
 void http_product_list(struct http_req *req, struct http_resp *resp, void *app);
 void http_product_get(struct http_req *req, struct http_resp *resp, void *app);
 void http_product_skus(struct http_req *req, struct http_resp *resp, void *app);
 void http_product_update(struct http_req *req, struct http_resp *resp, void *app);
+void http_product_set_status(struct http_req *req, struct http_resp *resp, void *app);
 void http_product_delete(struct http_req *req, struct http_resp *resp, void *app);
 
 /* Replies 503 (database unreachable) or 500 for a store error @rc. */

@@ -4,6 +4,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 struct errlist {
     struct catalog_error *errs;
@@ -56,6 +57,8 @@ enum catalog_outcome catalog_validate_product(const struct catalog_product *p,
     check_text(&el, p->name, CATALOG_MAX_NAME, 1, "name");
     check_text(&el, p->description, CATALOG_MAX_DESCRIPTION, 0, "description");
     check_text(&el, p->brand, CATALOG_MAX_BRAND, 0, "brand");
+    if (p->thumbnail_url && catalog_check_url(p->thumbnail_url))
+        add_err(&el, catalog_check_url(p->thumbnail_url), "thumbnailUrl");
     if (p->price <= 0 || p->price > CATALOG_MAX_PRICE)
         add_err(&el, "must be between 1 and 1000000000", "price");
     if (p->category_id <= 0)
@@ -179,6 +182,163 @@ enum catalog_outcome catalog_validate_category(const char *name, int ordering,
     check_text(&el, name, CATALOG_MAX_NAME, 1, "name");
     if (ordering < 0 || ordering > CATALOG_MAX_ORDERING)
         add_err(&el, "must be between 0 and 100000", "ordering");
+    *nerr = el.n < maxerr ? el.n : maxerr;
+    return el.n ? CATALOG_INVALID : CATALOG_OK;
+}
+
+int catalog_status_parse(const char *s)
+{
+    if (s && strcmp(s, "ACTIVE") == 0)
+        return CATALOG_ACTIVE;
+    if (s && strcmp(s, "INACTIVE") == 0)
+        return CATALOG_INACTIVE;
+    return -1;
+}
+
+const char *catalog_status_name(enum catalog_status st)
+{
+    return st == CATALOG_INACTIVE ? "INACTIVE" : "ACTIVE";
+}
+
+static int is_hex(char c)
+{
+    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+}
+
+static int is_alnum(char c)
+{
+    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+}
+
+const char *catalog_check_url(const char *url)
+{
+    const char *s, *host, *end;
+    size_t len = strlen(url);
+
+    if (len > CATALOG_MAX_URL)
+        return "is too long";
+    if (strncasecmp(url, "http://", 7) == 0)
+        s = url + 7;
+    else if (strncasecmp(url, "https://", 8) == 0)
+        s = url + 8;
+    else
+        return "must be an http or https URL";
+    /* the authority: host[:port], no user info */
+    host = s;
+    end = s + strcspn(s, "/?#");
+    if (memchr(host, '@', (size_t)(end - host)))
+        return "must not contain user info";
+    if (*s == '[') {
+        s++;
+        while (s < end && (is_hex(*s) || *s == ':' || *s == '.'))
+            s++;
+        if (s == host + 1 || s >= end || *s != ']')
+            return "has an invalid host";
+        s++;
+    } else {
+        while (s < end && (is_alnum(*s) || *s == '-' || *s == '.'))
+            s++;
+        if (s == host || host[0] == '.' || host[0] == '-')
+            return "has an invalid host";
+    }
+    if (s < end && *s == ':') {
+        long port = 0;
+        const char *digits = ++s;
+        while (s < end && *s >= '0' && *s <= '9' && port <= 65535)
+            port = port * 10 + (*s++ - '0');
+        if (s == digits || s != end || port < 1 || port > 65535)
+            return "has an invalid port";
+    }
+    if (s != end)
+        return "has an invalid host";
+    /* path, query, fragment: RFC 3986 unreserved / reserved characters and %XX escapes */
+    for (; *s; s++) {
+        if (*s == '%') {
+            if (!is_hex(s[1]) || !is_hex(s[2]))
+                return "has a malformed percent-escape";
+            s += 2;
+        } else if (!is_alnum(*s) && !strchr("-._~:/?#[]@!$&'()*+,;=", *s)) {
+            return "contains a character not allowed in a URL";
+        }
+    }
+    return NULL;
+}
+
+enum catalog_outcome catalog_match_sku(const struct catalog_product *p,
+                                       const struct catalog_pick *picks, size_t npicks,
+                                       struct catalog_sku *ret_sku, struct catalog_error *errs,
+                                       size_t maxerr, size_t *nerr)
+{
+    struct errlist el = {errs, maxerr, 0};
+    struct catalog_sku sku = {0};
+    size_t given[CATALOG_MAX_GROUPS] = {0};
+    int no_match = 0;
+
+    for (size_t i = 0; i < npicks; i++) {
+        const struct catalog_pick *pk = &picks[i];
+        size_t g = 0, o = 0;
+
+        while (g < p->ngroups && strcmp(p->groups[g].name, pk->group) != 0)
+            g++;
+        if (g == p->ngroups) {
+            add_err(&el, "is not an option group of this product", "%s", pk->group);
+            continue;
+        }
+        if (given[g]++ == 1)
+            add_err(&el, "must be given once", "%s", pk->group);
+        if (!pk->option || !*pk->option) {
+            add_err(&el, "must name an option", "%s", pk->group);
+            continue;
+        }
+        while (o < p->groups[g].noptions && strcmp(p->groups[g].options[o].name, pk->option))
+            o++;
+        if (o == p->groups[g].noptions)
+            no_match = 1;
+        else
+            sku.choice[g] = o;
+    }
+    for (size_t g = 0; g < p->ngroups; g++) {
+        if (!given[g])
+            add_err(&el, "is required: choose one option of every group", "%s", p->groups[g].name);
+    }
+    *nerr = el.n < maxerr ? el.n : maxerr;
+    if (el.n > 0)
+        return CATALOG_INVALID;
+    if (no_match)
+        return CATALOG_NO_MATCH;
+    sku.price = p->price;
+    for (size_t g = 0; g < p->ngroups; g++)
+        sku.price += p->groups[g].options[sku.choice[g]].additional_price;
+    *ret_sku = sku;
+    return CATALOG_OK;
+}
+
+enum catalog_outcome catalog_validate_tree(const struct catalog_tree_node *nodes, size_t n,
+                                           struct catalog_error *errs, size_t maxerr, size_t *nerr)
+{
+    struct errlist el = {errs, maxerr, 0};
+    char field[128];
+
+    if (n == 0 || n > CATALOG_MAX_TREE_NODES)
+        add_err(&el, "a tree has between 1 and 100 categories", "children");
+    for (size_t i = 0; i < n && i < CATALOG_MAX_TREE_NODES; i++) {
+        const struct catalog_tree_node *nd = &nodes[i];
+        const char *dot = nd->field[0] ? "." : "";
+
+        snprintf(field, sizeof(field), "%s%sname", nd->field, dot);
+        check_text(&el, nd->name, CATALOG_MAX_NAME, 1, field);
+        if (nd->ordering < 0 || nd->ordering > CATALOG_MAX_ORDERING)
+            add_err(&el, "must be between 0 and 100000", "%s%sordering", nd->field, dot);
+        if (nd->depth >= CATALOG_MAX_DEPTH)
+            add_err(&el, "categories nest at most 5 levels deep", "%s", nd->field);
+        for (size_t j = 0; j < i; j++) {
+            if (nodes[j].parent == nd->parent && nd->parent >= 0 && nd->name && nodes[j].name &&
+                strcmp(nodes[j].name, nd->name) == 0) {
+                add_err(&el, "duplicate name among siblings", "%s", field);
+                break;
+            }
+        }
+    }
     *nerr = el.n < maxerr ? el.n : maxerr;
     return el.n ? CATALOG_INVALID : CATALOG_OK;
 }

@@ -1,4 +1,5 @@
-/* http_categories.c - /api/catalog/categories: create, list children, get one, whole tree. */
+/* http_categories.c - /api/catalog/categories: create one or a whole tree, list children, get
+ * one, whole tree. */
 #include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -222,4 +223,161 @@ void http_category_tree(struct http_req *req, struct http_resp *resp, void *arg)
         http_reply_json(resp, 200, build_tree(res));
     db_result_free(res);
     db_release(app->pool, conn);
+}
+
+/* A tree being read from a request body: nodes in pre-order. */
+struct tree_parse {
+    struct catalog_tree_node nodes[CATALOG_MAX_TREE_NODES];
+    size_t n;
+    int overflow; /* more than CATALOG_MAX_TREE_NODES nodes */
+    cJSON *errors;
+};
+
+/* Reads the node @obj at JSON path @field ("" for the root) and, while the depth allows, its
+ * children; the JSON depth is capped by http_json_body(), so the recursion is bounded. */
+static void tree_parse_node(struct tree_parse *tp, const cJSON *obj, int parent, int depth,
+                            const char *field)
+{
+    struct catalog_tree_node *nd;
+    const cJSON *children = NULL, *child;
+    long long ordering = 0;
+    const char *dot = *field ? "." : "";
+    char f[128];
+    int self, i = 0;
+
+    if (!cJSON_IsObject(obj)) {
+        jsonx_field_error(&tp->errors, *field ? field : "body", "must be an object");
+        return;
+    }
+    if (tp->n == CATALOG_MAX_TREE_NODES) {
+        tp->overflow = 1;
+        return;
+    }
+    self = (int)tp->n++;
+    nd = &tp->nodes[self];
+    nd->parent = parent;
+    nd->depth = depth;
+    snprintf(nd->field, sizeof(nd->field), "%s", field);
+    snprintf(f, sizeof(f), "%s%sname", field, dot);
+    jsonx_str(obj, "name", f, true, CATALOG_MAX_NAME, &nd->name, &tp->errors);
+    snprintf(f, sizeof(f), "%s%sordering", field, dot);
+    jsonx_int(obj, "ordering", f, false, 0, CATALOG_MAX_ORDERING, &ordering, &tp->errors);
+    nd->ordering = (int)ordering;
+    if (parent >= 0 && cJSON_GetObjectItem(obj, "parentId")) {
+        snprintf(f, sizeof(f), "%s.parentId", field);
+        jsonx_field_error(&tp->errors, f, "only the tree's root may name a parent");
+    }
+    snprintf(f, sizeof(f), "%s%schildren", field, dot);
+    if (jsonx_array(obj, "children", f, false, CATALOG_MAX_TREE_NODES, &children, &tp->errors) < 0)
+        return;
+    if (depth + 1 >= CATALOG_MAX_DEPTH) {
+        if (cJSON_GetArraySize(children) > 0)
+            jsonx_field_error(&tp->errors, f, "categories nest at most 5 levels deep");
+        return;
+    }
+    cJSON_ArrayForEach (child, children) {
+        snprintf(f, sizeof(f), "%s%schildren[%d]", field, dot, i++);
+        tree_parse_node(tp, child, self, depth + 1, f);
+        if (tp->overflow)
+            return;
+    }
+}
+
+/* The created tree as JSON, in the shape of GET /categories/tree. */
+static cJSON *tree_json(const struct tree_parse *tp, const long long *ids, long long parent_id,
+                        long long base_depth)
+{
+    cJSON *json[CATALOG_MAX_TREE_NODES];
+
+    for (size_t i = 0; i < tp->n; i++) {
+        const struct catalog_tree_node *nd = &tp->nodes[i];
+        json[i] = cJSON_CreateObject();
+        cJSON_AddNumberToObject(json[i], "id", (double)ids[i]);
+        cJSON_AddStringToObject(json[i], "name", nd->name);
+        if (nd->parent >= 0)
+            cJSON_AddNumberToObject(json[i], "parentId", (double)ids[nd->parent]);
+        else if (parent_id > 0)
+            cJSON_AddNumberToObject(json[i], "parentId", (double)parent_id);
+        else
+            cJSON_AddNullToObject(json[i], "parentId");
+        cJSON_AddNumberToObject(json[i], "depth", (double)(base_depth + nd->depth));
+        cJSON_AddNumberToObject(json[i], "ordering", nd->ordering);
+        cJSON_AddArrayToObject(json[i], "children");
+        if (nd->parent >= 0)
+            cJSON_AddItemToArray(cJSON_GetObjectItem(json[nd->parent], "children"), json[i]);
+    }
+    return json[0];
+}
+
+void http_category_create_tree(struct http_req *req, struct http_resp *resp, void *arg)
+{
+    struct catalog_app *app = arg;
+    cJSON *body = http_json_body(req, resp);
+    struct tree_parse *tp = NULL;
+    struct catalog_error errs[16];
+    struct db_conn *conn = NULL;
+    struct db_result *parent = NULL;
+    long long parent_id = 0, ids[CATALOG_MAX_TREE_NODES], base_depth = 0;
+    size_t nerr = 0;
+    int rc = 0;
+
+    if (!body)
+        return;
+    tp = calloc(1, sizeof(*tp));
+    if (!tp) {
+        http_reply_problem(resp, 500, "CATALOG-500-001", NULL, "out of memory");
+        goto out;
+    }
+    jsonx_int(body, "parentId", "parentId", false, 1, INT64_MAX, &parent_id, &tp->errors);
+    tree_parse_node(tp, body, -1, 0, "");
+    if (tp->overflow)
+        jsonx_field_error(&tp->errors, "children", "a tree has at most 100 categories");
+    if (!tp->errors && catalog_validate_tree(tp->nodes, tp->n, errs, 16, &nerr) != CATALOG_OK) {
+        for (size_t i = 0; i < nerr; i++)
+            jsonx_field_error(&tp->errors, errs[i].field, errs[i].message);
+    }
+    if (tp->errors) {
+        http_reply_problem(resp, 400, "CATALOG-400-001", tp->errors, "invalid category tree");
+        tp->errors = NULL; /* now owned by resp */
+        goto out;
+    }
+    conn = catalog_acquire(app, resp);
+    if (!conn)
+        goto out;
+    /* a deadlock rolls the whole transaction back: try it again a few times */
+    for (int attempt = 0; attempt < 3; attempt++) {
+        rc = store_category_create_tree(conn, parent_id, tp->nodes, tp->n, ids);
+        if (rc != -EDEADLK)
+            break;
+    }
+    if (rc == -ENOENT) {
+        http_reply_problem(resp, 422, "CATALOG-422-003", NULL, "parent category %lld not found",
+                           parent_id);
+    } else if (rc == -EEXIST) {
+        http_reply_problem(resp, 409, "CATALOG-409-001", NULL,
+                           "a category named '%s' already exists under that parent",
+                           tp->nodes[0].name);
+    } else if (rc == -E2BIG) {
+        http_reply_problem(resp, 422, "CATALOG-422-004", NULL,
+                           "categories nest at most %d levels deep", CATALOG_MAX_DEPTH);
+    } else if (rc < 0) {
+        catalog_reply_store_error(resp, rc, "create category tree");
+    } else if (parent_id > 0 && (rc = store_category_get(conn, parent_id, &parent)) < 0) {
+        catalog_reply_store_error(resp, rc, "read category");
+    } else {
+        if (parent)
+            base_depth = db_result_int(parent, 0, CAT_DEPTH) + 1;
+        snprintf(resp->location, sizeof(resp->location), "/api/catalog/categories/%lld", ids[0]);
+        http_reply_json(resp, 201, tree_json(tp, ids, parent_id, base_depth));
+        log_info("created category tree %lld '%s' with %zu categories", ids[0], tp->nodes[0].name,
+                 tp->n);
+    }
+out:
+    db_result_free(parent);
+    if (conn)
+        db_release(app->pool, conn);
+    if (tp)
+        cJSON_Delete(tp->errors);
+    free(tp);
+    cJSON_Delete(body);
 }

@@ -1,5 +1,7 @@
 /* http_products.c - /api/catalog/products: create (with SKUs and events), search, read,
- * update, soft delete; plus the helpers shared by the catalog handlers. */
+ * SKU lookup by options, update, status, soft delete; plus the helpers shared by the catalog
+ * handlers. INACTIVE products are seen only by admins (a valid ADMIN token on the public
+ * routes); to everyone else they answer 404 and are left out of searches. */
 #include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -13,6 +15,50 @@
 #include "store_catalog.h"
 
 #define PAGE_SIZE_MAX 100
+#define STATUS_ROUTE_NOTE "is set with PUT /api/catalog/products/{id}/status"
+#define SKU_QUERY_MAX (2 * CATALOG_MAX_GROUPS) /* query arguments of a SKU lookup */
+
+/* Whether the caller sent a valid ADMIN token (public routes verify a token when given). */
+static int caller_is_admin(const struct http_req *req)
+{
+    return req->principal && (req->principal->roles & JWT_ROLE_ADMIN);
+}
+
+/* Adds @key: @value, or null when @value is NULL. */
+static void add_str_or_null(cJSON *obj, const char *key, const char *value)
+{
+    if (value)
+        cJSON_AddStringToObject(obj, key, value);
+    else
+        cJSON_AddNullToObject(obj, key);
+}
+
+/* Reads the optional thumbnailUrl (string or null) and checks it. */
+static void parse_thumbnail(const cJSON *body, const char **ret, cJSON **errors)
+{
+    const char *url = NULL;
+
+    if (jsonx_str(body, "thumbnailUrl", "thumbnailUrl", false, CATALOG_MAX_URL, &url, errors) < 0)
+        return;
+    if (catalog_check_url(url)) {
+        jsonx_field_error(errors, "thumbnailUrl", catalog_check_url(url));
+        return;
+    }
+    *ret = url;
+}
+
+/* Reads the required status field ("ACTIVE" or "INACTIVE"). */
+static void parse_status(const cJSON *body, enum catalog_status *ret, cJSON **errors)
+{
+    const char *s = NULL;
+
+    if (jsonx_str(body, "status", "status", true, 16, &s, errors) < 0)
+        return;
+    if (catalog_status_parse(s) < 0)
+        jsonx_field_error(errors, "status", "must be ACTIVE or INACTIVE");
+    else
+        *ret = (enum catalog_status)catalog_status_parse(s);
+}
 
 void catalog_reply_store_error(struct http_resp *resp, int rc, const char *what)
 {
@@ -93,6 +139,9 @@ static void parse_product(const cJSON *body, struct catalog_product *p, cJSON **
     jsonx_str(body, "description", "description", false, CATALOG_MAX_DESCRIPTION, &p->description,
               errors);
     jsonx_str(body, "brand", "brand", false, CATALOG_MAX_BRAND, &p->brand, errors);
+    parse_thumbnail(body, &p->thumbnail_url, errors);
+    if (cJSON_GetObjectItem(body, "status"))
+        jsonx_field_error(errors, "status", STATUS_ROUTE_NOTE);
     jsonx_int(body, "price", "price", true, 1, CATALOG_MAX_PRICE, &p->price, errors);
     jsonx_int(body, "categoryId", "categoryId", true, 1, INT64_MAX, &p->category_id, errors);
     jsonx_int(body, "initialQuantity", "initialQuantity", false, 0, CATALOG_MAX_QUANTITY,
@@ -105,15 +154,31 @@ static void parse_product(const cJSON *body, struct catalog_product *p, cJSON **
     p->ngroups = g;
 }
 
-/* The product with its option groups and SKUs, read back from the store. */
-static int product_json(struct db_conn *conn, long long id, int with_skus, cJSON **ret)
+/* SKU row @i as JSON. */
+static cJSON *sku_json(const struct db_result *skus, size_t i)
+{
+    cJSON *s = cJSON_CreateObject();
+
+    if (!s)
+        return NULL;
+    cJSON_AddNumberToObject(s, "id", (double)db_result_int(skus, i, SKU_ID));
+    cJSON_AddStringToObject(s, "code", db_result_get(skus, i, SKU_CODE));
+    cJSON_AddNumberToObject(s, "price", (double)db_result_int(skus, i, SKU_PRICE));
+    cJSON_AddItemToObject(s, "optionValues", cJSON_Parse(db_result_get(skus, i, SKU_OPTIONS)));
+    return s;
+}
+
+/* The product with its option groups and SKUs, read back from the store; an INACTIVE one only
+ * @with_inactive. */
+static int product_json(struct db_conn *conn, long long id, int with_skus, int with_inactive,
+                        cJSON **ret)
 {
     struct db_result *prod = NULL, *opts = NULL, *skus = NULL;
     cJSON *j = NULL, *groups, *group = NULL;
     long long last_group = -1;
     int rc;
 
-    rc = store_product_get(conn, id, &prod);
+    rc = store_product_get(conn, id, with_inactive, &prod);
     if (rc < 0)
         goto out;
     rc = store_product_options(conn, id, &opts);
@@ -128,14 +193,9 @@ static int product_json(struct db_conn *conn, long long id, int with_skus, cJSON
     cJSON_AddNumberToObject(j, "id", (double)db_result_int(prod, 0, PROD_ID));
     cJSON_AddStringToObject(j, "code", db_result_get(prod, 0, PROD_CODE));
     cJSON_AddStringToObject(j, "name", db_result_get(prod, 0, PROD_NAME));
-    if (db_result_get(prod, 0, PROD_DESCRIPTION))
-        cJSON_AddStringToObject(j, "description", db_result_get(prod, 0, PROD_DESCRIPTION));
-    else
-        cJSON_AddNullToObject(j, "description");
-    if (db_result_get(prod, 0, PROD_BRAND))
-        cJSON_AddStringToObject(j, "brand", db_result_get(prod, 0, PROD_BRAND));
-    else
-        cJSON_AddNullToObject(j, "brand");
+    add_str_or_null(j, "description", db_result_get(prod, 0, PROD_DESCRIPTION));
+    add_str_or_null(j, "brand", db_result_get(prod, 0, PROD_BRAND));
+    add_str_or_null(j, "thumbnailUrl", db_result_get(prod, 0, PROD_THUMBNAIL));
     cJSON_AddNumberToObject(j, "price", (double)db_result_int(prod, 0, PROD_PRICE));
     cJSON_AddNumberToObject(j, "categoryId", (double)db_result_int(prod, 0, PROD_CATEGORY));
     cJSON_AddStringToObject(j, "status", db_result_get(prod, 0, PROD_STATUS));
@@ -162,15 +222,8 @@ static int product_json(struct db_conn *conn, long long id, int with_skus, cJSON
     }
     if (with_skus) {
         cJSON *arr = cJSON_AddArrayToObject(j, "skus");
-        for (size_t i = 0; i < db_result_rows(skus); i++) {
-            cJSON *s = cJSON_CreateObject();
-            cJSON_AddItemToArray(arr, s);
-            cJSON_AddNumberToObject(s, "id", (double)db_result_int(skus, i, SKU_ID));
-            cJSON_AddStringToObject(s, "code", db_result_get(skus, i, SKU_CODE));
-            cJSON_AddNumberToObject(s, "price", (double)db_result_int(skus, i, SKU_PRICE));
-            cJSON_AddItemToObject(s, "optionValues",
-                                  cJSON_Parse(db_result_get(skus, i, SKU_OPTIONS)));
-        }
+        for (size_t i = 0; i < db_result_rows(skus); i++)
+            cJSON_AddItemToArray(arr, sku_json(skus, i));
     }
     *ret = j;
     j = NULL;
@@ -243,7 +296,7 @@ void http_product_create(struct http_req *req, struct http_resp *resp, void *arg
     if (app->relay)
         relay_kick(app->relay);
     log_info("created product %lld '%s' with %zu skus", id, p.name, catalog_sku_count(&p));
-    rc = product_json(conn, id, 1, &json);
+    rc = product_json(conn, id, 1, 1, &json);
     if (rc < 0) {
         catalog_reply_store_error(resp, rc, "read product");
         goto out;
@@ -289,7 +342,7 @@ void http_product_list(struct http_req *req, struct http_resp *resp, void *arg)
     if (!conn)
         return;
     rc = store_product_search(conn, category_id, keyword && *keyword ? keyword : NULL,
-                              (long long)page * size, size, &res, &total);
+                              caller_is_admin(req), (long long)page * size, size, &res, &total);
     if (rc < 0) {
         catalog_reply_store_error(resp, rc, "search products");
         goto done;
@@ -302,12 +355,11 @@ void http_product_list(struct http_req *req, struct http_resp *resp, void *arg)
         cJSON_AddNumberToObject(p, "id", (double)db_result_int(res, i, PROD_ID));
         cJSON_AddStringToObject(p, "code", db_result_get(res, i, PROD_CODE));
         cJSON_AddStringToObject(p, "name", db_result_get(res, i, PROD_NAME));
-        if (db_result_get(res, i, PROD_BRAND))
-            cJSON_AddStringToObject(p, "brand", db_result_get(res, i, PROD_BRAND));
-        else
-            cJSON_AddNullToObject(p, "brand");
+        add_str_or_null(p, "brand", db_result_get(res, i, PROD_BRAND));
         cJSON_AddNumberToObject(p, "price", (double)db_result_int(res, i, PROD_PRICE));
         cJSON_AddNumberToObject(p, "categoryId", (double)db_result_int(res, i, PROD_CATEGORY));
+        cJSON_AddStringToObject(p, "status", db_result_get(res, i, PROD_STATUS));
+        add_str_or_null(p, "thumbnailUrl", db_result_get(res, i, PROD_THUMBNAIL));
     }
     cJSON_AddNumberToObject(out, "page", (double)page);
     cJSON_AddNumberToObject(out, "size", (double)size);
@@ -332,7 +384,7 @@ static void reply_product(struct http_req *req, struct http_resp *resp, struct c
     conn = catalog_acquire(app, resp);
     if (!conn)
         return;
-    rc = product_json(conn, id, with_skus, &json);
+    rc = product_json(conn, id, with_skus, caller_is_admin(req), &json);
     if (rc == -ENOENT)
         http_reply_problem(resp, 404, "CATALOG-404-002", NULL, "product %lld not found", id);
     else if (rc < 0)
@@ -353,16 +405,134 @@ void http_product_get(struct http_req *req, struct http_resp *resp, void *app)
     reply_product(req, resp, app, 1);
 }
 
+struct sku_query {
+    struct catalog_pick picks[SKU_QUERY_MAX];
+    size_t n;
+};
+
+static int sku_query_add(void *arg, const char *key, const char *value)
+{
+    struct sku_query *q = arg;
+
+    if (!jsonx_utf8_valid(key, strlen(key)) || (value && !jsonx_utf8_valid(value, strlen(value))))
+        return -EILSEQ;
+    if (q->n == SKU_QUERY_MAX)
+        return -E2BIG;
+    q->picks[q->n++] = (struct catalog_pick){key, value};
+    return 0;
+}
+
+/* The product's option groups from its option rows (names borrowed from @opts). */
+static void product_from_options(const struct db_result *opts, long long price,
+                                 struct catalog_product *p)
+{
+    long long last_group = -1;
+
+    p->price = price;
+    for (size_t i = 0; i < db_result_rows(opts); i++) {
+        struct catalog_group *grp;
+        if (db_result_int(opts, i, OPT_GROUP_ID) != last_group) {
+            if (p->ngroups == CATALOG_MAX_GROUPS)
+                break;
+            last_group = db_result_int(opts, i, OPT_GROUP_ID);
+            p->groups[p->ngroups].name = db_result_get(opts, i, OPT_GROUP_NAME);
+            p->ngroups++;
+        }
+        grp = &p->groups[p->ngroups - 1];
+        if (grp->noptions < CATALOG_MAX_OPTIONS) {
+            grp->options[grp->noptions].name = db_result_get(opts, i, OPT_NAME);
+            grp->options[grp->noptions].additional_price = db_result_int(opts, i, OPT_PRICE);
+            grp->noptions++;
+        }
+    }
+}
+
+/* GET /products/{id}/skus?<group>=<option>…: the one SKU of that combination. */
+static void reply_sku_lookup(struct http_req *req, struct http_resp *resp, struct catalog_app *app,
+                             long long id, const struct sku_query *q)
+{
+    struct db_result *prod = NULL, *opts = NULL, *skus = NULL;
+    struct catalog_product p = {0};
+    struct catalog_error errs[8];
+    struct catalog_sku sku;
+    enum catalog_outcome outcome;
+    struct db_conn *conn;
+    cJSON *errors = NULL;
+    char code[64];
+    size_t nerr = 0, i;
+    int rc;
+
+    conn = catalog_acquire(app, resp);
+    if (!conn)
+        return;
+    rc = store_product_get(conn, id, caller_is_admin(req), &prod);
+    if (rc == 0)
+        rc = store_product_options(conn, id, &opts);
+    if (rc == 0)
+        rc = store_product_skus(conn, id, &skus);
+    if (rc == -ENOENT) {
+        http_reply_problem(resp, 404, "CATALOG-404-002", NULL, "product %lld not found", id);
+        goto out;
+    }
+    if (rc < 0) {
+        catalog_reply_store_error(resp, rc, "read product");
+        goto out;
+    }
+    product_from_options(opts, db_result_int(prod, 0, PROD_PRICE), &p);
+    outcome = catalog_match_sku(&p, q->picks, q->n, &sku, errs, 8, &nerr);
+    if (outcome == CATALOG_INVALID) {
+        for (i = 0; i < nerr; i++)
+            jsonx_field_error(&errors, errs[i].field, errs[i].message);
+        http_reply_problem(resp, 400, "CATALOG-400-002", errors,
+                           "name one option of every option group of product %lld", id);
+        goto out;
+    }
+    if (outcome == CATALOG_OK) {
+        catalog_sku_code(db_result_get(prod, 0, PROD_CODE), &p, &sku, code, sizeof(code));
+        for (i = 0; i < db_result_rows(skus); i++) {
+            if (strcmp(db_result_get(skus, i, SKU_CODE), code) == 0) {
+                http_reply_json(resp, 200, sku_json(skus, i));
+                goto out;
+            }
+        }
+    }
+    http_reply_problem(resp, 404, "CATALOG-404-003", NULL,
+                       "product %lld has no SKU with that option combination", id);
+out:
+    db_result_free(skus);
+    db_result_free(opts);
+    db_result_free(prod);
+    db_release(app->pool, conn);
+}
+
 void http_product_skus(struct http_req *req, struct http_resp *resp, void *app)
 {
-    reply_product(req, resp, app, 2);
+    struct sku_query q = {.n = 0};
+    cJSON *errors = NULL;
+    long long id;
+    int rc;
+
+    if (product_id_param(req, resp, &id) < 0)
+        return;
+    rc = http_query_each(req, sku_query_add, &q);
+    if (rc < 0) {
+        jsonx_field_error(&errors, "query",
+                          rc == -E2BIG ? "too many query parameters"
+                                       : "must be valid UTF-8 without NUL characters");
+        http_reply_problem(resp, 400, "CATALOG-400-002", errors, "invalid SKU query");
+        return;
+    }
+    if (q.n == 0)
+        reply_product(req, resp, app, 2); /* no query: every SKU */
+    else
+        reply_sku_lookup(req, resp, app, id, &q);
 }
 
 void http_product_update(struct http_req *req, struct http_resp *resp, void *arg)
 {
     struct catalog_app *app = arg;
     cJSON *body, *errors = NULL, *json = NULL;
-    const char *name = NULL, *description = NULL, *brand = NULL;
+    const char *name = NULL, *description = NULL, *brand = NULL, *thumbnail = NULL;
     long long id, category_id = 0, price = 0;
     struct catalog_error errs[4];
     struct db_conn *conn = NULL;
@@ -381,8 +551,12 @@ void http_product_update(struct http_req *req, struct http_resp *resp, void *arg
     jsonx_str(body, "brand", "brand", false, CATALOG_MAX_BRAND, &brand, &errors);
     jsonx_int(body, "categoryId", "categoryId", true, 1, INT64_MAX, &category_id, &errors);
     jsonx_int(body, "price", "price", false, 1, CATALOG_MAX_PRICE, &price, &errors);
+    parse_thumbnail(body, &thumbnail, &errors);
     if (cJSON_GetObjectItem(body, "optionGroups"))
         jsonx_field_error(&errors, "optionGroups", "option groups cannot be changed");
+    if (cJSON_GetObjectItem(body, "status"))
+        jsonx_field_error(&errors, "status",
+                          "is changed with PUT /api/catalog/products/{id}/status");
     if (!errors && catalog_validate_category(name, 0, errs, 4, &nerr) != CATALOG_OK) {
         for (size_t i = 0; i < nerr; i++)
             jsonx_field_error(&errors, errs[i].field, errs[i].message);
@@ -394,7 +568,7 @@ void http_product_update(struct http_req *req, struct http_resp *resp, void *arg
     conn = catalog_acquire(app, resp);
     if (!conn)
         goto out;
-    rc = store_product_get(conn, id, &cur);
+    rc = store_product_get(conn, id, 1, &cur);
     if (rc == 0 && price && price != db_result_int(cur, 0, PROD_PRICE)) {
         /* SKU prices were published to other services; a price change needs its own event */
         http_reply_problem(resp, 422, "CATALOG-422-005", NULL,
@@ -402,7 +576,7 @@ void http_product_update(struct http_req *req, struct http_resp *resp, void *arg
         goto out;
     }
     if (rc == 0)
-        rc = store_product_update(conn, id, name, description, brand, category_id);
+        rc = store_product_update(conn, id, name, description, brand, thumbnail, category_id);
     if (rc == -ENOENT)
         http_reply_problem(resp, 404, "CATALOG-404-002", NULL, "product %lld not found", id);
     else if (rc == -ENXIO)
@@ -410,12 +584,51 @@ void http_product_update(struct http_req *req, struct http_resp *resp, void *arg
                            category_id);
     else if (rc < 0)
         catalog_reply_store_error(resp, rc, "update product");
-    else if ((rc = product_json(conn, id, 1, &json)) < 0)
+    else if ((rc = product_json(conn, id, 1, 1, &json)) < 0)
         catalog_reply_store_error(resp, rc, "read product");
     else
         http_reply_json(resp, 200, json);
 out:
     db_result_free(cur);
+    if (conn)
+        db_release(app->pool, conn);
+    cJSON_Delete(body);
+}
+
+void http_product_set_status(struct http_req *req, struct http_resp *resp, void *arg)
+{
+    struct catalog_app *app = arg;
+    enum catalog_status status = CATALOG_ACTIVE;
+    struct db_conn *conn = NULL;
+    cJSON *body, *errors = NULL, *json = NULL;
+    long long id;
+    int rc;
+
+    if (product_id_param(req, resp, &id) < 0)
+        return;
+    body = http_json_body(req, resp);
+    if (!body)
+        return;
+    parse_status(body, &status, &errors);
+    if (errors) {
+        http_reply_problem(resp, 400, "CATALOG-400-001", errors, "invalid status");
+        goto out;
+    }
+    conn = catalog_acquire(app, resp);
+    if (!conn)
+        goto out;
+    rc = store_product_set_status(conn, id, status);
+    if (rc == -ENOENT)
+        http_reply_problem(resp, 404, "CATALOG-404-002", NULL, "product %lld not found", id);
+    else if (rc < 0)
+        catalog_reply_store_error(resp, rc, "set product status");
+    else if ((rc = product_json(conn, id, 1, 1, &json)) < 0)
+        catalog_reply_store_error(resp, rc, "read product");
+    else {
+        http_reply_json(resp, 200, json);
+        log_info("product %lld is now %s", id, catalog_status_name(status));
+    }
+out:
     if (conn)
         db_release(app->pool, conn);
     cJSON_Delete(body);

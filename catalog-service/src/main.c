@@ -6,6 +6,7 @@ static const struct http_route routes[] = {
     {"POST", "/api/catalog/categories", HTTP_AUTH_ADMIN, http_category_create},
     {"GET", "/api/catalog/categories", HTTP_AUTH_NONE, http_category_list},
     {"GET", "/api/catalog/categories/tree", HTTP_AUTH_NONE, http_category_tree},
+    {"POST", "/api/catalog/categories/tree", HTTP_AUTH_ADMIN, http_category_create_tree},
     {"GET", "/api/catalog/categories/{id}", HTTP_AUTH_NONE, http_category_get},
     {"POST", "/api/catalog/products", HTTP_AUTH_ADMIN, http_product_create},
     {"GET", "/api/catalog/products", HTTP_AUTH_NONE, http_product_list},
@@ -13,6 +14,7 @@ static const struct http_route routes[] = {
     {"GET", "/api/catalog/products/{id}/skus", HTTP_AUTH_NONE, http_product_skus},
     {"PUT", "/api/catalog/products/{id}", HTTP_AUTH_ADMIN, http_product_update},
     {"DELETE", "/api/catalog/products/{id}", HTTP_AUTH_ADMIN, http_product_delete},
+    {"PUT", "/api/catalog/products/{id}/status", HTTP_AUTH_ADMIN, http_product_set_status},
 };
 
 static const struct svc_defaults defaults = {

@@ -15,26 +15,17 @@
 #define PRODUCT_COLS                                                                               \
     "id, code, name, description, brand, price, category_id, status, "                             \
     "DATE_FORMAT(created_at, '%Y-%m-%dT%H:%i:%s.%fZ'), "                                           \
-    "DATE_FORMAT(updated_at, '%Y-%m-%dT%H:%i:%s.%fZ')"
+    "DATE_FORMAT(updated_at, '%Y-%m-%dT%H:%i:%s.%fZ'), thumbnail_url"
 
-int store_category_create(struct db_conn *conn, const char *name, long long parent_id, int ordering,
-                          long long *ret_id)
+/* Inserts one category at @depth; a root's name is checked by hand (NULL parents are
+ * distinct for the unique key), a child's by the key (-EEXIST either way). */
+static int category_insert(struct db_conn *conn, const char *name, long long parent_id,
+                           long long depth, int ordering, long long *ret_id)
 {
-    struct db_result *parent = NULL;
     unsigned long long id;
-    long long depth = 0;
     int rc;
 
-    if (parent_id > 0) {
-        rc = store_category_get(conn, parent_id, &parent);
-        if (rc < 0)
-            return rc;
-        depth = db_result_int(parent, 0, CAT_DEPTH) + 1;
-        db_result_free(parent);
-        if (depth >= CATALOG_MAX_DEPTH)
-            return -E2BIG;
-    } else {
-        /* NULL parents are distinct for the unique key: check root names by hand */
+    if (parent_id <= 0) {
         struct db_result *dup;
         struct db_param p[] = {DB_STR(name)};
         rc = db_query(conn, "SELECT id FROM category WHERE parent_id IS NULL AND name = ?", p, 1,
@@ -55,6 +46,74 @@ int store_category_create(struct db_conn *conn, const char *name, long long pare
     }
     if (rc == 0)
         *ret_id = (long long)id;
+    return rc;
+}
+
+/* The depth a child of @parent_id gets (0 for a root); -ENOENT parent missing. */
+static int child_depth(struct db_conn *conn, long long parent_id, const char *lock,
+                       long long *ret_depth)
+{
+    struct db_result *parent = NULL;
+    struct db_param p[] = {DB_INT(parent_id)};
+    char sql[128];
+    int rc;
+
+    if (parent_id <= 0) {
+        *ret_depth = 0;
+        return 0;
+    }
+    snprintf(sql, sizeof(sql), "SELECT depth FROM category WHERE id = ?%s", lock);
+    rc = db_query_one(conn, sql, p, 1, &parent);
+    if (rc < 0)
+        return rc;
+    *ret_depth = db_result_int(parent, 0, 0) + 1;
+    db_result_free(parent);
+    return 0;
+}
+
+int store_category_create(struct db_conn *conn, const char *name, long long parent_id, int ordering,
+                          long long *ret_id)
+{
+    long long depth;
+    int rc = child_depth(conn, parent_id, "", &depth);
+
+    if (rc < 0)
+        return rc;
+    if (depth >= CATALOG_MAX_DEPTH)
+        return -E2BIG;
+    return category_insert(conn, name, parent_id, depth, ordering, ret_id);
+}
+
+int store_category_create_tree(struct db_conn *conn, long long parent_id,
+                               const struct catalog_tree_node *nodes, size_t n, long long *ret_ids)
+{
+    long long base = 0;
+    int rc = db_begin(conn);
+
+    if (rc < 0)
+        return rc;
+    /* lock the parent so it cannot vanish before its new children reference it */
+    rc = child_depth(conn, parent_id, " LOCK IN SHARE MODE", &base);
+    if (rc < 0)
+        goto rollback;
+    for (size_t i = 0; i < n; i++) {
+        if (base + nodes[i].depth >= CATALOG_MAX_DEPTH) {
+            rc = -E2BIG;
+            goto rollback;
+        }
+    }
+    for (size_t i = 0; i < n; i++) {
+        long long parent = nodes[i].parent < 0 ? parent_id : ret_ids[nodes[i].parent];
+        rc = category_insert(conn, nodes[i].name, parent, base + nodes[i].depth, nodes[i].ordering,
+                             &ret_ids[i]);
+        if (rc < 0)
+            goto rollback;
+    }
+    rc = db_commit(conn);
+    if (rc == 0)
+        return 0;
+rollback:
+    db_rollback(conn);
     return rc;
 }
 
@@ -187,13 +246,17 @@ int store_product_create(struct db_conn *conn, const struct catalog_product *p,
         db_result_free(cat);
     }
     {
-        struct db_param prm[] = {
-            DB_STR(p->name), p->description ? DB_STR(p->description) : DB_NULLP,
-            p->brand ? DB_STR(p->brand) : DB_NULLP, DB_INT(p->price), DB_INT(p->category_id)};
+        struct db_param prm[] = {DB_STR(p->name),
+                                 p->description ? DB_STR(p->description) : DB_NULLP,
+                                 p->brand ? DB_STR(p->brand) : DB_NULLP,
+                                 p->thumbnail_url ? DB_STR(p->thumbnail_url) : DB_NULLP,
+                                 DB_INT(p->price),
+                                 DB_INT(p->category_id),
+                                 DB_STR(catalog_status_name(p->status))};
         rc = db_exec(conn,
-                     "INSERT INTO product (name, description, brand, price, category_id) "
-                     "VALUES (?, ?, ?, ?, ?)",
-                     prm, 5, NULL, &pid);
+                     "INSERT INTO product (name, description, brand, thumbnail_url, price, "
+                     "category_id, status) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                     prm, 7, NULL, &pid);
         if (rc < 0)
             goto rollback;
     }
@@ -241,12 +304,14 @@ out:
     return rc;
 }
 
-int store_product_get(struct db_conn *conn, long long id, struct db_result **ret)
+int store_product_get(struct db_conn *conn, long long id, int with_inactive, struct db_result **ret)
 {
-    struct db_param p[] = {DB_INT(id)};
+    struct db_param p[] = {DB_INT(id), DB_INT(with_inactive ? 1 : 0)};
 
-    return db_query_one(
-        conn, "SELECT " PRODUCT_COLS " FROM product WHERE id = ? AND status = 'ACTIVE'", p, 1, ret);
+    return db_query_one(conn,
+                        "SELECT " PRODUCT_COLS " FROM product WHERE id = ? AND (status = 'ACTIVE' "
+                        "OR (? = 1 AND status = 'INACTIVE'))",
+                        p, 2, ret);
 }
 
 int store_product_options(struct db_conn *conn, long long id, struct db_result **ret)
@@ -291,11 +356,11 @@ static char *like_pattern(const char *keyword)
 }
 
 int store_product_search(struct db_conn *conn, long long category_id, const char *keyword,
-                         long long offset, long long limit, struct db_result **ret,
-                         long long *ret_total)
+                         int with_inactive, long long offset, long long limit,
+                         struct db_result **ret, long long *ret_total)
 {
 #define SEARCH_WHERE                                                                               \
-    " FROM product WHERE status = 'ACTIVE' AND (? = 0 OR category_id = ?)"                         \
+    " FROM product WHERE status IN ('ACTIVE', ?) AND (? = 0 OR category_id = ?)"                   \
     " AND (? IS NULL OR name LIKE ? OR brand LIKE ?)"
     char *pattern = keyword ? like_pattern(keyword) : NULL;
     struct db_result *count = NULL;
@@ -304,19 +369,20 @@ int store_product_search(struct db_conn *conn, long long category_id, const char
     if (keyword && !pattern)
         return -ENOMEM;
     {
-        struct db_param p[] = {DB_INT(category_id),
+        struct db_param p[] = {DB_STR(with_inactive ? "INACTIVE" : "ACTIVE"),
+                               DB_INT(category_id),
                                DB_INT(category_id),
                                pattern ? DB_STR(pattern) : DB_NULLP,
                                pattern ? DB_STR(pattern) : DB_NULLP,
                                pattern ? DB_STR(pattern) : DB_NULLP,
                                DB_INT(limit),
                                DB_INT(offset)};
-        rc = db_query(conn, "SELECT COUNT(*)" SEARCH_WHERE, p, 5, &count);
+        rc = db_query(conn, "SELECT COUNT(*)" SEARCH_WHERE, p, 6, &count);
         if (rc < 0)
             goto out;
         *ret_total = db_result_int(count, 0, 0);
         rc = db_query(conn, "SELECT " PRODUCT_COLS SEARCH_WHERE " ORDER BY id LIMIT ? OFFSET ?", p,
-                      7, ret);
+                      8, ret);
     }
 out:
     db_result_free(count);
@@ -326,14 +392,19 @@ out:
 }
 
 int store_product_update(struct db_conn *conn, long long id, const char *name,
-                         const char *description, const char *brand, long long category_id)
+                         const char *description, const char *brand, const char *thumbnail_url,
+                         long long category_id)
 {
     struct db_result *cat = NULL;
     unsigned long long affected = 0;
     int rc;
     struct db_param c[] = {DB_INT(category_id)};
-    struct db_param p[] = {DB_STR(name), description ? DB_STR(description) : DB_NULLP,
-                           brand ? DB_STR(brand) : DB_NULLP, DB_INT(category_id), DB_INT(id)};
+    struct db_param p[] = {DB_STR(name),
+                           description ? DB_STR(description) : DB_NULLP,
+                           brand ? DB_STR(brand) : DB_NULLP,
+                           thumbnail_url ? DB_STR(thumbnail_url) : DB_NULLP,
+                           DB_INT(category_id),
+                           DB_INT(id)};
 
     rc = db_query_one(conn, "SELECT id FROM category WHERE id = ?", c, 1, &cat);
     if (rc == -ENOENT)
@@ -342,11 +413,30 @@ int store_product_update(struct db_conn *conn, long long id, const char *name,
         return rc;
     db_result_free(cat);
     rc = db_exec(conn,
-                 "UPDATE product SET name = ?, description = ?, brand = ?, category_id = ?, "
-                 "updated_at = NOW(6) WHERE id = ? AND status = 'ACTIVE'",
-                 p, 5, &affected, NULL);
+                 "UPDATE product SET name = ?, description = ?, brand = ?, thumbnail_url = ?, "
+                 "category_id = ?, updated_at = NOW(6) "
+                 "WHERE id = ? AND status IN ('ACTIVE', 'INACTIVE')",
+                 p, 6, &affected, NULL);
     if (rc == 0 && affected == 0)
         rc = -ENOENT;
+    return rc;
+}
+
+int store_product_set_status(struct db_conn *conn, long long id, enum catalog_status status)
+{
+    struct db_param p[] = {DB_STR(catalog_status_name(status)), DB_INT(id)};
+    struct db_result *res = NULL;
+    int rc;
+
+    /* a row whose status does not change counts as not affected: look it up instead */
+    rc = db_exec(conn,
+                 "UPDATE product SET status = ?, updated_at = NOW(6) "
+                 "WHERE id = ? AND status IN ('ACTIVE', 'INACTIVE')",
+                 p, 2, NULL, NULL);
+    if (rc < 0)
+        return rc;
+    rc = store_product_get(conn, id, 1, &res);
+    db_result_free(res);
     return rc;
 }
 
@@ -356,7 +446,7 @@ int store_product_delete(struct db_conn *conn, long long id)
     unsigned long long affected = 0;
     int rc = db_exec(conn,
                      "UPDATE product SET status = 'DELETED', deleted_at = NOW(6), "
-                     "updated_at = NOW(6) WHERE id = ? AND status = 'ACTIVE'",
+                     "updated_at = NOW(6) WHERE id = ? AND status IN ('ACTIVE', 'INACTIVE')",
                      p, 1, &affected, NULL);
 
     if (rc == 0 && affected == 0)

@@ -18,6 +18,14 @@ enum { CAT_ID, CAT_NAME, CAT_PARENT, CAT_DEPTH, CAT_ORDERING };
 /* -ENOENT parent missing; -EEXIST same name under the parent; -E2BIG tree too deep. */
 int store_category_create(struct db_conn *conn, const char *name, long long parent_id, int ordering,
                           long long *ret_id);
+/*
+ * Creates a tree of categories in one transaction: @nodes in pre-order (catalog_validate_tree),
+ * the root under @parent_id (0 = a new root category). Writes each node's id into @ret_ids
+ * (room for @n). -ENOENT parent missing; -EEXIST the root's name is taken under the parent;
+ * -E2BIG the tree would nest deeper than CATALOG_MAX_DEPTH. Nothing is created on failure.
+ */
+int store_category_create_tree(struct db_conn *conn, long long parent_id,
+                               const struct catalog_tree_node *nodes, size_t n, long long *ret_ids);
 int store_category_get(struct db_conn *conn, long long id, struct db_result **ret);
 /* Children of @parent_id, or the roots when 0; ordered by ordering, id. */
 int store_category_list(struct db_conn *conn, long long parent_id, struct db_result **ret);
@@ -35,7 +43,8 @@ enum {
     PROD_CATEGORY,
     PROD_STATUS,
     PROD_CREATED,
-    PROD_UPDATED
+    PROD_UPDATED,
+    PROD_THUMBNAIL
 };
 /* Option rows: group id, group name, group ordering, option id, option name, additional price. */
 enum { OPT_GROUP_ID, OPT_GROUP_NAME, OPT_GROUP_ORDERING, OPT_ID, OPT_NAME, OPT_PRICE };
@@ -50,18 +59,25 @@ enum { SKU_ID, SKU_PRODUCT, SKU_CODE, SKU_PRICE, SKU_OPTIONS };
  */
 int store_product_create(struct db_conn *conn, const struct catalog_product *p,
                          const struct msgctx *ctx, long long *ret_id);
-/* An active product; -ENOENT when missing or deleted. */
-int store_product_get(struct db_conn *conn, long long id, struct db_result **ret);
+/* An active product, or also an inactive one when @with_inactive; -ENOENT when missing,
+ * deleted or (without @with_inactive) inactive. */
+int store_product_get(struct db_conn *conn, long long id, int with_inactive,
+                      struct db_result **ret);
 int store_product_options(struct db_conn *conn, long long id, struct db_result **ret);
 int store_product_skus(struct db_conn *conn, long long id, struct db_result **ret);
-/* Active products filtered by category (0 = any) and a name/brand keyword (NULL = any). */
+/* Active products (and inactive ones when @with_inactive) filtered by category (0 = any) and
+ * a name/brand keyword (NULL = any). */
 int store_product_search(struct db_conn *conn, long long category_id, const char *keyword,
-                         long long offset, long long limit, struct db_result **ret,
-                         long long *ret_total);
-/* Updates the descriptive fields; -ENOENT product missing; -ENXIO category missing. */
+                         int with_inactive, long long offset, long long limit,
+                         struct db_result **ret, long long *ret_total);
+/* Updates the descriptive fields (@description, @brand, @thumbnail_url may be NULL) of an
+ * active or inactive product; -ENOENT product missing; -ENXIO category missing. */
 int store_product_update(struct db_conn *conn, long long id, const char *name,
-                         const char *description, const char *brand, long long category_id);
-/* Soft delete; -ENOENT when missing or already deleted. */
+                         const char *description, const char *brand, const char *thumbnail_url,
+                         long long category_id);
+/* Sets an active or inactive product's status; -ENOENT when missing or deleted. */
+int store_product_set_status(struct db_conn *conn, long long id, enum catalog_status status);
+/* Soft delete (active or inactive); -ENOENT when missing or already deleted. */
 int store_product_delete(struct db_conn *conn, long long id);
 
 #endif

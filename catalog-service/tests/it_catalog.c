@@ -446,6 +446,356 @@ static void test_health_and_metrics(void **state)
     ts_resp_free(&r);
 }
 
+/* @method @path as @token (NULL = none) with @body; returns the status, the response in @r. */
+static long call(struct fixture *f, const char *method, const char *path, const char *token,
+                 const char *body, struct ts_resp *r)
+{
+    char u[512];
+
+    snprintf(u, sizeof(u), "%.63s%.400s", f->svc.url, path);
+    assert_int_equal(ts_http(method, u, token, body, NULL, r), 0);
+    return r->status;
+}
+
+/* Asserts a problem answer with @status and @code (and, when @field, a field error on it). */
+static void expect_problem(struct fixture *f, const char *method, const char *path,
+                           const char *token, const char *body, long status, const char *code,
+                           const char *field)
+{
+    struct ts_resp r;
+    const cJSON *e;
+    int seen = field == NULL;
+
+    if (call(f, method, path, token, body, &r) != status)
+        fail_msg("%s %s %s: want %ld, got %ld: %s", method, path, body ? body : "", status,
+                 r.status, r.body);
+    assert_non_null(strstr(r.content_type, "application/problem+json"));
+    if (code && strcmp(cJSON_GetObjectItem(r.json, "code")->valuestring, code) != 0)
+        fail_msg("%s %s: code %s, want %s", method, path,
+                 cJSON_GetObjectItem(r.json, "code")->valuestring, code);
+    cJSON_ArrayForEach (e, cJSON_GetObjectItem(r.json, "errors")) {
+        if (field && strcmp(cJSON_GetObjectItem(e, "field")->valuestring, field) == 0)
+            seen = 1;
+    }
+    if (!seen)
+        fail_msg("%s %s: no field error on '%s': %s", method, path, field, r.body);
+    ts_resp_free(&r);
+}
+
+static void test_sku_lookup_by_option_names(void **state)
+{
+    struct fixture *f = *state;
+    long long cat = create_category(f, "Lookup", 0);
+    char body[2048], path[256], base[128];
+    struct ts_resp r;
+    long long pid;
+    const struct {
+        const char *query;
+        long status;
+        const char *code, *field;
+    } bad[] = {
+        {"?Color=Green&Size=M", 404, "CATALOG-404-003", NULL},             /* no such option */
+        {"?Color=Red", 400, "CATALOG-400-002", "Size"},                    /* a group missing */
+        {"?Color=Red&Size=M&Fit=x", 400, "CATALOG-400-002", "Fit"},        /* unknown group */
+        {"?Color=Red&Size=M&Color=Blue", 400, "CATALOG-400-002", "Color"}, /* repeated */
+        {"?color=Red&Size=M", 400, "CATALOG-400-002", "color"},            /* names are exact */
+        {"?Color&Size=M", 400, "CATALOG-400-002", "Color"},                /* no option */
+        {"?Color=&Size=M", 400, "CATALOG-400-002", "Color"},
+        {"?Color=Red%00Blue&Size=M", 400, "CATALOG-400-002", "query"}, /* NUL */
+        {"?Color=%FF&Size=M", 400, "CATALOG-400-002", "query"},        /* not UTF-8 */
+        {"?a=1&b=2&c=3&d=4&e=5&f=6&g=7&h=8&i=9&j=10&k=11", 400, "CATALOG-400-002", "query"},
+    };
+
+    snprintf(body, sizeof(body), shirt_body_fmt, "Lookup", cat);
+    pid = create(f, "/api/catalog/products", body, 201);
+    snprintf(base, sizeof(base), "/api/catalog/products/%lld/skus", pid);
+
+    /* every group named once, in any order: the one SKU of that combination */
+    snprintf(path, sizeof(path), "%s?Size=L&Color=Blue", base);
+    assert_int_equal(call(f, "GET", path, NULL, NULL, &r), 200);
+    assert_int_equal((long long)cJSON_GetObjectItem(r.json, "price")->valuedouble, 12500);
+    assert_non_null(strstr(cJSON_GetObjectItem(r.json, "code")->valuestring, "-2-2"));
+    assert_string_equal(
+        cJSON_GetObjectItem(cJSON_GetArrayItem(cJSON_GetObjectItem(r.json, "optionValues"), 0),
+                            "option")
+            ->valuestring,
+        "Blue");
+    ts_resp_free(&r);
+    snprintf(path, sizeof(path), "%s?Color=Black&Size=M", base);
+    assert_int_equal(call(f, "GET", path, NULL, NULL, &r), 200);
+    assert_int_equal((long long)cJSON_GetObjectItem(r.json, "price")->valuedouble, 11000);
+    ts_resp_free(&r);
+    /* without a query: every SKU, as before */
+    assert_int_equal(call(f, "GET", base, NULL, NULL, &r), 200);
+    assert_int_equal(cJSON_GetArraySize(r.json), 6);
+    ts_resp_free(&r);
+
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        snprintf(path, sizeof(path), "%s%s", base, bad[i].query);
+        expect_problem(f, "GET", path, NULL, NULL, bad[i].status, bad[i].code, bad[i].field);
+    }
+    expect_problem(f, "GET", "/api/catalog/products/999999/skus?Color=Red&Size=M", NULL, NULL, 404,
+                   "CATALOG-404-002", NULL);
+
+    /* option names with spaces and non-ASCII letters, percent-encoded in the query */
+    snprintf(body, sizeof(body),
+             "{\"name\":\"Mug\",\"price\":3000,\"categoryId\":%lld,\"optionGroups\":["
+             "{\"name\":\"Glaze colour\",\"options\":[{\"name\":\"Deep blue\"},"
+             "{\"name\":\"Cr\\u00e8me\",\"additionalPrice\":700}]}]}",
+             cat);
+    pid = create(f, "/api/catalog/products", body, 201);
+    snprintf(path, sizeof(path), "/api/catalog/products/%lld/skus?Glaze%%20colour=Cr%%C3%%A8me",
+             pid);
+    assert_int_equal(call(f, "GET", path, NULL, NULL, &r), 200);
+    assert_int_equal((long long)cJSON_GetObjectItem(r.json, "price")->valuedouble, 3700);
+    ts_resp_free(&r);
+}
+
+/* Counts the nodes of a GET /categories/tree answer. */
+static int count_nodes(const cJSON *list)
+{
+    const cJSON *n;
+    int count = 0;
+
+    cJSON_ArrayForEach (n, list)
+        count += 1 + count_nodes(cJSON_GetObjectItem(n, "children"));
+    return count;
+}
+
+static int category_count(struct fixture *f)
+{
+    struct ts_resp r;
+    int n;
+
+    assert_int_equal(call(f, "GET", "/api/catalog/categories/tree", NULL, NULL, &r), 200);
+    n = count_nodes(r.json);
+    ts_resp_free(&r);
+    return n;
+}
+
+static void test_category_tree_in_one_call(void **state)
+{
+    struct fixture *f = *state;
+    const char *tree = "{\"name\":\"Outdoor\",\"ordering\":3,\"children\":["
+                       "{\"name\":\"Camping\",\"children\":[{\"name\":\"Tents\"},"
+                       "{\"name\":\"Stoves\",\"ordering\":2}]},{\"name\":\"Climbing\"}]}";
+    char body[8192], path[128];
+    const cJSON *camping, *tents;
+    struct ts_resp r;
+    long long root, deep;
+    int before;
+    size_t o;
+
+    assert_int_equal(call(f, "POST", "/api/catalog/categories/tree", f->admin, tree, &r), 201);
+    root = (long long)cJSON_GetObjectItem(r.json, "id")->valuedouble;
+    snprintf(path, sizeof(path), "/api/catalog/categories/%lld", root);
+    assert_non_null(strstr(r.location, path));
+    assert_true(cJSON_IsNull(cJSON_GetObjectItem(r.json, "parentId")));
+    assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(r.json, "children")), 2);
+    camping = cJSON_GetArrayItem(cJSON_GetObjectItem(r.json, "children"), 0);
+    assert_int_equal((long long)cJSON_GetObjectItem(camping, "parentId")->valuedouble, root);
+    tents = cJSON_GetArrayItem(cJSON_GetObjectItem(camping, "children"), 0);
+    assert_string_equal(cJSON_GetObjectItem(tents, "name")->valuestring, "Tents");
+    assert_int_equal((long long)cJSON_GetObjectItem(tents, "depth")->valuedouble, 2);
+    /* the ids are real: the created child reads back with its parent */
+    snprintf(path, sizeof(path), "/api/catalog/categories/%lld",
+             (long long)cJSON_GetObjectItem(tents, "id")->valuedouble);
+    ts_resp_free(&r);
+    assert_int_equal(call(f, "GET", path, NULL, NULL, &r), 200);
+    assert_string_equal(cJSON_GetObjectItem(r.json, "name")->valuestring, "Tents");
+    ts_resp_free(&r);
+
+    /* all or nothing: a taken root name creates none of the tree */
+    before = category_count(f);
+    expect_problem(f, "POST", "/api/catalog/categories/tree", f->admin, tree, 409,
+                   "CATALOG-409-001", NULL);
+    assert_int_equal(category_count(f), before);
+
+    /* under an existing parent: depths continue from it; too deep is 422 */
+    snprintf(body, sizeof(body),
+             "{\"parentId\":%lld,\"name\":\"Outdoor\",\"children\":"
+             "[{\"name\":\"Bags\"}]}",
+             root);
+    assert_int_equal(call(f, "POST", "/api/catalog/categories/tree", f->admin, body, &r), 201);
+    assert_int_equal((long long)cJSON_GetObjectItem(r.json, "parentId")->valuedouble, root);
+    assert_int_equal((long long)cJSON_GetObjectItem(r.json, "depth")->valuedouble, 1);
+    deep = (long long)cJSON_GetObjectItem(
+               cJSON_GetArrayItem(cJSON_GetObjectItem(r.json, "children"), 0), "id")
+               ->valuedouble;
+    ts_resp_free(&r);
+    before = category_count(f);
+    snprintf(body, sizeof(body),
+             "{\"parentId\":%lld,\"name\":\"a\",\"children\":[{\"name\":"
+             "\"b\",\"children\":[{\"name\":\"c\"}]}]}",
+             deep);
+    expect_problem(f, "POST", "/api/catalog/categories/tree", f->admin, body, 422,
+                   "CATALOG-422-004", NULL);
+    assert_int_equal(category_count(f), before);
+    expect_problem(f, "POST", "/api/catalog/categories/tree", f->admin,
+                   "{\"parentId\":999999,\"name\":\"x\"}", 422, "CATALOG-422-003", NULL);
+
+    /* bad nodes: field errors with their paths; only admins */
+    expect_problem(f, "POST", "/api/catalog/categories/tree", f->admin,
+                   "{\"name\":\"T\",\"children\":[{\"name\":\"a\"},{\"name\":\"a\"}]}", 400,
+                   "CATALOG-400-001", "children[1].name");
+    expect_problem(f, "POST", "/api/catalog/categories/tree", f->admin,
+                   "{\"name\":\"T\",\"children\":[{\"name\":7}]}", 400, "CATALOG-400-001",
+                   "children[0].name");
+    expect_problem(f, "POST", "/api/catalog/categories/tree", f->admin,
+                   "{\"name\":\"T\",\"children\":[{\"name\":\"a\",\"children\":[\"x\"]}]}", 400,
+                   "CATALOG-400-001", "children[0].children[0]");
+    expect_problem(f, "POST", "/api/catalog/categories/tree", f->admin,
+                   "{\"name\":\"T\",\"children\":{\"name\":\"a\"}}", 400, "CATALOG-400-001",
+                   "children");
+    expect_problem(f, "POST", "/api/catalog/categories/tree", f->admin,
+                   "{\"name\":\"T\",\"children\":[{\"name\":\"a\",\"parentId\":1}]}", 400,
+                   "CATALOG-400-001", "children[0].parentId");
+    expect_problem(f, "POST", "/api/catalog/categories/tree", f->admin,
+                   "{\"name\":\"T\",\"ordering\":-1}", 400, "CATALOG-400-001", "ordering");
+    expect_problem(f, "POST", "/api/catalog/categories/tree", f->admin,
+                   "{\"name\":\"1\",\"children\":[{\"name\":\"2\",\"children\":[{\"name\":\"3\","
+                   "\"children\":[{\"name\":\"4\",\"children\":[{\"name\":\"5\",\"children\":"
+                   "[{\"name\":\"6\"}]}]}]}]}]}",
+                   400, "CATALOG-400-001",
+                   "children[0].children[0].children[0].children[0]."
+                   "children");
+    expect_problem(f, "POST", "/api/catalog/categories/tree", f->admin, "[]", 400, "COMMON-400-002",
+                   NULL);
+    /* 101 categories: one root, 100 children */
+    o = (size_t)snprintf(body, sizeof(body), "{\"name\":\"Big\",\"children\":[");
+    for (int i = 0; i < 100; i++)
+        o += (size_t)snprintf(body + o, sizeof(body) - o, "%s{\"name\":\"c%d\"}", i ? "," : "", i);
+    snprintf(body + o, sizeof(body) - o, "]}");
+    expect_problem(f, "POST", "/api/catalog/categories/tree", f->admin, body, 400,
+                   "CATALOG-400-001", "children");
+    expect_problem(f, "POST", "/api/catalog/categories/tree", f->user, tree, 403, "COMMON-403-001",
+                   NULL);
+    expect_problem(f, "POST", "/api/catalog/categories/tree", NULL, tree, 401, "COMMON-401-001",
+                   NULL);
+}
+
+static void test_status_and_thumbnail(void **state)
+{
+    struct fixture *f = *state;
+    long long cat = create_category(f, "Status", 0);
+    char body[4096], path[128], status_path[160], list[160], big[2049 + 1];
+    struct ts_resp r;
+    long long pid;
+
+    /* a thumbnail is kept and shown */
+    snprintf(body, sizeof(body),
+             "{\"name\":\"Lamp zq\",\"price\":9000,\"categoryId\":%lld,"
+             "\"thumbnailUrl\":\"https://cdn.example.com/lamp.png?w=200\"}",
+             cat);
+    assert_int_equal(call(f, "POST", "/api/catalog/products", f->admin, body, &r), 201);
+    pid = (long long)cJSON_GetObjectItem(r.json, "id")->valuedouble;
+    assert_string_equal(cJSON_GetObjectItem(r.json, "thumbnailUrl")->valuestring,
+                        "https://cdn.example.com/lamp.png?w=200");
+    assert_string_equal(cJSON_GetObjectItem(r.json, "status")->valuestring, "ACTIVE");
+    ts_resp_free(&r);
+    snprintf(path, sizeof(path), "/api/catalog/products/%lld", pid);
+    snprintf(status_path, sizeof(status_path), "%s/status", path);
+    snprintf(list, sizeof(list), "/api/catalog/products?categoryId=%lld", cat);
+
+    /* bad thumbnails: scheme, characters, type, length */
+    memset(big, 'a', sizeof(big) - 1);
+    big[sizeof(big) - 1] = '\0';
+    memcpy(big, "https://e.com/", 14);
+    {
+        const char *urls[] = {"\"ftp://cdn.example.com/a.png\"",
+                              "\"javascript:alert(1)\"",
+                              "\"https://cdn.example.com/a b.png\"",
+                              "\"https://user@cdn.example.com/\"",
+                              "42",
+                              NULL};
+        for (size_t i = 0; i <= sizeof(urls) / sizeof(urls[0]) - 1; i++) {
+            if (urls[i])
+                snprintf(body, sizeof(body),
+                         "{\"name\":\"n\",\"price\":100,\"categoryId\":%lld,\"thumbnailUrl\":%s}",
+                         cat, urls[i]);
+            else
+                snprintf(body, sizeof(body),
+                         "{\"name\":\"n\",\"price\":100,\"categoryId\":%lld,\"thumbnailUrl\":"
+                         "\"%s\"}",
+                         cat, big);
+            expect_problem(f, "POST", "/api/catalog/products", f->admin, body, 400,
+                           "CATALOG-400-001", "thumbnailUrl");
+        }
+    }
+    /* PUT replaces the thumbnail; status is not a PUT field */
+    snprintf(
+        body, sizeof(body),
+        "{\"name\":\"Lamp zq\",\"categoryId\":%lld,\"thumbnailUrl\":\"http://img.test/l.jpg\"}",
+        cat);
+    assert_int_equal(call(f, "PUT", path, f->admin, body, &r), 200);
+    assert_string_equal(cJSON_GetObjectItem(r.json, "thumbnailUrl")->valuestring,
+                        "http://img.test/l.jpg");
+    ts_resp_free(&r);
+    snprintf(body, sizeof(body),
+             "{\"name\":\"Lamp zq\",\"categoryId\":%lld,\"status\":\"INACTIVE\"}", cat);
+    expect_problem(f, "PUT", path, f->admin, body, 400, "CATALOG-400-001", "status");
+
+    /* only admins change the status, to ACTIVE or INACTIVE */
+    expect_problem(f, "PUT", status_path, f->user, "{\"status\":\"INACTIVE\"}", 403,
+                   "COMMON-403-001", NULL);
+    expect_problem(f, "PUT", status_path, NULL, "{\"status\":\"INACTIVE\"}", 401, "COMMON-401-001",
+                   NULL);
+    expect_problem(f, "PUT", status_path, f->admin, "{\"status\":\"DELETED\"}", 400,
+                   "CATALOG-400-001", "status");
+    expect_problem(f, "PUT", status_path, f->admin, "{\"status\":\"inactive\"}", 400,
+                   "CATALOG-400-001", "status");
+    expect_problem(f, "PUT", status_path, f->admin, "{\"status\":1}", 400, "CATALOG-400-001",
+                   "status");
+    expect_problem(f, "PUT", status_path, f->admin, "{}", 400, "CATALOG-400-001", "status");
+    expect_problem(f, "PUT", "/api/catalog/products/999999/status", f->admin,
+                   "{\"status\":\"INACTIVE\"}", 404, "CATALOG-404-002", NULL);
+    assert_int_equal(call(f, "PUT", status_path, f->admin, "{\"status\":\"INACTIVE\"}", &r), 200);
+    assert_string_equal(cJSON_GetObjectItem(r.json, "status")->valuestring, "INACTIVE");
+    ts_resp_free(&r);
+    /* the same status again is still 200 */
+    assert_int_equal(call(f, "PUT", status_path, f->admin, "{\"status\":\"INACTIVE\"}", &r), 200);
+    ts_resp_free(&r);
+
+    /* hidden from the public and users, visible to admins */
+    expect_problem(f, "GET", path, NULL, NULL, 404, "CATALOG-404-002", NULL);
+    expect_problem(f, "GET", path, f->user, NULL, 404, "CATALOG-404-002", NULL);
+    snprintf(body, sizeof(body), "%s/skus", path);
+    expect_problem(f, "GET", body, NULL, NULL, 404, "CATALOG-404-002", NULL);
+    assert_int_equal(call(f, "GET", path, f->admin, NULL, &r), 200);
+    assert_string_equal(cJSON_GetObjectItem(r.json, "status")->valuestring, "INACTIVE");
+    ts_resp_free(&r);
+    assert_int_equal(call(f, "GET", list, NULL, NULL, &r), 200);
+    assert_int_equal((long long)cJSON_GetObjectItem(r.json, "totalElements")->valuedouble, 0);
+    ts_resp_free(&r);
+    assert_int_equal(call(f, "GET", list, f->admin, NULL, &r), 200);
+    assert_int_equal((long long)cJSON_GetObjectItem(r.json, "totalElements")->valuedouble, 1);
+    assert_string_equal(
+        cJSON_GetObjectItem(cJSON_GetArrayItem(cJSON_GetObjectItem(r.json, "content"), 0), "status")
+            ->valuestring,
+        "INACTIVE");
+    ts_resp_free(&r);
+
+    /* back to ACTIVE: public again */
+    assert_int_equal(call(f, "PUT", status_path, f->admin, "{\"status\":\"ACTIVE\"}", &r), 200);
+    ts_resp_free(&r);
+    assert_int_equal(call(f, "GET", path, NULL, NULL, &r), 200);
+    ts_resp_free(&r);
+    assert_int_equal(call(f, "GET", list, NULL, NULL, &r), 200);
+    assert_int_equal((long long)cJSON_GetObjectItem(r.json, "totalElements")->valuedouble, 1);
+    ts_resp_free(&r);
+
+    /* products are created ACTIVE; a deleted one cannot be revived */
+    snprintf(body, sizeof(body),
+             "{\"name\":\"Draft\",\"price\":100,\"categoryId\":%lld,\"status\":\"INACTIVE\"}", cat);
+    expect_problem(f, "POST", "/api/catalog/products", f->admin, body, 400, "CATALOG-400-001",
+                   "status");
+    assert_int_equal(call(f, "DELETE", path, f->admin, NULL, &r), 204);
+    ts_resp_free(&r);
+    expect_problem(f, "PUT", status_path, f->admin, "{\"status\":\"ACTIVE\"}", 404,
+                   "CATALOG-404-002", NULL);
+    expect_problem(f, "GET", path, f->admin, NULL, 404, "CATALOG-404-002", NULL);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -455,6 +805,9 @@ int main(void)
         cmocka_unit_test(test_one_mib_body_is_413),
         cmocka_unit_test(test_tree_listing_search_update_delete),
         cmocka_unit_test(test_health_and_metrics),
+        cmocka_unit_test(test_sku_lookup_by_option_names),
+        cmocka_unit_test(test_category_tree_in_one_call),
+        cmocka_unit_test(test_status_and_thumbnail),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

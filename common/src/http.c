@@ -224,6 +224,36 @@ const char *http_query(const struct http_req *req, const char *name)
     return MHD_lookup_connection_value(c->connection, MHD_GET_ARGUMENT_KIND, name);
 }
 
+struct http_query_walk {
+    http_query_fn fn;
+    void *arg;
+    int rc;
+};
+
+static enum MHD_Result http_query_visit(void *cls, enum MHD_ValueKind kind, const char *key,
+                                        size_t key_size, const char *value, size_t value_size)
+{
+    struct http_query_walk *w = cls;
+
+    (void)kind;
+    if (strlen(key) != key_size || (value && strlen(value) != value_size))
+        w->rc = -EILSEQ;
+    else
+        w->rc = w->fn(w->arg, key, value);
+    return w->rc ? MHD_NO : MHD_YES;
+}
+
+int http_query_each(const struct http_req *req, http_query_fn fn, void *arg)
+{
+    const struct http_conn *c = req->impl;
+    struct http_query_walk w = {fn, arg, 0};
+
+    if (!c)
+        return 0;
+    MHD_get_connection_values_n(c->connection, MHD_GET_ARGUMENT_KIND, http_query_visit, &w);
+    return w.rc;
+}
+
 const char *http_header(const struct http_req *req, const char *name)
 {
     const struct http_conn *c = req->impl;

@@ -110,6 +110,17 @@ const char *http_param(const struct http_req *req, const char *name);
 /* Query-string argument by name, or NULL. Borrowed until the handler returns. */
 const char *http_query(const struct http_req *req, const char *name);
 
+/* Called by http_query_each() per argument; nonzero stops the walk. */
+typedef int (*http_query_fn)(void *arg, const char *key, const char *value);
+
+/*
+ * Calls @fn for every query-string argument in the order sent, repeated keys included, keys and
+ * values percent-decoded (@value NULL for a bare "?key"). Returns the first nonzero value of
+ * @fn, -EILSEQ (before calling @fn for it) when a key or value decodes to a NUL (%00), else 0.
+ * Strings borrowed until the handler returns.
+ */
+int http_query_each(const struct http_req *req, http_query_fn fn, void *arg);
+
 /* Request header (case-insensitive), or NULL. Borrowed until the handler returns. */
 const char *http_header(const struct http_req *req, const char *name);
 
