@@ -71,6 +71,7 @@ static const char *const allowed_defaults[] = {
     "DB_POOL_SIZE",
     "OUTBOX_POLL_MS",
     "INBOX_RETENTION_S",
+    "INBOX_PURGE_MS",
     "CONSUMER_MAX_ATTEMPTS",
     "CONSUMER_BACKOFF_BASE_MS",
     "CONSUMER_BACKOFF_MAX_MS",

@@ -2,12 +2,19 @@
  * http_auth.c - /api/auth: the internal credential API (service token), login, refresh,
  * logout and the JWKS document.
  *
+ * Browser clients get the refresh token also as an HttpOnly cookie (REFRESH_COOKIE, path
+ * /api/auth) on login and refresh; refresh and logout take it from the body's refreshToken or,
+ * when the body has none, from that cookie, which then needs the X-Requested-With header (a
+ * custom header: a cross-site form cannot send it and a cross-site script would need a CORS
+ * preflight, which this service never grants). See docs/security.md, "Tokens".
+ *
  * Problem codes (stable; clients and user-service match on them):
- *   AUTH-400-001  invalid request fields (field errors listed)
+ *   AUTH-400-001  invalid request fields (field errors listed; "Cookie" for a malformed one)
  *   AUTH-401-001  invalid email or password (same answer for an unknown email)
  *   AUTH-401-002  invalid refresh token (unknown, expired, revoked or reused)
  *   AUTH-401-003  missing or wrong service credential (X-Service-Token)
  *   AUTH-403-001  account is not active (INACTIVE or BLOCKED)
+ *   AUTH-403-002  the refresh token cookie came without the X-Requested-With header
  *   AUTH-404-001  credential not found
  *   AUTH-409-001  email or user id already registered
  *   AUTH-429-001  too many login attempts from this client address (for this email, or in
@@ -35,6 +42,9 @@
 #define LOGIN_MAX_FIELD 1024 /* login fields are not validated, only capped */
 #define TOKEN_MAX_FIELD 256  /* a refresh token is 43 characters */
 #define DEADLOCK_RETRIES 3
+#define REFRESH_COOKIE "refresh_token"
+#define REFRESH_COOKIE_PATH "/api/auth"
+#define CSRF_HEADER "X-Requested-With"
 
 static void reply_store_error(struct http_resp *resp, int rc, const char *what)
 {
@@ -213,7 +223,22 @@ void http_auth_delete(struct http_req *req, struct http_resp *resp, void *arg)
     db_release(app->pool, conn);
 }
 
-/* Signs an access token for @cred and replies 200 with it and @refresh. */
+/* Sets the refresh token cookie to @refresh for REFRESH_TOKEN_TTL_S, or clears it (NULL). */
+static void set_refresh_cookie(const struct auth_app *app, struct http_resp *resp,
+                               const char *refresh)
+{
+    char cookie[HTTP_RESP_HEADER_VALUE_MAX];
+
+    snprintf(cookie, sizeof(cookie),
+             REFRESH_COOKIE "=%s; Path=" REFRESH_COOKIE_PATH
+                            "; Max-Age=%ld; HttpOnly; Secure; SameSite=Strict",
+             refresh ? refresh : "", refresh ? app->cfg->refresh_ttl_s : 0L);
+    if (http_resp_header(resp, "Set-Cookie", cookie) < 0)
+        log_errorx("cannot set the refresh token cookie");
+}
+
+/* Signs an access token for @cred and replies 200 with it and @refresh (in the body and the
+ * cookie). */
 static void reply_tokens(struct auth_app *app, struct http_resp *resp,
                          const struct store_credential *cred, const char *refresh, int64_t now)
 {
@@ -236,6 +261,7 @@ static void reply_tokens(struct auth_app *app, struct http_resp *resp,
     cJSON_AddStringToObject(out, "tokenType", "Bearer");
     cJSON_AddNumberToObject(out, "expiresIn", (double)app->cfg->access_ttl_s);
     http_reply_json(resp, 200, out);
+    set_refresh_cookie(app, resp, refresh);
     free(access);
 }
 
@@ -345,22 +371,58 @@ out:
     cJSON_Delete(body);
 }
 
-/* Reads {"refreshToken"} from the body; NULL after replying 400. */
-static const char *refresh_field(struct http_req *req, struct http_resp *resp, cJSON **ret_body)
-{
-    cJSON *body = http_json_body(req, resp), *errors = NULL;
-    const char *token = NULL;
+/* The refresh token of a refresh or logout: the body's refreshToken, else the cookie. */
+struct refresh_in {
+    cJSON *body; /* the parsed body (NULL when empty); owned */
+    char cookie[TOKEN_MAX_FIELD + 1];
+    bool from_cookie;
+};
 
-    if (!body)
-        return NULL;
-    jsonx_str(body, "refreshToken", "refreshToken", true, TOKEN_MAX_FIELD, &token, &errors);
-    if (errors) {
-        http_reply_problem(resp, 400, "AUTH-400-001", errors, "invalid request");
-        cJSON_Delete(body);
+/* Finds the refresh token (see the file's top comment); NULL after replying 400 or 403. The
+ * result is borrowed from @in: refresh_in_release() it. */
+static const char *refresh_token(struct http_req *req, struct http_resp *resp,
+                                 struct refresh_in *in)
+{
+    cJSON *errors = NULL;
+    const char *token = NULL;
+    int rc;
+
+    if (req->body_len > 0) {
+        in->body = http_json_body(req, resp);
+        if (!in->body)
+            return NULL;
+        jsonx_str(in->body, "refreshToken", "refreshToken", false, TOKEN_MAX_FIELD, &token,
+                  &errors);
+        if (errors)
+            goto bad;
+        if (token)
+            return token;
+    }
+    rc = http_cookie(req, REFRESH_COOKIE, in->cookie, sizeof(in->cookie));
+    if (rc == -ENOENT) {
+        jsonx_field_error(&errors, "refreshToken",
+                          "is required (in the body, or the " REFRESH_COOKIE " cookie)");
+        goto bad;
+    }
+    if (rc < 0) {
+        jsonx_field_error(&errors, "Cookie", "malformed or oversized Cookie header");
+        goto bad;
+    }
+    if (!http_header(req, CSRF_HEADER)) {
+        http_reply_problem(resp, 403, "AUTH-403-002", NULL,
+                           "the " REFRESH_COOKIE " cookie needs the " CSRF_HEADER " header");
         return NULL;
     }
-    *ret_body = body;
-    return token;
+    in->from_cookie = true;
+    return in->cookie;
+bad:
+    http_reply_problem(resp, 400, "AUTH-400-001", errors, "invalid request");
+    return NULL;
+}
+
+static void refresh_in_release(struct refresh_in *in)
+{
+    cJSON_Delete(in->body);
 }
 
 void http_auth_refresh(struct http_req *req, struct http_resp *resp, void *arg)
@@ -370,13 +432,13 @@ void http_auth_refresh(struct http_req *req, struct http_resp *resp, void *arg)
     char refresh[CRYPTO_REFRESH_LEN];
     struct store_credential cred;
     struct db_conn *conn = NULL;
-    cJSON *body = NULL;
+    struct refresh_in in = {0};
     int64_t now = (int64_t)time(NULL);
-    const char *token = refresh_field(req, resp, &body);
+    const char *token = refresh_token(req, resp, &in);
     int rc = -EDEADLK;
 
     if (!token)
-        return;
+        goto out; /* the body may have been parsed */
     conn = acquire(app, resp);
     if (!conn)
         goto out;
@@ -395,38 +457,42 @@ void http_auth_refresh(struct http_req *req, struct http_resp *resp, void *arg)
         if (rc == 0 && decision == AUTH_REFRESH_REUSED)
             log_warnx("refresh token reused: revoked its family");
         http_reply_problem(resp, 401, "AUTH-401-002", NULL, "invalid refresh token");
+        if (in.from_cookie) /* it will never work again: the browser may forget it */
+            set_refresh_cookie(app, resp, NULL);
         goto out;
     }
     reply_tokens(app, resp, &cred, refresh, now);
 out:
     if (conn)
         db_release(app->pool, conn);
-    cJSON_Delete(body);
+    refresh_in_release(&in);
 }
 
 void http_auth_logout(struct http_req *req, struct http_resp *resp, void *arg)
 {
     struct auth_app *app = arg;
     struct db_conn *conn = NULL;
-    cJSON *body = NULL;
-    const char *token = refresh_field(req, resp, &body);
+    struct refresh_in in = {0};
+    const char *token = refresh_token(req, resp, &in);
     int rc;
 
     if (!token)
-        return;
+        goto out;
     conn = acquire(app, resp);
     if (!conn)
         goto out;
     rc = store_refresh_revoke_family(conn, token);
     /* an unknown token gets the same 204: logout is no oracle for valid tokens */
-    if (rc < 0 && rc != -ENOENT)
+    if (rc < 0 && rc != -ENOENT) {
         reply_store_error(resp, rc, "revoke refresh token");
-    else
+    } else {
         http_reply_json(resp, 204, NULL);
+        set_refresh_cookie(app, resp, NULL);
+    }
 out:
     if (conn)
         db_release(app->pool, conn);
-    cJSON_Delete(body);
+    refresh_in_release(&in);
 }
 
 void http_auth_metrics_register(void)

@@ -408,6 +408,182 @@ static void test_logout_revokes(void **state)
     free(tok);
 }
 
+#define COOKIE_ATTRS "; Path=/api/auth; Max-Age=%s; HttpOnly; Secure; SameSite=Strict"
+
+/* POST @path with @body (may be NULL) and, when non-NULL, the Cookie header @cookie; @xrw adds
+ * X-Requested-With. */
+static long cookie_call(const char *path, const char *body, const char *cookie, bool xrw,
+                        struct ts_resp *r)
+{
+    char c[8192];
+    const char *hdrs[3] = {NULL};
+    size_t n = 0;
+
+    if (cookie) {
+        snprintf(c, sizeof(c), "Cookie: %s", cookie);
+        hdrs[n++] = c;
+    }
+    if (xrw)
+        hdrs[n++] = "X-Requested-With: XMLHttpRequest";
+    return call("POST", path, body, hdrs, r);
+}
+
+/* Asserts that @r set the refresh cookie to @token with @max_age. */
+static void assert_refresh_cookie(const struct ts_resp *r, const char *token, const char *max_age)
+{
+    char want[256];
+
+    snprintf(want, sizeof(want), "refresh_token=%s" COOKIE_ATTRS, token, max_age);
+    assert_string_equal(r->set_cookie, want);
+}
+
+/* Browser clients: login and refresh set the refresh token as an HttpOnly cookie too; refresh
+ * and logout take it from the cookie when the body has none, only with X-Requested-With. */
+static void test_refresh_cookie(void **state)
+{
+    char id[64], email[96], cookie[128], *t1 = NULL, *t2 = NULL, *t3 = NULL;
+    struct ts_resp r;
+
+    (void)state;
+    uniq("it-cookie", id, sizeof(id), email, sizeof(email));
+    create_user(id, email, PASSWORD);
+    assert_int_equal(login(email, PASSWORD, &r), 200);
+    t1 = strdup(jstr(&r, "refreshToken")); /* the body keeps it for other clients */
+    assert_refresh_cookie(&r, t1, "1209600");
+    ts_resp_free(&r);
+
+    /* the cookie alone is not enough without the custom header (CSRF), and uses nothing up */
+    snprintf(cookie, sizeof(cookie), "theme=dark; refresh_token=%s", t1);
+    cookie_call("/api/auth/refresh", NULL, cookie, false, &r);
+    assert_problem(&r, 403, "AUTH-403-002");
+    assert_string_equal(r.set_cookie, "");
+    ts_resp_free(&r);
+    cookie_call("/api/auth/logout", NULL, cookie, false, &r);
+    assert_problem(&r, 403, "AUTH-403-002");
+    ts_resp_free(&r);
+
+    /* refresh with only the cookie (no body): a new pair, the cookie follows the body */
+    assert_int_equal(cookie_call("/api/auth/refresh", NULL, cookie, true, &r), 200);
+    t2 = strdup(jstr(&r, "refreshToken"));
+    assert_string_not_equal(t1, t2);
+    assert_refresh_cookie(&r, t2, "1209600");
+    ts_resp_free(&r);
+
+    /* a body without refreshToken falls back to the cookie too */
+    snprintf(cookie, sizeof(cookie), "refresh_token=%s", t2);
+    assert_int_equal(cookie_call("/api/auth/refresh", "{}", cookie, true, &r), 200);
+    t3 = strdup(jstr(&r, "refreshToken"));
+    assert_refresh_cookie(&r, t3, "1209600");
+    ts_resp_free(&r);
+
+    /* rotated through the cookie like through the body: t2 reused is refused */
+    assert_int_equal(refresh(t2, &r), 401); /* t2 was used up: its family is revoked */
+    ts_resp_free(&r);
+    free(t1);
+    free(t2);
+    free(t3);
+
+    /* a fresh session: log out with the cookie, which is cleared */
+    login_ok(email, PASSWORD, NULL, &t1);
+    snprintf(cookie, sizeof(cookie), "refresh_token=%s", t1);
+    assert_int_equal(cookie_call("/api/auth/logout", NULL, cookie, true, &r), 204);
+    assert_refresh_cookie(&r, "", "0");
+    ts_resp_free(&r);
+    refresh(t1, &r);
+    assert_problem(&r, 401, "AUTH-401-002");
+    ts_resp_free(&r);
+    /* a dead cookie: 401, and the browser is told to forget it */
+    cookie_call("/api/auth/refresh", NULL, cookie, true, &r);
+    assert_problem(&r, 401, "AUTH-401-002");
+    assert_refresh_cookie(&r, "", "0");
+    ts_resp_free(&r);
+    free(t1);
+
+    /* a valid body token with a junk cookie: the body path, unchanged */
+    login_ok(email, PASSWORD, NULL, &t1);
+    {
+        char body[256];
+        const char *const hdrs[] = {"Cookie: refresh_token=junk", NULL};
+
+        snprintf(body, sizeof(body), "{\"refreshToken\":\"%s\"}", t1);
+        assert_int_equal(call("POST", "/api/auth/refresh", body, hdrs, &r), 200);
+        assert_string_not_equal(jstr(&r, "refreshToken"), t1);
+        ts_resp_free(&r);
+    }
+    free(t1);
+
+    /* neither body token nor cookie */
+    cookie_call("/api/auth/refresh", NULL, NULL, true, &r);
+    assert_problem(&r, 400, "AUTH-400-001");
+    ts_resp_free(&r);
+    cookie_call("/api/auth/logout", "{}", "theme=dark", true, &r);
+    assert_problem(&r, 400, "AUTH-400-001");
+    ts_resp_free(&r);
+}
+
+/* Hostile Cookie headers get a 400 or a 401, never a 5xx. */
+static void test_malformed_refresh_cookies(void **state)
+{
+    static const char *const bad[] = {
+        "refresh_token=a b",
+        "refresh_token=\"unterminated",
+        "refresh_token=1; refresh_token=2",
+        "=novalue; refresh_token=x",
+        "refresh_token",
+        "refresh_token=x;; a=b",
+        "refresh_token=x, a=b",
+    };
+    char big[6000], *p;
+    struct ts_resp r;
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        cookie_call("/api/auth/refresh", NULL, bad[i], true, &r);
+        if (r.status != 400)
+            fail_msg("cookie '%s': want 400, got %ld %s", bad[i], r.status, r.body);
+        assert_problem(&r, 400, "AUTH-400-001");
+        ts_resp_free(&r);
+    }
+    /* a value longer than any token; too many cookies; a header too long */
+    memset(big, 'A', sizeof(big));
+    memcpy(big, "refresh_token=", 14);
+    big[14 + 300] = '\0';
+    cookie_call("/api/auth/logout", NULL, big, true, &r);
+    assert_problem(&r, 400, "AUTH-400-001");
+    ts_resp_free(&r);
+    p = big;
+    for (int i = 0; i < 40; i++)
+        p += sprintf(p, "c%d=1; ", i);
+    sprintf(p, "refresh_token=x");
+    cookie_call("/api/auth/refresh", NULL, big, true, &r);
+    assert_problem(&r, 400, "AUTH-400-001");
+    ts_resp_free(&r);
+    memset(big, 'A', sizeof(big));
+    memcpy(big, "pad=", 4);
+    memcpy(big + 5000, "; refresh_token=x", 18);
+    cookie_call("/api/auth/refresh", NULL, big, true, &r);
+    assert_problem(&r, 400, "AUTH-400-001");
+    ts_resp_free(&r);
+    /* two Cookie headers */
+    {
+        const char *const hdrs[] = {"Cookie: refresh_token=a", "Cookie: refresh_token=b",
+                                    "X-Requested-With: XMLHttpRequest", NULL};
+        call("POST", "/api/auth/refresh", NULL, hdrs, &r);
+        assert_problem(&r, 400, "AUTH-400-001");
+        ts_resp_free(&r);
+    }
+    /* well-formed but unknown, empty or quoted junk: 401 */
+    cookie_call("/api/auth/refresh", NULL, "refresh_token=nope", true, &r);
+    assert_problem(&r, 401, "AUTH-401-002");
+    ts_resp_free(&r);
+    cookie_call("/api/auth/refresh", NULL, "refresh_token=", true, &r);
+    assert_problem(&r, 401, "AUTH-401-002");
+    ts_resp_free(&r);
+    cookie_call("/api/auth/refresh", NULL, "refresh_token=\"%00'--\"", true, &r);
+    assert_problem(&r, 401, "AUTH-401-002");
+    ts_resp_free(&r);
+}
+
 static void test_wrong_password_and_unknown_email_look_alike(void **state)
 {
     char id[64], email[96], unknown[128], detail[256];
@@ -823,6 +999,8 @@ int main(void)
         cmocka_unit_test(test_refresh_rotates_and_reuse_revokes_family),
         cmocka_unit_test(test_concurrent_refresh_only_one_wins),
         cmocka_unit_test(test_logout_revokes),
+        cmocka_unit_test(test_refresh_cookie),
+        cmocka_unit_test(test_malformed_refresh_cookies),
         cmocka_unit_test(test_wrong_password_and_unknown_email_look_alike),
         cmocka_unit_test(test_failed_logins_are_throttled),
         cmocka_unit_test(test_password_stored_as_argon2id),

@@ -300,6 +300,8 @@ static const struct cfg_entry svc_table_template[] = {
                   "outbox relay idle poll interval"),
     CFG_ENTRY_INT("INBOX_RETENTION_S", "604800", 60, 31536000, S, inbox_retention_s,
                   "how long processed event ids are kept"),
+    CFG_ENTRY_INT("INBOX_PURGE_MS", "60000", 100, 86400000, S, inbox_purge_ms,
+                  "how often processed event ids past INBOX_RETENTION_S are deleted"),
     CFG_ENTRY_INT("CONSUMER_MAX_ATTEMPTS", "8", 1, 1000, S, consumer_max_attempts,
                   "handler attempts before the dead-letter topic"),
     CFG_ENTRY_INT("CONSUMER_BACKOFF_BASE_MS", "200", 1, 600000, S, consumer_backoff_base_ms,

@@ -263,6 +263,128 @@ const char *http_header(const struct http_req *req, const char *name)
     return MHD_lookup_connection_value(c->connection, MHD_HEADER_KIND, name);
 }
 
+/* An HTTP token character (RFC 9110 5.6.2): header and cookie names. */
+static bool http_tchar(unsigned char ch)
+{
+    return isalnum(ch) || (ch && strchr("!#$%&'*+-.^_`|~", ch));
+}
+
+static size_t http_token_len(const char *s)
+{
+    size_t n = 0;
+
+    while (http_tchar((unsigned char)s[n]))
+        n++;
+    return n;
+}
+
+int http_resp_header(struct http_resp *resp, const char *name, const char *value)
+{
+    static const char *const reserved[] = {"Content-Type", "Content-Length", "Transfer-Encoding",
+                                           "Connection"};
+    size_t nlen = strlen(name), vlen = strlen(value);
+
+    if (nlen == 0 || http_token_len(name) != nlen)
+        return -EINVAL;
+    for (size_t i = 0; i < sizeof(reserved) / sizeof(reserved[0]); i++)
+        if (strcasecmp(name, reserved[i]) == 0)
+            return -EINVAL;
+    for (size_t i = 0; i < vlen; i++) {
+        unsigned char ch = (unsigned char)value[i];
+        if ((ch < 0x20 && ch != '\t') || ch == 0x7f)
+            return -EINVAL;
+    }
+    if (nlen >= HTTP_RESP_HEADER_NAME_MAX || vlen >= HTTP_RESP_HEADER_VALUE_MAX)
+        return -E2BIG;
+    if (resp->nheaders == HTTP_MAX_RESP_HEADERS)
+        return -ENOSPC;
+    memcpy(resp->headers[resp->nheaders].name, name, nlen + 1);
+    memcpy(resp->headers[resp->nheaders].value, value, vlen + 1);
+    resp->nheaders++;
+    return 0;
+}
+
+/* A cookie-octet (RFC 6265 4.1.1): visible ASCII but '"', ',', ';' and '\\'. */
+static bool http_cookie_octet(unsigned char ch)
+{
+    return ch >= 0x21 && ch <= 0x7e && ch != '"' && ch != ',' && ch != ';' && ch != '\\';
+}
+
+int http_cookie_parse(const char *header, const char *name, char *out, size_t outlen)
+{
+    const char *p = header, *found = NULL;
+    size_t found_len = 0, count = 0;
+
+    if (strnlen(header, HTTP_COOKIE_MAX_LEN + 1) > HTTP_COOKIE_MAX_LEN)
+        return -E2BIG;
+    while (*p == ' ' || *p == '\t')
+        p++;
+    if (*p == '\0')
+        return -EINVAL;
+    while (*p) {
+        size_t nlen = http_token_len(p), vlen = 0;
+        const char *value;
+        bool quoted;
+
+        if (++count > HTTP_COOKIE_MAX_COUNT)
+            return -E2BIG;
+        if (nlen == 0 || p[nlen] != '=')
+            return -EINVAL;
+        value = p + nlen + 1;
+        quoted = *value == '"';
+        value += quoted;
+        while (http_cookie_octet((unsigned char)value[vlen]))
+            vlen++;
+        if (quoted && value[vlen] != '"')
+            return -EINVAL;
+        if (strlen(name) == nlen && strncmp(p, name, nlen) == 0) {
+            if (found)
+                return -EINVAL;
+            found = value;
+            found_len = vlen;
+        }
+        p = value + vlen + quoted;
+        if (*p == '\0')
+            break;
+        if (*p != ';')
+            return -EINVAL;
+        p++;
+        while (*p == ' ' || *p == '\t')
+            p++;
+    }
+    if (!found)
+        return -ENOENT;
+    if (found_len >= outlen)
+        return -E2BIG;
+    memcpy(out, found, found_len);
+    out[found_len] = '\0';
+    return 0;
+}
+
+static enum MHD_Result http_count_cookie_headers(void *cls, enum MHD_ValueKind kind,
+                                                 const char *key, const char *value)
+{
+    (void)kind;
+    (void)value;
+    if (key && strcasecmp(key, MHD_HTTP_HEADER_COOKIE) == 0)
+        (*(unsigned *)cls)++;
+    return MHD_YES;
+}
+
+int http_cookie(const struct http_req *req, const char *name, char *out, size_t outlen)
+{
+    const struct http_conn *c = req->impl;
+    const char *header = http_header(req, MHD_HTTP_HEADER_COOKIE);
+    unsigned n = 0;
+
+    if (!header)
+        return -ENOENT;
+    MHD_get_connection_values(c->connection, MHD_HEADER_KIND, http_count_cookie_headers, &n);
+    if (n > 1)
+        return -EINVAL;
+    return http_cookie_parse(header, name, out, outlen);
+}
+
 long http_query_long(const struct http_req *req, struct http_resp *resp, const char *name, long def,
                      long lo, long hi)
 {
@@ -785,6 +907,8 @@ static enum MHD_Result http_answer(struct http_conn *c, const char *method)
         snprintf(secs, sizeof(secs), "%ld", resp.retry_after_s);
         MHD_add_response_header(response, MHD_HTTP_HEADER_RETRY_AFTER, secs);
     }
+    for (size_t i = 0; i < resp.nheaders; i++)
+        MHD_add_response_header(response, resp.headers[i].name, resp.headers[i].value);
     if (resp.status == 405 && c->allow[0])
         MHD_add_response_header(response, MHD_HTTP_HEADER_ALLOW, c->allow);
     if (resp.status == 401 && c->www_authenticate)

@@ -13,7 +13,6 @@
 #include "common/svc.h"
 
 #define SVC_MAX_JOBS 16
-#define SVC_INBOX_PURGE_MS 60000
 
 /* What one svc_main() built and started; the consumer's and the readiness probe's view. */
 struct svc_run {
@@ -94,7 +93,8 @@ static int svc_ready(void *app, char *why, size_t whylen)
     return rc < 0 ? rc : db_ping(svc_running->svc.pool, why, whylen);
 }
 
-/* The common job of a service with an inbox: rows past INBOX_RETENTION_S go. */
+/* The common job of a service with an inbox: rows past INBOX_RETENTION_S go, every
+ * INBOX_PURGE_MS. */
 static long svc_inbox_purge(struct worker *w, void *arg)
 {
     struct svc *svc = arg;
@@ -148,7 +148,7 @@ static int svc_jobs_start(struct svc_run *run)
     }
     if (d->tables & SVC_TABLES_INBOX) {
         struct worker_opts o = {.name = "inbox purge",
-                                .period_ms = SVC_INBOX_PURGE_MS,
+                                .period_ms = run->svc.cfg->inbox_purge_ms,
                                 .run = svc_inbox_purge,
                                 .arg = &run->svc};
 

@@ -2,7 +2,8 @@
  * test_http.c - the HTTP layer end to end: a real server on 127.0.0.1 (port 0) called with
  * libcurl. Routing precedence and parameters, 404/405/413, JSON body checks, problem+json,
  * bearer tokens (ES256 keys made here), correlation ids, health, drain and /metrics; the
- * connection limits (total, per address) and the header deadline with raw sockets.
+ * connection limits (total, per address) and the header deadline with raw sockets. The cookie
+ * parser and the response header check, as pure functions and through the server.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -151,6 +152,28 @@ static void h_peer(struct http_req *req, struct http_resp *resp, void *app)
     reply_string(resp, 200, "peer", req->remote_addr);
 }
 
+/* Answers {"rc", "value"} for the cookie "sid" and sets two headers: a cookie, and a problem
+ * answer when the cookie is malformed (the headers stay). */
+static void h_cookie(struct http_req *req, struct http_resp *resp, void *app)
+{
+    char value[64] = "";
+    int rc = http_cookie(req, "sid", value, sizeof(value));
+    cJSON *json;
+
+    (void)app;
+    if (rc == -EINVAL || rc == -E2BIG) {
+        http_reply_problem(resp, 400, "COMMON-400-001", NULL, "bad cookie (%d)", rc);
+    } else {
+        json = cJSON_CreateObject();
+        cJSON_AddNumberToObject(json, "rc", rc);
+        cJSON_AddStringToObject(json, "value", value);
+        http_reply_json(resp, 200, json);
+    }
+    if (http_resp_header(resp, "Set-Cookie", "sid=new; Path=/; HttpOnly") < 0 ||
+        http_resp_header(resp, "X-Extra", "one") < 0)
+        http_reply_problem(resp, 500, "COMMON-500-001", NULL, "header refused");
+}
+
 /* the parameter route comes first: precedence must not depend on the table's order */
 static const struct http_route routes[] = {
     {"GET", "/api/catalog/categories/{id}", HTTP_AUTH_NONE, h_category},
@@ -163,6 +186,7 @@ static const struct http_route routes[] = {
     {"GET", "/api/nostatus", HTTP_AUTH_NONE, h_nostatus},
     {"GET", "/api/query", HTTP_AUTH_NONE, h_query},
     {"GET", "/api/peer", HTTP_AUTH_NONE, h_peer},
+    {"GET", "/api/cookie", HTTP_AUTH_NONE, h_cookie},
 };
 
 static int app_ready(void *app, char *why, size_t whylen)
@@ -797,6 +821,131 @@ static void test_query_headers_and_correlation(void **state)
     reply_free(&r);
 }
 
+static int cookie(const char *header, const char *name, char *out, size_t outlen)
+{
+    snprintf(out, outlen, "untouched");
+    return http_cookie_parse(header, name, out, outlen);
+}
+
+static void test_cookie_parse(void **state)
+{
+    char v[64], big[HTTP_COOKIE_MAX_LEN + 64];
+    size_t n = 0;
+
+    (void)state;
+    assert_int_equal(cookie("sid=abc", "sid", v, sizeof(v)), 0);
+    assert_string_equal(v, "abc");
+    assert_int_equal(cookie("a=1; sid=x-Y_z.~; b=2", "sid", v, sizeof(v)), 0);
+    assert_string_equal(v, "x-Y_z.~");
+    assert_int_equal(cookie("a=1;sid=2;", "sid", v, sizeof(v)), 0); /* no space, trailing ';' */
+    assert_string_equal(v, "2");
+    assert_int_equal(cookie("sid=\"quoted\"", "sid", v, sizeof(v)), 0);
+    assert_string_equal(v, "quoted");
+    assert_int_equal(cookie("sid=", "sid", v, sizeof(v)), 0);
+    assert_string_equal(v, "");
+    /* absent: other names, other case, a prefix */
+    assert_int_equal(cookie("SID=1; sidx=2; xsid=3", "sid", v, sizeof(v)), -ENOENT);
+    assert_string_equal(v, "untouched");
+    /* malformed, whatever cookie it is in */
+    static const char *const bad[] = {
+        "",
+        "  ",
+        "sid",
+        "=1",
+        "sid=a b",
+        "a=1; sid=2,3",
+        "sid=\"x",
+        "sid=x\"",
+        "a=1;;sid=2",
+        "a b=1; sid=2",
+        "sid=1; x=\\",
+        "sid=\x01",
+        "sid=\xc3\xa9",
+        "a=1 ;sid=2",
+        "sid=1\r\nX: y",
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+        if (cookie(bad[i], "sid", v, sizeof(v)) != -EINVAL)
+            fail_msg("'%s' was not refused as malformed", bad[i]);
+    assert_string_equal(v, "untouched");
+    /* a name twice is ambiguous */
+    assert_int_equal(cookie("sid=1; sid=2", "sid", v, sizeof(v)), -EINVAL);
+    /* bounded: the value must fit, the header and the count are capped */
+    assert_int_equal(cookie("sid=0123456789", "sid", v, 10), -E2BIG);
+    assert_int_equal(cookie("sid=0123456789", "sid", v, 11), 0);
+    for (int i = 0; i < HTTP_COOKIE_MAX_COUNT; i++)
+        n += (size_t)snprintf(big + n, sizeof(big) - n, "c%d=1; ", i);
+    snprintf(big + n, sizeof(big) - n, "sid=1");
+    assert_int_equal(cookie(big, "sid", v, sizeof(v)), -E2BIG);
+    memset(big, 'a', sizeof(big));
+    memcpy(big, "sid=", 4);
+    big[HTTP_COOKIE_MAX_LEN + 1] = '\0';
+    assert_int_equal(cookie(big, "sid", v, sizeof(v)), -E2BIG);
+    big[HTTP_COOKIE_MAX_LEN] = '\0';
+    assert_int_equal(cookie(big, "other", v, sizeof(v)), -ENOENT);
+}
+
+static void test_resp_header_refuses_injection(void **state)
+{
+    struct http_resp resp = {0};
+    char longv[HTTP_RESP_HEADER_VALUE_MAX + 1];
+
+    (void)state;
+    assert_int_equal(http_resp_header(&resp, "Set-Cookie", "a=b; HttpOnly"), 0);
+    assert_int_equal(http_resp_header(&resp, "X-Tab", "a\tb"), 0);
+    assert_int_equal(http_resp_header(&resp, "Set-Cookie", "a=b\r\nX-Evil: 1"), -EINVAL);
+    assert_int_equal(http_resp_header(&resp, "Set-Cookie", "a=b\nX-Evil: 1"), -EINVAL);
+    assert_int_equal(http_resp_header(&resp, "Set-Cookie", "a=\x7f"), -EINVAL);
+    assert_int_equal(http_resp_header(&resp, "X-Evil\r\nA", "1"), -EINVAL);
+    assert_int_equal(http_resp_header(&resp, "X Space", "1"), -EINVAL);
+    assert_int_equal(http_resp_header(&resp, "", "1"), -EINVAL);
+    assert_int_equal(http_resp_header(&resp, "content-length", "0"), -EINVAL);
+    assert_int_equal(http_resp_header(&resp, "Transfer-Encoding", "chunked"), -EINVAL);
+    memset(longv, 'a', sizeof(longv) - 1);
+    longv[sizeof(longv) - 1] = '\0';
+    assert_int_equal(http_resp_header(&resp, "X-Long", longv), -E2BIG);
+    assert_int_equal(resp.nheaders, 2);
+    assert_string_equal(resp.headers[1].value, "a\tb");
+    assert_int_equal(http_resp_header(&resp, "X-3", "3"), 0);
+    assert_int_equal(http_resp_header(&resp, "X-4", "4"), 0);
+    assert_int_equal(http_resp_header(&resp, "X-5", "5"), -ENOSPC);
+}
+
+static void test_cookie_and_headers_through_the_server(void **state)
+{
+    static const char *const one[] = {"Cookie: a=1; sid=s3cr3t", NULL};
+    static const char *const none[] = {"Cookie: a=1", NULL};
+    static const char *const bad[] = {"Cookie: sid=a b", NULL};
+    static const char *const two[] = {"Cookie: sid=1", "Cookie: sid=2", NULL};
+    struct reply r;
+    char v[128];
+
+    (void)state;
+    call_ex("GET", "/api/cookie", NULL, NULL, 0, false, one, &r);
+    assert_int_equal(r.status, 200);
+    assert_string_equal(jstr(&r, "value"), "s3cr3t");
+    assert_non_null(header(&r, "Set-Cookie", v, sizeof(v)));
+    assert_string_equal(v, "sid=new; Path=/; HttpOnly");
+    assert_non_null(header(&r, "X-Extra", v, sizeof(v)));
+    assert_string_equal(v, "one");
+    reply_free(&r);
+    call_ex("GET", "/api/cookie", NULL, NULL, 0, false, none, &r);
+    assert_int_equal(r.status, 200);
+    assert_int_equal(cJSON_GetObjectItemCaseSensitive(r.json, "rc")->valuedouble, -ENOENT);
+    reply_free(&r);
+    call("GET", "/api/cookie", NULL, NULL, &r); /* no Cookie header */
+    assert_int_equal(cJSON_GetObjectItemCaseSensitive(r.json, "rc")->valuedouble, -ENOENT);
+    reply_free(&r);
+    /* a problem answer keeps the headers */
+    call_ex("GET", "/api/cookie", NULL, NULL, 0, false, bad, &r);
+    assert_problem(&r, 400, "COMMON-400-001");
+    assert_non_null(header(&r, "Set-Cookie", v, sizeof(v)));
+    reply_free(&r);
+    call_ex("GET", "/api/cookie", NULL, NULL, 0, false, two, &r);
+    assert_problem(&r, 400, "COMMON-400-001");
+    reply_free(&r);
+}
+
 static void test_health(void **state)
 {
     struct reply r;
@@ -1085,6 +1234,9 @@ int main(void)
         cmocka_unit_test(test_missing_or_bad_token_is_401),
         cmocka_unit_test(test_roles),
         cmocka_unit_test(test_query_headers_and_correlation),
+        cmocka_unit_test(test_cookie_parse),
+        cmocka_unit_test(test_resp_header_refuses_injection),
+        cmocka_unit_test(test_cookie_and_headers_through_the_server),
         cmocka_unit_test(test_health),
         cmocka_unit_test(test_drain_turns_readiness_down),
         cmocka_unit_test(test_metrics_endpoint),

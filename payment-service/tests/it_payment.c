@@ -52,7 +52,7 @@ static int setup(void **state)
         "STOCK_CONFIRM_FAILED", "STOCK_RELEASED",  "PAYMENT_CREATED",          "PAYMENT_COMPLETED",
         "PAYMENT_FAILED",       "PAYMENT_REFUNDED"};
     char envbuf[20][160];
-    const char *env[24];
+    const char *env[28];
     size_t n = 0;
 
     if (!f || ts_create_database("it_payment", f->db, sizeof(f->db)) < 0)
@@ -82,6 +82,9 @@ static int setup(void **state)
     env[n++] = "CONSUMER_BACKOFF_BASE_MS=100";
     env[n++] = "CONSUMER_BACKOFF_MAX_MS=1000";
     env[n++] = "LOG_LEVEL=info";
+    /* the inbox purge of test_inbox_purge, seen within a second */
+    env[n++] = "INBOX_RETENTION_S=3600";
+    env[n++] = "INBOX_PURGE_MS=200";
     env[n] = NULL;
     if (ts_service_start("payment-service", env, WAIT_MS, &f->svc) < 0)
         return -1;
@@ -753,6 +756,57 @@ static void test_confirm_in_progress_and_abandoned(void **state)
     order_free(&o);
 }
 
+/* How many inbox rows have @event_id (-1 when the query fails). */
+static long long inbox_count(const char *event_id)
+{
+    char err[256];
+    struct db_conn *conn = db_acquire(fx->pool, err, sizeof(err));
+    struct db_result *res = NULL;
+    long long n = -1;
+
+    if (!conn)
+        return -1;
+    if (db_query_one(conn, "SELECT COUNT(*) FROM inbox WHERE event_id = ?",
+                     (struct db_param[]){DB_STR(event_id)}, 1, &res) == 0)
+        n = db_result_int(res, 0, 0);
+    db_result_free(res);
+    db_release(fx->pool, conn);
+    return n;
+}
+
+static bool inbox_gone(void *arg)
+{
+    return inbox_count(arg) == 0;
+}
+
+/* svc_main's inbox purge runs in payment-service (INBOX_PURGE_MS=200 here): a row older than
+ * INBOX_RETENTION_S (3600) goes, a younger one stays. */
+static void test_inbox_purge(void **state)
+{
+    static const char *const sql = "INSERT INTO inbox (consumer_group, event_id, event_type, "
+                                   "processed_at) VALUES ('payment-service', ?, 'order.placed', "
+                                   "NOW(6) - INTERVAL ? SECOND)";
+    char old_id[64], young_id[64], err[256];
+    struct db_conn *conn = db_acquire(fx->pool, err, sizeof(err));
+    unsigned long long affected = 0;
+
+    (void)state;
+    assert_non_null(conn);
+    ts_unique("inbox-old", old_id, sizeof(old_id));
+    ts_unique("inbox-young", young_id, sizeof(young_id));
+    assert_int_equal(
+        db_exec(conn, sql, (struct db_param[]){DB_STR(old_id), DB_INT(7200)}, 2, &affected, NULL),
+        0);
+    assert_int_equal(affected, 1);
+    assert_int_equal(
+        db_exec(conn, sql, (struct db_param[]){DB_STR(young_id), DB_INT(1800)}, 2, &affected, NULL),
+        0);
+    assert_int_equal(affected, 1);
+    db_release(fx->pool, conn);
+    assert_true(ts_poll_until(inbox_gone, old_id, 10000));
+    assert_int_equal(inbox_count(young_id), 1);
+}
+
 static void test_health_and_metrics(void **state)
 {
     struct ts_resp r;
@@ -780,6 +834,7 @@ int main(void)
         cmocka_unit_test(test_partial_refunds_then_the_rest),
         cmocka_unit_test(test_unknown_order_and_invalid_payload),
         cmocka_unit_test(test_confirm_in_progress_and_abandoned),
+        cmocka_unit_test(test_inbox_purge),
         cmocka_unit_test(test_health_and_metrics),
     };
     int rc;

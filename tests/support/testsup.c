@@ -384,27 +384,35 @@ static size_t ts__write_discard(char *ptr, size_t size, size_t nmemb, void *user
     return size * nmemb;
 }
 
-/* Picks the Location header (any case) of the last response into resp->location. */
+/* Copies the value of header line @buf (@n bytes) into @out if it is @name (with the ':'). */
+static void ts__header_pick(const char *buf, size_t n, const char *name, char *out, size_t outlen)
+{
+    size_t nlen = strlen(name);
+
+    if (n <= nlen || strncasecmp(buf, name, nlen) != 0)
+        return;
+    const char *v = buf + nlen;
+    size_t vlen = n - nlen;
+    while (vlen > 0 && (*v == ' ' || *v == '\t')) {
+        v++;
+        vlen--;
+    }
+    while (vlen > 0 && (v[vlen - 1] == '\r' || v[vlen - 1] == '\n' || v[vlen - 1] == ' '))
+        vlen--;
+    if (vlen >= outlen)
+        vlen = outlen - 1;
+    memcpy(out, v, vlen);
+    out[vlen] = '\0';
+}
+
+/* Picks the Location and Set-Cookie headers (any case) of the last response into @resp. */
 static size_t ts__header_cb(char *buf, size_t size, size_t nitems, void *userdata)
 {
     struct ts_resp *resp = userdata;
     size_t n = size * nitems;
-    static const char name[] = "location:";
 
-    if (n > sizeof(name) - 1 && strncasecmp(buf, name, sizeof(name) - 1) == 0) {
-        const char *v = buf + sizeof(name) - 1;
-        size_t vlen = n - (sizeof(name) - 1);
-        while (vlen > 0 && (*v == ' ' || *v == '\t')) {
-            v++;
-            vlen--;
-        }
-        while (vlen > 0 && (v[vlen - 1] == '\r' || v[vlen - 1] == '\n' || v[vlen - 1] == ' '))
-            vlen--;
-        if (vlen >= sizeof(resp->location))
-            vlen = sizeof(resp->location) - 1;
-        memcpy(resp->location, v, vlen);
-        resp->location[vlen] = '\0';
-    }
+    ts__header_pick(buf, n, "location:", resp->location, sizeof(resp->location));
+    ts__header_pick(buf, n, "set-cookie:", resp->set_cookie, sizeof(resp->set_cookie));
     return n;
 }
 

@@ -67,6 +67,7 @@ struct ts_resp {
     cJSON *json; /* parsed body or NULL, owned */
     char content_type[128];
     char location[512];
+    char set_cookie[512]; /* the last Set-Cookie header ("" when none) */
 };
 
 /* @body may be NULL; @headers is a NULL-terminated list of "Name: value" or NULL;

@@ -102,6 +102,7 @@ struct svc_config {
     const char *migrations_dir;       /* MIGRATIONS_DIR, default "<service>/migrations" */
     long outbox_poll_ms;              /* OUTBOX_POLL_MS */
     long inbox_retention_s;           /* INBOX_RETENTION_S */
+    long inbox_purge_ms;              /* INBOX_PURGE_MS: the inbox purge's period */
     long consumer_max_attempts;       /* CONSUMER_MAX_ATTEMPTS before the DLQ */
     long consumer_backoff_base_ms;    /* CONSUMER_BACKOFF_BASE_MS */
     long consumer_backoff_max_ms;     /* CONSUMER_BACKOFF_MAX_MS */

@@ -47,12 +47,24 @@ struct http_req {
     void *impl; /* the server's; do not touch */
 };
 
+#define HTTP_MAX_RESP_HEADERS 4
+#define HTTP_RESP_HEADER_NAME_MAX 64   /* with the NUL */
+#define HTTP_RESP_HEADER_VALUE_MAX 512 /* with the NUL */
+
+/* A response header added with http_resp_header(). */
+struct http_resp_header {
+    char name[HTTP_RESP_HEADER_NAME_MAX];
+    char value[HTTP_RESP_HEADER_VALUE_MAX];
+};
+
 struct http_resp {
     int status;
     char *body; /* owned; freed by the server */
     const char *content_type;
     char location[512]; /* Location header when non-empty */
     long retry_after_s; /* Retry-After header (seconds) when > 0 */
+    size_t nheaders;    /* further headers: http_resp_header() */
+    struct http_resp_header headers[HTTP_MAX_RESP_HEADERS];
 };
 
 typedef void (*http_handler_fn)(struct http_req *req, struct http_resp *resp, void *app);
@@ -123,6 +135,34 @@ int http_query_each(const struct http_req *req, http_query_fn fn, void *arg);
 
 /* Request header (case-insensitive), or NULL. Borrowed until the handler returns. */
 const char *http_header(const struct http_req *req, const char *name);
+
+/*
+ * Adds the header @name: @value to @resp (sent whatever the status; the reply helpers keep
+ * it). Both are copied. -EINVAL when @name is not an HTTP token (RFC 9110) or is one the server
+ * writes itself (Content-Type, Content-Length, Transfer-Encoding, Connection), or @value holds
+ * a control character (CR, LF, NUL, …; HTAB is allowed): no header can be injected. -E2BIG when
+ * either is too long, -ENOSPC after HTTP_MAX_RESP_HEADERS.
+ */
+int http_resp_header(struct http_resp *resp, const char *name, const char *value);
+
+#define HTTP_COOKIE_MAX_LEN 4096 /* bytes of a Cookie header */
+#define HTTP_COOKIE_MAX_COUNT 32 /* cookies in a Cookie header */
+
+/*
+ * Finds the cookie @name in @header, a Cookie header's value, parsed strictly (RFC 6265
+ * 4.2.1): "name=value" pairs separated by ";" and optional spaces (a trailing ";" is
+ * tolerated), names HTTP tokens, values cookie-octets, optionally in double quotes (removed).
+ * Names compare case-sensitively. Copies the value into @out (written only on success).
+ * Returns 0; -ENOENT when there is no such cookie; -EINVAL when @header is malformed or names
+ * @name twice (ambiguous: a cookie "tossed" from a sibling domain); -E2BIG when @header is
+ * longer than HTTP_COOKIE_MAX_LEN, has more than HTTP_COOKIE_MAX_COUNT cookies, or the value
+ * does not fit @outlen.
+ */
+int http_cookie_parse(const char *header, const char *name, char *out, size_t outlen);
+
+/* The request's cookie @name: http_cookie_parse() of its Cookie header, -ENOENT without one,
+ * -EINVAL when the request has several Cookie headers. */
+int http_cookie(const struct http_req *req, const char *name, char *out, size_t outlen);
 
 /*
  * Parses the body as a JSON object (depth and size capped). On failure fills @resp with a
