@@ -85,6 +85,12 @@ test-unit:
 build-tests: $(COMMON_LIB) $(BINS) $(TESTS) $(ITESTS)
 .PHONY: build-tests
 
+# the Dockerfile built with podman and one order through its six service containers against the
+# harness's servers (scripts/test-image.sh; README "The image test")
+test-image:
+	bash scripts/test-image.sh
+.PHONY: test-image
+
 # throughput and latency on this machine (results: docs/benchmarks.md); builds what it needs
 bench:
 	bash scripts/bench.sh
