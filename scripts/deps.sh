@@ -18,6 +18,9 @@
 #      falls back to librdkafka's mock cluster (tools/mock-kafka.c), so this is not fatal.
 #
 # Environment: SKIP_SCHEMATHESIS=1 skips step 2, SKIP_KAFKA_JARS=1 step 3.
+
+# -h / --help: the header above, nothing else done
+case ${1:-} in -h | --help) exec bash "$(dirname "${BASH_SOURCE[0]}")/help.sh" "${BASH_SOURCE[0]}" ;; esac
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)

@@ -30,6 +30,9 @@
 # docker-compose.yml mounts — its targets rewritten to this stack's ports and its scrape interval
 # set by PROMETHEUS_SCRAPE_INTERVAL (default: the file's). Data in .run/prometheus.
 # STACK_PROMETHEUS=0 leaves it out. Grafana comes only with docker-compose.yml (not in Debian).
+
+# -h / --help: the header above, nothing else done
+case ${1:-} in -h | --help) exec bash "$(dirname "${BASH_SOURCE[0]}")/help.sh" "${BASH_SOURCE[0]}" ;; esac
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)

@@ -750,6 +750,8 @@ static enum MHD_Result http_answer(struct http_conn *c, const char *method)
     MHD_add_response_header(response, "X-Correlation-Id", req.ctx.correlation_id);
     if (resp.location[0])
         MHD_add_response_header(response, MHD_HTTP_HEADER_LOCATION, resp.location);
+    if (resp.allow_origin)
+        MHD_add_response_header(response, "Access-Control-Allow-Origin", resp.allow_origin);
     if (resp.retry_after_s > 0) {
         char secs[24];
         snprintf(secs, sizeof(secs), "%ld", resp.retry_after_s);

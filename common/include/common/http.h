@@ -51,8 +51,9 @@ struct http_resp {
     int status;
     char *body; /* owned; freed by the server */
     const char *content_type;
-    char location[512]; /* Location header when non-empty */
-    long retry_after_s; /* Retry-After header (seconds) when > 0 */
+    char location[512];       /* Location header when non-empty */
+    long retry_after_s;       /* Retry-After header (seconds) when > 0 */
+    const char *allow_origin; /* Access-Control-Allow-Origin when non-NULL (public documents) */
 };
 
 typedef void (*http_handler_fn)(struct http_req *req, struct http_resp *resp, void *app);
