@@ -1,7 +1,8 @@
 # Dockerfile - one image holding all six services; the command names the one to run:
 #   docker build -t commerce .        docker run commerce catalog
 # Stage 1 builds with the Debian -dev packages (the list of scripts/deps.sh); stage 2 has only
-# the runtime libraries, curl for the health checks, the binaries and each service's migrations.
+# the runtime libraries, curl for the health checks, the binaries, each service's migrations,
+# contracts/ and docs/openapi/ (GET /openapi.yaml; both read relative to WORKDIR /app).
 
 FROM debian:bookworm AS build
 RUN apt-get update \
@@ -23,6 +24,7 @@ RUN make -j"$(nproc)" BUILD=/out \
     done \
  && if [ -x /out/bin/commercectl ]; then cp /out/bin/commercectl /out/app/bin/; fi \
  && cp -r contracts /out/app/ \
+ && mkdir -p /out/app/docs && cp -r docs/openapi /out/app/docs/ \
  && strip /out/app/bin/*
 
 FROM debian:bookworm-slim

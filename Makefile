@@ -33,7 +33,7 @@ BINS     :=
 TESTS    :=            # unit tests: no I/O
 ITESTS   :=            # integration tests: need MariaDB/Redis/Kafka from the harness
 
-.PHONY: all test test-unit check run up down env bench clean format format-check distclean
+.PHONY: all test test-unit check run up down demo env bench clean format format-check distclean
 # keep every object: test objects are otherwise deleted as intermediates and rebuilt each time
 .SECONDARY:
 all:
@@ -105,6 +105,10 @@ up:
 	bash scripts/stack.sh up
 down:
 	bash scripts/stack.sh down
+# README "Your first order": one order from sign-up to CONFIRMED and its trace, on the stack of
+# `make up` (scripts/demo --help for the other endings)
+demo:
+	bash scripts/demo
 
 # the tracked C files (every C file outside build/ where git is missing)
 FORMAT_SRC = $(shell git ls-files '*.c' '*.h' 2>/dev/null || \

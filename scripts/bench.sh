@@ -23,6 +23,9 @@
 #   BENCH_NO_BUILD=1   skip `make` (build/bench/bin must hold the six daemons and bench-saga)
 #   BENCH_KEEP=1       keep the shadow root (logs) instead of deleting it
 # Needs: wrk (apt-get install -y wrk when root), curl, jq; what scripts/deps.sh installs.
+
+# -h / --help: the header above, nothing else done
+case ${1:-} in -h | --help) exec bash "$(dirname "${BASH_SOURCE[0]}")/help.sh" "${BASH_SOURCE[0]}" ;; esac
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)

@@ -15,6 +15,9 @@
 #              KAFKA_SECURITY_PROTOCOL / KAFKA_SASL_MECHANISM / KAFKA_SASL_USERNAME /
 #              KAFKA_SASL_PASSWORD: the login (on a broker with ACLs: the admin, who may create
 #              topics; scripts/infra.sh's env file sets the four).
+
+# -h / --help: the header above, nothing else done
+case ${1:-} in -h | --help) exec bash "$(dirname "${BASH_SOURCE[0]}")/help.sh" "${BASH_SOURCE[0]}" ;; esac
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)

@@ -23,6 +23,9 @@
 #
 # Environment: SKIP_SCHEMATHESIS=1 skips step 2, SKIP_CLOUDEVENTS=1 step 3, SKIP_KAFKA_JARS=1
 # step 4.
+
+# -h / --help: the header above, nothing else done
+case ${1:-} in -h | --help) exec bash "$(dirname "${BASH_SOURCE[0]}")/help.sh" "${BASH_SOURCE[0]}" ;; esac
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)

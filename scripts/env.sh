@@ -13,6 +13,9 @@
 # README "Event bus security"), GRAFANA_ADMIN_PASSWORD, and APP_UID / APP_GID (the uid the
 # service containers run as, so they can read .run/jwt-private.pem). An .env from before the
 # Kafka passwords gets them appended (the rest is kept).
+
+# -h / --help: the header above, nothing else done
+case ${1:-} in -h | --help) exec bash "$(dirname "${BASH_SOURCE[0]}")/help.sh" "${BASH_SOURCE[0]}" ;; esac
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)

@@ -27,6 +27,9 @@
 # Exit status: 0 when every operation was tested and nothing failed; schemathesis's status
 # when something failed; 124 when the time limit ended the run; 3 when schemathesis is not
 # installed (scripts/deps.sh puts it into .deps/); 2 for a usage error.
+
+# -h / --help: the header above, nothing else done
+case ${1:-} in -h | --help) exec bash "$(dirname "${BASH_SOURCE[0]}")/help.sh" "${BASH_SOURCE[0]}" ;; esac
 set -uo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)

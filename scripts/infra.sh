@@ -36,6 +36,9 @@
 #                    the principals' passwords at the first start (default: random); kept in
 #                    DIR/kafka/users/, and a later start with different ones is refused
 #   BUILD_DIR        where bin/mock-kafka is (default build)
+
+# -h / --help: the header above, nothing else done
+case ${1:-} in -h | --help) exec bash "$(dirname "${BASH_SOURCE[0]}")/help.sh" "${BASH_SOURCE[0]}" ;; esac
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)

@@ -5,6 +5,8 @@
 # these lists against the daemons' own config tables (CFG_ENTRY_* in common/src/config.c and
 # <svc>-service/src/*.c), so the two stacks cannot drift apart.
 #
+# usage: . scripts/stack-env.sh      (from bash; defines the lists and functions below)
+#
 #   STACK_ENV_SERVICES           the short service names, in start order
 #   SERVICE_ENV_<svc>            the variables <svc> is given (space separated)
 #   stack_env_port SVC           SVC's HTTP port (README "Architecture"; <SVC>_PORT overrides, e.g. AUTH_PORT)
@@ -23,6 +25,9 @@
 # the infra env) so that no daemon inherits it: a service with a principal gets its own. The daemons' tunables with defaults (HTTP_THREADS, DB_POOL_SIZE, …)
 # are not part of the contract; set them in the caller's environment (stack.sh passes it on)
 # or in docker-compose.yml.
+
+# run (not sourced) with -h / --help: its manual
+[ "${BASH_SOURCE[0]}" != "$0" ] || case ${1:-} in -h | --help) exec bash "$(dirname "${BASH_SOURCE[0]}")/help.sh" "${BASH_SOURCE[0]}" ;; esac
 
 STACK_ENV_SERVICES="auth user catalog inventory order payment"
 

@@ -18,6 +18,9 @@
 # Passed on: STACK_BUILD, STACK_NO_BUILD, PROMETHEUS_SCRAPE_INTERVAL, STACK_PROMETHEUS and the
 # rest of the caller's environment, except the variables of another stack (a sourced
 # .run/env sets KAFKA_BOOTSTRAP, which would make infra.sh use that broker).
+
+# -h / --help: the header above, nothing else done
+case ${1:-} in -h | --help) exec bash "$(dirname "${BASH_SOURCE[0]}")/help.sh" "${BASH_SOURCE[0]}" ;; esac
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)

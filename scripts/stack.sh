@@ -32,6 +32,9 @@
 # too). It evaluates the alert rules of deploy/prometheus/alerts.yml (firing alerts: its /alerts
 # page and /api/v1/alerts; no Alertmanager). Data in .run/prometheus.
 # STACK_PROMETHEUS=0 leaves it out. Grafana comes only with docker-compose.yml (not in Debian).
+
+# -h / --help: the header above, nothing else done
+case ${1:-} in -h | --help) exec bash "$(dirname "${BASH_SOURCE[0]}")/help.sh" "${BASH_SOURCE[0]}" ;; esac
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)

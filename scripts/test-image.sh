@@ -39,7 +39,7 @@ cd "$ROOT"
 
 case "${1:-}" in
 "") ;;
--h | --help) awk 'NR > 1 && !/^#/ { exit } NR > 1 { sub(/^# ?/, ""); print }' "$0"; exit 0 ;;
+-h | --help) exec bash scripts/help.sh "$0" ;;
 *) echo "usage: $0 [--help]" >&2; exit 2 ;;
 esac
 

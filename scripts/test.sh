@@ -16,6 +16,9 @@
 #   HARNESS_BUILD        build folder (default build/asan)
 # The state folder (server data and logs, each suite's output in logs/) is removed after a
 # clean run and kept, with its path printed, when something failed.
+
+# -h / --help: the header above, nothing else done
+case ${1:-} in -h | --help) exec bash "$(dirname "${BASH_SOURCE[0]}")/help.sh" "${BASH_SOURCE[0]}" ;; esac
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)

@@ -82,6 +82,7 @@ static const char *const allowed_defaults[] = {
     "KAFKA_CREATE_TOPICS",
     "JWT_ISSUER",
     "JWT_AUDIENCE",
+    "OPENAPI_FILE", /* docs/openapi/<service>.yaml: the checkout's, and the image's /app/docs */
     /* the Kafka login: set (scripts/stack-env.sh) for the services with a principal; user and
      * auth use no Kafka and keep the defaults (PLAINTEXT, no user) */
     "KAFKA_SECURITY_PROTOCOL",
@@ -111,8 +112,8 @@ static const char *const allowed_defaults[] = {
 };
 
 /* common-table entries whose NULL default svc_table() fills per service */
-static const char *const per_service_defaults[] = {"HTTP_PORT", "DB_NAME", "KAFKA_GROUP_ID",
-                                                   "MIGRATIONS_DIR", NULL};
+static const char *const per_service_defaults[] = {
+    "HTTP_PORT", "DB_NAME", "KAFKA_GROUP_ID", "MIGRATIONS_DIR", "OPENAPI_FILE", NULL};
 
 /* ---- small helpers ---- */
 

@@ -6,7 +6,8 @@
  *   - scans the `routes[]` table of <service>/src/main.c ({"METHOD", "/path/{param}",
  *     HTTP_AUTH_X, handler},) and checks both directions: every route is a documented path
  *     (same {param} names) with that method, and every documented operation is a route or one
- *     of the built-in GET /health/live, /health/ready, /metrics (which must be documented);
+ *     of the built-in GET /health/live, /health/ready, /metrics, /openapi.yaml (which must be
+ *     documented);
  *   - security: USER / ADMIN routes declare bearerAuth (ADMIN ones say "ADMIN" in their
  *     description and document 403, both document 401); public routes declare no bearer
  *     security; auth-service's internal routes declare the X-Service-Token apiKey scheme;
@@ -63,7 +64,8 @@ static const struct service services[] = {
     {"order", "order-service", no_internal},     {"payment", "payment-service", no_internal},
 };
 
-static const char *const builtin_paths[] = {"/health/live", "/health/ready", "/metrics"};
+static const char *const builtin_paths[] = {"/health/live", "/health/ready", "/metrics",
+                                            "/openapi.yaml"};
 static const char *const http_methods[] = {"get",     "put",  "post",  "delete",
                                            "options", "head", "patch", "trace"};
 

@@ -276,11 +276,12 @@ static double pct(const double *v, size_t n, double p)
     return v[k > n ? n - 1 : k - 1];
 }
 
-static void usage(void)
+/* Prints the usage to @fp and exits with @status (0 for --help, 2 for a usage error). */
+static void usage(FILE *fp, int status)
 {
-    fprintf(stderr, "usage: bench-saga --order-url URL --payment-url URL --token JWT --sku ID\n"
-                    "                  [--orders N] [--clients K] [--deadline S] [--poll-ms MS]\n");
-    exit(2);
+    fprintf(fp, "usage: bench-saga --order-url URL --payment-url URL --token JWT --sku ID\n"
+                "                  [--orders N] [--clients K] [--deadline S] [--poll-ms MS]\n");
+    exit(status);
 }
 
 int main(int argc, char **argv)
@@ -292,8 +293,10 @@ int main(int argc, char **argv)
 
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0)
+            usage(stdout, 0);
         if (!v)
-            usage();
+            usage(stderr, 2);
         if (strcmp(a, "--order-url") == 0)
             O.order_url = v;
         else if (strcmp(a, "--payment-url") == 0)
@@ -311,12 +314,12 @@ int main(int argc, char **argv)
         else if (strcmp(a, "--poll-ms") == 0)
             O.poll_ms = atol(v);
         else
-            usage();
+            usage(stderr, 2);
         i++;
     }
     if (!O.order_url || !O.payment_url || !O.token || O.sku <= 0 || O.orders <= 0 ||
         O.clients <= 0 || O.deadline_s <= 0 || O.poll_ms <= 0)
-        usage();
+        usage(stderr, 2);
 
     curl_global_init(CURL_GLOBAL_DEFAULT);
     S = calloc((size_t)O.orders, sizeof(*S));

@@ -69,25 +69,25 @@
 #define CTL_DLQ_GROUP "commercectl-dlq-replay"
 #define CTL_TOPIC_PARTITIONS 3 /* scripts/create-topics.sh's default */
 
-static void usage(void)
+/* Prints the usage to @fp (stdout for --help, stderr with a usage error). */
+static void usage(FILE *fp)
 {
-    fprintf(stderr,
-            "usage: commercectl contracts check [--dir DIR]\n"
-            "       commercectl contracts validate [--dir DIR] TYPE VERSION FILE\n"
-            "       commercectl trace ORDER_ID|CORRELATION_ID [--timeout-ms N]\n"
-            "       commercectl dlq list TOPIC\n"
-            "       commercectl dlq show TOPIC PARTITION:OFFSET\n"
-            "       commercectl dlq replay TOPIC [--group G]\n"
-            "       commercectl kafka acls [--service NAME] [--group G] [--create-topics]\n"
-            "                                  [--dry-run]\n"
-            "       commercectl outbox status\n"
-            "  DIR defaults to ./contracts; VERSION is 1 or v1; FILE - reads stdin\n"
-            "  environment: KAFKA_BOOTSTRAP, KAFKA_SECURITY_PROTOCOL, KAFKA_SASL_MECHANISM,\n"
-            "  KAFKA_SASL_USERNAME, KAFKA_SASL_PASSWORD[_FILE], TOPIC_<TYPE>; DB_HOST DB_PORT "
-            "DB_USER DB_PASSWORD\n"
-            "  CATALOG_DB_NAME ORDER_DB_NAME PAYMENT_DB_NAME; REDIS_HOST REDIS_PORT\n"
-            "  INVENTORY_OUTBOX_STREAM INVENTORY_RELAY_GROUP\n"
-            "exit: 0 ok, 1 problems found / not found, 2 usage\n");
+    fprintf(fp, "usage: commercectl contracts check [--dir DIR]\n"
+                "       commercectl contracts validate [--dir DIR] TYPE VERSION FILE\n"
+                "       commercectl trace ORDER_ID|CORRELATION_ID [--timeout-ms N]\n"
+                "       commercectl dlq list TOPIC\n"
+                "       commercectl dlq show TOPIC PARTITION:OFFSET\n"
+                "       commercectl dlq replay TOPIC [--group G]\n"
+                "       commercectl kafka acls [--service NAME] [--group G] [--create-topics]\n"
+                "                                  [--dry-run]\n"
+                "       commercectl outbox status\n"
+                "  DIR defaults to ./contracts; VERSION is 1 or v1; FILE - reads stdin\n"
+                "  environment: KAFKA_BOOTSTRAP, KAFKA_SECURITY_PROTOCOL, KAFKA_SASL_MECHANISM,\n"
+                "  KAFKA_SASL_USERNAME, KAFKA_SASL_PASSWORD[_FILE], TOPIC_<TYPE>; DB_HOST DB_PORT "
+                "DB_USER DB_PASSWORD\n"
+                "  CATALOG_DB_NAME ORDER_DB_NAME PAYMENT_DB_NAME; REDIS_HOST REDIS_PORT\n"
+                "  INVENTORY_OUTBOX_STREAM INVENTORY_RELAY_GROUP\n"
+                "exit: 0 ok, 1 problems found / not found, 2 usage\n");
 }
 
 static void print_violation(const struct contracts_violation *v, void *arg)
@@ -166,7 +166,7 @@ static int cmd_validate(const char *dir, const char *type, const char *version, 
     v = strtol(version + (version[0] == 'v'), &end, 10);
     if (*end || end == version + (version[0] == 'v') || v < 1 || v > CONTRACTS_MAX_VERSIONS) {
         fprintf(stderr, "commercectl: bad version '%s'\n", version);
-        usage();
+        usage(stderr);
         return 2;
     }
     if (contracts_load(dir, &c, err, sizeof(err)) < 0) {
@@ -744,7 +744,7 @@ static int cmd_dlq_show(const struct ctl_config *cfg, const char *topic, const c
     return rc;
 bad_where:
     fprintf(stderr, "commercectl: '%s' is not PARTITION:OFFSET\n", arg);
-    usage();
+    usage(stderr);
     return 2;
 }
 
@@ -896,12 +896,12 @@ static int main_kafka(int argc, char **argv)
         } else if (strcmp(argv[i], "--dry-run") == 0) {
             dry_run = true;
         } else {
-            usage();
+            usage(stderr);
             return 2;
         }
     }
     if (strcmp(argv[2], "acls") != 0 || (group && (nservices != 1 || !*group))) {
-        usage();
+        usage(stderr);
         return 2;
     }
     if (ctl_config_load(&cfg) < 0)
@@ -1033,12 +1033,12 @@ static int main_contracts(int argc, char **argv)
             dir = argv[i] + 6;
         } else if (argv[i][0] == '-' && argv[i][1] != '\0') {
             fprintf(stderr, "commercectl: unknown option '%s'\n", argv[i]);
-            usage();
+            usage(stderr);
             return 2;
         } else if (nargs < 4) {
             args[nargs++] = argv[i];
         } else {
-            usage();
+            usage(stderr);
             return 2;
         }
     }
@@ -1046,7 +1046,7 @@ static int main_contracts(int argc, char **argv)
         return cmd_check(dir);
     if (strcmp(argv[2], "validate") == 0 && nargs == 3)
         return cmd_validate(dir, args[0], args[1], args[2]);
-    usage();
+    usage(stderr);
     return 2;
 }
 
@@ -1062,19 +1062,19 @@ static int main_ops(int argc, char **argv)
         if (strcmp(argv[i], "--timeout-ms") == 0 && i + 1 < argc) {
             if (ctl_parse_int(argv[++i], &timeout_ms) < 0) {
                 fprintf(stderr, "commercectl: bad --timeout-ms '%s'\n", argv[i]);
-                usage();
+                usage(stderr);
                 return 2;
             }
         } else if (dlq && strcmp(argv[i], "--group") == 0 && i + 1 < argc) {
             group = argv[++i];
         } else if (argv[i][0] == '-' && argv[i][1] == '-') {
             fprintf(stderr, "commercectl: unknown option '%s'\n", argv[i]);
-            usage();
+            usage(stderr);
             return 2;
         } else if (nargs < 4) {
             args[nargs++] = argv[i];
         } else {
-            usage();
+            usage(stderr);
             return 2;
         }
     }
@@ -1083,7 +1083,7 @@ static int main_ops(int argc, char **argv)
           (dlq && nargs == 3 && !strcmp(args[0], "show")) ||
           (!strcmp(argv[1], "outbox") && nargs == 1 && !strcmp(args[0], "status"))) ||
         !*group) {
-        usage();
+        usage(stderr);
         return 2;
     }
     if (ctl_config_load(&cfg) < 0)
@@ -1101,6 +1101,12 @@ static int main_ops(int argc, char **argv)
 
 int main(int argc, char **argv)
 {
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+            usage(stdout);
+            return 0;
+        }
+    }
     log_init("commercectl", LOG_WARN);
     if (argc >= 3 && strcmp(argv[1], "contracts") == 0)
         return main_contracts(argc, argv);
@@ -1109,6 +1115,6 @@ int main(int argc, char **argv)
     if (argc >= 2 && (strcmp(argv[1], "trace") == 0 || strcmp(argv[1], "dlq") == 0 ||
                       strcmp(argv[1], "outbox") == 0))
         return main_ops(argc, argv);
-    usage();
+    usage(stderr);
     return 2;
 }

@@ -21,10 +21,15 @@
 #define DEV_TOKEN_DEFAULT_TTL_S 900
 #define DEV_TOKEN_MAX_ROLES 8
 
-static int dev_token_usage(void)
+/* Prints the usage to @fp; returns @status (0 for --help, 2 for a usage error). */
+static int dev_token_usage(FILE *fp, int status)
 {
-    fprintf(stderr, "usage: dev-token KEYFILE ROLE USERID [TTL_SECONDS [EMAIL]]\n");
-    return 2;
+    fprintf(fp,
+            "usage: dev-token KEYFILE ROLE USERID [TTL_SECONDS [EMAIL]]\n"
+            "  prints an ES256 access token signed with the PEM private key KEYFILE\n"
+            "  (ROLE: USER, ADMIN or USER,ADMIN; TTL_SECONDS default %d)\n",
+            DEV_TOKEN_DEFAULT_TTL_S);
+    return status;
 }
 
 int main(int argc, char **argv)
@@ -37,13 +42,15 @@ int main(int argc, char **argv)
     char *token = NULL;
     long ttl = DEV_TOKEN_DEFAULT_TTL_S;
 
+    if (argc == 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0))
+        return dev_token_usage(stdout, 0);
     if (argc < 4 || argc > 6)
-        return dev_token_usage();
+        return dev_token_usage(stderr, 2);
     if (argc > 4) {
         char *end;
         ttl = strtol(argv[4], &end, 10);
         if (*end != '\0' || ttl <= 0)
-            return dev_token_usage();
+            return dev_token_usage(stderr, 2);
     }
 
     memset(&p, 0, sizeof(p));

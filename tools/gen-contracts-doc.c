@@ -22,9 +22,11 @@
 #define DOC_END "<!-- contracts:end -->"
 #define DOC_MAX (4 * 1024 * 1024)
 
-static void usage(void)
+static void usage(FILE *fp)
 {
-    fprintf(stderr, "usage: gen-contracts-doc [--write DOC] CONTRACTS_DIR\n");
+    fprintf(fp, "usage: gen-contracts-doc [--write DOC] CONTRACTS_DIR\n"
+                "  prints the payload reference generated from the schemas in CONTRACTS_DIR;\n"
+                "  --write DOC replaces the part of DOC between its contracts:begin/end markers\n");
 }
 
 /* Reads @path whole; caller owns *@ret (NUL-terminated). 0 or -errno / -EFBIG. */
@@ -117,13 +119,17 @@ int main(int argc, char **argv)
     char err[1024], *gen;
     int status = 1;
 
+    if (argc == 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
+        usage(stdout);
+        return 0;
+    }
     if (argc == 4 && strcmp(argv[1], "--write") == 0) {
         doc = argv[2];
         dir = argv[3];
     } else if (argc == 2 && argv[1][0] != '-') {
         dir = argv[1];
     } else {
-        usage();
+        usage(stderr);
         return 2;
     }
     if (contracts_load(dir, &c, err, sizeof(err)) < 0) {

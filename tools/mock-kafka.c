@@ -73,6 +73,13 @@ int main(int argc, char **argv)
     sigset_t set;
     int rc = 1;
 
+    if (argc == 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
+        printf("usage: mock-kafka [BOOTSTRAP_FILE [TOPIC[:PARTITIONS]]...]\n"
+               "  starts librdkafka's mock cluster, prints its bootstrap servers and waits;\n"
+               "  SIGUSR1 takes the broker down, SIGUSR2 brings it back, SIGTERM/SIGINT exit\n");
+        return 0;
+    }
+
     /* block the signals before librdkafka starts threads, so only sigwait() sees them */
     sigemptyset(&set);
     sigaddset(&set, SIGUSR1);

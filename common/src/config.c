@@ -296,6 +296,9 @@ static const struct cfg_entry svc_table_template[] = {
                   "the aud of access tokens: written by auth-service, required by every service"),
     CFG_ENTRY_STR("MIGRATIONS_DIR", NULL, true, false, S, migrations_dir,
                   "folder of NNN_name.sql migrations"),
+    CFG_ENTRY_STR("OPENAPI_FILE", NULL, true, false, S, openapi_file,
+                  "the OpenAPI document served at GET /openapi.yaml (default "
+                  "docs/openapi/<service>.yaml, relative to the working directory)"),
     CFG_ENTRY_INT("OUTBOX_POLL_MS", "200", 10, 60000, S, outbox_poll_ms,
                   "outbox relay idle poll interval"),
     CFG_ENTRY_INT("INBOX_RETENTION_S", "604800", 60, 31536000, S, inbox_retention_s,
@@ -323,7 +326,9 @@ static const struct cfg_entry svc_table_template[] = {
 
 #define SVC_NENTRIES (sizeof(svc_table_template) / sizeof(svc_table_template[0]))
 
-static void svc_table(const struct svc_defaults *defs, struct cfg_entry *table)
+/* The per-service defaults of the common table; @openapi_default: OPENAPI_FILE's. */
+static void svc_table(const struct svc_defaults *defs, const char *openapi_default,
+                      struct cfg_entry *table)
 {
     memcpy(table, svc_table_template, sizeof(svc_table_template));
     for (size_t i = 0; i < SVC_NENTRIES; i++) {
@@ -335,6 +340,8 @@ static void svc_table(const struct svc_defaults *defs, struct cfg_entry *table)
             table[i].def = defs->group_id;
         else if (strcmp(table[i].name, "MIGRATIONS_DIR") == 0)
             table[i].def = defs->migrations_dir;
+        else if (strcmp(table[i].name, "OPENAPI_FILE") == 0)
+            table[i].def = openapi_default;
     }
 }
 
@@ -347,7 +354,10 @@ int svc_config_load(struct svc_config *cfg, const struct svc_defaults *defs, cha
 
     memset(cfg, 0, sizeof(*cfg));
     cfg->service = defs->service;
-    svc_table(defs, table);
+    /* "catalog-service" → docs/openapi/catalog.yaml (kept in @cfg: the default is borrowed) */
+    snprintf(cfg->openapi_default, sizeof(cfg->openapi_default), "docs/openapi/%.*s.yaml",
+             (int)strcspn(defs->service, "-"), defs->service);
+    svc_table(defs, cfg->openapi_default, table);
     rc = cfg_load(table, SVC_NENTRIES, cfg, errbuf, errlen);
     if (cfg->log_level && log_level_parse(cfg->log_level, &lvl) < 0) {
         err_append(errbuf, errlen, "LOG_LEVEL: '%s' is not one of debug, info, warn, error",
@@ -394,7 +404,7 @@ void svc_config_log(const struct svc_config *cfg)
     struct svc_defaults defs = {.service = cfg->service};
     struct cfg_entry table[SVC_NENTRIES];
 
-    svc_table(&defs, table);
+    svc_table(&defs, cfg->openapi_default, table);
     cfg_log(table, SVC_NENTRIES, cfg);
     cfg_kafka_auth_log(&cfg->kafka_auth);
 }

@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <mysql.h>
@@ -11,8 +12,11 @@
 #include "common/log.h"
 #include "common/metrics.h"
 #include "common/svc.h"
+#include "common/util.h"
 
 #define SVC_MAX_JOBS 16
+#define SVC_OPENAPI_MAX (4 * 1024 * 1024)
+#define SVC_OPENAPI_TYPE "application/yaml"
 
 /* What one svc_main() built and started; the consumer's and the readiness probe's view. */
 struct svc_run {
@@ -21,6 +25,8 @@ struct svc_run {
     const char *published[EVENT_NTYPES];      /* from event_types.h, NULL-terminated */
     struct worker *jobs[SVC_MAX_JOBS];
     size_t njobs;
+    struct http_route *routes; /* the service's routes + GET /openapi.yaml */
+    char *openapi;             /* OPENAPI_FILE, read at start */
     struct http_server *srv;
     struct contracts *contracts;
     struct kafka_consumer *consumer;
@@ -114,6 +120,45 @@ static long svc_inbox_purge(struct worker *w, void *arg)
         log_info("purged %llu inbox records", deleted);
     db_release(svc->pool, conn);
     return -1;
+}
+
+/* GET /openapi.yaml: the service's OpenAPI document as read at start. */
+static void svc_openapi(struct http_req *req, struct http_resp *resp, void *app)
+{
+    (void)req;
+    (void)app;
+    resp->body = strdup(svc_running->openapi);
+    if (!resp->body) {
+        http_reply_problem(resp, 500, "COMMON-500-001", NULL, "out of memory");
+        return;
+    }
+    resp->status = 200;
+    resp->content_type = SVC_OPENAPI_TYPE;
+    /* public: Swagger UI (docker-compose's tools) reads it cross-origin */
+    http_resp_header(resp, "Access-Control-Allow-Origin", "*");
+}
+
+/* Reads OPENAPI_FILE and appends its route to the service's; -1 when it cannot (logged). */
+static int svc_openapi_open(struct svc_run *run)
+{
+    const struct svc_desc *d = run->svc.desc;
+    const char *path = run->svc.cfg->openapi_file;
+    int rc = util_read_file(path, SVC_OPENAPI_MAX, &run->openapi, NULL);
+
+    if (rc < 0) {
+        log_errorx("cannot read the OpenAPI document '%s' (OPENAPI_FILE): %s", path, strerror(-rc));
+        return -1;
+    }
+    run->routes = calloc(d->nroutes + 1, sizeof(*run->routes));
+    if (!run->routes) {
+        log_errorx("cannot add GET /openapi.yaml: out of memory");
+        return -1;
+    }
+    if (d->nroutes)
+        memcpy(run->routes, d->routes, d->nroutes * sizeof(*run->routes));
+    run->routes[d->nroutes] =
+        (struct http_route){"GET", "/openapi.yaml", HTTP_AUTH_NONE, svc_openapi};
+    return 0;
 }
 
 static int svc_job_start(struct svc_run *run, const struct worker_opts *opts)
@@ -210,7 +255,9 @@ static int svc_start(struct svc_run *run)
     }
     if (svc_relay_open(run) < 0 || svc_jobs_start(run) < 0)
         return -1;
-    run->srv = svc_http_start(svc->cfg, svc->key, d->routes, d->nroutes, d->app, svc_ready);
+    if (svc_openapi_open(run) < 0)
+        return -1;
+    run->srv = svc_http_start(svc->cfg, svc->key, run->routes, d->nroutes + 1, d->app, svc_ready);
     if (!run->srv)
         return -1;
     if (!run->consumed[0].type)
@@ -234,6 +281,10 @@ static void svc_stop(struct svc_run *run)
     while (run->njobs > 0)
         worker_stop(run->jobs[--run->njobs]);
     http_server_stop(run->srv);
+    free(run->routes); /* borrowed by the server until now */
+    run->routes = NULL;
+    free(run->openapi);
+    run->openapi = NULL;
     if (d->app_relay)
         *d->app_relay = NULL;
     relay_stop(run->svc.relay);

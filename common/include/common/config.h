@@ -100,6 +100,8 @@ struct svc_config {
     const char *jwt_issuer;           /* JWT_ISSUER: the tokens' iss */
     const char *jwt_audience;         /* JWT_AUDIENCE: the tokens' aud */
     const char *migrations_dir;       /* MIGRATIONS_DIR, default "<service>/migrations" */
+    const char *openapi_file;         /* OPENAPI_FILE: served at GET /openapi.yaml */
+    char openapi_default[96];         /* its default, "docs/openapi/<short name>.yaml" */
     long outbox_poll_ms;              /* OUTBOX_POLL_MS */
     long inbox_retention_s;           /* INBOX_RETENTION_S */
     long inbox_purge_ms;              /* INBOX_PURGE_MS: the inbox purge's period */
