@@ -387,6 +387,13 @@ static const char *refresh_token(struct http_req *req, struct http_resp *resp,
     const char *token = NULL;
     int rc;
 
+    /* the Cookie header is checked whenever it is sent, even when the body has the token: a
+     * malformed or oversized one is refused, never silently ignored */
+    rc = http_cookie(req, REFRESH_COOKIE, in->cookie, sizeof(in->cookie));
+    if (rc < 0 && rc != -ENOENT) {
+        jsonx_field_error(&errors, "Cookie", "malformed or oversized Cookie header");
+        goto bad;
+    }
     if (req->body_len > 0) {
         in->body = http_json_body(req, resp);
         if (!in->body)
@@ -398,14 +405,9 @@ static const char *refresh_token(struct http_req *req, struct http_resp *resp,
         if (token)
             return token;
     }
-    rc = http_cookie(req, REFRESH_COOKIE, in->cookie, sizeof(in->cookie));
     if (rc == -ENOENT) {
         jsonx_field_error(&errors, "refreshToken",
                           "is required (in the body, or the " REFRESH_COOKIE " cookie)");
-        goto bad;
-    }
-    if (rc < 0) {
-        jsonx_field_error(&errors, "Cookie", "malformed or oversized Cookie header");
         goto bad;
     }
     if (!http_header(req, CSRF_HEADER)) {

@@ -551,6 +551,13 @@ static void test_malformed_refresh_cookies(void **state)
     cookie_call("/api/auth/logout", NULL, big, true, &r);
     assert_problem(&r, 400, "AUTH-400-001");
     ts_resp_free(&r);
+    /* the Cookie header is checked even when the body has the token (never silently ignored) */
+    cookie_call("/api/auth/logout", "{\"refreshToken\":\"nope\"}", big, true, &r);
+    assert_problem(&r, 400, "AUTH-400-001");
+    ts_resp_free(&r);
+    cookie_call("/api/auth/logout", "{\"refreshToken\":\"nope\"}", bad[0], false, &r);
+    assert_problem(&r, 400, "AUTH-400-001");
+    ts_resp_free(&r);
     p = big;
     for (int i = 0; i < 40; i++)
         p += sprintf(p, "c%d=1; ", i);
