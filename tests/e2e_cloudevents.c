@@ -49,25 +49,14 @@ struct fixture {
     bool skip;        /* the SDK missing and not on CI */
 };
 
-/* The interpreter of .deps/cloudevents-<version pinned>/ into @out when that virtualenv is
- * complete (scripts/deps.sh wrote its marker). */
+/* Whether .deps/ has the SDK that REQUIREMENTS pins; its interpreter into @out. */
 static bool sdk_installed(char *out, size_t outlen)
 {
-    char line[256], marker[600] = "";
-    FILE *fp = fopen(REQUIREMENTS, "r");
+    char venv[400] = "";
+    bool ok = ts_pinned_venv(REQUIREMENTS, "cloudevents", venv, sizeof(venv));
 
-    if (!fp)
-        return false;
-    while (fgets(line, sizeof(line), fp)) {
-        if (strncmp(line, "cloudevents==", 13) == 0) {
-            line[strcspn(line, "\r\n")] = '\0';
-            snprintf(out, outlen, ".deps/cloudevents-%s/bin/python", line + 13);
-            snprintf(marker, sizeof(marker), ".deps/cloudevents-%s/.complete", line + 13);
-            break;
-        }
-    }
-    fclose(fp);
-    return marker[0] && access(marker, R_OK) == 0 && access(out, X_OK) == 0;
+    snprintf(out, outlen, "%s/bin/python", venv);
+    return ok && access(out, X_OK) == 0;
 }
 
 static int setup(void **state)
@@ -106,21 +95,6 @@ static int teardown(void **state)
         rc = saga_stack_stop(&f->st);
     free(f);
     return rc == 0 ? 0 : -1;
-}
-
-/* Prints the file at @path on stdout (the harness keeps it in the suite's log). */
-static void print_file(const char *path)
-{
-    char buf[4096];
-    size_t n;
-    FILE *fp = fopen(path, "r");
-
-    if (!fp)
-        return;
-    while ((n = fread(buf, 1, sizeof(buf), fp)) > 0)
-        fwrite(buf, 1, n, stdout);
-    fclose(fp);
-    fflush(stdout);
 }
 
 struct child {
@@ -183,7 +157,7 @@ static int sdk_run(const struct fixture *f, const char *name, const char *const 
     }
     if (child.status >= 0)
         rc = WIFEXITED(child.status) ? WEXITSTATUS(child.status) : 128 + WTERMSIG(child.status);
-    print_file(log);
+    ts_print_file(log);
     return rc;
 }
 

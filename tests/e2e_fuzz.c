@@ -62,20 +62,11 @@ static struct fixture *fx;
 /* Whether .deps/ has the schemathesis that scripts/fuzz-requirements.txt pins. */
 static bool schemathesis_installed(void)
 {
-    char line[256], path[512] = "";
-    FILE *fp = fopen("scripts/fuzz-requirements.txt", "r");
+    char venv[400] = "", bin[512];
+    bool ok = ts_pinned_venv("scripts/fuzz-requirements.txt", "schemathesis", venv, sizeof(venv));
 
-    if (!fp)
-        return false;
-    while (fgets(line, sizeof(line), fp)) {
-        if (strncmp(line, "schemathesis==", 14) == 0) {
-            line[strcspn(line, "\r\n")] = '\0';
-            snprintf(path, sizeof(path), ".deps/schemathesis-%s/bin/schemathesis", line + 14);
-            break;
-        }
-    }
-    fclose(fp);
-    return path[0] && access(path, X_OK) == 0;
+    snprintf(bin, sizeof(bin), "%s/bin/schemathesis", venv);
+    return ok && access(bin, X_OK) == 0;
 }
 
 static int setup(void **state)
@@ -134,21 +125,6 @@ static int teardown(void **state)
     return rc == 0 ? 0 : -1;
 }
 
-/* Prints the file at @path on stdout (the harness keeps it in the suite's log). */
-static void print_file(const char *path)
-{
-    char buf[4096];
-    size_t n;
-    FILE *fp = fopen(path, "r");
-
-    if (!fp)
-        return;
-    while ((n = fread(buf, 1, sizeof(buf), fp)) > 0)
-        fwrite(buf, 1, n, stdout);
-    fclose(fp);
-    fflush(stdout);
-}
-
 /* The last line of the file at @path starting with "fuzz: " (scripts/fuzz.sh's summary) on
  * stdout. */
 static void print_summary(const char *path)
@@ -202,7 +178,7 @@ static int fuzz(const char *doc, const struct ts_service *svc, enum who who, int
     rc = ts_script("fuzz.sh", args, env, log);
     if (rc != 0) {
         printf("---- schemathesis on %s as %s ----\n", path, who == AS_ADMIN ? "ADMIN" : "USER");
-        print_file(log);
+        ts_print_file(log);
         printf("---- end ----\n");
     } else {
         print_summary(log);

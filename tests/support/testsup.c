@@ -95,6 +95,43 @@ void ts_print_log_tail(const char *path)
     fprintf(stderr, "---- last %zd bytes of %s ----\n%s\n---- end of log ----\n", n, path, buf);
 }
 
+void ts_print_file(const char *path)
+{
+    char buf[4096];
+    size_t n;
+    FILE *fp = fopen(path, "r");
+
+    if (!fp)
+        return;
+    while ((n = fread(buf, 1, sizeof(buf), fp)) > 0)
+        fwrite(buf, 1, n, stdout);
+    fclose(fp);
+    fflush(stdout);
+}
+
+bool ts_pinned_venv(const char *requirements, const char *name, char *out, size_t outlen)
+{
+    char line[256], marker[700];
+    size_t len = strlen(name);
+    bool found = false;
+    FILE *fp = fopen(requirements, "r");
+
+    if (!fp)
+        return false;
+    while (!found && fgets(line, sizeof(line), fp)) {
+        if (strncmp(line, name, len) == 0 && strncmp(line + len, "==", 2) == 0) {
+            line[strcspn(line, "\r\n")] = '\0';
+            snprintf(out, outlen, ".deps/%s-%s", name, line + len + 2);
+            found = true;
+        }
+    }
+    fclose(fp);
+    if (!found)
+        return false;
+    snprintf(marker, sizeof(marker), "%s/.complete", out);
+    return access(marker, R_OK) == 0;
+}
+
 /*
  * A copy of environ with @overrides ("NAME=value"; a bare "NAME" removes it) applied, for
  * execve() in a child. Built before fork(): after fork() in a threaded process (librdkafka,

@@ -48,6 +48,15 @@ int ts_infra(const char *action);
 /* Prints the last bytes of the file at @path (a log) on stderr. */
 void ts_print_log_tail(const char *path);
 
+/* Prints the whole file at @path on stdout (the harness keeps it in the suite's log); nothing
+ * when it cannot be opened. */
+void ts_print_file(const char *path);
+
+/* The virtualenv scripts/deps.sh made for the package @name pinned ("@name==<version>") in the
+ * requirements file @requirements (relative to the checkout): ".deps/@name-<version>" into
+ * @out. True when it is complete (deps.sh's .complete marker is there). */
+bool ts_pinned_venv(const char *requirements, const char *name, char *out, size_t outlen);
+
 /* Runs `bash $REPO_ROOT/scripts/@script @args…` (NULL-terminated, at most 13) with the
  * harness environment plus @env ("NAME=value"; a bare "NAME" removes it; may be NULL), its
  * output appended to @log_path (NULL: this process's). Waits for it; returns its exit status
