@@ -906,8 +906,8 @@ static int main_kafka(int argc, char **argv)
     }
     if (ctl_config_load(&cfg) < 0)
         return 2;
-    for (size_t i = 0; nservices == 0 && KAFKA_ACL_SERVICES[i]; i++)
-        rc |= kafka_acls_one(&cfg, KAFKA_ACL_SERVICES[i], NULL, create_topics, dry_run);
+    for (const char *const *all = kafka_acl_services(); nservices == 0 && *all; all++)
+        rc |= kafka_acls_one(&cfg, *all, NULL, create_topics, dry_run);
     for (size_t i = 0; i < nservices; i++)
         rc |= kafka_acls_one(&cfg, services[i], group, create_topics, dry_run);
     return rc ? 1 : 0;

@@ -78,6 +78,11 @@ int event_type_max_version(enum event_type t)
     return t > EVENT_NONE && t < EVENT_NTYPES ? event_type_info[t - 1].read : 0;
 }
 
+const char *event_type_consumers(enum event_type t)
+{
+    return t > EVENT_NONE && t < EVENT_NTYPES ? event_type_info[t - 1].consumers : "";
+}
+
 bool event_type_consumed_by(enum event_type t, const char *service)
 {
     const char *p;

@@ -12,34 +12,75 @@
 
 #include "common/event.h"
 
-const char *const KAFKA_ACL_SERVICES[] = {"catalog-service", "inventory-service", "order-service",
-                                          "payment-service", NULL};
+/* At most every type's producer and two consumers: more services than the list can name. */
+#define KAFKA_ACL_MAX_SERVICES (3 * EVENT_NTYPES)
+#define KAFKA_ACL_SERVICE_MAX 64
 
-#define KAFKA_ACL_NSERVICES (sizeof(KAFKA_ACL_SERVICES) / sizeof(KAFKA_ACL_SERVICES[0]) - 1)
+/* The services with a principal - every service the event-type list names as a producer or a
+ * consumer, in name order - and what each consumes (the consumers column; its handler table in
+ * <svc>/src/events.c must match it: svc.c checks at start). Built once, from event_types.h. */
+static char service_names[KAFKA_ACL_MAX_SERVICES][KAFKA_ACL_SERVICE_MAX];
+static const char *services[KAFKA_ACL_MAX_SERVICES + 1];
+static size_t nservices;
+static enum event_type consumed_by[KAFKA_ACL_MAX_SERVICES][EVENT_NTYPES];
+static pthread_once_t built_once = PTHREAD_ONCE_INIT;
 
-/* What each service consumes, from the consumers column of event_types.h (the one list; its
- * handler table in <svc>/src/events.c must match it: svc.c checks at start). Built once. */
-static enum event_type consumed_by[KAFKA_ACL_NSERVICES][EVENT_NTYPES];
-static pthread_once_t consumed_once = PTHREAD_ONCE_INIT;
-
-static void consumed_build(void)
+/* Adds the @len bytes of @name to the services unless there. */
+static void service_add(const char *name, size_t len)
 {
-    for (size_t i = 0; i < KAFKA_ACL_NSERVICES; i++) {
+    size_t i;
+
+    if (len == 0 || len >= KAFKA_ACL_SERVICE_MAX || nservices == KAFKA_ACL_MAX_SERVICES)
+        return;
+    for (i = 0; i < nservices; i++) {
+        if (strncmp(service_names[i], name, len) == 0 && service_names[i][len] == '\0')
+            return;
+    }
+    /* keep name order: move the later names up one */
+    for (i = nservices; i > 0 && strncmp(service_names[i - 1], name, len) > 0; i--)
+        memcpy(service_names[i], service_names[i - 1], KAFKA_ACL_SERVICE_MAX);
+    memcpy(service_names[i], name, len);
+    service_names[i][len] = '\0';
+    nservices++;
+}
+
+static void services_build(void)
+{
+    for (enum event_type t = EVENT_NONE + 1; t < EVENT_NTYPES; t++) {
+        const char *p = event_type_consumers(t);
+
+        service_add(event_type_producer(t), strlen(event_type_producer(t)));
+        while (*p) {
+            size_t len = strcspn(p, " ");
+
+            service_add(p, len);
+            p += len + strspn(p + len, " ");
+        }
+    }
+    for (size_t i = 0; i < nservices; i++) {
         size_t n = 0;
 
+        services[i] = service_names[i];
         for (enum event_type t = EVENT_NONE + 1; t < EVENT_NTYPES; t++) {
-            if (event_type_consumed_by(t, KAFKA_ACL_SERVICES[i]))
+            if (event_type_consumed_by(t, services[i]))
                 consumed_by[i][n++] = t;
         }
         consumed_by[i][n] = EVENT_NONE;
     }
+    services[nservices] = NULL;
+}
+
+const char *const *kafka_acl_services(void)
+{
+    pthread_once(&built_once, services_build);
+    return services;
 }
 
 const enum event_type *kafka_acl_consumed(const char *service)
 {
-    pthread_once(&consumed_once, consumed_build);
-    for (size_t i = 0; service && i < KAFKA_ACL_NSERVICES; i++) {
-        if (strcmp(KAFKA_ACL_SERVICES[i], service) == 0)
+    pthread_once(&built_once, services_build);
+    for (size_t i = 0; service && i < nservices; i++) {
+        if (strcmp(services[i], service) == 0)
             return consumed_by[i];
     }
     return NULL;

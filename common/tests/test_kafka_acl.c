@@ -110,6 +110,24 @@ static void test_unknown_service_and_small_buffer(void **state)
     assert_int_equal(kafka_acl_list("order-service", NULL, acls, 3), -ENOBUFS);
 }
 
+/* The principals are the services event_types.h names, each once, in name order: user- and
+ * auth-service use no Kafka. */
+static void test_services_from_the_event_types(void **state)
+{
+    static const char *const want[] = {"catalog-service", "inventory-service", "order-service",
+                                       "payment-service", NULL};
+    const char *const *got = kafka_acl_services();
+
+    (void)state;
+    for (size_t i = 0; want[i]; i++) {
+        assert_non_null(got[i]);
+        assert_string_equal(got[i], want[i]);
+        assert_non_null(kafka_acl_consumed(got[i]));
+    }
+    assert_null(got[4]);
+    assert_int_equal(kafka_acl_consumed("catalog-service")[0], EVENT_NONE);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -117,6 +135,7 @@ int main(void)
         cmocka_unit_test(test_catalog_service_consumes_nothing),
         cmocka_unit_test(test_topic_map_and_group),
         cmocka_unit_test(test_unknown_service_and_small_buffer),
+        cmocka_unit_test(test_services_from_the_event_types),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -63,6 +63,10 @@ int event_type_version(enum event_type t);
  * to it); 0 for EVENT_NONE. */
 int event_type_max_version(enum event_type t);
 
+/* The services that consume @t, space-separated ("inventory-service payment-service"); ""
+ * for EVENT_NONE. Static. */
+const char *event_type_consumers(enum event_type t);
+
 /* Whether @service ("order-service") is one of @t's consumers. */
 bool event_type_consumed_by(enum event_type t, const char *service);
 

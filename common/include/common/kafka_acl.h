@@ -43,8 +43,9 @@ struct kafka_acl {
     char name[KAFKA_ACL_NAME_MAX]; /* topic, group, or KAFKA_ACL_CLUSTER_NAME */
 };
 
-/* The services with a Kafka principal, NULL-terminated ("catalog-service", …). Static. */
-extern const char *const KAFKA_ACL_SERVICES[];
+/* The services with a Kafka principal - every service event_types.h names as a producer or a
+ * consumer - in name order, NULL-terminated ("catalog-service", …). Static. */
+const char *const *kafka_acl_services(void);
 
 /* The types @service consumes (event_types.h's consumers column), ended by EVENT_NONE; NULL
  * when @service has no principal. Its handler table (<svc>/src/events.c) must be the same
