@@ -8,6 +8,7 @@
  * Run from the checkout's root (scripts/test.sh does); needs no server.
  */
 #include <dirent.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -19,6 +20,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -52,7 +54,14 @@ static int setup(void **state)
     snprintf(f->stamp, sizeof(f->stamp), "%s/stamp", f->logs);
     if (!(fp = fopen(f->stamp, "w")) || fclose(fp) != 0)
         return -1;
-    sleep(1); /* mtimes of coarse file systems: a write in the same second would not be newer */
+    /* dated a second back, whole: on a file system with coarse (1 s) mtimes a write in the
+     * stamp's own second would not be newer than it */
+    {
+        struct timespec times[2] = {{.tv_sec = time(NULL) - 1}, {.tv_sec = time(NULL) - 1}};
+
+        if (utimensat(AT_FDCWD, f->stamp, times, 0) != 0)
+            return -1;
+    }
     *state = f;
     return 0;
 }
