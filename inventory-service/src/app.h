@@ -20,6 +20,7 @@ struct inv_config {
     long redis_port;         /* REDIS_PORT */
     long redis_pool_size;    /* REDIS_POOL_SIZE */
     long snapshot_s;         /* INVENTORY_SNAPSHOT_S: seconds between MariaDB snapshots */
+    long res_retention_s;    /* INVENTORY_RESERVATION_RETENTION_S: TTL of a terminal inv:res */
     const char *stream;      /* INVENTORY_OUTBOX_STREAM: the Redis outbox stream */
     const char *relay_group; /* INVENTORY_RELAY_GROUP: consumer group on that stream */
     const char *relay_name;  /* INVENTORY_RELAY_NAME: this relay's consumer name */

@@ -19,6 +19,9 @@ const struct cfg_entry INV_CONFIG[] = {
     CFG_ENTRY_INT("REDIS_POOL_SIZE", "8", 1, 256, S, redis_pool_size, "Redis connections"),
     CFG_ENTRY_INT("INVENTORY_SNAPSHOT_S", "60", 1, 86400, S, snapshot_s,
                   "seconds between snapshots of every SKU's counters into MariaDB"),
+    CFG_ENTRY_INT("INVENTORY_RESERVATION_RETENTION_S", "691200", 1, 31536000, S, res_retention_s,
+                  "seconds an order's reservation is kept once confirmed or released (keep it "
+                  "above the order topic's retention: README \"State and retention\")"),
     CFG_ENTRY_STR("INVENTORY_OUTBOX_STREAM", "inv:outbox", true, false, S, stream,
                   "Redis stream holding stock events until Kafka acknowledged them"),
     CFG_ENTRY_STR("INVENTORY_RELAY_GROUP", "inventory-relay", true, false, S, relay_group,

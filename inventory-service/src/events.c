@@ -313,7 +313,8 @@ static enum kafka_result handle(struct inv_app *app, const struct event *ev, typ
     c.em = (struct inv_emit){.stream = app->cfg->stream,
                              .event_id = ev->id,
                              .key = c.order_id,
-                             .ttl_s = app->cfg->svc.inbox_retention_s};
+                             .ttl_s = app->cfg->svc.inbox_retention_s,
+                             .res_ttl_s = app->cfg->res_retention_s};
     conn = rds_acquire(app->rds, errbuf, errlen);
     if (!conn) {
         kr = KAFKA_UNAVAILABLE;

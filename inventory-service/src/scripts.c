@@ -16,9 +16,17 @@
 
 #include "common/util.h"
 
-/* Shared by the event scripts: KEYS[1] inv:evt:{id}, KEYS[2] the stream; ARGV[1] ttl. */
+/* Shared by the event scripts: KEYS[1] inv:evt:{id}, KEYS[2] the stream; ARGV[1] ttl, the
+ * last ARGV the reservation's retention (0: never expires). settle() sets that retention on
+ * KEYS[3], the reservation, once it reached a terminal state (CONFIRMED, RELEASED): an open
+ * reservation never expires. */
 #define LUA_PRELUDE                                                                                \
     "local function fmt(n) return string.format('%d', n) end\n"                                    \
+    "local function settle(res, state)\n"                                                          \
+    "  redis.call('HSET', res, 'state', state)\n"                                                  \
+    "  local ttl = tonumber(ARGV[#ARGV])\n"                                                        \
+    "  if ttl and ttl > 0 then redis.call('EXPIRE', res, ttl) end\n"                               \
+    "end\n"                                                                                        \
     "local function seen(evt, stream)\n"                                                           \
     "  local o = redis.call('HMGET', evt, 'status', 'topic', 'key', 'env', 'xid')\n"               \
     "  if not o[1] then return nil end\n"                                                          \
@@ -121,7 +129,7 @@ static const char lua_confirm[] = LUA_PRELUDE
     "      redis.call('HINCRBY', k, 'reserved', '-' .. l[2])\n"
     "      redis.call('HINCRBY', k, 'sold', l[2])\n"
     "    end\n"
-    "    redis.call('HSET', KEYS[3], 'state', 'CONFIRMED')\n"
+    "    settle(KEYS[3], 'CONFIRMED')\n"
     "  end\n"
     "  return done('CONFIRMED', ARGV[5], ARGV[2],\n"
     "              ARGV[4] .. '{\"orderId\":' .. ARGV[3] .. ',\"items\":' .. js .. '}}')\n"
@@ -163,7 +171,7 @@ static const char lua_release[] = LUA_PRELUDE
     "else\n"
     "  return done('NOTHING_TO_RELEASE')\n"
     "end\n"
-    "redis.call('HSET', KEYS[3], 'state', 'RELEASED')\n"
+    "settle(KEYS[3], 'RELEASED')\n"
     "return done('RELEASED', ARGV[5], ARGV[2], ARGV[4] .. '{\"orderId\":' .. ARGV[3] ..\n"
     "            ',\"items\":' .. js .. ',\"reason\":' .. ARGV[6] .. '}}')\n";
 
@@ -273,30 +281,33 @@ static redisReply *run(struct rds_conn *conn, int which, int nkeys, const char *
     return reply;
 }
 
-/* Calls an event script: KEYS evt, stream, @key3; ARGV ttl then @args. */
+/* Calls an event script: KEYS evt, stream, @key3; ARGV ttl, @args, the reservation's
+ * retention. */
 static int run_event(struct rds_conn *conn, int which, const struct inv_emit *em, const char *key3,
                      int nargs, const char **args, struct inv_result *ret, char *errbuf,
                      size_t errlen)
 {
-    char evt[128], ttl[24];
+    char evt[128], ttl[24], res_ttl[24];
     const char *keys[3];
     const char **argv = NULL;
     redisReply *reply = NULL;
     int rc = -ENOMEM;
 
-    argv = calloc((size_t)nargs + 1, sizeof(*argv));
+    argv = calloc((size_t)nargs + 2, sizeof(*argv));
     if (!argv) {
         snprintf(errbuf, errlen, "out of memory");
         goto out;
     }
     snprintf(evt, sizeof(evt), "inv:evt:%s", em->event_id);
     snprintf(ttl, sizeof(ttl), "%ld", em->ttl_s);
+    snprintf(res_ttl, sizeof(res_ttl), "%ld", em->res_ttl_s > 0 ? em->res_ttl_s : 0);
     keys[0] = evt;
     keys[1] = em->stream;
     keys[2] = key3;
     argv[0] = ttl;
     memcpy(argv + 1, args, (size_t)nargs * sizeof(*argv));
-    reply = run(conn, which, 3, keys, nargs + 1, argv, &rc, errbuf, errlen);
+    argv[nargs + 1] = res_ttl;
+    reply = run(conn, which, 3, keys, nargs + 2, argv, &rc, errbuf, errlen);
     if (!reply)
         goto out;
     memset(ret, 0, sizeof(*ret));

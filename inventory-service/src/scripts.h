@@ -6,7 +6,10 @@
  * Keys (single Redis instance; scripts name SKU keys themselves, so not for Redis Cluster):
  *   inv:sku:{skuId}    hash available, reserved, sold, returned, received
  *   inv:res:{orderId}  hash state (RESERVED | CONFIRMED | RELEASED), {skuId} → reserved
- *                      quantity, ret:{skuId} → units returned by refunds
+ *                      quantity, ret:{skuId} → units returned by refunds. No expiry while
+ *                      RESERVED; the script that makes it CONFIRMED or RELEASED sets its TTL
+ *                      to the reservation retention (inv_emit.res_ttl_s), so it outlives
+ *                      every redelivery of the order's events (README "State and retention")
  *   inv:evt:{eventId}  hash status, topic, key, env, xid: the consumed event's outcome, kept
  *                      for the retention time, so a redelivery re-emits the same outcome
  *   <stream>           the outbox stream (default inv:outbox): entries {topic, key, env, evt}
@@ -37,6 +40,7 @@ struct inv_emit {
     const char *event_id; /* the consumed event's id */
     const char *key;      /* Kafka key of the outcome (the order id) */
     long ttl_s;           /* how long inv:evt:{eventId} is kept */
+    long res_ttl_s;       /* how long inv:res:{key} is kept once terminal; 0: for ever */
 };
 
 /* An outcome envelope without its payload: "{…,\"data\":" and the topic it goes to. */

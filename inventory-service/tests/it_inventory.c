@@ -2,6 +2,8 @@
  * it_inventory.c - inventory-service end to end on real Redis, MariaDB and Kafka: the binary
  * is started per test with a fresh database, its own topics, consumer group and outbox stream,
  * driven by events produced to Kafka and by HTTP; outcomes are read back from the stock topic.
+ * With a short INVENTORY_RESERVATION_RETENTION_S, terminal reservations expire, open ones stay,
+ * and order events redelivered after the expiry change no stock.
  * SKU and order ids are random per test, since Redis is shared.
  */
 #include <errno.h>
@@ -624,6 +626,126 @@ static void test_replay_changes_nothing(void **state)
     ts_consumer_free(c);
 }
 
+/* ---- retention: terminal reservations expire, open ones stay; late duplicates ---- */
+
+struct res_wait {
+    const char *order;
+    long long want; /* TTL the reservation must show: > 0 "expiring", -1 kept, -2 gone */
+};
+
+static bool res_ttl_is(void *arg)
+{
+    struct res_wait *w = arg;
+    redisReply *r = redis_cmd("TTL inv:res:%s", w->order);
+    bool ok = r->type == REDIS_REPLY_INTEGER &&
+              (w->want > 0 ? r->integer > 0 && r->integer <= w->want : r->integer == w->want);
+
+    freeReplyObject(r);
+    return ok;
+}
+
+static void wait_res_ttl(const char *order, long long want)
+{
+    struct res_wait w = {order, want};
+
+    if (!ts_poll_until(res_ttl_is, &w, 60000))
+        fail_msg("reservation of '%s' never had TTL %lld", order, want);
+}
+
+/* The event's own record expires after INBOX_RETENTION_S (≥ 60 s): checked, then deleted as
+ * its expiry would, so a redelivery finds neither record. */
+static void expire_event_record(const char *event_id)
+{
+    redisReply *r = redis_cmd("TTL inv:evt:%s", event_id);
+
+    assert_int_equal(r->type, REDIS_REPLY_INTEGER);
+    assert_true(r->integer > 0);
+    freeReplyObject(r);
+    r = redis_cmd("DEL inv:evt:%s", event_id);
+    freeReplyObject(r);
+}
+
+/* The stored bytes of the sent event @event_id, produced again. */
+static void resend(struct fixture *f, const char *event_id)
+{
+    for (size_t i = 0; i < f->nsent; i++) {
+        if (strstr(f->sent[i].value, event_id)) {
+            assert_int_equal(ts_produce(f->sent[i].topic, f->sent[i].key, f->sent[i].value,
+                                        strlen(f->sent[i].value), NULL),
+                             0);
+            return;
+        }
+    }
+    fail_msg("event '%s' was not sent", event_id);
+}
+
+static void test_terminal_reservations_expire(void **state)
+{
+    struct fixture *f = *state;
+    struct ts_consumer *c = ts_consumer_new(f->stock_topic);
+    long long a = f->base + 1, avail, held;
+    char sold[64], freed[64], open[64], items[256];
+    char confirm_id[UTIL_UUID_LEN], cancel_id[UTIL_UUID_LEN];
+    struct ts_record *recs = NULL;
+    size_t n;
+
+    start(f, "INVENTORY_RESERVATION_RETENTION_S=4");
+    snprintf(sold, sizeof(sold), "t1-%lld", f->base);
+    snprintf(freed, sizeof(freed), "t2-%lld", f->base);
+    snprintf(open, sizeof(open), "t3-%lld", f->base);
+    sku_created(f, a, 10);
+    wait_stock(f, a, 10);
+    snprintf(items, sizeof(items), "[{\"skuId\":%lld,\"quantity\":3,\"unitPrice\":1}]", a);
+    order_placed(f, sold, items, NULL);
+    snprintf(items, sizeof(items), "[{\"skuId\":%lld,\"quantity\":2,\"unitPrice\":1}]", a);
+    order_placed(f, freed, items, NULL);
+    snprintf(items, sizeof(items), "[{\"skuId\":%lld,\"quantity\":1,\"unitPrice\":1}]", a);
+    order_placed(f, open, items, NULL);
+    wait_res_ttl(sold, -1); /* reserved: no expiry */
+    order_simple(f, "order.confirmed", sold, confirm_id);
+    order_simple(f, "order.cancelled", freed, cancel_id);
+    wait_res_ttl(sold, 4);  /* confirmed: expiring */
+    wait_res_ttl(freed, 4); /* released: expiring */
+    n = ts_consume(c, 5, 120000, &recs);
+    assert_int_equal(n, 5); /* reserved ×3, confirmed, released */
+    ts_records_free(recs, n);
+    wait_res_ttl(sold, -2);
+    wait_res_ttl(freed, -2);
+    wait_res_ttl(open, -1); /* still held after the others expired */
+    stock_of(f, a, &avail, &held);
+    assert_int_equal(avail, 6);
+    assert_int_equal(held, 1);
+
+    /* redelivered after both records expired: confirm → stock.confirm.failed (order-service
+     * ignores it for a confirmed order), cancel → nothing; then an order.confirmed of the
+     * released order (same key, so handled after the cancel) shows the cancel was handled */
+    expire_event_record(confirm_id);
+    expire_event_record(cancel_id);
+    resend(f, confirm_id);
+    resend(f, cancel_id);
+    order_simple(f, "order.confirmed", freed, NULL);
+    n = consume_exactly(c, 2, &recs);
+    for (size_t i = 0; i < n; i++) {
+        cJSON *root, *data = data_of(&recs[i], &root);
+
+        assert_string_equal(type_of(&recs[i]), "stock.confirm.failed");
+        assert_string_equal(cJSON_GetObjectItem(data, "reason")->valuestring, "NO_RESERVATION");
+        cJSON_Delete(root);
+    }
+    ts_records_free(recs, n);
+    stock_of(f, a, &avail, &held);
+    assert_int_equal(avail, 6);
+    assert_int_equal(held, 1);
+    wait_res_ttl(sold, -2); /* no key made again */
+    wait_res_ttl(freed, -2);
+
+    /* the open reservation is released by its own cancel, once */
+    order_simple(f, "order.cancelled", open, NULL);
+    wait_stock(f, a, 7);
+    wait_res_ttl(open, 4);
+    ts_consumer_free(c);
+}
+
 /* ---- killed between the Redis change and the publish ---- */
 
 struct evt_wait {
@@ -948,6 +1070,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_concurrent_orders_never_oversell, setup, teardown),
         cmocka_unit_test_setup_teardown(test_saga_outcomes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_replay_changes_nothing, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_terminal_reservations_expire, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sigkill_after_script_publishes_once, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bad_events_to_dlq, setup, teardown),
         cmocka_unit_test_setup_teardown(test_http_routes_and_snapshot, setup, teardown),

@@ -1,8 +1,9 @@
 /*
  * it_scripts.c - the stock scripts against real Redis: all-or-nothing reservation, confirm,
  * release and refund working from the recorded reservation, idempotency by event id with the
- * same outcome re-emitted, and admin adjustments. Each test uses fresh SKU ids, order ids and
- * its own outbox stream.
+ * same outcome re-emitted, a reservation's retention (set once confirmed or released, never while
+ * open; what comes after it expired changes no stock), and admin adjustments. Each test uses
+ * fresh SKU ids, order ids and its own outbox stream.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -24,6 +25,7 @@ struct fixture {
     struct rds_conn *conn;
     char stream[64];
     long long base; /* SKU ids base + 1, base + 2, … */
+    long res_ttl_s; /* the reservation retention the helpers pass */
 };
 
 static long long random_base(void)
@@ -53,6 +55,7 @@ static int setup(void **state)
         fail_msg("redis: %s", err);
     ts_unique("it-inv-stream", f->stream, sizeof(f->stream));
     f->base = random_base();
+    f->res_ttl_s = 600;
     *state = f;
     return 0;
 }
@@ -145,7 +148,11 @@ static size_t stream_entries(struct fixture *f, cJSON **ret_last, char *ret_topi
 static void reserve(struct fixture *f, const char *event_id, const char *order,
                     const struct stock_line *lines, size_t n, const char *want)
 {
-    struct inv_emit em = {.stream = f->stream, .event_id = event_id, .key = order, .ttl_s = 600};
+    struct inv_emit em = {.stream = f->stream,
+                          .event_id = event_id,
+                          .key = order,
+                          .ttl_s = 600,
+                          .res_ttl_s = f->res_ttl_s};
     struct inv_result res;
     char ojson[96], err[256];
 
@@ -225,7 +232,8 @@ static void test_reserve_all_or_nothing(void **state)
 static void run_order(struct fixture *f, int which, const char *order, const char *want,
                       struct inv_result *res)
 {
-    struct inv_emit em = {.stream = f->stream, .key = order, .ttl_s = 600};
+    struct inv_emit em = {
+        .stream = f->stream, .key = order, .ttl_s = 600, .res_ttl_s = f->res_ttl_s};
     char ojson[96], eid[UTIL_UUID_LEN], err[256];
 
     util_uuid(eid);
@@ -245,7 +253,8 @@ static void run_order(struct fixture *f, int which, const char *order, const cha
 static void refund(struct fixture *f, const char *order, const struct stock_line *lines, size_t n,
                    const char *want, long long count)
 {
-    struct inv_emit em = {.stream = f->stream, .key = order, .ttl_s = 600};
+    struct inv_emit em = {
+        .stream = f->stream, .key = order, .ttl_s = 600, .res_ttl_s = f->res_ttl_s};
     struct inv_result res;
     char eid[UTIL_UUID_LEN], err[256];
 
@@ -401,6 +410,138 @@ static void test_duplicate_reemits_same_outcome(void **state)
     cJSON_Delete(again);
 }
 
+/* TTL of @key: -2 missing, -1 no expiry, else seconds left. */
+static long long ttl_of(struct fixture *f, const char *prefix, const char *id)
+{
+    redisReply *r = cmdv(f, "TTL %s%s", prefix, id);
+    long long ttl;
+
+    assert_int_equal(r->type, REDIS_REPLY_INTEGER);
+    ttl = r->integer;
+    freeReplyObject(r);
+    return ttl;
+}
+
+/* The retention starts when the reservation becomes terminal (confirmed, released, or released
+ * after a sale), never while it is open; refusals and no-ops leave no key behind. */
+static void test_retention_set_when_terminal(void **state)
+{
+    struct fixture *f = *state;
+    long long a = f->base + 1;
+    struct stock_line lines[] = {{a, 2}}, many[] = {{a, 100}}, one[] = {{a, 1}};
+    struct inv_result res;
+    char o1[64], o2[64], o3[64], none[64], eid[UTIL_UUID_LEN];
+    long long ttl;
+
+    init_sku(f, a, 10);
+    ts_unique("o", o1, sizeof(o1));
+    ts_unique("o", o2, sizeof(o2));
+    ts_unique("o", o3, sizeof(o3));
+    ts_unique("o", none, sizeof(none));
+    util_uuid(eid);
+    reserve(f, eid, o1, lines, 1, "RESERVED");
+    assert_int_equal(ttl_of(f, "inv:res:", o1), -1); /* open: kept however long it takes */
+    ttl = ttl_of(f, "inv:evt:", eid);                /* the event record has its own TTL */
+    assert_true(ttl > 0 && ttl <= 600);
+    run_order(f, 0, o1, "CONFIRMED", &res);
+    ttl = ttl_of(f, "inv:res:", o1);
+    assert_true(ttl > 0 && ttl <= f->res_ttl_s);
+    refund(f, o1, one, 1, "RETURNED", 1); /* a refund keeps the TTL */
+    ttl = ttl_of(f, "inv:res:", o1);
+    assert_true(ttl > 0 && ttl <= f->res_ttl_s);
+
+    util_uuid(eid);
+    reserve(f, eid, o2, lines, 1, "RESERVED");
+    assert_int_equal(ttl_of(f, "inv:res:", o2), -1);
+    run_order(f, 1, o2, "RELEASED", &res);
+    ttl = ttl_of(f, "inv:res:", o2);
+    assert_true(ttl > 0 && ttl <= f->res_ttl_s);
+
+    /* a paid order cancelled after its sale: released, with the retention again */
+    util_uuid(eid);
+    reserve(f, eid, o3, lines, 1, "RESERVED");
+    run_order(f, 0, o3, "CONFIRMED", &res);
+    run_order(f, 1, o3, "RELEASED", &res);
+    ttl = ttl_of(f, "inv:res:", o3);
+    assert_true(ttl > 0 && ttl <= f->res_ttl_s);
+
+    /* nothing reserved, nothing kept: a refused reservation, a confirm or cancel or refund of
+     * an order without one */
+    util_uuid(eid);
+    reserve(f, eid, none, many, 1, "NOT_ENOUGH_STOCK");
+    run_order(f, 0, none, "NO_RESERVATION", &res);
+    run_order(f, 1, none, "NOTHING_TO_RELEASE", &res);
+    refund(f, none, one, 1, "NOT_CONFIRMED", 0);
+    assert_int_equal(ttl_of(f, "inv:res:", none), -2);
+}
+
+struct gone_wait {
+    struct fixture *f;
+    const char *order;
+};
+
+static bool reservation_gone(void *arg)
+{
+    struct gone_wait *w = arg;
+
+    return ttl_of(w->f, "inv:res:", w->order) == -2;
+}
+
+/* With a 1 s retention the terminal reservations really expire, the open one stays; order
+ * events arriving after that (a duplicate whose inbox record expired too) change no stock. */
+static void test_after_expiry_nothing_changes(void **state)
+{
+    struct fixture *f = *state;
+    long long a = f->base + 1;
+    struct stock_line l3[] = {{a, 3}}, l2[] = {{a, 2}}, l1[] = {{a, 1}};
+    struct inv_result res;
+    struct stock_counters before, after;
+    char sold[64], freed[64], open[64], eid[UTIL_UUID_LEN];
+    struct gone_wait w1 = {f, sold}, w2 = {f, freed};
+    cJSON *env = NULL;
+    char topic[64] = "";
+
+    f->res_ttl_s = 1;
+    init_sku(f, a, 10);
+    ts_unique("o", sold, sizeof(sold));
+    ts_unique("o", freed, sizeof(freed));
+    ts_unique("o", open, sizeof(open));
+    util_uuid(eid);
+    reserve(f, eid, sold, l3, 1, "RESERVED");
+    run_order(f, 0, sold, "CONFIRMED", &res);
+    util_uuid(eid);
+    reserve(f, eid, freed, l2, 1, "RESERVED");
+    run_order(f, 1, freed, "RELEASED", &res);
+    util_uuid(eid);
+    reserve(f, eid, open, l1, 1, "RESERVED");
+    if (!ts_poll_until(reservation_gone, &w1, 30000) ||
+        !ts_poll_until(reservation_gone, &w2, 30000))
+        fail_msg("a terminal reservation did not expire within 30 s of a 1 s retention");
+    assert_int_equal(ttl_of(f, "inv:res:", open), -1); /* still held, still no TTL */
+
+    before = counters(f, a);
+    assert_int_equal(before.available, 6);
+    assert_int_equal(before.reserved, 1);
+    assert_int_equal(before.sold, 3);
+    /* run_order and refund use fresh event ids: as a redelivery past INBOX_RETENTION_S */
+    run_order(f, 0, sold, "NO_RESERVATION", &res);
+    assert_false(res.duplicate);
+    stream_entries(f, &env, topic);
+    assert_string_equal(topic, "t-fail"); /* stock.confirm.failed: order-service ignores it */
+    cJSON_Delete(env);
+    run_order(f, 1, sold, "NOTHING_TO_RELEASE", &res);
+    run_order(f, 1, freed, "NOTHING_TO_RELEASE", &res);
+    refund(f, sold, l3, 1, "NOT_CONFIRMED", 0);
+    after = counters(f, a);
+    assert_memory_equal(&after, &before, sizeof(before));
+    /* and none of them left a key behind */
+    assert_int_equal(ttl_of(f, "inv:res:", sold), -2);
+    assert_int_equal(ttl_of(f, "inv:res:", freed), -2);
+    /* the open one is still released once, by its own cancel */
+    run_order(f, 1, open, "RELEASED", &res);
+    assert_int_equal(counters(f, a).available, 7);
+}
+
 static void test_adjust_all_or_nothing(void **state)
 {
     struct fixture *f = *state;
@@ -494,6 +635,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_cancel_after_sale_returns_the_rest, setup, teardown),
         cmocka_unit_test_setup_teardown(test_release_once, setup, teardown),
         cmocka_unit_test_setup_teardown(test_duplicate_reemits_same_outcome, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_retention_set_when_terminal, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_after_expiry_nothing_changes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_adjust_all_or_nothing, setup, teardown),
         cmocka_unit_test_setup_teardown(test_adjust_idempotency_key, setup, teardown),
         cmocka_unit_test_setup_teardown(test_script_reloaded_after_flush, setup, teardown),
