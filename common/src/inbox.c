@@ -6,7 +6,10 @@
  */
 #include "common/inbox.h"
 
+#include <ctype.h>
 #include <errno.h>
+#include <stdbool.h>
+#include <stdio.h>
 #include <string.h>
 
 #define INBOX_PURGE_CHUNK 5000 /* rows per DELETE, so purging never holds long locks */
@@ -38,17 +41,31 @@ int inbox_record(struct db_conn *conn, const char *group, const char *event_id,
     return rc == -EEXIST ? -EALREADY : rc;
 }
 
-int inbox_purge(struct db_conn *conn, long retention_s, unsigned long long *ret_deleted)
+/* A plain SQL identifier: letters, digits, '_' (the table and column names of the code). */
+static bool inbox_identifier(const char *s)
+{
+    if (!s || !*s || strlen(s) > 64)
+        return false;
+    for (; *s; s++)
+        if (!isalnum((unsigned char)*s) && *s != '_')
+            return false;
+    return true;
+}
+
+int inbox_purge_table(struct db_conn *conn, const char *table, const char *column, long retention_s,
+                      unsigned long long *ret_deleted)
 {
     unsigned long long total = 0, n;
+    char sql[256];
     int rc;
 
-    if (retention_s < 0)
+    if (retention_s < 0 || !inbox_identifier(table) || !inbox_identifier(column))
         return -EINVAL;
+    snprintf(sql, sizeof(sql), "DELETE FROM %s WHERE %s < NOW(6) - INTERVAL ? SECOND LIMIT ?",
+             table, column);
     do {
-        rc = db_exec(
-            conn, "DELETE FROM inbox WHERE processed_at < NOW(6) - INTERVAL ? SECOND LIMIT ?",
-            (struct db_param[]){DB_INT(retention_s), DB_INT(INBOX_PURGE_CHUNK)}, 2, &n, NULL);
+        rc = db_exec(conn, sql, (struct db_param[]){DB_INT(retention_s), DB_INT(INBOX_PURGE_CHUNK)},
+                     2, &n, NULL);
         if (rc < 0)
             return rc;
         total += n;
@@ -56,4 +73,9 @@ int inbox_purge(struct db_conn *conn, long retention_s, unsigned long long *ret_
     if (ret_deleted)
         *ret_deleted = total;
     return 0;
+}
+
+int inbox_purge(struct db_conn *conn, long retention_s, unsigned long long *ret_deleted)
+{
+    return inbox_purge_table(conn, "inbox", "processed_at", retention_s, ret_deleted);
 }

@@ -99,25 +99,37 @@ static int svc_ready(void *app, char *why, size_t whylen)
     return rc < 0 ? rc : db_ping(svc_running->svc.pool, why, whylen);
 }
 
-/* The common job of a service with an inbox: rows past INBOX_RETENTION_S go, every
- * INBOX_PURGE_MS. */
+/* Purges one bookkeeping table: rows past INBOX_RETENTION_S go. */
+static void svc_purge_table(struct svc *svc, struct db_conn *conn, const char *table,
+                            const char *column)
+{
+    unsigned long long deleted = 0;
+    int rc = inbox_purge_table(conn, table, column, svc->cfg->inbox_retention_s, &deleted);
+
+    if (rc < 0)
+        log_warnx("purge of '%s' failed: %s (%d)", table, db_errmsg(conn), rc);
+    else if (deleted > 0)
+        log_info("purged %llu rows of '%s' older than %ld s", deleted, table,
+                 svc->cfg->inbox_retention_s);
+}
+
+/* The common job of a service with an inbox or other bookkeeping tables (svc_desc.purge):
+ * their rows past INBOX_RETENTION_S go, every INBOX_PURGE_MS. */
 static long svc_inbox_purge(struct worker *w, void *arg)
 {
     struct svc *svc = arg;
-    unsigned long long deleted = 0;
+    const struct svc_desc *d = svc->desc;
     struct db_conn *conn;
     char err[256];
-    int rc;
 
     (void)w;
     conn = db_acquire(svc->pool, err, sizeof(err));
     if (!conn)
         return -1;
-    rc = inbox_purge(conn, svc->cfg->inbox_retention_s, &deleted);
-    if (rc < 0)
-        log_warnx("inbox purge failed: %s (%d)", db_errmsg(conn), rc);
-    else if (deleted > 0)
-        log_info("purged %llu inbox records", deleted);
+    if (d->tables & SVC_TABLES_INBOX)
+        svc_purge_table(svc, conn, "inbox", "processed_at");
+    for (size_t i = 0; d->purge && d->purge[i].table; i++)
+        svc_purge_table(svc, conn, d->purge[i].table, d->purge[i].column);
     db_release(svc->pool, conn);
     return -1;
 }
@@ -191,7 +203,7 @@ static int svc_jobs_start(struct svc_run *run)
         if (svc_job_start(run, &o) < 0)
             return -1;
     }
-    if (d->tables & SVC_TABLES_INBOX) {
+    if ((d->tables & SVC_TABLES_INBOX) || (d->purge && d->purge[0].table)) {
         struct worker_opts o = {.name = "inbox purge",
                                 .period_ms = run->svc.cfg->inbox_purge_ms,
                                 .run = svc_inbox_purge,

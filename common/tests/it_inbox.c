@@ -163,12 +163,44 @@ static void test_purge(void **state)
     db_release(pool, conn);
 }
 
+/* Another table purged the same way; names that are not plain identifiers are refused before
+ * any SQL is built. */
+static void test_purge_table(void **state)
+{
+    struct db_conn *conn = acquire();
+    unsigned long long deleted = 99;
+    char id[64];
+
+    (void)state;
+    ts_unique("tbl-old", id, sizeof(id));
+    assert_int_equal(inbox_record(conn, "purge-table", id, "payment.created"), 0);
+    assert_int_equal(db_exec(conn,
+                             "UPDATE inbox SET processed_at = NOW(6) - INTERVAL 2 DAY"
+                             " WHERE consumer_group = 'purge-table'",
+                             NULL, 0, NULL, NULL),
+                     0);
+    ts_unique("tbl-new", id, sizeof(id));
+    assert_int_equal(inbox_record(conn, "purge-table", id, "payment.created"), 0);
+    assert_int_equal(inbox_purge_table(conn, "inbox", "processed_at", 86400, &deleted), 0);
+    assert_true(deleted >= 1);
+    assert_int_equal(count(conn, "purge-table"), 1);
+    assert_int_equal(inbox_purge_table(conn, "inbox; DROP TABLE inbox", "processed_at", 1, NULL),
+                     -EINVAL);
+    assert_int_equal(inbox_purge_table(conn, "inbox", "processed_at < NOW() OR 1", 1, NULL),
+                     -EINVAL);
+    assert_int_equal(inbox_purge_table(conn, "", "processed_at", 1, NULL), -EINVAL);
+    assert_int_equal(inbox_purge_table(conn, "inbox", NULL, 1, NULL), -EINVAL);
+    assert_int_equal(count(conn, "purge-table"), 1);
+    db_release(pool, conn);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_record_once_per_group),
         cmocka_unit_test(test_rollback_forgets),
         cmocka_unit_test(test_purge),
+        cmocka_unit_test(test_purge_table),
     };
 
     return cmocka_run_group_tests(tests, group_setup, group_teardown);

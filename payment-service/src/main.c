@@ -8,6 +8,13 @@ static const struct http_route routes[] = {
     {"GET", "/api/payments/{orderId}", HTTP_AUTH_USER, http_payment_get},
 };
 
+/* the stored answers of idempotent actions: kept as long as the inbox (README "State and
+ * retention"); a confirm retried later with its key finds the payment no longer READY (409) */
+static const struct svc_purge purge[] = {
+    {"payment_idempotency", "created_at"},
+    {NULL, NULL},
+};
+
 static struct pay_config cfg;
 static struct pay_app app = {.cfg = &cfg};
 
@@ -17,6 +24,7 @@ static const struct svc_desc desc = {
     .cfg = &cfg.svc,
     .config = PAY_CONFIG,
     .tables = SVC_TABLES_OUTBOX | SVC_TABLES_INBOX,
+    .purge = purge,
     .routes = routes,
     .nroutes = sizeof(routes) / sizeof(routes[0]),
     .handlers = PAY_HANDLERS,

@@ -807,6 +807,59 @@ static void test_inbox_purge(void **state)
     assert_int_equal(inbox_count(young_id), 1);
 }
 
+static long long idem_count(const char *key)
+{
+    char err[256];
+    struct db_conn *conn = db_acquire(fx->pool, err, sizeof(err));
+    struct db_result *res = NULL;
+    long long n = -1;
+
+    if (!conn)
+        return -1;
+    if (db_query_one(conn, "SELECT COUNT(*) FROM payment_idempotency WHERE idempotency_key = ?",
+                     (struct db_param[]){DB_STR(key)}, 1, &res) == 0)
+        n = db_result_int(res, 0, 0);
+    db_result_free(res);
+    db_release(fx->pool, conn);
+    return n;
+}
+
+static bool idem_gone(void *arg)
+{
+    return idem_count(arg) == 0;
+}
+
+/* The stored answers of idempotent actions are bookkeeping purged with the inbox
+ * (svc_desc.purge): a row older than INBOX_RETENTION_S (3600) goes, a younger one stays. */
+static void test_idempotency_purge(void **state)
+{
+    static const char *const sql = "INSERT INTO payment_idempotency (order_id, action, "
+                                   "idempotency_key, response, created_at) VALUES (?, 'CONFIRM', "
+                                   "?, '{}', NOW(6) - INTERVAL ? SECOND)";
+    char order[64], old_key[64], young_key[64], err[256];
+    struct db_conn *conn = db_acquire(fx->pool, err, sizeof(err));
+    unsigned long long affected = 0;
+
+    (void)state;
+    assert_non_null(conn);
+    ts_unique("idem-order", order, sizeof(order));
+    ts_unique("idem-old", old_key, sizeof(old_key));
+    ts_unique("idem-young", young_key, sizeof(young_key));
+    assert_int_equal(db_exec(conn, sql,
+                             (struct db_param[]){DB_STR(order), DB_STR(old_key), DB_INT(7200)}, 3,
+                             &affected, NULL),
+                     0);
+    assert_int_equal(affected, 1);
+    assert_int_equal(db_exec(conn, sql,
+                             (struct db_param[]){DB_STR(order), DB_STR(young_key), DB_INT(1800)}, 3,
+                             &affected, NULL),
+                     0);
+    assert_int_equal(affected, 1);
+    db_release(fx->pool, conn);
+    assert_true(ts_poll_until(idem_gone, old_key, 10000));
+    assert_int_equal(idem_count(young_key), 1);
+}
+
 static void test_health_and_metrics(void **state)
 {
     struct ts_resp r;
@@ -835,6 +888,7 @@ int main(void)
         cmocka_unit_test(test_unknown_order_and_invalid_payload),
         cmocka_unit_test(test_confirm_in_progress_and_abandoned),
         cmocka_unit_test(test_inbox_purge),
+        cmocka_unit_test(test_idempotency_purge),
         cmocka_unit_test(test_health_and_metrics),
     };
     int rc;

@@ -23,4 +23,14 @@ int inbox_record(struct db_conn *conn, const char *group, const char *event_id,
 /* Deletes rows older than @retention_s. */
 int inbox_purge(struct db_conn *conn, long retention_s, unsigned long long *ret_deleted);
 
+/*
+ * The same for another bookkeeping table kept like the inbox (e.g. payment's idempotency
+ * answers): deletes the rows of @table whose DATETIME @column is older than @retention_s, in
+ * chunks, so purging never holds long locks; the count into *@ret_deleted (may be NULL).
+ * @table and @column are identifiers from the code (svc_desc.purge), never input; an index on
+ * @column keeps it cheap. 0, -EINVAL, or db.h errors.
+ */
+int inbox_purge_table(struct db_conn *conn, const char *table, const char *column, long retention_s,
+                      unsigned long long *ret_deleted);
+
 #endif

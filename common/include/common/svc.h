@@ -38,6 +38,13 @@ struct jwt_key *svc_jwt_key(const char *path, const char *setting);
 #define SVC_TABLES_OUTBOX 1u /* outbox.h */
 #define SVC_TABLES_INBOX 2u  /* inbox.h */
 
+/* A bookkeeping table of the service purged like the inbox (svc_desc.purge): rows whose
+ * DATETIME @column is older than INBOX_RETENTION_S go every INBOX_PURGE_MS. */
+struct svc_purge {
+    const char *table;
+    const char *column;
+};
+
 /*
  * Opens the MariaDB pool of @cfg (DB_*; DB_AUTO_CREATE creates the database) and applies the
  * migrations: the library tables in @tables, then @cfg->migrations_dir under the scope
@@ -118,7 +125,7 @@ struct svc_job {
  *   exit 2) → log → @metrics_register → @global_init (libraries that must start before any
  *   thread) → mysql_library_init → JWT key → MariaDB pool + migrations (@tables) → @start (the
  *   service's own stores and clients) → producer (when it publishes or consumes) → topics
- *   (dev) → relay (@relay_source) → jobs (@jobs, plus the inbox purge with SVC_TABLES_INBOX) →
+ *   (dev) → relay (@relay_source) → jobs (@jobs, plus the purge of the inbox and @purge) →
  *   HTTP → contracts + consumer (@handlers) → sigwait →
  *   readiness 503 + drain HTTP → stop the consumer → free the contracts → stop the jobs →
  *   stop HTTP → stop the relay → flush the producer → @stop → close the pool → free the key →
@@ -134,6 +141,8 @@ struct svc_desc {
      * them) and returns -EINVAL, or 0 */
     int (*check)(const void *cfg, char *errbuf, size_t errlen);
     unsigned tables; /* SVC_TABLES_* besides its own migrations */
+    /* its own tables purged with the inbox; terminated by {NULL}; may be NULL */
+    const struct svc_purge *purge;
     const struct http_route *routes;
     size_t nroutes;
     const struct svc_handler *handlers; /* consumed types; NULL: consumes nothing */
