@@ -122,6 +122,14 @@ struct kafka_consumer_opts {
     kafka_check_fn check;
     const void *check_arg;
     const struct kafka_auth *auth; /* borrowed until kafka_consumer_stop(); NULL: PLAINTEXT */
+    /* handler threads (default 4, at most 256): messages of different keys run in parallel,
+     * one key's one at a time in offset order; 1: the handlers run on the polling thread */
+    int workers;
+    /* the buffer's cap: polled messages not yet stored (waiting, running, retrying, or done
+     * behind an unfinished one); at the cap fetching pauses until half of it is free again.
+     * Defaults 64 × workers messages (at least 16) and 32 MiB of keys and values */
+    size_t max_buffered;
+    size_t max_buffered_bytes;
 };
 
 struct kafka_consumer;
