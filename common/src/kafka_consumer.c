@@ -44,7 +44,7 @@
 #define KAFKA_MAX_WORKERS 256
 #define KAFKA_DEFAULT_BUFFERED_PER_WORKER 64
 #define KAFKA_MIN_BUFFERED 16
-#define KAFKA_DEFAULT_MAX_BUFFERED_BYTES (32 * 1024 * 1024)
+#define KAFKA_DEFAULT_MAX_BUFFERED_BYTES (8 * 1024 * 1024)
 #define KAFKA_DEFAULT_DLQ_MAX_BYTES 1000000
 #define KAFKA_MIN_DLQ_MAX_BYTES 4096
 /* what a record costs beyond its key, value and header bytes: librdkafka's v2 record overhead
@@ -97,8 +97,10 @@ struct kafka_part {
     int32_t partition;
     struct kafka_item *head, *tail; /* buffered items, offset order */
     struct kafka_keyq *keys;
-    int running;  /* its items in a handler now */
-    bool revoked; /* being revoked: nothing of it starts any more */
+    size_t nbuffered, buffered_bytes; /* its items, their keys' and values' bytes */
+    int running;                      /* its items in a handler now */
+    bool revoked;                     /* being revoked: nothing of it starts any more */
+    bool paused;                      /* by kafka__flow(): its buffer is full */
     struct kafka_part *next;
 };
 
@@ -130,9 +132,7 @@ struct kafka_consumer {
     bool sync_init;
     struct kafka_part *parts;
     struct kafka_keyq *ready, *ready_tail;
-    size_t nbuffered, buffered_bytes;
-    bool quit;   /* the workers leave after their current handler */
-    bool paused; /* the polling thread's own: it paused the assignment, the buffer being full */
+    bool quit; /* the workers leave after their current handler */
 };
 
 /* A one-partition list; caller owns: rd_kafka_topic_partition_list_destroy(). */
@@ -205,10 +205,10 @@ static void kafka__ready_remove(struct kafka_consumer *c, struct kafka_keyq *kq)
     }
 }
 
-static void kafka__item_free(struct kafka_consumer *c, struct kafka_item *it)
+static void kafka__item_free(struct kafka_part *part, struct kafka_item *it)
 {
-    c->nbuffered--;
-    c->buffered_bytes -= it->m->len + it->m->key_len;
+    part->nbuffered--;
+    part->buffered_bytes -= it->m->len + it->m->key_len;
     rd_kafka_message_destroy(it->m);
     free(it);
 }
@@ -292,8 +292,8 @@ static int kafka__enqueue(struct kafka_consumer *c, rd_kafka_message_t *m)
         }
     }
     kq->tail = it;
-    c->nbuffered++;
-    c->buffered_bytes += m->len + m->key_len;
+    part->nbuffered++;
+    part->buffered_bytes += m->len + m->key_len;
     pthread_mutex_unlock(&c->mu);
     return 0;
 nomem_locked:
@@ -360,7 +360,7 @@ static void kafka__finish(struct kafka_consumer *c, struct kafka_item *it, int64
 
             part->head = first->pnext;
             next = first->m->offset + 1;
-            kafka__item_free(c, first);
+            kafka__item_free(part, first);
         }
         if (!part->head)
             part->tail = NULL;
@@ -391,7 +391,7 @@ static void kafka__part_discard(struct kafka_consumer *c, struct kafka_part *par
         struct kafka_item *it = part->head;
 
         part->head = it->pnext;
-        kafka__item_free(c, it);
+        kafka__item_free(part, it);
     }
     for (pp = &c->parts; *pp; pp = &(*pp)->next) {
         if (*pp == part) {
@@ -403,35 +403,40 @@ static void kafka__part_discard(struct kafka_consumer *c, struct kafka_part *par
     free(part);
 }
 
-/* Pauses the assignment when the buffer is full, resumes it once half of it is free again
- * (polling thread; c->paused is its own). Messages a poll still returns meanwhile are buffered
- * all the same. */
+/* Pauses each partition whose buffer is full, resumes it once half of it is free again
+ * (polling thread). Messages a poll still returns meanwhile are buffered all the same. A
+ * partition held up by one unfinished message stops only itself, as a partition did before
+ * there were workers. */
 static void kafka__flow(struct kafka_consumer *c)
 {
-    rd_kafka_topic_partition_list_t *tps = NULL;
-    size_t n, bytes;
-    bool full, low;
+    rd_kafka_topic_partition_list_t *pause = rd_kafka_topic_partition_list_new(0);
+    rd_kafka_topic_partition_list_t *resume = rd_kafka_topic_partition_list_new(0);
+    struct kafka_part *part;
 
     pthread_mutex_lock(&c->mu);
-    n = c->nbuffered;
-    bytes = c->buffered_bytes;
-    pthread_mutex_unlock(&c->mu);
-    full = n >= c->max_buffered || bytes >= c->max_buffered_bytes;
-    low = n <= c->max_buffered / 2 && bytes <= c->max_buffered_bytes / 2;
-    if (c->paused ? !low : !full)
-        return;
-    if (rd_kafka_assignment(c->rk, &tps) != RD_KAFKA_RESP_ERR_NO_ERROR)
-        return;
-    if (c->paused) {
-        rd_kafka_resume_partitions(c->rk, tps);
-        log_info("kafka group '%s': %zu messages buffered, fetching resumed", c->group_id, n);
-    } else {
-        rd_kafka_pause_partitions(c->rk, tps);
-        log_info("kafka group '%s': %zu messages (%zu bytes) buffered, fetching paused",
-                 c->group_id, n, bytes);
+    for (part = c->parts; part; part = part->next) {
+        bool full =
+            part->nbuffered >= c->max_buffered || part->buffered_bytes >= c->max_buffered_bytes;
+        bool low = part->nbuffered <= c->max_buffered / 2 &&
+                   part->buffered_bytes <= c->max_buffered_bytes / 2;
+
+        if (part->paused ? !low : !full)
+            continue;
+        part->paused = !part->paused;
+        rd_kafka_topic_partition_list_add(part->paused ? pause : resume, part->topic,
+                                          part->partition);
+        log_info("kafka group '%s': '%s' [%" PRId32 "] has %zu messages (%zu bytes) buffered: "
+                 "fetching %s",
+                 c->group_id, part->topic, part->partition, part->nbuffered, part->buffered_bytes,
+                 part->paused ? "paused" : "resumed");
     }
-    c->paused = !c->paused;
-    rd_kafka_topic_partition_list_destroy(tps);
+    pthread_mutex_unlock(&c->mu);
+    if (pause->cnt)
+        rd_kafka_pause_partitions(c->rk, pause);
+    if (resume->cnt)
+        rd_kafka_resume_partitions(c->rk, resume);
+    rd_kafka_topic_partition_list_destroy(pause);
+    rd_kafka_topic_partition_list_destroy(resume);
 }
 
 /* The next retry of @it, after the backoff of @step (0, 1, …); @deliveries is what counts
@@ -854,49 +859,39 @@ out:
     return when;
 }
 
-/* Takes the next ready item and runs it (the calling thread must not hold c->mu). Returns
- * true when it ran one; else the ms until a backoff ends in @ret_wait (-1: none waits). */
-static bool kafka__run_one(struct kafka_consumer *c, int64_t *ret_wait)
+/* Runs @it (taken by kafka__take(); c->mu held on entry and on return). */
+static void kafka__run(struct kafka_consumer *c, struct kafka_item *it)
 {
-    struct kafka_item *it;
     int64_t when;
 
-    pthread_mutex_lock(&c->mu);
-    it = c->quit ? NULL : kafka__take(c, ret_wait);
-    if (c->quit)
-        *ret_wait = -1;
     pthread_mutex_unlock(&c->mu);
-    if (!it)
-        return false;
     when = kafka__handle(c, it);
     pthread_mutex_lock(&c->mu);
     kafka__finish(c, it, when);
-    pthread_mutex_unlock(&c->mu);
-    return true;
 }
 
-/* A pool thread (workers > 1): runs ready items until quit. */
+/* A pool thread (workers > 1): runs ready items until quit. Taking and waiting happen under
+ * one hold of c->mu, so no wake-up is missed. */
 static void *kafka__worker_main(void *arg)
 {
     struct kafka_consumer *c = arg;
 
     kafka__block_signals();
-    for (;;) {
+    pthread_mutex_lock(&c->mu);
+    while (!c->quit) {
         int64_t wait = -1;
+        struct kafka_item *it = kafka__take(c, &wait);
         struct timespec until;
 
-        if (kafka__run_one(c, &wait))
+        if (it) {
+            kafka__run(c, it);
             continue;
-        pthread_mutex_lock(&c->mu);
-        if (c->quit) {
-            pthread_mutex_unlock(&c->mu);
-            break;
         }
         /* woken by a key becoming ready or quit; a backoff's end is waited for here */
         until = worker_deadline_ms(wait < 0 || wait > 1000 ? 1000 : (long)wait);
         pthread_cond_timedwait(&c->work, &c->mu, &until);
-        pthread_mutex_unlock(&c->mu);
     }
+    pthread_mutex_unlock(&c->mu);
     return NULL;
 }
 
@@ -905,6 +900,7 @@ static void *kafka__worker_main(void *arg)
  * at the lowest unfinished message, and nothing of ours runs after that. NULL: all of them. */
 static void kafka__revoke(struct kafka_consumer *c, const rd_kafka_topic_partition_list_t *parts)
 {
+    rd_kafka_topic_partition_list_t *paused = rd_kafka_topic_partition_list_new(0);
     struct kafka_part **pp, *part;
     bool running;
     int i;
@@ -925,12 +921,19 @@ static void kafka__revoke(struct kafka_consumer *c, const rd_kafka_topic_partiti
             pthread_cond_wait(&c->idle, &c->mu);
     } while (running);
     for (pp = &c->parts; *pp;) {
-        if ((*pp)->revoked)
-            kafka__part_discard(c, *pp); /* unlinks it: *pp is the next one */
-        else
+        if (!(*pp)->revoked) {
             pp = &(*pp)->next;
+            continue;
+        }
+        if ((*pp)->paused)
+            rd_kafka_topic_partition_list_add(paused, (*pp)->topic, (*pp)->partition);
+        kafka__part_discard(c, *pp); /* unlinks it: *pp is the next one */
     }
     pthread_mutex_unlock(&c->mu);
+    /* a partition comes back unpaused should it be assigned to us again */
+    if (paused->cnt)
+        rd_kafka_resume_partitions(c->rk, paused);
+    rd_kafka_topic_partition_list_destroy(paused);
 }
 
 static void kafka__rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
@@ -948,7 +951,6 @@ static void kafka__rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
             error = rd_kafka_incremental_assign(rk, parts);
         else
             aerr = rd_kafka_assign(rk, parts);
-        c->paused = false; /* kafka__flow() pauses the new assignment too while still full */
         break;
     case RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS:
         log_info("kafka group '%s': %d partition(s) revoked", c->group_id, parts->cnt);
@@ -1008,10 +1010,17 @@ static void *kafka__consumer_main(void *arg)
         rd_kafka_message_t *m;
 
         if (c->workers == 1) {
-            if (kafka__run_one(c, &wait))
+            struct kafka_item *it;
+
+            pthread_mutex_lock(&c->mu);
+            it = kafka__take(c, &wait);
+            if (it) {
+                kafka__run(c, it);
                 wait = 0; /* poll without waiting, then the next one */
-            else if (wait < 0 || wait > KAFKA_POLL_MS)
+            } else if (wait < 0 || wait > KAFKA_POLL_MS) {
                 wait = KAFKA_POLL_MS;
+            }
+            pthread_mutex_unlock(&c->mu);
         }
         kafka__flow(c);
         m = rd_kafka_consumer_poll(c->rk, (int)wait);

@@ -166,7 +166,7 @@ static enum kafka_result pool_handler(const struct event *ev, const struct kafka
 static struct kafka_consumer *pool_consumer(const char *topic, const char *group,
                                             struct pool_app *app, struct kafka_producer *dlq,
                                             int workers, int max_attempts, int backoff_base_ms,
-                                            int backoff_max_ms)
+                                            int backoff_max_ms, size_t max_buffered)
 {
     const char *topics[] = {topic, NULL};
     struct kafka_consumer_opts opts = {
@@ -183,6 +183,7 @@ static struct kafka_consumer *pool_consumer(const char *topic, const char *group
         .backoff_max_ms = backoff_max_ms,
         .auth = it_auth,
         .workers = workers,
+        .max_buffered = max_buffered,
     };
     struct kafka_consumer *c;
     char err[256];
@@ -281,6 +282,38 @@ static int64_t pool_committed(const char *group, const char *topic)
     return off;
 }
 
+/* What every test here makes: its topics (and "<topic>.dlq"), group, producer and app. */
+struct pool_env {
+    char topic[96], dlq[128], group[96];
+    struct kafka_producer *p;
+    struct pool_app app;
+};
+
+static struct pool_env *pool_env_new(const char *name, int partitions)
+{
+    struct pool_env *t = calloc(1, sizeof(*t));
+    char prefix[64];
+
+    assert_non_null(t);
+    unique(name, t->topic, sizeof(t->topic));
+    snprintf(prefix, sizeof(prefix), "g-%s", name);
+    unique(prefix, t->group, sizeof(t->group));
+    snprintf(t->dlq, sizeof(t->dlq), "%s.dlq", t->topic);
+    make_topics(t->topic, partitions);
+    t->p = producer(10000);
+    pool_app_init(&t->app);
+    t->app.run = 1;
+    return t;
+}
+
+static void pool_env_free(struct pool_env *t)
+{
+    kafka_producer_free(t->p);
+    pool_app_release(&t->app);
+    free(t);
+    assert_all_destroyed();
+}
+
 /* ------------------------------------------------------------------------------------------ */
 
 #define ORDER_KEYS 24
@@ -290,27 +323,21 @@ static int64_t pool_committed(const char *group, const char *topic)
  * key at once, every event once, and handlers of different keys overlapping. */
 static void test_pool_key_order(void **state)
 {
-    char topic[96], group[96], key[32];
-    struct kafka_producer *p;
+    struct pool_env *t = pool_env_new("it-pool-order", 3);
+    struct pool_app *app = &t->app;
+    char key[32];
     struct kafka_consumer *c;
-    struct pool_app *app = calloc(1, sizeof(*app));
     int i, k, total = ORDER_KEYS * ORDER_PER_KEY;
 
     (void)state;
-    assert_non_null(app);
-    unique("it-pool-order", topic, sizeof(topic));
-    unique("g-pool-order", group, sizeof(group));
-    make_topics(topic, 3);
-    p = producer(10000);
-    pool_app_init(app);
     app->await_overlap = true;
     for (i = 0; i < ORDER_PER_KEY; i++) {
         for (k = 0; k < ORDER_KEYS; k++) {
             snprintf(key, sizeof(key), "order-%02d", k);
-            send_event(p, topic, key, "order.placed", 1, "ok", 0, NULL);
+            send_event(t->p, t->topic, key, "order.placed", 1, "ok", 0, NULL);
         }
     }
-    c = pool_consumer(topic, group, app, p, POOL_WORKERS, 3, 20, 80);
+    c = pool_consumer(t->topic, t->group, app, t->p, POOL_WORKERS, 3, 20, 80, 0);
     assert_true(pool_wait(app, pool_pred_ncalls, &total));
     kafka_consumer_stop(c);
 
@@ -339,10 +366,7 @@ static void test_pool_key_order(void **state)
         }
         assert_int_equal(n, ORDER_PER_KEY);
     }
-    kafka_producer_free(p);
-    pool_app_release(app);
-    free(app);
-    assert_all_destroyed();
+    pool_env_free(t);
 }
 
 struct pool_stopper {
@@ -380,33 +404,25 @@ static bool pool_pred_stopper(const struct pool_app *app, const void *arg)
  */
 static void test_pool_offsets_and_stop(void **state)
 {
+    struct pool_env *t = pool_env_new("it-pool-safe", 1);
+    struct pool_app *app = &t->app;
     static const int64_t first[] = {0, 2, 4, 5, 6, 7, -1};
     static const int64_t second[] = {3, 4, 5, 6, 7, 8, 9, 10, -1};
     static const char *const keys[] = {"a", "s", "b", "r", "c", "d", "e", "f", "r", "s"};
     static const char *const modes[] = {"ok", "slow", "ok", "down", "ok",
                                         "ok", "ok",   "ok", "ok",   "ok"};
     struct pool_want want1 = {first, 1, 1}, want2 = {second, 2, 0};
-    char topic[96], group[96];
-    struct kafka_producer *p;
     struct pool_stopper stopper;
-    struct pool_app *app = calloc(1, sizeof(*app));
     pthread_t th;
     int64_t committed;
     int i;
 
     (void)state;
-    assert_non_null(app);
-    unique("it-pool-safe", topic, sizeof(topic));
-    unique("g-pool-safe", group, sizeof(group));
-    make_topics(topic, 1);
-    p = producer(10000);
-    pool_app_init(app);
-    app->run = 1;
     app->down = true;
     for (i = 0; i < 10; i++)
-        send_event(p, topic, keys[i], "order.placed", 1, modes[i], 0, NULL);
+        send_event(t->p, t->topic, keys[i], "order.placed", 1, modes[i], 0, NULL);
     /* long backoffs: 3 waits for its retry when the stop comes */
-    stopper.c = pool_consumer(topic, group, app, p, POOL_WORKERS, 3, 60000, 60000);
+    stopper.c = pool_consumer(t->topic, t->group, app, t->p, POOL_WORKERS, 3, 60000, 60000, 0);
     stopper.app = app;
     stopper.started = false;
 
@@ -427,14 +443,14 @@ static void test_pool_offsets_and_stop(void **state)
     assert_int_equal(pthread_join(th, NULL), 0);
     assert_int_equal(pool_done(app, 1, 1), 1);
     assert_false(app->same_key_at_once);
-    committed = pool_committed(group, topic);
+    committed = pool_committed(t->group, t->topic);
     assert_int_equal(committed, 3); /* 4..7 are done, 3 is not */
 
     /* the restart: 3 onwards again (3 and 8 for the first time), nothing below 3 again */
     app->run = 2;
     app->down = false;
-    stopper.c = pool_consumer(topic, group, app, p, POOL_WORKERS, 3, 20, 80);
-    send_event(p, topic, "z", "order.placed", 1, "ok", 0, NULL);
+    stopper.c = pool_consumer(t->topic, t->group, app, t->p, POOL_WORKERS, 3, 20, 80, 0);
+    send_event(t->p, t->topic, "z", "order.placed", 1, "ok", 0, NULL);
     assert_true(pool_wait(app, pool_pred_done, &want2));
     kafka_consumer_stop(stopper.c);
     for (i = 0; i < 3; i++)
@@ -444,42 +460,30 @@ static void test_pool_offsets_and_stop(void **state)
     for (i = 4; i <= 10; i++)
         assert_int_equal(pool_done(app, i, 2), 1); /* at-least-once of what was at/after 3 */
     assert_false(app->same_key_at_once);
-    assert_int_equal(pool_committed(group, topic), 11);
-    kafka_producer_free(p);
-    pool_app_release(app);
-    free(app);
-    assert_all_destroyed();
+    assert_int_equal(pool_committed(t->group, t->topic), 11);
+    pool_env_free(t);
 }
 
 /* KAFKA_RETRY holds back its key only: its later events wait, another key's go on meanwhile
  * (the retried one answers RETRY until then), and nothing is dead-lettered. */
 static void test_pool_retry_keeps_key_order(void **state)
 {
+    struct pool_env *t = pool_env_new("it-pool-retry", 1);
+    struct pool_app *app = &t->app;
     static const int64_t want_offsets[] = {0, 1, 2, 3, 4, 5, -1};
     struct pool_want want = {want_offsets, 1, 0};
-    char topic[96], dlq[128], group[96];
-    struct kafka_producer *p;
     struct kafka_consumer *c;
-    struct pool_app *app = calloc(1, sizeof(*app));
     int i, tries = 0, after = 0, ok0 = -1;
     bool other_first = false;
 
     (void)state;
-    assert_non_null(app);
-    unique("it-pool-retry", topic, sizeof(topic));
-    unique("g-pool-retry", group, sizeof(group));
-    snprintf(dlq, sizeof(dlq), "%s.dlq", topic);
-    make_topics(topic, 1);
-    p = producer(10000);
-    pool_app_init(app);
-    app->run = 1;
-    send_event(p, topic, "r", "order.placed", 1, "retry-until-other", 0, NULL); /* 0 */
-    send_event(p, topic, "r", "order.placed", 1, "ok", 0, NULL);                /* 1 */
-    send_event(p, topic, "r", "order.cancelled", 1, "ok", 0, NULL);             /* 2 */
-    send_event(p, topic, "o1", "order.placed", 1, "ok", 0, NULL);               /* 3 */
-    send_event(p, topic, "o2", "order.placed", 1, "ok", 0, NULL);               /* 4 */
-    send_event(p, topic, "o3", "order.placed", 1, "ok", 0, NULL);               /* 5 */
-    c = pool_consumer(topic, group, app, p, POOL_WORKERS, 8, 20, 80);
+    send_event(t->p, t->topic, "r", "order.placed", 1, "retry-until-other", 0, NULL); /* 0 */
+    send_event(t->p, t->topic, "r", "order.placed", 1, "ok", 0, NULL);                /* 1 */
+    send_event(t->p, t->topic, "r", "order.cancelled", 1, "ok", 0, NULL);             /* 2 */
+    send_event(t->p, t->topic, "o1", "order.placed", 1, "ok", 0, NULL);               /* 3 */
+    send_event(t->p, t->topic, "o2", "order.placed", 1, "ok", 0, NULL);               /* 4 */
+    send_event(t->p, t->topic, "o3", "order.placed", 1, "ok", 0, NULL);               /* 5 */
+    c = pool_consumer(t->topic, t->group, app, t->p, POOL_WORKERS, 8, 20, 80, 0);
     assert_true(pool_wait(app, pool_pred_done, &want));
     kafka_consumer_stop(c);
 
@@ -508,42 +512,31 @@ static void test_pool_retry_keeps_key_order(void **state)
     assert_int_equal(after, 2);
     assert_true(other_first); /* another key was handled while "r" waited */
     assert_false(app->same_key_at_once);
-    assert_int_equal(high_watermark(dlq), 0);
-    assert_int_equal(pool_committed(group, topic), 6);
-    kafka_producer_free(p);
-    pool_app_release(app);
-    free(app);
-    assert_all_destroyed();
+    assert_int_equal(high_watermark(t->dlq), 0);
+    assert_int_equal(pool_committed(t->group, t->topic), 6);
+    pool_env_free(t);
 }
 
 /* max_attempts (3) of KAFKA_RETRY → the DLQ, and the key and partition go on; a dependency
  * outage longer than max_attempts deliveries (KAFKA_UNAVAILABLE) never reaches the DLQ. */
 static void test_pool_dlq_and_unavailable(void **state)
 {
+    struct pool_env *t = pool_env_new("it-pool-dlq", 1);
+    struct pool_app *app = &t->app;
     static const int64_t want_offsets[] = {1, 2, 3, 4, -1};
     struct pool_want want = {want_offsets, 1, 0};
-    char topic[96], dlq[128], group[96], id[64];
-    struct kafka_producer *p;
+    char id[64];
     struct kafka_consumer *c;
-    struct pool_app *app = calloc(1, sizeof(*app));
     struct rec recs[1] = {{.key = NULL}};
     int i, x = 0, u = 0;
 
     (void)state;
-    assert_non_null(app);
-    unique("it-pool-dlq", topic, sizeof(topic));
-    unique("g-pool-dlq", group, sizeof(group));
-    snprintf(dlq, sizeof(dlq), "%s.dlq", topic);
-    make_topics(topic, 1);
-    p = producer(10000);
-    pool_app_init(app);
-    app->run = 1;
-    send_event(p, topic, "x", "order.placed", 1, "retry", 0, id);        /* 0 */
-    send_event(p, topic, "x", "order.placed", 1, "ok", 0, NULL);         /* 1 */
-    send_event(p, topic, "u", "order.placed", 1, "down-until", 6, NULL); /* 2 */
-    send_event(p, topic, "u", "order.cancelled", 1, "ok", 0, NULL);      /* 3 */
-    send_event(p, topic, "o", "order.placed", 1, "ok", 0, NULL);         /* 4 */
-    c = pool_consumer(topic, group, app, p, POOL_WORKERS, 3, 20, 80);
+    send_event(t->p, t->topic, "x", "order.placed", 1, "retry", 0, id);        /* 0 */
+    send_event(t->p, t->topic, "x", "order.placed", 1, "ok", 0, NULL);         /* 1 */
+    send_event(t->p, t->topic, "u", "order.placed", 1, "down-until", 6, NULL); /* 2 */
+    send_event(t->p, t->topic, "u", "order.cancelled", 1, "ok", 0, NULL);      /* 3 */
+    send_event(t->p, t->topic, "o", "order.placed", 1, "ok", 0, NULL);         /* 4 */
+    c = pool_consumer(t->topic, t->group, app, t->p, POOL_WORKERS, 3, 20, 80, 0);
     assert_true(pool_wait(app, pool_pred_done, &want));
     kafka_consumer_stop(c);
 
@@ -564,16 +557,51 @@ static void test_pool_dlq_and_unavailable(void **state)
     }
     assert_int_equal(x, 4);
     assert_int_equal(u, 7);
-    assert_int_equal(read_topic(dlq, recs, 1, DEADLINE_MS), 1);
-    check_dlq_headers(&recs[0], topic, "3", "scripted retry");
+    assert_int_equal(read_topic(t->dlq, recs, 1, DEADLINE_MS), 1);
+    check_dlq_headers(&recs[0], t->topic, "3", "scripted retry");
     assert_string_equal(rec_header(&recs[0], "ce_id"), id);
     recs_free(recs, 1);
-    assert_int_equal(high_watermark(dlq), 1); /* the outage sent nothing there */
-    assert_int_equal(pool_committed(group, topic), 5);
-    kafka_producer_free(p);
-    pool_app_release(app);
-    free(app);
-    assert_all_destroyed();
+    assert_int_equal(high_watermark(t->dlq), 1); /* the outage sent nothing there */
+    assert_int_equal(pool_committed(t->group, t->topic), 5);
+    pool_env_free(t);
+}
+
+/* Messages done behind an unfinished one stay buffered: at opts.max_buffered (16) the
+ * partition's fetching pauses, so with the partition's first message in its handler at most 15
+ * later ones run; once it finishes, the rest follows. */
+static void test_pool_buffer_cap(void **state)
+{
+    struct pool_env *t = pool_env_new("it-pool-cap", 1);
+    struct pool_app *app = &t->app;
+    static const int64_t none[] = {-1};
+    struct pool_want slow = {none, 1, 1};
+    char key[32];
+    struct kafka_consumer *c;
+    int i, others = 15, all = 61, done;
+
+    (void)state;
+    send_event(t->p, t->topic, "s", "order.placed", 1, "slow", 0, NULL);
+    for (i = 1; i < all; i++) {
+        snprintf(key, sizeof(key), "k%02d", i);
+        send_event(t->p, t->topic, key, "order.placed", 1, "ok", 0, NULL);
+    }
+    c = pool_consumer(t->topic, t->group, app, t->p, POOL_WORKERS, 3, 20, 80, 16);
+    assert_true(pool_wait(app, pool_pred_done, &slow));
+    /* calls are recorded as they return: the slow one's is not among them yet */
+    assert_true(pool_wait(app, pool_pred_ncalls, &others));
+    /* a broker round trip later, still no more than the buffer holds */
+    assert_int_equal(high_watermark(t->topic), all);
+    pthread_mutex_lock(&app->lock);
+    done = app->ncalls;
+    app->gate_open = true;
+    pthread_cond_broadcast(&app->changed);
+    pthread_mutex_unlock(&app->lock);
+    assert_int_equal(done, others);
+    assert_true(pool_wait(app, pool_pred_ncalls, &all));
+    kafka_consumer_stop(c);
+    assert_int_equal(app->ncalls, all);
+    assert_int_equal(pool_committed(t->group, t->topic), all);
+    pool_env_free(t);
 }
 
 int main(void)
@@ -584,6 +612,7 @@ int main(void)
         cmocka_unit_test(test_pool_offsets_and_stop),
         cmocka_unit_test(test_pool_retry_keeps_key_order),
         cmocka_unit_test(test_pool_dlq_and_unavailable),
+        cmocka_unit_test(test_pool_buffer_cap),
     };
 
     if (only)
