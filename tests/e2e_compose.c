@@ -76,6 +76,7 @@ static const char *const allowed_defaults[] = {
     "CONSUMER_BACKOFF_BASE_MS",
     "CONSUMER_BACKOFF_MAX_MS",
     "CONSUMER_DLQ_MAX_BYTES",
+    "CONSUMER_WORKERS",
     "KAFKA_SESSION_TIMEOUT_MS",
     "SHUTDOWN_TIMEOUT_MS",
     "DB_AUTO_CREATE",

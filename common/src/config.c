@@ -313,6 +313,9 @@ static const struct cfg_entry svc_table_template[] = {
                   "largest retry delay"),
     CFG_ENTRY_INT("CONSUMER_DLQ_MAX_BYTES", "1000000", 4096, 1000000, S, consumer_dlq_max_bytes,
                   "largest dead-letter record; a larger original is cut to fit"),
+    CFG_ENTRY_INT("CONSUMER_WORKERS", "4", 1, 256, S, consumer_workers,
+                  "event handler threads: different keys in parallel, one key in order; 1: the "
+                  "polling thread handles every event"),
     CFG_ENTRY_INT("KAFKA_SESSION_TIMEOUT_MS", "45000", 6000, 300000, S, kafka_session_timeout_ms,
                   "consumer group session timeout: how soon a crashed member's partitions move"),
     CFG_ENTRY_INT("SHUTDOWN_TIMEOUT_MS", "10000", 100, 600000, S, shutdown_timeout_ms,

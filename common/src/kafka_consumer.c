@@ -1,7 +1,19 @@
 /*
- * kafka_consumer.c - the consumer (kafka_consumer.h): its thread, the pause-and-rewind retries,
- * the dead-letter path, offset storing, the rebalance callback, and the metrics (counts,
- * handler durations, lag from librdkafka's statistics). Payload checking is the caller's hook.
+ * kafka_consumer.c - the consumer (kafka_consumer.h): its polling thread, the worker pool that
+ * runs the handlers (one key at a time, in offset order), per-key retries with backoff, the
+ * dead-letter path, offset storing up to the lowest unfinished message of each partition, the
+ * rebalance callback, and the metrics (counts, handler durations, lag from librdkafka's
+ * statistics). Payload checking is the caller's hook.
+ *
+ * The buffer: every polled message becomes an item, queued twice: on its partition's list (offset
+ * order: what may be stored) and on its key's queue (what may run next). A key's queue is on the
+ * ready list while it has items and none of them is in a handler; a worker takes the first ready
+ * key whose backoff is over, runs its oldest item, and puts the key back (behind the others)
+ * unless it has nothing left. A finished item (handled, dead-lettered, skipped) is marked done;
+ * the done items at the head of their partition's list are freed and the offset after the last
+ * of them stored. So a partition's stored offset never passes an unfinished message, and a key
+ * never runs in two workers nor out of order. Everything here is guarded by c->mu; librdkafka's
+ * calls are thread-safe.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -22,12 +34,17 @@
 #include "common/metrics.h"
 #include "common/msgctx.h"
 #include "common/util.h"
+#include "common/worker.h"
 #include "kafka_internal.h"
 
 #define KAFKA_DEFAULT_MAX_ATTEMPTS 8
 #define KAFKA_DEFAULT_BACKOFF_BASE_MS 200
 #define KAFKA_DEFAULT_BACKOFF_MAX_MS 30000
-#define KAFKA_SEEK_TIMEOUT_MS 5000
+#define KAFKA_DEFAULT_WORKERS 4
+#define KAFKA_MAX_WORKERS 256
+#define KAFKA_DEFAULT_BUFFERED_PER_WORKER 64
+#define KAFKA_MIN_BUFFERED 16
+#define KAFKA_DEFAULT_MAX_BUFFERED_BYTES (8 * 1024 * 1024)
 #define KAFKA_DEFAULT_DLQ_MAX_BYTES 1000000
 #define KAFKA_MIN_DLQ_MAX_BYTES 4096
 /* what a record costs beyond its key, value and header bytes: librdkafka's v2 record overhead
@@ -46,19 +63,45 @@
 #define M_DURATION "commerce_event_handler_duration_seconds"
 #define M_DLQ_FAILED "commerce_dlq_failures_total"
 
-/* A partition whose current message failed transiently: paused and rewound until resume_at.
- * Only the consumer thread touches these (the rebalance callback runs on it too). */
-struct kafka_retry {
+struct kafka_keyq;
+
+/* One polled message, from the poll until it is done and every earlier one of its partition is
+ * too. Its retry state is touched only by the worker running it (its key is busy meanwhile). */
+struct kafka_item {
+    rd_kafka_message_t *m;    /* owned */
+    struct kafka_keyq *kq;    /* its key, until done */
+    struct kafka_item *pnext; /* the partition's next (offset order) */
+    struct kafka_item *knext; /* the key's next */
+    bool done;                /* handled, dead-lettered or skipped: its offset may be stored */
+    int deliveries;           /* counted deliveries so far (KAFKA_UNAVAILABLE ones are not) */
+    int outages;              /* KAFKA_UNAVAILABLE answers in a row (their backoff step) */
+    int dlq_attempts; /* > 0: the dead-lettering failed; the next delivery goes to the DLQ */
+    char dlq_error[256];
+};
+
+/* The unfinished items of one key of one partition, oldest first. On the ready list iff it has
+ * items and none is in a handler. */
+struct kafka_keyq {
+    struct kafka_part *part;
+    char *key; /* a copy of the message key ("" for none) */
+    size_t keylen;
+    struct kafka_item *head, *tail;
+    bool busy;                /* its head is in a handler */
+    int64_t not_before;       /* monotonic ms: its head waits for a retry until then */
+    struct kafka_keyq *pnext; /* the partition's keys */
+    struct kafka_keyq *rnext; /* the ready list */
+};
+
+struct kafka_part {
     char *topic;
     int32_t partition;
-    int64_t offset;    /* the message being retried */
-    int deliveries;    /* counted deliveries so far (KAFKA_UNAVAILABLE ones are not) */
-    int outages;       /* KAFKA_UNAVAILABLE answers in a row (their backoff step) */
-    int64_t resume_at; /* monotonic ms; 0 once resumed */
-    bool need_seek;    /* the rewind failed: do it again before resuming */
-    int dlq_attempts;  /* > 0: the dead-lettering failed; the next delivery goes to the DLQ */
-    char dlq_error[256];
-    struct kafka_retry *next;
+    struct kafka_item *head, *tail; /* buffered items, offset order */
+    struct kafka_keyq *keys;
+    size_t nbuffered, buffered_bytes; /* its items, their keys' and values' bytes */
+    int running;                      /* its items in a handler now */
+    bool revoked;                     /* being revoked: nothing of it starts any more */
+    bool paused;                      /* by kafka__flow(): its buffer is full */
+    struct kafka_part *next;
 };
 
 struct kafka_consumer {
@@ -78,35 +121,19 @@ struct kafka_consumer {
     size_t dlq_max_bytes;
     kafka_check_fn check;  /* NULL: no payload check */
     const void *check_arg; /* borrowed */
-    struct kafka_retry *retries;
+    int workers;           /* 1: the handlers run on the polling thread itself */
+    size_t max_buffered, max_buffered_bytes;
+    pthread_t *threads; /* workers > 1: the pool */
+    int nthreads;
+
+    pthread_mutex_t mu;
+    pthread_cond_t work; /* a key became ready, or quit */
+    pthread_cond_t idle; /* a handler returned */
+    bool sync_init;
+    struct kafka_part *parts;
+    struct kafka_keyq *ready, *ready_tail;
+    bool quit; /* the workers leave after their current handler */
 };
-
-static struct kafka_retry *kafka__retry_find(struct kafka_consumer *c, const char *topic,
-                                             int32_t partition)
-{
-    struct kafka_retry *rt;
-
-    for (rt = c->retries; rt; rt = rt->next)
-        if (rt->partition == partition && strcmp(rt->topic, topic) == 0)
-            return rt;
-    return NULL;
-}
-
-static void kafka__retry_drop(struct kafka_consumer *c, struct kafka_retry *rt)
-{
-    struct kafka_retry **pp;
-
-    if (!rt)
-        return;
-    for (pp = &c->retries; *pp; pp = &(*pp)->next) {
-        if (*pp == rt) {
-            *pp = rt->next;
-            break;
-        }
-    }
-    free(rt->topic);
-    free(rt);
-}
 
 /* A one-partition list; caller owns: rd_kafka_topic_partition_list_destroy(). */
 static rd_kafka_topic_partition_list_t *kafka__tp(const char *topic, int32_t partition,
@@ -118,108 +145,314 @@ static rd_kafka_topic_partition_list_t *kafka__tp(const char *topic, int32_t par
     return tps;
 }
 
-/* Rewinds the partition to @rt->offset; 0 or -EIO. */
-static int kafka__seek(struct kafka_consumer *c, struct kafka_retry *rt)
+static void kafka__store_offset(struct kafka_consumer *c, const char *topic, int32_t partition,
+                                int64_t offset)
 {
-    rd_kafka_topic_partition_list_t *tps = kafka__tp(rt->topic, rt->partition, rt->offset);
-    rd_kafka_error_t *error;
-    int r = 0;
-
-    error = rd_kafka_seek_partitions(c->rk, tps, KAFKA_SEEK_TIMEOUT_MS);
-    if (error) {
-        log_errorx("cannot rewind '%s' [%" PRId32 "] to %" PRId64 ": %s", rt->topic, rt->partition,
-                   rt->offset, rd_kafka_error_string(error));
-        rd_kafka_error_destroy(error);
-        r = -EIO;
-    } else if (tps->elems[0].err) {
-        log_errorx("cannot rewind '%s' [%" PRId32 "] to %" PRId64 ": %s", rt->topic, rt->partition,
-                   rt->offset, rd_kafka_err2str(tps->elems[0].err));
-        r = -EIO;
-    }
-    rd_kafka_topic_partition_list_destroy(tps);
-    return r;
-}
-
-/* Pauses the message's partition and rewinds it, to come back after the backoff of @step
- * (0, 1, …); @deliveries is what counts towards max_attempts. Returns the partition's retry
- * record, or NULL when it could not be tracked (the consumer is then stopping). */
-static struct kafka_retry *kafka__retry_later(struct kafka_consumer *c, const rd_kafka_message_t *m,
-                                              struct kafka_retry *rt, int deliveries, int step)
-{
-    const char *topic = rd_kafka_topic_name(m->rkt);
-    rd_kafka_topic_partition_list_t *tps;
-    int64_t delay;
-
-    if (!rt) {
-        rt = calloc(1, sizeof(*rt));
-        if (rt)
-            rt->topic = strdup(topic);
-        if (!rt || !rt->topic) {
-            free(rt);
-            /* cannot track it: stop here rather than skip it; a restart redelivers */
-            log_errorx("out of memory tracking a retry of '%s' [%" PRId32 "]; stopping", topic,
-                       m->partition);
-            atomic_store(&c->stop, true);
-            return NULL;
-        }
-        rt->partition = m->partition;
-        rt->next = c->retries;
-        c->retries = rt;
-    }
-    rt->offset = m->offset;
-    rt->deliveries = deliveries;
-    delay = util_backoff_ms(step, c->backoff_base_ms, c->backoff_max_ms);
-    rt->resume_at = util_now_mono_ms() + (delay > 0 ? delay : 1);
-
-    tps = kafka__tp(topic, m->partition, RD_KAFKA_OFFSET_INVALID);
-    rd_kafka_pause_partitions(c->rk, tps);
-    rd_kafka_topic_partition_list_destroy(tps);
-    rt->need_seek = kafka__seek(c, rt) < 0;
-    log_info("retrying '%s' [%" PRId32 "] offset %" PRId64 " in %" PRId64 " ms (attempt %d)", topic,
-             m->partition, m->offset, delay, deliveries + 1);
-    return rt;
-}
-
-/* Resumes the partitions whose backoff is over; returns how long the next poll may wait. */
-static int kafka__resume_due(struct kafka_consumer *c)
-{
-    int64_t now = util_now_mono_ms(), wait = KAFKA_POLL_MS;
-    struct kafka_retry *rt;
-
-    for (rt = c->retries; rt; rt = rt->next) {
-        rd_kafka_topic_partition_list_t *tps;
-
-        if (rt->resume_at == 0)
-            continue;
-        if (rt->resume_at > now) {
-            if (rt->resume_at - now < wait)
-                wait = rt->resume_at - now;
-            continue;
-        }
-        if (rt->need_seek && kafka__seek(c, rt) < 0) {
-            rt->resume_at = now + 1000; /* still paused; try the rewind again later */
-            continue;
-        }
-        rt->need_seek = false;
-        rt->resume_at = 0;
-        tps = kafka__tp(rt->topic, rt->partition, RD_KAFKA_OFFSET_INVALID);
-        rd_kafka_resume_partitions(c->rk, tps);
-        rd_kafka_topic_partition_list_destroy(tps);
-    }
-    return (int)wait;
-}
-
-static void kafka__store_offset(struct kafka_consumer *c, const rd_kafka_message_t *m)
-{
-    rd_kafka_topic_partition_list_t *tps =
-        kafka__tp(rd_kafka_topic_name(m->rkt), m->partition, m->offset + 1);
+    rd_kafka_topic_partition_list_t *tps = kafka__tp(topic, partition, offset);
     rd_kafka_resp_err_t err = rd_kafka_offsets_store(c->rk, tps);
 
     if (err || tps->elems[0].err)
-        log_warnx("cannot store offset %" PRId64 " of '%s' [%" PRId32 "]: %s", m->offset + 1,
-                  rd_kafka_topic_name(m->rkt), m->partition,
-                  rd_kafka_err2str(err ? err : tps->elems[0].err));
+        log_warnx("cannot store offset %" PRId64 " of '%s' [%" PRId32 "]: %s", offset, topic,
+                  partition, rd_kafka_err2str(err ? err : tps->elems[0].err));
     rd_kafka_topic_partition_list_destroy(tps);
+}
+
+/* -- the buffer (all under c->mu) ----------------------------------------------------------- */
+
+static struct kafka_part *kafka__part_find(struct kafka_consumer *c, const char *topic,
+                                           int32_t partition)
+{
+    struct kafka_part *part;
+
+    for (part = c->parts; part; part = part->next)
+        if (part->partition == partition && strcmp(part->topic, topic) == 0)
+            return part;
+    return NULL;
+}
+
+static void kafka__ready_push(struct kafka_consumer *c, struct kafka_keyq *kq)
+{
+    kq->rnext = NULL;
+    if (c->ready_tail)
+        c->ready_tail->rnext = kq;
+    else
+        c->ready = kq;
+    c->ready_tail = kq;
+}
+
+/* Unlinks @kq (after @prev, NULL: the first) from the ready list. */
+static void kafka__ready_unlink(struct kafka_consumer *c, struct kafka_keyq *prev,
+                                struct kafka_keyq *kq)
+{
+    if (prev)
+        prev->rnext = kq->rnext;
+    else
+        c->ready = kq->rnext;
+    if (c->ready_tail == kq)
+        c->ready_tail = prev;
+    kq->rnext = NULL;
+}
+
+static void kafka__ready_remove(struct kafka_consumer *c, struct kafka_keyq *kq)
+{
+    struct kafka_keyq *prev = NULL, *k;
+
+    for (k = c->ready; k; prev = k, k = k->rnext) {
+        if (k == kq) {
+            kafka__ready_unlink(c, prev, kq);
+            return;
+        }
+    }
+}
+
+static void kafka__item_free(struct kafka_part *part, struct kafka_item *it)
+{
+    part->nbuffered--;
+    part->buffered_bytes -= it->m->len + it->m->key_len;
+    rd_kafka_message_destroy(it->m);
+    free(it);
+}
+
+/* Unlinks the empty, idle @kq from its partition and frees it. */
+static void kafka__keyq_free(struct kafka_keyq *kq)
+{
+    struct kafka_keyq **pp;
+
+    for (pp = &kq->part->keys; *pp; pp = &(*pp)->pnext) {
+        if (*pp == kq) {
+            *pp = kq->pnext;
+            break;
+        }
+    }
+    free(kq->key);
+    free(kq);
+}
+
+/*
+ * Takes @m into the buffer (ownership passes in every case). Returns 0, or -ENOMEM when it could
+ * not be tracked: @m is then destroyed unstored (a restart redelivers it) and the caller stops.
+ */
+static int kafka__enqueue(struct kafka_consumer *c, rd_kafka_message_t *m)
+{
+    const char *topic = rd_kafka_topic_name(m->rkt);
+    const char *key = m->key ? m->key : "";
+    struct kafka_part *part;
+    struct kafka_keyq *kq = NULL;
+    struct kafka_item *it = calloc(1, sizeof(*it));
+
+    if (!it)
+        goto nomem;
+    it->m = m;
+    pthread_mutex_lock(&c->mu);
+    part = kafka__part_find(c, topic, m->partition);
+    if (!part) {
+        part = calloc(1, sizeof(*part));
+        if (part)
+            part->topic = strdup(topic);
+        if (!part || !part->topic) {
+            free(part);
+            goto nomem_locked;
+        }
+        part->partition = m->partition;
+        part->next = c->parts;
+        c->parts = part;
+    }
+    for (kq = part->keys; kq; kq = kq->pnext)
+        if (kq->keylen == m->key_len && memcmp(kq->key, key, m->key_len) == 0)
+            break;
+    if (!kq) {
+        kq = calloc(1, sizeof(*kq));
+        if (kq)
+            kq->key = malloc(m->key_len + 1);
+        if (!kq || !kq->key) {
+            free(kq);
+            goto nomem_locked;
+        }
+        memcpy(kq->key, key, m->key_len);
+        kq->key[m->key_len] = '\0';
+        kq->keylen = m->key_len;
+        kq->part = part;
+        kq->pnext = part->keys;
+        part->keys = kq;
+    }
+    it->kq = kq;
+    if (part->tail)
+        part->tail->pnext = it;
+    else
+        part->head = it;
+    part->tail = it;
+    if (kq->tail) {
+        kq->tail->knext = it;
+    } else {
+        kq->head = it;
+        kq->not_before = 0;
+        if (!kq->busy) {
+            kafka__ready_push(c, kq);
+            pthread_cond_signal(&c->work);
+        }
+    }
+    kq->tail = it;
+    part->nbuffered++;
+    part->buffered_bytes += m->len + m->key_len;
+    pthread_mutex_unlock(&c->mu);
+    return 0;
+nomem_locked:
+    pthread_mutex_unlock(&c->mu);
+nomem:
+    log_errorx("out of memory buffering '%s' [%" PRId32 "] offset %" PRId64 "; stopping", topic,
+               m->partition, m->offset);
+    free(it);
+    rd_kafka_message_destroy(m);
+    return -ENOMEM;
+}
+
+/*
+ * The next item to run: the oldest of the first ready key whose backoff is over (its key then
+ * busy), or NULL with the ms until the earliest backoff ends in @ret_wait (-1: none waits).
+ */
+static struct kafka_item *kafka__take(struct kafka_consumer *c, int64_t *ret_wait)
+{
+    int64_t now = util_now_mono_ms(), wait = -1;
+    struct kafka_keyq *prev = NULL, *kq;
+
+    for (kq = c->ready; kq; prev = kq, kq = kq->rnext) {
+        if (kq->part->revoked)
+            continue;
+        if (kq->not_before > now) {
+            if (wait < 0 || kq->not_before - now < wait)
+                wait = kq->not_before - now;
+            continue;
+        }
+        kafka__ready_unlink(c, prev, kq);
+        kq->busy = true;
+        kq->part->running++;
+        return kq->head;
+    }
+    *ret_wait = wait;
+    return NULL;
+}
+
+/*
+ * After @it's handler: @retry_at 0 → @it is done: off its key, and the partition's done head
+ * items freed with the offset after them stored; else its key waits until @retry_at (monotonic
+ * ms) with @it first. The key goes back on the ready list unless it has nothing left.
+ */
+static void kafka__finish(struct kafka_consumer *c, struct kafka_item *it, int64_t retry_at)
+{
+    struct kafka_keyq *kq = it->kq;
+    struct kafka_part *part = kq->part;
+
+    kq->busy = false;
+    part->running--;
+    if (retry_at) {
+        kq->not_before = retry_at;
+    } else {
+        int64_t next = -1;
+
+        it->done = true;
+        it->kq = NULL;
+        kq->head = it->knext;
+        if (!kq->head)
+            kq->tail = NULL;
+        kq->not_before = 0;
+        while (part->head && part->head->done) {
+            struct kafka_item *first = part->head;
+
+            part->head = first->pnext;
+            next = first->m->offset + 1;
+            kafka__item_free(part, first);
+        }
+        if (!part->head)
+            part->tail = NULL;
+        if (next >= 0)
+            kafka__store_offset(c, part->topic, part->partition, next);
+    }
+    if (kq->head)
+        kafka__ready_push(c, kq);
+    else
+        kafka__keyq_free(kq);
+    pthread_cond_broadcast(&c->work);
+    pthread_cond_broadcast(&c->idle);
+}
+
+/* Forgets @part and everything buffered of it, nothing stored (its handlers have returned). */
+static void kafka__part_discard(struct kafka_consumer *c, struct kafka_part *part)
+{
+    struct kafka_part **pp;
+
+    while (part->keys) {
+        struct kafka_keyq *kq = part->keys;
+
+        kafka__ready_remove(c, kq);
+        kq->head = kq->tail = NULL;
+        kafka__keyq_free(kq);
+    }
+    while (part->head) {
+        struct kafka_item *it = part->head;
+
+        part->head = it->pnext;
+        kafka__item_free(part, it);
+    }
+    for (pp = &c->parts; *pp; pp = &(*pp)->next) {
+        if (*pp == part) {
+            *pp = part->next;
+            break;
+        }
+    }
+    free(part->topic);
+    free(part);
+}
+
+/* Pauses each partition whose buffer is full, resumes it once half of it is free again
+ * (polling thread). Messages a poll still returns meanwhile are buffered all the same. A
+ * partition held up by one unfinished message stops only itself, as a partition did before
+ * there were workers. */
+static void kafka__flow(struct kafka_consumer *c)
+{
+    rd_kafka_topic_partition_list_t *pause = rd_kafka_topic_partition_list_new(0);
+    rd_kafka_topic_partition_list_t *resume = rd_kafka_topic_partition_list_new(0);
+    struct kafka_part *part;
+
+    pthread_mutex_lock(&c->mu);
+    for (part = c->parts; part; part = part->next) {
+        bool full =
+            part->nbuffered >= c->max_buffered || part->buffered_bytes >= c->max_buffered_bytes;
+        bool low = part->nbuffered <= c->max_buffered / 2 &&
+                   part->buffered_bytes <= c->max_buffered_bytes / 2;
+
+        if (part->paused ? !low : !full)
+            continue;
+        part->paused = !part->paused;
+        rd_kafka_topic_partition_list_add(part->paused ? pause : resume, part->topic,
+                                          part->partition);
+        log_info("kafka group '%s': '%s' [%" PRId32 "] has %zu messages (%zu bytes) buffered: "
+                 "fetching %s",
+                 c->group_id, part->topic, part->partition, part->nbuffered, part->buffered_bytes,
+                 part->paused ? "paused" : "resumed");
+    }
+    pthread_mutex_unlock(&c->mu);
+    if (pause->cnt)
+        rd_kafka_pause_partitions(c->rk, pause);
+    if (resume->cnt)
+        rd_kafka_resume_partitions(c->rk, resume);
+    rd_kafka_topic_partition_list_destroy(pause);
+    rd_kafka_topic_partition_list_destroy(resume);
+}
+
+/* The next retry of @it, after the backoff of @step (0, 1, …); @deliveries is what counts
+ * towards max_attempts. Returns when (monotonic ms). */
+static int64_t kafka__retry_later(struct kafka_consumer *c, struct kafka_item *it, int deliveries,
+                                  int step)
+{
+    const rd_kafka_message_t *m = it->m;
+    int64_t delay = util_backoff_ms(step, c->backoff_base_ms, c->backoff_max_ms);
+
+    if (delay <= 0)
+        delay = 1;
+    it->deliveries = deliveries;
+    log_info("retrying '%s' [%" PRId32 "] offset %" PRId64 " in %" PRId64 " ms (attempt %d)",
+             rd_kafka_topic_name(m->rkt), m->partition, m->offset, delay, deliveries + 1);
+    return util_now_mono_ms() + delay;
 }
 
 static void kafka__count(const char *type, const char *result)
@@ -384,27 +617,26 @@ static const char *kafka__dlq_permanent(int err)
         return NULL;
     }
 }
-
-/* Dead-letters @m and moves on. When the dead-letter produce fails transiently, comes back to
- * @m like a transient failure (never lost); when it can never succeed, logs, counts
- * commerce_dlq_failures_total and skips @m (the partition must not stall on it). */
-static void kafka__to_dlq(struct kafka_consumer *c, const rd_kafka_message_t *m,
-                          struct kafka_retry *rt, int delivery, const char *mtype,
-                          const char *error, int attempts)
+/* Dead-letters @it and moves on: returns 0 (done). When the dead-letter produce fails
+ * transiently, comes back to @it like a transient failure (never lost): returns when; when it
+ * can never succeed, logs, counts commerce_dlq_failures_total and skips @it (returns 0: its
+ * partition must not stall on it). */
+static int64_t kafka__to_dlq(struct kafka_consumer *c, struct kafka_item *it, int delivery,
+                             const char *mtype, const char *error, int attempts)
 {
+    const rd_kafka_message_t *m = it->m;
     const char *topic = rd_kafka_topic_name(m->rkt);
     const char *v[] = {topic};
     const char *permanent;
     char why[128];
+    int64_t when;
     int r;
 
     r = kafka__dead_letter(c, m, error, attempts, why, sizeof(why));
     if (r == 0) {
-        kafka__store_offset(c, m);
-        kafka__retry_drop(c, rt);
         metrics_inc(M_DEAD, v, 1);
         kafka__count(mtype, "dead_lettered");
-        return;
+        return 0;
     }
     permanent = kafka__dlq_permanent(r);
     if (permanent) {
@@ -413,18 +645,16 @@ static void kafka__to_dlq(struct kafka_consumer *c, const rd_kafka_message_t *m,
         log_errorx("skipping '%s' [%" PRId32 "] offset %" PRId64 " (%zu bytes): its dead-letter "
                    "copy can never be written (%s); it failed with: %s",
                    topic, m->partition, m->offset, m->len, why, error);
-        kafka__store_offset(c, m);
-        kafka__retry_drop(c, rt);
         metrics_inc(M_DLQ_FAILED, labels, 1);
         kafka__count(mtype, "dlq_skipped");
-        return;
+        return 0;
     }
-    rt = kafka__retry_later(c, m, rt, delivery, delivery - 1);
-    if (rt) {
-        rt->dlq_attempts = attempts;
-        util_strlcpy(rt->dlq_error, error, sizeof(rt->dlq_error));
-    }
+    when = kafka__retry_later(c, it, delivery, delivery - 1);
+    it->dlq_attempts = attempts;
+    if (error != it->dlq_error)
+        util_strlcpy(it->dlq_error, error, sizeof(it->dlq_error));
     kafka__count(mtype, "dlq_failed");
+    return when;
 }
 
 static const struct kafka_type *kafka__type_find(const struct kafka_consumer *c, const char *type)
@@ -510,10 +740,12 @@ static int kafka__check_payload(struct kafka_consumer *c, struct event *ev,
     return 0;
 }
 
-static void kafka__handle(struct kafka_consumer *c, const rd_kafka_message_t *m)
+/* Runs @it through the failure policy (kafka_consumer.h) on the calling thread. Returns 0 when
+ * it is done (handled, dead-lettered, skipped), else when to run it again (monotonic ms). */
+static int64_t kafka__handle(struct kafka_consumer *c, struct kafka_item *it)
 {
+    const rd_kafka_message_t *m = it->m;
     const char *topic = rd_kafka_topic_name(m->rkt);
-    struct kafka_retry *rt = kafka__retry_find(c, topic, m->partition);
     struct kafka_ce_headers hs = {.n = 0};
     const struct kafka_type *kt;
     struct kafka_record rec;
@@ -522,29 +754,18 @@ static void kafka__handle(struct kafka_consumer *c, const rd_kafka_message_t *m)
     enum kafka_result res;
     const char *mtype = "unknown";
     char err[512], reason[600];
-    int64_t t0;
-    int delivery, produced_version = 0;
+    int64_t t0, when = 0;
+    int delivery = it->deliveries + 1, produced_version = 0;
 
     memset(&ev, 0, sizeof(ev));
-    if (rt && rt->offset != m->offset) {
-        /* not the message we were retrying (e.g. the partition moved): start afresh */
-        kafka__retry_drop(c, rt);
-        rt = NULL;
-    }
-    delivery = rt ? rt->deliveries + 1 : 1;
-    if (rt && rt->dlq_attempts > 0) {
-        char error[sizeof(rt->dlq_error)];
-
-        util_strlcpy(error, rt->dlq_error, sizeof(error));
-        kafka__to_dlq(c, m, rt, delivery, mtype, error, rt->dlq_attempts);
-        return;
-    }
+    if (it->dlq_attempts > 0)
+        return kafka__to_dlq(c, it, delivery, mtype, it->dlq_error, it->dlq_attempts);
 
     kafka__ce_headers(m, &hs);
     err[0] = '\0';
     if (event_parse(m->payload, m->len, hs.h, hs.n, &ev, err, sizeof(err)) < 0) {
         snprintf(reason, sizeof(reason), "invalid event envelope: %s", err);
-        kafka__to_dlq(c, m, rt, delivery, mtype, reason, 1);
+        when = kafka__to_dlq(c, it, delivery, mtype, reason, 1);
         goto out;
     }
     if (event_topic(ev.type))
@@ -555,20 +776,18 @@ static void kafka__handle(struct kafka_consumer *c, const rd_kafka_message_t *m)
     if (!kt) {
         log_debug("skipping event '%s' of type '%s' from '%s' [%" PRId32 "]", ev.id, ev.type, topic,
                   m->partition);
-        kafka__store_offset(c, m);
-        kafka__retry_drop(c, rt);
         kafka__count(mtype, "skipped");
         goto out;
     }
     if (ev.version < kt->min_version || ev.version > kt->max_version) {
         snprintf(reason, sizeof(reason), "unsupported version %d of '%s' (accepts %d..%d)",
                  ev.version, ev.type, kt->min_version, kt->max_version);
-        kafka__to_dlq(c, m, rt, delivery, mtype, reason, 1);
+        when = kafka__to_dlq(c, it, delivery, mtype, reason, 1);
         goto out;
     }
 
     if (kafka__check_payload(c, &ev, kt, m, mtype, reason, sizeof(reason)) < 0) {
-        kafka__to_dlq(c, m, rt, delivery, mtype, reason, 1);
+        when = kafka__to_dlq(c, it, delivery, mtype, reason, 1);
         goto out;
     }
 
@@ -595,22 +814,19 @@ static void kafka__handle(struct kafka_consumer *c, const rd_kafka_message_t *m)
     }
     switch (res) {
     case KAFKA_OK:
-        kafka__store_offset(c, m);
-        kafka__retry_drop(c, rt);
         kafka__count(mtype, "ok");
         break;
     case KAFKA_RETRY:
         if (delivery >= c->max_attempts) {
             snprintf(reason, sizeof(reason), "gave up after %d attempts: %s", delivery,
                      err[0] ? err : "transient failure");
-            kafka__to_dlq(c, m, rt, delivery, mtype, reason, delivery);
+            when = kafka__to_dlq(c, it, delivery, mtype, reason, delivery);
             break;
         }
         log_warnx("event '%s' failed transiently (attempt %d of %d): %s", ev.id, delivery,
                   c->max_attempts, err[0] ? err : "no reason given");
-        rt = kafka__retry_later(c, m, rt, delivery, delivery - 1);
-        if (rt)
-            rt->outages = 0;
+        when = kafka__retry_later(c, it, delivery, delivery - 1);
+        it->outages = 0;
         {
             const char *v[] = {mtype};
 
@@ -619,29 +835,105 @@ static void kafka__handle(struct kafka_consumer *c, const rd_kafka_message_t *m)
         kafka__count(mtype, "retry");
         break;
     case KAFKA_UNAVAILABLE: {
-        int outages = rt ? rt->outages : 0;
         const char *v[] = {mtype};
 
         /* not counted: delivery - 1 attempts stand, the backoff grows with the outage */
         log_warnx("event '%s' waits for a dependency (%d time(s) in a row; attempt %d of %d "
                   "stays): %s",
-                  ev.id, outages + 1, delivery, c->max_attempts, err[0] ? err : "unavailable");
-        rt = kafka__retry_later(c, m, rt, delivery - 1, outages);
-        if (rt)
-            rt->outages = outages + 1;
+                  ev.id, it->outages + 1, delivery, c->max_attempts, err[0] ? err : "unavailable");
+        when = kafka__retry_later(c, it, delivery - 1, it->outages);
+        it->outages++;
         metrics_inc(M_RETRIED, v, 1);
         kafka__count(mtype, "unavailable");
         break;
     }
     case KAFKA_FAIL:
     default:
-        kafka__to_dlq(c, m, rt, delivery, mtype, err[0] ? err : "permanent failure", delivery);
+        when = kafka__to_dlq(c, it, delivery, mtype, err[0] ? err : "permanent failure", delivery);
         break;
     }
     msgctx_set_current(NULL);
 out:
     event_release(&ev);
     kafka__ce_headers_free(&hs);
+    return when;
+}
+
+/* Runs @it (taken by kafka__take(); c->mu held on entry and on return). */
+static void kafka__run(struct kafka_consumer *c, struct kafka_item *it)
+{
+    int64_t when;
+
+    pthread_mutex_unlock(&c->mu);
+    when = kafka__handle(c, it);
+    pthread_mutex_lock(&c->mu);
+    kafka__finish(c, it, when);
+}
+
+/* A pool thread (workers > 1): runs ready items until quit. Taking and waiting happen under
+ * one hold of c->mu, so no wake-up is missed. */
+static void *kafka__worker_main(void *arg)
+{
+    struct kafka_consumer *c = arg;
+
+    kafka__block_signals();
+    pthread_mutex_lock(&c->mu);
+    while (!c->quit) {
+        int64_t wait = -1;
+        struct kafka_item *it = kafka__take(c, &wait);
+        struct timespec until;
+
+        if (it) {
+            kafka__run(c, it);
+            continue;
+        }
+        /* woken by a key becoming ready or quit; a backoff's end is waited for here */
+        until = worker_deadline_ms(wait < 0 || wait > 1000 ? 1000 : (long)wait);
+        pthread_cond_timedwait(&c->work, &c->mu, &until);
+    }
+    pthread_mutex_unlock(&c->mu);
+    return NULL;
+}
+
+/* Revocation of @parts: nothing of them starts any more, their running handlers finish (and
+ * store what they finish), then what is left of them is dropped unstored: the next owner starts
+ * at the lowest unfinished message, and nothing of ours runs after that. NULL: all of them. */
+static void kafka__revoke(struct kafka_consumer *c, const rd_kafka_topic_partition_list_t *parts)
+{
+    rd_kafka_topic_partition_list_t *paused = rd_kafka_topic_partition_list_new(0);
+    struct kafka_part **pp, *part;
+    bool running;
+    int i;
+
+    pthread_mutex_lock(&c->mu);
+    for (part = c->parts; !parts && part; part = part->next)
+        part->revoked = true;
+    for (i = 0; parts && i < parts->cnt; i++) {
+        part = kafka__part_find(c, parts->elems[i].topic, parts->elems[i].partition);
+        if (part)
+            part->revoked = true;
+    }
+    do {
+        running = false;
+        for (part = c->parts; part; part = part->next)
+            running = running || (part->revoked && part->running > 0);
+        if (running)
+            pthread_cond_wait(&c->idle, &c->mu);
+    } while (running);
+    for (pp = &c->parts; *pp;) {
+        if (!(*pp)->revoked) {
+            pp = &(*pp)->next;
+            continue;
+        }
+        if ((*pp)->paused)
+            rd_kafka_topic_partition_list_add(paused, (*pp)->topic, (*pp)->partition);
+        kafka__part_discard(c, *pp); /* unlinks it: *pp is the next one */
+    }
+    pthread_mutex_unlock(&c->mu);
+    /* a partition comes back unpaused should it be assigned to us again */
+    if (paused->cnt)
+        rd_kafka_resume_partitions(c->rk, paused);
+    rd_kafka_topic_partition_list_destroy(paused);
 }
 
 static void kafka__rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
@@ -651,7 +943,6 @@ static void kafka__rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
     bool cooperative = strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE") == 0;
     rd_kafka_error_t *error = NULL;
     rd_kafka_resp_err_t aerr = RD_KAFKA_RESP_ERR_NO_ERROR;
-    int i;
 
     switch (err) {
     case RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS:
@@ -663,6 +954,7 @@ static void kafka__rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
         break;
     case RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS:
         log_info("kafka group '%s': %d partition(s) revoked", c->group_id, parts->cnt);
+        kafka__revoke(c, parts);
         if (!rd_kafka_assignment_lost(rk)) {
             /* what was handled stays handled for the next owner */
             rd_kafka_resp_err_t cerr = rd_kafka_commit(rk, NULL, 0);
@@ -671,19 +963,6 @@ static void kafka__rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                 log_warnx("kafka group '%s': commit on revoke: %s", c->group_id,
                           rd_kafka_err2str(cerr));
         }
-        for (i = 0; i < parts->cnt; i++) {
-            struct kafka_retry *rt =
-                kafka__retry_find(c, parts->elems[i].topic, parts->elems[i].partition);
-
-            if (rt && rt->resume_at) {
-                rd_kafka_topic_partition_list_t *tps =
-                    kafka__tp(rt->topic, rt->partition, RD_KAFKA_OFFSET_INVALID);
-
-                rd_kafka_resume_partitions(rk, tps);
-                rd_kafka_topic_partition_list_destroy(tps);
-            }
-            kafka__retry_drop(c, rt);
-        }
         if (cooperative)
             error = rd_kafka_incremental_unassign(rk, parts);
         else
@@ -691,6 +970,7 @@ static void kafka__rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
         break;
     default:
         log_errorx("kafka group '%s': rebalance failed: %s", c->group_id, rd_kafka_err2str(err));
+        kafka__revoke(c, NULL);
         aerr = rd_kafka_assign(rk, NULL);
         break;
     }
@@ -702,6 +982,23 @@ static void kafka__rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
     }
 }
 
+/* Lets the pool threads finish their running handlers and joins them. */
+static void kafka__pool_quit(struct kafka_consumer *c)
+{
+    int i;
+
+    pthread_mutex_lock(&c->mu);
+    c->quit = true;
+    pthread_cond_broadcast(&c->work);
+    pthread_mutex_unlock(&c->mu);
+    for (i = 0; i < c->nthreads; i++)
+        pthread_join(c->threads[i], NULL);
+    c->nthreads = 0;
+}
+
+/* The polling thread: polls into the buffer, pauses and resumes fetching by the buffer's fill,
+ * and with one worker runs the handlers itself between polls. On stop: the running handlers
+ * finish, the rest is dropped unstored, the stored offsets are committed, then close. */
 static void *kafka__consumer_main(void *arg)
 {
     struct kafka_consumer *c = arg;
@@ -709,18 +1006,37 @@ static void *kafka__consumer_main(void *arg)
 
     kafka__block_signals();
     while (!atomic_load(&c->stop)) {
-        rd_kafka_message_t *m = rd_kafka_consumer_poll(c->rk, kafka__resume_due(c));
+        int64_t wait = KAFKA_POLL_MS;
+        rd_kafka_message_t *m;
 
+        if (c->workers == 1) {
+            struct kafka_item *it;
+
+            pthread_mutex_lock(&c->mu);
+            it = kafka__take(c, &wait);
+            if (it) {
+                kafka__run(c, it);
+                wait = 0; /* poll without waiting, then the next one */
+            } else if (wait < 0 || wait > KAFKA_POLL_MS) {
+                wait = KAFKA_POLL_MS;
+            }
+            pthread_mutex_unlock(&c->mu);
+        }
+        kafka__flow(c);
+        m = rd_kafka_consumer_poll(c->rk, (int)wait);
         if (!m)
             continue;
         if (m->err) {
             if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
                 log_warnx("kafka consume: %s", rd_kafka_message_errstr(m));
-        } else {
-            kafka__handle(c, m);
+            rd_kafka_message_destroy(m);
+        } else if (kafka__enqueue(c, m) < 0) {
+            atomic_store(&c->stop, true);
         }
-        rd_kafka_message_destroy(m);
     }
+
+    kafka__pool_quit(c);
+    kafka__revoke(c, NULL); /* what never ran or waits for a retry: redelivered to the next */
 
     err = rd_kafka_commit(c->rk, NULL, 0); /* synchronous: the stored offsets */
     if (err && err != RD_KAFKA_RESP_ERR__NO_OFFSET)
@@ -739,8 +1055,14 @@ static void kafka__consumer_free(struct kafka_consumer *c)
         return;
     if (c->rk)
         rd_kafka_destroy(c->rk);
-    while (c->retries)
-        kafka__retry_drop(c, c->retries);
+    if (c->sync_init) {
+        while (c->parts) /* a start that failed after polling began */
+            kafka__part_discard(c, c->parts);
+        pthread_cond_destroy(&c->idle);
+        pthread_cond_destroy(&c->work);
+        pthread_mutex_destroy(&c->mu);
+    }
+    free(c->threads);
     for (t = c->types; t && t->type; t++)
         free((char *)t->type);
     free(c->types);
@@ -846,6 +1168,33 @@ struct kafka_consumer *kafka_consumer_start(const struct kafka_consumer_opts *op
     c->dlq_max_bytes = opts->dlq_max_bytes > 0 ? opts->dlq_max_bytes : KAFKA_DEFAULT_DLQ_MAX_BYTES;
     if (c->dlq_max_bytes < KAFKA_MIN_DLQ_MAX_BYTES)
         c->dlq_max_bytes = KAFKA_MIN_DLQ_MAX_BYTES;
+    c->workers = opts->workers > 0 ? opts->workers : KAFKA_DEFAULT_WORKERS;
+    if (c->workers > KAFKA_MAX_WORKERS)
+        c->workers = KAFKA_MAX_WORKERS;
+    c->max_buffered = opts->max_buffered > 0
+                          ? opts->max_buffered
+                          : (size_t)c->workers * KAFKA_DEFAULT_BUFFERED_PER_WORKER;
+    if (c->max_buffered < KAFKA_MIN_BUFFERED)
+        c->max_buffered = KAFKA_MIN_BUFFERED;
+    c->max_buffered_bytes =
+        opts->max_buffered_bytes > 0 ? opts->max_buffered_bytes : KAFKA_DEFAULT_MAX_BUFFERED_BYTES;
+    if (pthread_mutex_init(&c->mu, NULL) != 0)
+        goto nomem;
+    if (worker_cond_init(&c->work) != 0) {
+        pthread_mutex_destroy(&c->mu);
+        goto nomem;
+    }
+    if (worker_cond_init(&c->idle) != 0) {
+        pthread_cond_destroy(&c->work);
+        pthread_mutex_destroy(&c->mu);
+        goto nomem;
+    }
+    c->sync_init = true;
+    if (c->workers > 1) {
+        c->threads = calloc((size_t)c->workers, sizeof(*c->threads));
+        if (!c->threads)
+            goto nomem;
+    }
 
     conf = kafka__conf_new();
     if (!conf)
@@ -896,8 +1245,18 @@ struct kafka_consumer *kafka_consumer_start(const struct kafka_consumer_opts *op
         goto bad;
     }
     kafka__metrics_register();
+    for (i = 0; c->workers > 1 && i < (size_t)c->workers; i++) {
+        if (pthread_create(&c->threads[i], NULL, kafka__worker_main, c) != 0) {
+            snprintf(errbuf, errlen, "cannot start the consumer's worker threads");
+            kafka__pool_quit(c);
+            rd_kafka_consumer_close(c->rk);
+            goto bad;
+        }
+        c->nthreads++;
+    }
     if (pthread_create(&c->thread, NULL, kafka__consumer_main, c) != 0) {
         snprintf(errbuf, errlen, "cannot start the consumer thread");
+        kafka__pool_quit(c);
         rd_kafka_consumer_close(c->rk);
         goto bad;
     }

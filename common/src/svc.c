@@ -226,6 +226,7 @@ struct kafka_consumer *svc_consumer_start(const struct svc_config *cfg,
         .backoff_max_ms = (int)cfg->consumer_backoff_max_ms,
         .session_timeout_ms = (int)cfg->kafka_session_timeout_ms,
         .dlq_max_bytes = (size_t)cfg->consumer_dlq_max_bytes,
+        .workers = (int)cfg->consumer_workers,
         .check = contracts_check_event, /* validates, then upcasts (upcast only without) */
         .check_arg = contracts,
         .auth = &cfg->kafka_auth.auth,
@@ -236,6 +237,10 @@ struct kafka_consumer *svc_consumer_start(const struct svc_config *cfg,
     if (svc_acl_check(cfg->service, types) < 0)
         return NULL;
     svc_consumed_topics(types, topics, SVC_MAX_TOPICS);
+    if (cfg->consumer_workers > cfg->db_pool_size)
+        log_warnx("CONSUMER_WORKERS (%ld) is above DB_POOL_SIZE (%ld): handlers will wait for "
+                  "a database connection",
+                  cfg->consumer_workers, cfg->db_pool_size);
     c = kafka_consumer_start(&opts, err, sizeof(err));
     if (!c)
         log_errorx("cannot start the event consumer: %s", err);

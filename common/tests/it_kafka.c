@@ -3,7 +3,9 @@
  * against the broker in KAFKA_BOOTSTRAP. Every test makes its own topics and group.
  *
  * it_kafka_mock.c includes this file with IT_KAFKA_MOCK defined to run the same tests against
- * librdkafka's mock cluster, the harness's fallback broker.
+ * librdkafka's mock cluster, the harness's fallback broker; it_kafka_pool_w1.c with
+ * IT_KAFKA_WORKERS 1 to run them on a consumer that handles on its polling thread (here: the
+ * default pool); it_kafka_pool.c with IT_KAFKA_NO_MAIN for its helpers.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -34,6 +36,9 @@
 
 #define DEADLINE_MS 30000
 #define MAX_CALLS 64
+#ifndef IT_KAFKA_WORKERS
+#define IT_KAFKA_WORKERS 0 /* the consumer's default */
+#endif
 
 static char bootstrap[256];
 
@@ -223,6 +228,7 @@ static struct kafka_consumer *consumer_checked_arg(const char *topic, const char
         .check = check,
         .check_arg = check_arg,
         .auth = it_auth,
+        .workers = IT_KAFKA_WORKERS,
     };
     struct kafka_consumer *c;
     char err[256];
@@ -1211,6 +1217,7 @@ static int teardown(void **state)
     return 0;
 }
 
+#ifndef IT_KAFKA_NO_MAIN
 int main(void)
 {
     const char *only = getenv("IT_KAFKA_ONLY"); /* a test name pattern, for debugging */
@@ -1243,3 +1250,4 @@ int main(void)
         cmocka_set_test_filter(only);
     return cmocka_run_group_tests(tests, setup, teardown);
 }
+#endif

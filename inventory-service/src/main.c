@@ -34,6 +34,10 @@ static int start(struct svc *svc, void *arg)
     char err[512];
 
     (void)svc, (void)arg;
+    if (cfg.svc.consumer_workers > cfg.redis_pool_size) /* each handler holds one connection */
+        log_warnx("CONSUMER_WORKERS (%ld) is above REDIS_POOL_SIZE (%ld): handlers will wait for "
+                  "a redis connection",
+                  cfg.svc.consumer_workers, cfg.redis_pool_size);
     app.rds = rds_pool_new(&opts, err, sizeof(err));
     if (!app.rds)
         log_errorx("cannot set up the redis pool: %s", err);

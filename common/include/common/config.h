@@ -109,6 +109,7 @@ struct svc_config {
     long consumer_backoff_base_ms;    /* CONSUMER_BACKOFF_BASE_MS */
     long consumer_backoff_max_ms;     /* CONSUMER_BACKOFF_MAX_MS */
     long consumer_dlq_max_bytes;      /* CONSUMER_DLQ_MAX_BYTES: largest dead-letter record */
+    long consumer_workers;            /* CONSUMER_WORKERS: event handler threads */
     long kafka_session_timeout_ms;    /* KAFKA_SESSION_TIMEOUT_MS */
     long shutdown_timeout_ms;         /* SHUTDOWN_TIMEOUT_MS */
     bool db_auto_create;              /* DB_AUTO_CREATE: create the database at start (dev/test) */

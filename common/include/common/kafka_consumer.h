@@ -2,23 +2,40 @@
  * kafka_consumer.h - the consumer with the failure policy every service shares (librdkafka
  * wrapped once; see kafka.h).
  *
- * One thread owning its rd_kafka_t; group id from configuration; enable.auto.offset.store=false,
- * so an offset is stored (and auto-committed) only after its handler succeeded or the message
- * went to the dead-letter topic. For each message:
+ * One polling thread owns the rd_kafka_t; opts.workers handler threads (default 4) run the
+ * handlers. Group id from configuration; enable.auto.offset.store=false, so an offset is stored
+ * (and auto-committed) only once its message is finished: handled, sent to the dead-letter
+ * topic, or skipped.
+ *
+ * Order and offsets with several workers: messages of different keys run in parallel; one
+ * key's (per partition; a message without a key counts as the key "") run one at a time, in
+ * offset order, never in two workers at once. Each partition's stored offset is the one after
+ * the longest finished prefix, i.e. never past the lowest unfinished message, whatever finished
+ * after it. The parallelism is therefore bounded by the workers and by the distinct keys with
+ * messages waiting. Polled messages wait in memory until stored: a partition with
+ * opts.max_buffered of them or opts.max_buffered_bytes is paused, and resumed once half is free
+ * (so memory is bounded by the assigned partitions, and a partition held up by one unfinished
+ * message stops only itself). With
+ * workers = 1 the polling thread runs the handlers itself, one message at a time.
+ *
+ * For each message:
  *   - unparseable envelope → DLQ at once;
- *   - type not in opts.types → skipped (offset stored), debug log;
+ *   - type not in opts.types → skipped (finished), debug log;
  *   - version outside [min_version, max_version] of its type → DLQ;
  *   - with opts.check: the hook validates the payload and upcasts it towards max_version (see
  *     kafka_check_fn); a refusal → DLQ with the hook's reason; a lenient answer → a warning,
  *     commerce_events_consumed_total{result="schema_invalid"}, and the handler still runs;
- *   - handler KAFKA_OK → offset stored;
+ *   - handler KAFKA_OK → finished;
  *   - handler KAFKA_FAIL (permanent) → DLQ;
- *   - handler KAFKA_RETRY (transient) → the partition is paused and rewound to this offset,
- *     and resumed after an exponential backoff with jitter, so the same message comes back
- *     first (no reordering within a key) while the thread keeps polling (never exceeds
- *     max.poll.interval.ms) and other partitions go on; after max_attempts → DLQ;
- *   - handler KAFKA_UNAVAILABLE (a dependency is down) → the same pause and rewind, backoff
- *     growing up to backoff_max_ms, but the attempt is not counted: never to the DLQ for it.
+ *   - handler KAFKA_RETRY (transient) → its key is held back (its later messages wait behind it
+ *     in memory) and the message comes back after an exponential backoff with jitter, first of
+ *     its key (no reordering within a key); other keys and partitions go on, and polling never
+ *     stops (never exceeds max.poll.interval.ms); after max_attempts → DLQ;
+ *   - handler KAFKA_UNAVAILABLE (a dependency is down) → the same wait, backoff growing up to
+ *     backoff_max_ms, but the attempt is not counted: never to the DLQ for it.
+ * Holding back the key rather than pausing and rewinding the partition: with other keys'
+ * messages of the partition running or done, a rewind would run them again; the offset rule
+ * above keeps the commit behind the held message all the same.
  * DLQ records go to "<topic>.dlq" with the original key, value and headers plus
  * dlq_original_topic, dlq_original_partition, dlq_original_offset, dlq_consumer_group,
  * dlq_service, dlq_error, dlq_attempts, dlq_time. A dead-letter copy always fits in
@@ -32,8 +49,13 @@
  * commerce_dlq_failures_total{topic,reason} and skipped (offset stored), so one poison message
  * never stalls its partition. Fetching never stalls on size either: max.partition.fetch.bytes
  * is above the broker's largest record (message.max.bytes 1048588 by default).
- * kafka_consumer_stop(): the in-flight handler finishes, stored offsets are committed, then
- * close → destroy.
+ * kafka_consumer_stop(): polling stops, the running handlers finish (what they finish is
+ * stored), messages not started or waiting for a retry are dropped unstored (the next owner
+ * gets them again), the stored offsets are committed, then close → destroy. A partition
+ * revoked in a rebalance is treated alike before the revocation completes (and its offsets
+ * committed), so its next owner never runs a key's message while ours still runs an earlier one.
+ * Handlers run on several threads at once: they must be thread-safe (pooled connections,
+ * no shared mutable state); the thread's current msgctx is the message's.
  */
 #ifndef COMMON_KAFKA_CONSUMER_H
 #define COMMON_KAFKA_CONSUMER_H
@@ -122,6 +144,15 @@ struct kafka_consumer_opts {
     kafka_check_fn check;
     const void *check_arg;
     const struct kafka_auth *auth; /* borrowed until kafka_consumer_stop(); NULL: PLAINTEXT */
+    /* handler threads (default 4, at most 256): messages of different keys run in parallel,
+     * one key's one at a time in offset order; 1: the handlers run on the polling thread */
+    int workers;
+    /* the buffer's cap per partition: polled messages not yet stored (waiting, running,
+     * retrying, or done behind an unfinished one); at the cap the partition's fetching pauses
+     * until half of it is free again. Defaults 64 × workers messages (at least 16) and 8 MiB of
+     * keys and values */
+    size_t max_buffered;
+    size_t max_buffered_bytes;
 };
 
 struct kafka_consumer;
