@@ -510,7 +510,9 @@ kafka_format() {
         dir=$(kafka_node_dir "$n")
         [ -f "$dir/data/meta.properties" ] && continue
         name=$(kafka_node_name "$n")
-        java -Xmx128m -cp "$KAFKA_LIBS_S/*" -Dlog4j.configuration="file:$dir/log4j.properties" \
+        # a short-lived JVM: the client compiler only and one GC thread start it with the least CPU
+        java -Xmx128m -XX:TieredStopAtLevel=1 -XX:+UseSerialGC \
+            -cp "$KAFKA_LIBS_S/*" -Dlog4j.configuration="file:$dir/log4j.properties" \
             kafka.tools.StorageTool format -t "$id" -c "$dir/server.properties" \
             "${scram[@]}" >>"$LOGS/$name-format.log" 2>&1 &
         pids+=("$n:$!")
@@ -535,15 +537,26 @@ kafka_heap() {
     fi
 }
 
+# The JVM flags of a node: G1 for the single broker; in a cluster (three JVMs on a small machine)
+# the client compiler only and the serial collector, which start with a third of the CPU.
+kafka_jvm_flags() {
+    if [ "$(kafka_nodes)" -eq 1 ]; then
+        echo "-XX:+UseG1GC -XX:MaxGCPauseMillis=20"
+    else
+        echo "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC"
+    fi
+}
+
 # Spawns node @1 (its config and storage exist); does not wait.
 kafka_node_spawn() {
-    local n=$1 dir name
+    local n=$1 dir name flags
     dir=$(kafka_node_dir "$n")
     name=$(kafka_node_name "$n")
+    read -r -a flags <<<"$(kafka_jvm_flags)"
     port_free "$(kafka_node_port "$n")" || die "Kafka port $(kafka_node_port "$n") ($name) is in use"
     port_free "$(kafka_node_ctl_port "$n")" ||
         die "Kafka controller port $(kafka_node_ctl_port "$n") ($name) is in use"
-    spawn "$name" java "-Xmx$(kafka_heap)" -Xms64m -XX:+UseG1GC -XX:MaxGCPauseMillis=20 \
+    spawn "$name" java "-Xmx$(kafka_heap)" -Xms64m "${flags[@]}" \
         -Djava.awt.headless=true -Dlog4j.configuration="file:$dir/log4j.properties" \
         -cp "$KAFKA_LIBS_S/*" kafka.Kafka "$dir/server.properties"
 }
