@@ -36,7 +36,8 @@
 # factor min(3, N) for new topics (default.replication.factor) and for the offsets and
 # transaction state topics, min.insync.replicas 2 from 3 nodes on (1 below). KAFKA_BOOTSTRAP
 # lists every node, node 1 first, in node order ("127.0.0.1:P1,127.0.0.1:P2,127.0.0.1:P3").
-# The nodes are formatted and started in parallel, each JVM with a small heap. With one node
+# The nodes are formatted and started in parallel, each JVM with a small heap, the client
+# compiler only and the serial collector (least CPU on a small machine). With one node
 # (the default) the layout is the single broker's: DIR/kafka/, logs/kafka.log, pid file kafka.
 # From C tests: ts_kafka_cluster_start() (tests/support/testsup.h) starts a private cluster
 # with INFRA_SERVICES=kafka and ts_infra_in() runs these actions on it.

@@ -61,7 +61,7 @@ int ts_infra_in(const char *state_dir, const char *action);
  * ts_infra_in(dir, "kafka-N-kill" | "kafka-N-stop" | "kafka-N-start") on node N (1..@nodes)
  * and ts_kafka_cluster_stop(). Needs the Apache broker (KAFKA_KIND=apache): -ENOTSUP
  * otherwise; -EIO when it did not start (the log tail on stderr). A 3-node start takes about
- * 10 s on the 2-core machine.
+ * 10 s on the idle 2-core machine (20-40 s under the load of parallel builds).
  */
 int ts_kafka_cluster_start(int nodes, char *ret_dir, size_t dirlen);
 
