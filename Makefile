@@ -1,7 +1,8 @@
 # Top-level, non-recursive build. Each part contributes a module.mk.
 #   make            release build into build/
 #   make test       unit + integration tests under ASan/UBSan against real MariaDB, Redis, Kafka
-#   make run|up|down  local stack (see README)
+#   make run|up|down  local stack (see README); `make up INSTANCES=2 KAFKA_NODES=3`: two
+#                   instances of every service on a 3-node Kafka cluster (scripts/stack.sh)
 # SAN=1 builds with AddressSanitizer + UBSan into build/asan (what `make test` uses).
 
 CC      ?= cc
@@ -99,10 +100,14 @@ bench:
 env:
 	bash scripts/env.sh
 
+# the local stack's shape (scripts/stack.sh): instances of every service, Kafka nodes (empty:
+# what .run/ was first started with, else 1)
+INSTANCES   ?= 1
+KAFKA_NODES ?=
 run:
-	bash scripts/stack.sh run
+	INSTANCES=$(INSTANCES) KAFKA_NODES=$(KAFKA_NODES) bash scripts/stack.sh run
 up:
-	bash scripts/stack.sh up
+	INSTANCES=$(INSTANCES) KAFKA_NODES=$(KAFKA_NODES) bash scripts/stack.sh up
 down:
 	bash scripts/stack.sh down
 # README "Your first order": one order from sign-up to CONFIRMED and its trace, on the stack of

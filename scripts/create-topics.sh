@@ -11,7 +11,10 @@
 # topics with kafka_create_topics() at start in dev mode.
 #
 # Environment: KAFKA_KIND (mock: nothing to do), KAFKA_LIBS (default .deps/kafka-3.7.2/libs),
-#              TOPIC_PARTITIONS (default 3), TOPIC_REPLICATION (default 1),
+#              TOPIC_PARTITIONS (default 3), TOPIC_REPLICATION (default: min(3, KAFKA_NODES)),
+#              KAFKA_NODES (the cluster size, scripts/infra.sh's env file; default 1): with a
+#              replication factor of 3 or more each topic gets min.insync.replicas=2 (a write
+#              with acks=all survives one broker's death and needs two copies),
 #              KAFKA_SECURITY_PROTOCOL / KAFKA_SASL_MECHANISM / KAFKA_SASL_USERNAME /
 #              KAFKA_SASL_PASSWORD: the login (on a broker with ACLs: the admin, who may create
 #              topics; scripts/infra.sh's env file sets the four).
@@ -39,7 +42,11 @@ fi
 : "${KAFKA_BOOTSTRAP:?KAFKA_BOOTSTRAP must be set (host:port)}"
 LIBS=${KAFKA_LIBS:-$ROOT/.deps/kafka-3.7.2/libs}
 PARTITIONS=${TOPIC_PARTITIONS:-3}
-REPLICATION=${TOPIC_REPLICATION:-1}
+NODES=${KAFKA_NODES:-1}
+[[ $NODES =~ ^[1-9]$ ]] || { echo "create-topics: KAFKA_NODES='$NODES': want 1 to 9" >&2; exit 2; }
+REPLICATION=${TOPIC_REPLICATION:-$((NODES < 3 ? NODES : 3))}
+TOPIC_CONFIG=()
+[ "$REPLICATION" -lt 3 ] || TOPIC_CONFIG=(--config min.insync.replicas=2)
 
 if [ "${KAFKA_KIND:-}" = mock ]; then
     echo "create-topics: mock broker: the topics were created when it started"
@@ -81,10 +88,10 @@ while read -r topic; do
     if ! java -Xmx256m -cp "$LIBS/*" -Dlog4j.configuration="file:$tmp/log4j.properties" \
             org.apache.kafka.tools.TopicCommand --bootstrap-server "$KAFKA_BOOTSTRAP" \
             --command-config "$tmp/client.properties" --create --if-not-exists --topic "$topic" --partitions "$PARTITIONS" \
-            --replication-factor "$REPLICATION" >"$tmp/out" 2>&1; then
+            --replication-factor "$REPLICATION" "${TOPIC_CONFIG[@]}" >"$tmp/out" 2>&1; then
         cat "$tmp/out" >&2
         echo "create-topics: error: failed to create '$topic' on $KAFKA_BOOTSTRAP" >&2
         exit 1
     fi
-    echo "create-topics: $topic ($PARTITIONS partitions)"
+    echo "create-topics: $topic ($PARTITIONS partitions, replication factor $REPLICATION${TOPIC_CONFIG[1]:+, ${TOPIC_CONFIG[1]}})"
 done < <(list_topics)

@@ -8,10 +8,15 @@
 #   stop                      stop everything started from DIR (TERM, then KILL after 30 s)
 #   status                    print what runs; exit 0 when all run, 3 otherwise
 #   SERVICE-stop|-start|-restart   one of mariadb, redis, kafka; same port and data (tests
-#                             stop the broker and bring it back)
+#                             stop the broker and bring it back); kafka-* acts on every node
+#   kafka-N-stop|-start|-kill one node N (1..KAFKA_NODES) of the Apache broker: stop = SIGTERM
+#                             (controlled shutdown), kill = SIGKILL (a crash; returns once the
+#                             process is gone), start = the same node, port and data again,
+#                             returns when it logged "Kafka Server started"
 #
 # DIR/env holds export lines: DB_HOST DB_PORT DB_USER DB_PASSWORD REDIS_HOST REDIS_PORT
-# KAFKA_BOOTSTRAP KAFKA_KIND TEST_STATE_DIR, and with the Apache broker the admin's login:
+# KAFKA_BOOTSTRAP KAFKA_NODES KAFKA_KIND TEST_STATE_DIR (lines only for the servers started,
+# see INFRA_SERVICES), and with the Apache broker the admin's login:
 # KAFKA_SECURITY_PROTOCOL=SASL_PLAINTEXT KAFKA_SASL_MECHANISM=SCRAM-SHA-512
 # KAFKA_SASL_USERNAME=admin KAFKA_SASL_PASSWORD, and KAFKA_SASL_USERS_DIR (DIR/kafka/users:
 # <principal>.password of admin and of each service). DIR/logs/ holds each server's log.
@@ -24,10 +29,29 @@
 # `commercectl kafka acls` (scripts/stack.sh; ts_service_start() in the tests). The controller
 # listener (loopback) uses SASL PLAIN with the admin's password. The mock broker takes anyone.
 #
+# Kafka cluster (KAFKA_NODES=3, Apache broker only): N combined broker+controller nodes on
+# loopback, node n (1..N) with its own client and controller port, DIR/kafka/node-n/ (config,
+# data) and DIR/logs/kafka-n.log, pid file kafka-n; a controller quorum of all N; the same
+# SCRAM users in every node's storage (one cluster id, DIR/kafka/cluster.id); replication
+# factor min(3, N) for new topics (default.replication.factor) and for the offsets and
+# transaction state topics, min.insync.replicas 2 from 3 nodes on (1 below). KAFKA_BOOTSTRAP
+# lists every node, node 1 first, in node order ("127.0.0.1:P1,127.0.0.1:P2,127.0.0.1:P3").
+# The nodes are formatted and started in parallel, each JVM with a small heap, the client
+# compiler only and the serial collector (least CPU on a small machine). With one node
+# (the default) the layout is the single broker's: DIR/kafka/, logs/kafka.log, pid file kafka.
+# From C tests: ts_kafka_cluster_start() (tests/support/testsup.h) starts a private cluster
+# with INFRA_SERVICES=kafka and ts_infra_in() runs these actions on it.
+#
 # Environment (start):
 #   INFRA_DB_PORT INFRA_REDIS_PORT INFRA_KAFKA_PORT INFRA_KAFKA_CONTROLLER_PORT
 #                    fixed ports (default: the ports of an earlier start from DIR, else free
-#                    ports picked at random)
+#                    ports picked at random); Kafka node n gets INFRA_KAFKA_PORT + 100*(n-1)
+#                    and INFRA_KAFKA_CONTROLLER_PORT + 100*(n-1)
+#   KAFKA_NODES      1 (default; or the count of an earlier start from DIR) or 3: the Kafka
+#                    cluster above; a DIR keeps the count it was first started with
+#   INFRA_KAFKA_HEAP JVM heap per node (default 512m for one node, 320m each for a cluster)
+#   INFRA_SERVICES   the servers `start` brings up (default "mariadb redis kafka"); e.g.
+#                    "kafka" for a private Kafka cluster next to the harness's MariaDB/Redis
 #   KAFKA_BOOTSTRAP  when set, no broker is started: that one is used (KAFKA_KIND=external)
 #   INFRA_KAFKA      apache | mock: force a broker kind (default apache when a JDK and the
 #                    jars of scripts/deps.sh exist, else mock)
@@ -108,6 +132,9 @@ pick_port() {
 load_ports() {
     # shellcheck disable=SC1090
     [ -f "$PORTS_FILE" ] && . "$PORTS_FILE"
+    # a ports file of a single broker written before KAFKA_NODES
+    KAFKA_PORTS_S=${KAFKA_PORTS_S:-${KAFKA_PORT_S:-}}
+    KAFKA_CTL_PORTS_S=${KAFKA_CTL_PORTS_S:-${KAFKA_CTL_PORT_S:-}}
     return 0
 }
 
@@ -125,11 +152,16 @@ choose_ports() {
     KAFKA_PORT_S=${INFRA_KAFKA_PORT:-${old_kafka:-$(pick_port)}}
     PICKED="$PICKED$KAFKA_PORT_S "
     KAFKA_CTL_PORT_S=${INFRA_KAFKA_CONTROLLER_PORT:-${old_ctl:-$(pick_port)}}
+    PICKED="$PICKED$KAFKA_CTL_PORT_S "
+    kafka_choose_nodes
     cat >"$PORTS_FILE" <<EOF
 DB_PORT_S=$DB_PORT_S
 REDIS_PORT_S=$REDIS_PORT_S
 KAFKA_PORT_S=$KAFKA_PORT_S
 KAFKA_CTL_PORT_S=$KAFKA_CTL_PORT_S
+KAFKA_NODES_S=$KAFKA_NODES_S
+KAFKA_PORTS_S="$KAFKA_PORTS_S"
+KAFKA_CTL_PORTS_S="$KAFKA_CTL_PORTS_S"
 EOF
 }
 
@@ -176,11 +208,13 @@ terminate() {
     rm -f "$PIDS/$name.pid"
 }
 
-# Polls @check (a function) every 0.2 s until it succeeds, @name dies, or the deadline.
+# Polls @check (a function, called with the arguments after it) every 0.2 s until it
+# succeeds, @name dies, or the deadline.
 wait_ready() {
     local name=$1 check=$2 deadline=$((SECONDS + START_DEADLINE_S))
+    shift 2
     while :; do
-        if "$check" 2>/dev/null; then
+        if "$check" "$@" 2>/dev/null; then
             return 0
         fi
         if ! running "$name"; then
@@ -323,16 +357,81 @@ kafka_passwords() {
 
 kafka_password() { cat "$KAFKA_USERS/$1.password"; }
 
+# ---- Kafka nodes (KAFKA_NODES) ----
+
+# Fixes the node count (KAFKA_NODES > an earlier start > 1) and nodes 2..N's ports; node 1 has
+# KAFKA_PORT_S / KAFKA_CTL_PORT_S. Called by choose_ports (after load_ports).
+kafka_choose_nodes() {
+    local old_nodes=${KAFKA_NODES_S:-} old_ports old_ctls n p c
+    read -r -a old_ports <<<"${KAFKA_PORTS_S:-}"
+    read -r -a old_ctls <<<"${KAFKA_CTL_PORTS_S:-}"
+    KAFKA_NODES_S=${KAFKA_NODES:-${old_nodes:-1}}
+    [[ $KAFKA_NODES_S =~ ^[1-9]$ ]] || die "KAFKA_NODES='$KAFKA_NODES_S': want 1 to 9 (3 for a cluster)"
+    if [ -n "$old_nodes" ] && [ "$old_nodes" != "$KAFKA_NODES_S" ] &&
+        ls "$KAFKA_DIR"/data/meta.properties "$KAFKA_DIR"/node-*/data/meta.properties >/dev/null 2>&1; then
+        die "kafka: $STATE_DIR was started with KAFKA_NODES=$old_nodes; remove $KAFKA_DIR to" \
+            "start a $KAFKA_NODES_S-node broker (its topics are lost)"
+    fi
+    KAFKA_PORTS_S=$KAFKA_PORT_S
+    KAFKA_CTL_PORTS_S=$KAFKA_CTL_PORT_S
+    for ((n = 2; n <= KAFKA_NODES_S; n++)); do
+        if [ -n "${INFRA_KAFKA_PORT:-}" ]; then
+            p=$((INFRA_KAFKA_PORT + 100 * (n - 1)))
+        elif [ "$old_nodes" = "$KAFKA_NODES_S" ] && [ -n "${old_ports[n - 1]:-}" ]; then
+            p=${old_ports[n - 1]}
+        else
+            p=$(pick_port)
+        fi
+        PICKED="$PICKED$p "
+        if [ -n "${INFRA_KAFKA_CONTROLLER_PORT:-}" ]; then
+            c=$((INFRA_KAFKA_CONTROLLER_PORT + 100 * (n - 1)))
+        elif [ "$old_nodes" = "$KAFKA_NODES_S" ] && [ -n "${old_ctls[n - 1]:-}" ]; then
+            c=${old_ctls[n - 1]}
+        else
+            c=$(pick_port)
+        fi
+        PICKED="$PICKED$c "
+        KAFKA_PORTS_S="$KAFKA_PORTS_S $p"
+        KAFKA_CTL_PORTS_S="$KAFKA_CTL_PORTS_S $c"
+    done
+}
+
+kafka_nodes() { echo "${KAFKA_NODES_S:-1}"; }
+
+# The pid/log name of node @1: "kafka" for a single broker, "kafka-N" in a cluster.
+kafka_node_name() { if [ "$(kafka_nodes)" -eq 1 ]; then echo kafka; else echo "kafka-$1"; fi; }
+
+# Node @1's folder (server.properties, data/): DIR/kafka for a single broker.
+kafka_node_dir() { if [ "$(kafka_nodes)" -eq 1 ]; then echo "$KAFKA_DIR"; else echo "$KAFKA_DIR/node-$1"; fi; }
+
+kafka_node_port() { local a; read -r -a a <<<"$KAFKA_PORTS_S"; echo "${a[$1 - 1]}"; }
+kafka_node_ctl_port() { local a; read -r -a a <<<"$KAFKA_CTL_PORTS_S"; echo "${a[$1 - 1]}"; }
+
+# True when any node runs.
+kafka_any_running() {
+    local n
+    for ((n = 1; n <= $(kafka_nodes); n++)); do
+        running "$(kafka_node_name "$n")" && return 0
+    done
+    return 1
+}
+
 kafka_write_config() {
-    local admin_pw
-    mkdir -p "$KAFKA_DIR/data"
+    local n=$1 admin_pw dir voters="" i rf isr
+    dir=$(kafka_node_dir "$n")
+    mkdir -p "$dir/data"
     admin_pw=$(kafka_password admin)
-    (umask 077; cat >"$KAFKA_DIR/server.properties" <<EOF
+    for ((i = 1; i <= $(kafka_nodes); i++)); do
+        voters="$voters${voters:+,}$i@127.0.0.1:$(kafka_node_ctl_port "$i")"
+    done
+    rf=$(( $(kafka_nodes) < 3 ? $(kafka_nodes) : 3 ))
+    isr=$(( rf >= 3 ? 2 : 1 ))
+    (umask 077; cat >"$dir/server.properties" <<EOF
 process.roles=broker,controller
-node.id=1
-controller.quorum.voters=1@127.0.0.1:$KAFKA_CTL_PORT_S
-listeners=SASL_PLAINTEXT://127.0.0.1:$KAFKA_PORT_S,CONTROLLER://127.0.0.1:$KAFKA_CTL_PORT_S
-advertised.listeners=SASL_PLAINTEXT://127.0.0.1:$KAFKA_PORT_S
+node.id=$n
+controller.quorum.voters=$voters
+listeners=SASL_PLAINTEXT://127.0.0.1:$(kafka_node_port "$n"),CONTROLLER://127.0.0.1:$(kafka_node_ctl_port "$n")
+advertised.listeners=SASL_PLAINTEXT://127.0.0.1:$(kafka_node_port "$n")
 controller.listener.names=CONTROLLER
 inter.broker.listener.name=SASL_PLAINTEXT
 listener.security.protocol.map=SASL_PLAINTEXT:SASL_PLAINTEXT,CONTROLLER:SASL_PLAINTEXT
@@ -347,22 +446,23 @@ listener.name.controller.plain.sasl.jaas.config=org.apache.kafka.common.security
 authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer
 super.users=User:admin
 allow.everyone.if.no.acl.found=false
-log.dirs=$KAFKA_DIR/data
+log.dirs=$dir/data
 auto.create.topics.enable=false
 num.partitions=3
-default.replication.factor=1
-min.insync.replicas=1
-offsets.topic.replication.factor=1
+# replication: min(3, nodes) copies; with 3 nodes a write needs 2 in sync (acks=all)
+default.replication.factor=$rf
+min.insync.replicas=$isr
+offsets.topic.replication.factor=$rf
 offsets.topic.num.partitions=3
-transaction.state.log.replication.factor=1
-transaction.state.log.min.isr=1
+transaction.state.log.replication.factor=$rf
+transaction.state.log.min.isr=$isr
 transaction.state.log.num.partitions=3
 group.initial.rebalance.delay.ms=0
 log.segment.bytes=16777216
 log.retention.hours=24
 EOF
     )
-    cat >"$KAFKA_DIR/log4j.properties" <<'EOF'
+    cat >"$dir/log4j.properties" <<'EOF'
 log4j.rootLogger=WARN, stdout
 log4j.appender.stdout=org.apache.log4j.ConsoleAppender
 log4j.appender.stdout.layout=org.apache.log4j.PatternLayout
@@ -371,15 +471,117 @@ log4j.logger.kafka.server.KafkaRaftServer=INFO
 EOF
 }
 
-# True when the broker logged "Kafka Server started" since the last start marker.
+# True when node @1 listens and logged "Kafka Server started" since its last start marker.
 kafka_apache_ready() {
-    (exec 3<>"/dev/tcp/127.0.0.1/$KAFKA_PORT_S") 2>/dev/null || return 1
-    awk '/^==== kafka start /{ok=0} /Kafka Server started/{ok=1} END{exit !ok}' \
-        "$LOGS/kafka.log"
+    local name
+    name=$(kafka_node_name "$1")
+    (exec 3<>"/dev/tcp/127.0.0.1/$(kafka_node_port "$1")") 2>/dev/null || return 1
+    awk '/^==== kafka(-[0-9]+)? start /{ok=0} /Kafka Server started/{ok=1} END{exit !ok}' \
+        "$LOGS/$name.log"
 }
 
 kafka_mock_ready() {
     [ -s "$KAFKA_DIR/bootstrap" ]
+}
+
+# The cluster id every node's storage is formatted with (made once per DIR): a base64url UUID
+# like `kafka-storage random-uuid`, which never starts with '-' (the option parser would take
+# "-…" for an option: 1 run in 64 failed).
+kafka_cluster_id() {
+    local id=-
+    if [ -s "$KAFKA_DIR/cluster.id" ]; then
+        cat "$KAFKA_DIR/cluster.id"
+        return 0
+    fi
+    while [ "${id#-}" != "$id" ]; do
+        id=$(head -c 16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=')
+    done
+    echo "$id" >"$KAFKA_DIR/cluster.id"
+    echo "$id"
+}
+
+# Formats the storage of every node that has none yet, in parallel, with the SCRAM users.
+kafka_format() {
+    local id entry n dir name scram=() pids=() failed=0
+    for entry in "${KAFKA_PRINCIPALS[@]}"; do
+        scram+=(--add-scram "SCRAM-SHA-512=[name=${entry%%:*},password=$(kafka_password "${entry%%:*}")]")
+    done
+    id=$(kafka_cluster_id)
+    for ((n = 1; n <= $(kafka_nodes); n++)); do
+        dir=$(kafka_node_dir "$n")
+        [ -f "$dir/data/meta.properties" ] && continue
+        name=$(kafka_node_name "$n")
+        # a short-lived JVM: the client compiler only and one GC thread start it with the least CPU
+        java -Xmx128m -XX:TieredStopAtLevel=1 -XX:+UseSerialGC \
+            -cp "$KAFKA_LIBS_S/*" -Dlog4j.configuration="file:$dir/log4j.properties" \
+            kafka.tools.StorageTool format -t "$id" -c "$dir/server.properties" \
+            "${scram[@]}" >>"$LOGS/$name-format.log" 2>&1 &
+        pids+=("$n:$!")
+    done
+    for entry in "${pids[@]}"; do
+        wait "${entry#*:}" && continue
+        name=$(kafka_node_name "${entry%%:*}")
+        log_tail "$LOGS/$name-format.log"
+        failed=1
+    done
+    [ "$failed" -eq 0 ] || die "kafka storage format failed"
+}
+
+# The JVM heap of one node: small in a cluster (3 JVMs next to everything else).
+kafka_heap() {
+    if [ -n "${INFRA_KAFKA_HEAP:-}" ]; then
+        echo "$INFRA_KAFKA_HEAP"
+    elif [ "$(kafka_nodes)" -eq 1 ]; then
+        echo 512m
+    else
+        echo 320m
+    fi
+}
+
+# The JVM flags of a node: G1 for the single broker; in a cluster (three JVMs on a small machine)
+# the client compiler only and the serial collector, which start with a third of the CPU.
+kafka_jvm_flags() {
+    if [ "$(kafka_nodes)" -eq 1 ]; then
+        echo "-XX:+UseG1GC -XX:MaxGCPauseMillis=20"
+    else
+        echo "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC"
+    fi
+}
+
+# Spawns node @1 (its config and storage exist); does not wait.
+kafka_node_spawn() {
+    local n=$1 dir name flags
+    dir=$(kafka_node_dir "$n")
+    name=$(kafka_node_name "$n")
+    read -r -a flags <<<"$(kafka_jvm_flags)"
+    port_free "$(kafka_node_port "$n")" || die "Kafka port $(kafka_node_port "$n") ($name) is in use"
+    port_free "$(kafka_node_ctl_port "$n")" ||
+        die "Kafka controller port $(kafka_node_ctl_port "$n") ($name) is in use"
+    spawn "$name" java "-Xmx$(kafka_heap)" -Xms64m "${flags[@]}" \
+        -Djava.awt.headless=true -Dlog4j.configuration="file:$dir/log4j.properties" \
+        -cp "$KAFKA_LIBS_S/*" kafka.Kafka "$dir/server.properties"
+}
+
+# Starts the nodes given (default: all) that do not run, in parallel; waits until each is ready.
+kafka_apache_start() {
+    local n nodes=("$@") todo=()
+    [ "${#nodes[@]}" -gt 0 ] || mapfile -t nodes < <(seq 1 "$(kafka_nodes)")
+    for n in "${nodes[@]}"; do
+        running "$(kafka_node_name "$n")" || todo+=("$n")
+    done
+    [ "${#todo[@]}" -gt 0 ] || return 0
+    kafka_passwords
+    for ((n = 1; n <= $(kafka_nodes); n++)); do
+        kafka_write_config "$n"
+    done
+    kafka_format
+    for n in "${todo[@]}"; do
+        kafka_node_spawn "$n"
+    done
+    for n in "${todo[@]}"; do
+        wait_ready "$(kafka_node_name "$n")" kafka_apache_ready "$n"
+        say "kafka node $n (apache $KAFKA_VERSION) ready on 127.0.0.1:$(kafka_node_port "$n")"
+    done
 }
 
 kafka_start() {
@@ -389,38 +591,11 @@ kafka_start() {
         say "kafka: using the external broker $KAFKA_EXTERNAL_S"
         ;;
     apache)
-        if running kafka; then
-            return 0
-        fi
-        kafka_passwords
-        kafka_write_config
-        if [ ! -f "$KAFKA_DIR/data/meta.properties" ]; then
-            local id entry scram=()
-            for entry in "${KAFKA_PRINCIPALS[@]}"; do
-                scram+=(--add-scram "SCRAM-SHA-512=[name=${entry%%:*},password=$(kafka_password "${entry%%:*}")]")
-            done
-            # a base64url UUID like `kafka-storage random-uuid`, which never starts with '-'
-            # (the option parser would take "-…" for an option: 1 run in 64 failed)
-            id=-
-            while [ "${id#-}" != "$id" ]; do
-                id=$(head -c 16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=')
-            done
-            java -cp "$KAFKA_LIBS_S/*" -Dlog4j.configuration="file:$KAFKA_DIR/log4j.properties" \
-                kafka.tools.StorageTool format -t "$id" -c "$KAFKA_DIR/server.properties" \
-                "${scram[@]}" >>"$LOGS/kafka-format.log" 2>&1 || {
-                log_tail "$LOGS/kafka-format.log"
-                die "kafka storage format failed"
-            }
-        fi
-        port_free "$KAFKA_PORT_S" || die "Kafka port $KAFKA_PORT_S is in use"
-        port_free "$KAFKA_CTL_PORT_S" || die "Kafka controller port $KAFKA_CTL_PORT_S is in use"
-        spawn kafka java -Xmx512m -Xms128m -XX:+UseG1GC -XX:MaxGCPauseMillis=20 \
-            -Djava.awt.headless=true -Dlog4j.configuration="file:$KAFKA_DIR/log4j.properties" \
-            -cp "$KAFKA_LIBS_S/*" kafka.Kafka "$KAFKA_DIR/server.properties"
-        wait_ready kafka kafka_apache_ready
-        say "kafka (apache $KAFKA_VERSION) ready on 127.0.0.1:$KAFKA_PORT_S"
+        kafka_apache_start
         ;;
     mock)
+        [ "$(kafka_nodes)" -eq 1 ] ||
+            die "KAFKA_NODES=$(kafka_nodes) needs the Apache broker (a JDK and the jars of scripts/deps.sh)"
         if running kafka; then
             # a mock broker that was "stopped" is only down: bring it up again
             if [ -f "$KAFKA_DIR/down" ]; then
@@ -443,6 +618,20 @@ kafka_start() {
     esac
 }
 
+# Stops every node at once (SIGTERM to all, then each waited for: one by one, the last nodes
+# would wait for a controller quorum that is already gone).
+kafka_apache_stop() {
+    local n pid
+    for ((n = 1; n <= $(kafka_nodes); n++)); do
+        if pid=$(pid_of "$(kafka_node_name "$n")"); then
+            kill -TERM "$pid" 2>/dev/null || true
+        fi
+    done
+    for ((n = 1; n <= $(kafka_nodes); n++)); do
+        terminate "$(kafka_node_name "$n")"
+    done
+}
+
 kafka_stop() {
     kafka_load_kind
     case "${KAFKA_KIND_S:-}" in
@@ -457,32 +646,80 @@ kafka_stop() {
             terminate kafka
         fi
         ;;
-    *) terminate kafka ;;
+    *) kafka_apache_stop ;;
+    esac
+}
+
+# kafka-N-stop|start|kill: one node of the Apache broker.
+kafka_node_action() {
+    local n=$1 verb=$2 name pid i
+    [ "${KAFKA_KIND_S:-}" = apache ] || die "kafka-$n-$verb: only for the Apache broker (kind: ${KAFKA_KIND_S:-none})"
+    { [ "$n" -ge 1 ] && [ "$n" -le "$(kafka_nodes)" ]; } || die "kafka-$n-$verb: no node $n (KAFKA_NODES=$(kafka_nodes))"
+    name=$(kafka_node_name "$n")
+    case "$verb" in
+    stop) terminate "$name"; say "$name stopped" ;;
+    start) kafka_apache_start "$n" ;;
+    kill)
+        if pid=$(pid_of "$name"); then
+            kill -KILL "$pid" 2>/dev/null || true
+            for ((i = 0; i < 100; i++)); do
+                kill -0 "$pid" 2>/dev/null || break
+                sleep 0.1
+            done
+            kill -0 "$pid" 2>/dev/null && die "$name (pid $pid) survived SIGKILL for 10 s"
+            say "$name killed (SIGKILL)"
+        fi
+        rm -f "$PIDS/$name.pid"
+        ;;
     esac
 }
 
 kafka_bootstrap() {
+    local n list=""
     case "$KAFKA_KIND_S" in
     external) echo "$KAFKA_EXTERNAL_S" ;;
     mock) cat "$KAFKA_DIR/bootstrap" ;;
-    *) echo "127.0.0.1:$KAFKA_PORT_S" ;;
+    *)
+        for ((n = 1; n <= $(kafka_nodes); n++)); do
+            list="$list${list:+,}127.0.0.1:$(kafka_node_port "$n")"
+        done
+        echo "$list"
+        ;;
     esac
 }
 
 # ---- actions ----
 
+# The servers `start` brings up (INFRA_SERVICES, recorded for the later actions).
+infra_services() {
+    if [ -f "$STATE_DIR/infra.services" ]; then
+        cat "$STATE_DIR/infra.services"
+    else
+        echo "mariadb redis kafka"
+    fi
+}
+
+infra_has() { case " $(infra_services) " in *" $1 "*) return 0 ;; esac; return 1; }
+
 write_env() {
     local tmp="$STATE_DIR/env.tmp"
     {
         echo "# written by scripts/infra.sh start; source it"
-        printf 'export DB_HOST=127.0.0.1 DB_PORT=%s DB_USER=commerce DB_PASSWORD=commerce\n' \
-            "$DB_PORT_S"
-        printf 'export REDIS_HOST=127.0.0.1 REDIS_PORT=%s\n' "$REDIS_PORT_S"
-        printf 'export KAFKA_BOOTSTRAP=%q KAFKA_KIND=%s\n' "$(kafka_bootstrap)" "$KAFKA_KIND_S"
-        if [ "$KAFKA_KIND_S" = apache ]; then
-            printf 'export KAFKA_SECURITY_PROTOCOL=SASL_PLAINTEXT KAFKA_SASL_MECHANISM=SCRAM-SHA-512\n'
-            printf 'export KAFKA_SASL_USERNAME=admin KAFKA_SASL_PASSWORD=%q KAFKA_SASL_USERS_DIR=%q\n' \
-                "$(kafka_password admin)" "$KAFKA_USERS"
+        if infra_has mariadb; then
+            printf 'export DB_HOST=127.0.0.1 DB_PORT=%s DB_USER=commerce DB_PASSWORD=commerce\n' \
+                "$DB_PORT_S"
+        fi
+        if infra_has redis; then
+            printf 'export REDIS_HOST=127.0.0.1 REDIS_PORT=%s\n' "$REDIS_PORT_S"
+        fi
+        if infra_has kafka; then
+            printf 'export KAFKA_BOOTSTRAP=%s KAFKA_NODES=%s KAFKA_KIND=%s\n' "$(kafka_bootstrap)" \
+                "$(kafka_nodes)" "$KAFKA_KIND_S"
+            if [ "$KAFKA_KIND_S" = apache ]; then
+                printf 'export KAFKA_SECURITY_PROTOCOL=SASL_PLAINTEXT KAFKA_SASL_MECHANISM=SCRAM-SHA-512\n'
+                printf 'export KAFKA_SASL_USERNAME=admin KAFKA_SASL_PASSWORD=%q KAFKA_SASL_USERS_DIR=%q\n' \
+                    "$(kafka_password admin)" "$KAFKA_USERS"
+            fi
         fi
         printf 'export TEST_STATE_DIR=%q\n' "$STATE_DIR"
     } >"$tmp"
@@ -490,14 +727,19 @@ write_env() {
 }
 
 do_start() {
+    local svc
     mkdir -p "$PIDS" "$LOGS"
+    for svc in ${INFRA_SERVICES:-mariadb redis kafka}; do
+        case $svc in mariadb | redis | kafka) ;; *) die "INFRA_SERVICES: unknown server '$svc'" ;; esac
+    done
+    echo "${INFRA_SERVICES:-mariadb redis kafka}" >"$STATE_DIR/infra.services"
     choose_ports
     kafka_choose_kind
     # on any failure (die exits), stop what this start brought up
     trap 'rc=$?; [ "$rc" -eq 0 ] || { say "start failed; stopping what was started"; do_stop; }' EXIT
-    mariadb_start
-    redis_start
-    kafka_start
+    if infra_has mariadb; then mariadb_start; fi
+    if infra_has redis; then redis_start; fi
+    if infra_has kafka; then kafka_start; fi
     write_env
     trap - EXIT
     say "env written to $STATE_DIR/env"
@@ -512,14 +754,26 @@ do_stop() {
 }
 
 do_status() {
-    local all=0 name
+    local all=0 name n
     load_ports
     kafka_load_kind
     for name in mariadb redis kafka; do
-        if running "$name"; then
-            printf '%-8s running (pid %s)\n' "$name" "$(pid_of "$name")"
-        elif [ "$name" = kafka ] && [ "${KAFKA_KIND_S:-}" = external ]; then
+        infra_has "$name" || continue
+        if [ "$name" = kafka ] && [ "${KAFKA_KIND_S:-}" = external ]; then
             printf '%-8s external %s\n' "$name" "$KAFKA_EXTERNAL_S"
+        elif [ "$name" = kafka ]; then
+            for ((n = 1; n <= $(kafka_nodes); n++)); do
+                name=$(kafka_node_name "$n")
+                if running "$name"; then
+                    printf '%-8s running (pid %s) on 127.0.0.1:%s\n' "$name" "$(pid_of "$name")" \
+                        "$(kafka_node_port "$n")"
+                else
+                    printf '%-8s stopped\n' "$name"
+                    all=3
+                fi
+            done
+        elif running "$name"; then
+            printf '%-8s running (pid %s)\n' "$name" "$(pid_of "$name")"
         else
             printf '%-8s stopped\n' "$name"
             all=3
@@ -559,8 +813,15 @@ mariadb-stop | mariadb-start | mariadb-restart | redis-stop | redis-start | redi
     kafka-stop | kafka-start | kafka-restart)
     do_service "${1%%-*}" "${1#*-}"
     ;;
+kafka-[1-9]-stop | kafka-[1-9]-start | kafka-[1-9]-kill)
+    [ -f "$PORTS_FILE" ] || die "nothing started in $STATE_DIR (run: infra.sh start)"
+    load_ports
+    kafka_load_kind
+    node=${1#kafka-}
+    kafka_node_action "${node%%-*}" "${node#*-}"
+    ;;
 *)
-    echo "usage: STATE_DIR=DIR $0 start|stop|status|{mariadb,redis,kafka}-{stop,start,restart}" >&2
+    echo "usage: STATE_DIR=DIR $0 start|stop|status|{mariadb,redis,kafka}-{stop,start,restart}|kafka-N-{stop,start,kill}" >&2
     exit 2
     ;;
 esac

@@ -9,13 +9,19 @@
 #
 #   STACK_ENV_SERVICES           the short service names, in start order
 #   SERVICE_ENV_<svc>            the variables <svc> is given (space separated)
-#   stack_env_port SVC           SVC's HTTP port (README "Architecture"; <SVC>_PORT overrides, e.g. AUTH_PORT)
+#   STACK_ENV_IDENTITY           the variables whose value must differ between two instances of
+#                                one service (an instance's identity), whatever the stack
+#   stack_env_port SVC [K]       SVC's HTTP port (README "Architecture"; <SVC>_PORT overrides, e.g.
+#                                AUTH_PORT) for instance K (1..; default 1): + 100*(K-1)
 #   stack_env_value SVC NAME     how stack.sh sets NAME for SVC (prints it; may be empty)
 #   stack_env_export SVC         exports every non-empty NAME of SERVICE_ENV_<svc> into the
 #                                current shell: call it in the subshell that execs the binary
 #
 # stack_env_value reads, besides the caller's environment:
 #   ROOT, RUN                    the checkout and its .run/ folder
+#   STACK_INSTANCE               which instance of the service (1.., default 1): its HTTP_PORT,
+#                                the auth-service instance of the same number (AUTH_URL) and its
+#                                INVENTORY_RELAY_NAME (relay-K) follow from it
 #   DB_HOST DB_PORT DB_USER DB_PASSWORD REDIS_HOST REDIS_PORT KAFKA_BOOTSTRAP  (infra env)
 #   AUTH_SERVICE_TOKEN ADMIN_EMAIL ADMIN_PASSWORD   (the .env that scripts/env.sh writes)
 #   KAFKA_SECURITY_PROTOCOL KAFKA_SASL_USERS_DIR    (infra env: the broker's login, and the
@@ -46,35 +52,43 @@ SERVICE_ENV_auth="$STACK_ENV_COMMON JWT_PRIVATE_KEY_FILE AUTH_SERVICE_TOKEN ADMI
 ADMIN_PASSWORD"
 SERVICE_ENV_user="$STACK_ENV_COMMON AUTH_URL AUTH_SERVICE_TOKEN"
 SERVICE_ENV_catalog="$STACK_ENV_COMMON $STACK_ENV_KAFKA"
-SERVICE_ENV_inventory="$STACK_ENV_COMMON $STACK_ENV_KAFKA REDIS_HOST REDIS_PORT"
+SERVICE_ENV_inventory="$STACK_ENV_COMMON $STACK_ENV_KAFKA REDIS_HOST REDIS_PORT \
+INVENTORY_RELAY_NAME"
+
+# an instance's identity: inventory's relay reads the Redis outbox stream as this consumer of
+# the group INVENTORY_RELAY_GROUP; two relays with one name would read each other's pending
+# entries (two publishes of one reservation)
+STACK_ENV_IDENTITY="INVENTORY_RELAY_NAME"
 SERVICE_ENV_order="$STACK_ENV_COMMON $STACK_ENV_KAFKA ORDER_PAYMENT_DEADLINE_S"
 SERVICE_ENV_payment="$STACK_ENV_COMMON $STACK_ENV_KAFKA PAYMENT_GATEWAY_TIMEOUT_MS"
 
 stack_env_port() {
-    local var
+    local var base k=${2:-1}
     var="$(printf '%s' "$1" | tr '[:lower:]' '[:upper:]')_PORT"
     case $1 in
-    user) echo "${!var:-8081}" ;;
-    inventory) echo "${!var:-8083}" ;;
-    catalog) echo "${!var:-8084}" ;;
-    order) echo "${!var:-8085}" ;;
-    payment) echo "${!var:-8087}" ;;
-    auth) echo "${!var:-8089}" ;;
+    user) base=${!var:-8081} ;;
+    inventory) base=${!var:-8083} ;;
+    catalog) base=${!var:-8084} ;;
+    order) base=${!var:-8085} ;;
+    payment) base=${!var:-8087} ;;
+    auth) base=${!var:-8089} ;;
     *) return 1 ;;
     esac
+    echo $((base + 100 * (k - 1)))
 }
 
 stack_env_value() {
     local svc=$1 name=$2
     case $name in
-    HTTP_PORT) stack_env_port "$svc" ;;
+    HTTP_PORT) stack_env_port "$svc" "${STACK_INSTANCE:-1}" ;;
     HTTP_BIND) echo 127.0.0.1 ;;
     DB_NAME) echo "commerce_$svc" ;;
     KAFKA_GROUP_ID) echo "$svc-service" ;;
     MIGRATIONS_DIR) echo "$ROOT/$svc-service/migrations" ;;
     JWT_PUBLIC_KEY_FILE) echo "$RUN/jwt-public.pem" ;;
     JWT_PRIVATE_KEY_FILE) echo "$RUN/jwt-private.pem" ;;
-    AUTH_URL) echo "http://127.0.0.1:$(stack_env_port auth)" ;;
+    AUTH_URL) echo "http://127.0.0.1:$(stack_env_port auth "${STACK_INSTANCE:-1}")" ;;
+    INVENTORY_RELAY_NAME) echo "relay-${STACK_INSTANCE:-1}" ;;
     # the service's own principal on a broker with SASL (infra.sh keeps the passwords)
     KAFKA_SECURITY_PROTOCOL) echo "${KAFKA_SECURITY_PROTOCOL:-}" ;;
     KAFKA_SASL_USERNAME)

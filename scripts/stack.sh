@@ -2,9 +2,10 @@
 # stack.sh - the local development stack without Docker: MariaDB, Redis, Kafka and every
 # service binary that is built, on loopback, with state in .run/ (gitignored).
 #
-# usage: scripts/stack.sh run|up|down|status
+# usage: [INSTANCES=N] [KAFKA_NODES=3] scripts/stack.sh run|up|down|status
 #   up      install what is missing, build (make -j2), start infra and services, wait until
-#           each service answers GET /health/ready, write .run/env; returns when ready
+#           each service answers GET /health/ready, write .run/env, print every instance's
+#           address; returns when ready
 #   run     up, then stay in the foreground; Ctrl-C / SIGTERM → down
 #   down    stop the services (SIGTERM, 20 s, SIGKILL), then the infra; leaves no process
 #   status  what runs
@@ -14,6 +15,19 @@
 #   user 8081, inventory 8083, catalog 8084, order 8085, payment 8087, auth 8089
 #   (USER_PORT INVENTORY_PORT CATALOG_PORT ORDER_PORT PAYMENT_PORT AUTH_PORT)
 #   Prometheus PROMETHEUS_PORT=9090
+#
+# INSTANCES=N (1..9, default 1): N instances of every service, instance k (1..N) on the
+# service's port + 100*(k-1) (user 8081, 8181, 8281, …), each with its own log
+# (.run/logs/<svc>-service.log for k = 1, <svc>-service-k.log after) and pid file, and its own
+# identity where the service has one (scripts/stack-env.sh STACK_ENV_IDENTITY:
+# INVENTORY_RELAY_NAME=relay-k); user-service instance k asks auth-service instance k. All
+# instances of a service share its database, Redis and consumer group (KAFKA_GROUP_ID). .run/env
+# has <SVC>_URL (instance 1), <SVC>_URL_<k> for k ≥ 2, <SVC>_URLS (all, comma separated) and
+# STACK_INSTANCES. `down` stops every instance that runs, whatever INSTANCES says.
+# KAFKA_NODES=3: a 3-node Kafka cluster (scripts/infra.sh), node n on KAFKA_PORT + 100*(n-1)
+# (controller KAFKA_CONTROLLER_PORT + 100*(n-1)): 9092/9093, 9192/9193, 9292/9293; topics with
+# replication factor 3 and min.insync.replicas=2 (scripts/create-topics.sh). A .run/ keeps the
+# node count it was first started with (rm -rf .run/infra to change it; the topics are lost).
 # Data (databases, Redis AOF, Kafka log) and the ES256 key pair (.run/jwt-*.pem) persist
 # across down/up; `rm -rf .run` starts afresh. Logs: .run/logs/<service>.log.
 # Kafka (with the JDK of scripts/deps.sh) authenticates and authorises every client (README
@@ -56,6 +70,11 @@ PROM_PORT=${PROMETHEUS_PORT:-9090}
 # name, env prefix for the URL variable, default port (README "Architecture")
 SERVICES=(user:USER:8081 inventory:INVENTORY:8083 catalog:CATALOG:8084 order:ORDER:8085
           payment:PAYMENT:8087 auth:AUTH:8089)
+INSTANCES=${INSTANCES:-1}
+MAX_INSTANCES=9
+# the services' environment contract and ports (stack_env_port, stack_env_export)
+# shellcheck disable=SC1091
+. "$ROOT/scripts/stack-env.sh"
 
 say() { printf 'stack: %s\n' "$*" >&2; }
 die() { printf 'stack: error: %s\n' "$*" >&2; exit 1; }
@@ -70,6 +89,7 @@ infra() {
         INFRA_DB_PORT="${DB_PORT:-3307}" INFRA_REDIS_PORT="${REDIS_PORT:-6380}" \
         INFRA_KAFKA_PORT="${KAFKA_PORT:-9092}" \
         INFRA_KAFKA_CONTROLLER_PORT="${KAFKA_CONTROLLER_PORT:-9093}" \
+        KAFKA_NODES="${KAFKA_NODES:-}" \
         bash scripts/infra.sh "$@"
 }
 
@@ -80,6 +100,12 @@ svc_pid() {
     [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null || return 1
     echo "$pid"
 }
+
+# The pid/log name of instance @2 of service @1: "order" for instance 1, "order-2" after.
+inst_name() { if [ "$2" -eq 1 ]; then echo "$1"; else echo "$1-$2"; fi; }
+
+# Instance @2's log file name: "order-service.log", "order-service-2.log".
+inst_log() { if [ "$2" -eq 1 ]; then echo "$1-service.log"; else echo "$1-service-$2.log"; fi; }
 
 # stop_service NAME [LABEL]: SIGTERM, SIGKILL after STOP_DEADLINE_S
 stop_service() {
@@ -103,30 +129,39 @@ stop_service() {
 }
 
 do_down() {
-    local entry i
-    # reverse order of start
+    local entry i k name
+    # reverse order of start; every instance that has a pid file
     stop_service prometheus prometheus
     for ((i = ${#SERVICES[@]} - 1; i >= 0; i--)); do
         entry=${SERVICES[$i]}
-        stop_service "${entry%%:*}"
+        for ((k = MAX_INSTANCES; k >= 1; k--)); do
+            name=$(inst_name "${entry%%:*}" "$k")
+            [ -f "$PIDS/$name.pid" ] || continue
+            stop_service "$name" "${entry%%:*}-service instance $k"
+        done
     done
     if [ -d "$INFRA_STATE" ]; then
         infra stop
     fi
-    rm -f "$RUN/env"
+    rm -f "$RUN/env" "$RUN/instances"
     say "down"
 }
 
-# deploy/prometheus.yml for this stack: "<svc>-service:<port>" targets → 127.0.0.1:<this port>,
+# deploy/prometheus.yml for this stack: "<svc>-service:<port>" targets → 127.0.0.1:<this port>
+# (one target per instance: arguments NAME:PORT[,PORT…]),
 # its own target → 127.0.0.1:PROM_PORT, the scrape and rule evaluation interval from
 # PROMETHEUS_SCRAPE_INTERVAL, the alert rules (deploy/prometheus/alerts.yml) by absolute path,
 # and no alerting block (the Alertmanager is docker-compose.yml's).
 prometheus_config() {
-    local entry name port expr=() interval=${PROMETHEUS_SCRAPE_INTERVAL:-}
+    local entry name port ports targets expr=() interval=${PROMETHEUS_SCRAPE_INTERVAL:-}
     for entry in "$@"; do
         name=${entry%%:*}
-        port=${entry#*:}
-        expr+=(-e "s/\"$name-service:[0-9]*\"/\"127.0.0.1:$port\"/")
+        IFS=, read -r -a ports <<<"${entry#*:}"
+        targets=""
+        for port in "${ports[@]}"; do
+            targets="$targets${targets:+, }\"127.0.0.1:$port\""
+        done
+        expr+=(-e "s/\"$name-service:[0-9]*\"/$targets/")
     done
     expr+=(-e "s/\"localhost:9090\"/\"127.0.0.1:$PROM_PORT\"/")
     expr+=(-e "s|^  - \"prometheus/alerts.yml\"|  - \"$ROOT/deploy/prometheus/alerts.yml\"|")
@@ -140,7 +175,7 @@ prometheus_config() {
     sed "${expr[@]}" "$ROOT/deploy/prometheus.yml"
 }
 
-# start_prometheus NAME:PORT...: Prometheus scraping the started services, waited ready
+# start_prometheus NAME:PORT[,PORT…]...: Prometheus scraping the started instances, waited ready
 start_prometheus() {
     local deadline
     if [ "${STACK_PROMETHEUS:-1}" = 0 ]; then
@@ -182,6 +217,7 @@ ready() {
 
 do_up() {
     local entry name prefix port bin pid deadline url
+    [[ $INSTANCES =~ ^[1-9]$ ]] || die "INSTANCES='$INSTANCES': want 1 to $MAX_INSTANCES"
     if [ -f "$RUN/env" ] && infra status >/dev/null 2>&1; then
         say "already up (.run/env); run 'scripts/stack.sh down' first to restart"
         return 0
@@ -199,8 +235,6 @@ do_up() {
     bash scripts/env.sh
     # shellcheck disable=SC1091
     . "$ROOT/.env"
-    # shellcheck disable=SC1091
-    . "$ROOT/scripts/stack-env.sh"
 
     # from here on a failure takes everything down again
     trap 'rc=$?; [ "$rc" -eq 0 ] || { say "up failed; stopping what was started"; do_down; }' EXIT
@@ -239,61 +273,95 @@ do_up() {
             "$ADMIN_EMAIL" "$ADMIN_PASSWORD" "$AUTH_SERVICE_TOKEN"
     } >"$envfile"
 
-    local started=()
+    # every instance of every built service: instance k on port + 100*(k-1), its own log, pid
+    # file and identity (STACK_INSTANCE → scripts/stack-env.sh)
+    local started=() scrape=() k inst log urls plist
     for entry in "${SERVICES[@]}"; do
         IFS=: read -r name prefix port <<<"$entry"
         bin="$BIN/$name-service"
         [ -x "$bin" ] || continue
-        port=$(stack_env_port "$name")
-        (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && die "port $port for $name-service is in use"
-        printf '\n==== start %s ====\n' "$(date '+%F %T')" >>"$LOGS/$name-service.log"
-        # each service gets exactly its variables of the shared contract (scripts/stack-env.sh)
-        (stack_env_export "$name" && exec setsid "$bin") </dev/null >>"$LOGS/$name-service.log" 2>&1 &
-        echo $! >"$PIDS/$name.pid"
-        started+=("$name:$port")
-        printf 'export %s_URL=http://127.0.0.1:%s\n' "$prefix" "$port" >>"$envfile"
+        urls="" plist=""
+        for ((k = 1; k <= INSTANCES; k++)); do
+            inst=$(inst_name "$name" "$k")
+            log=$(inst_log "$name" "$k")
+            port=$(stack_env_port "$name" "$k")
+            (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null &&
+                die "port $port for $name-service instance $k is in use"
+            printf '\n==== start %s ====\n' "$(date '+%F %T')" >>"$LOGS/$log"
+            # each service gets exactly its variables of the shared contract (scripts/stack-env.sh)
+            (STACK_INSTANCE=$k && stack_env_export "$name" && exec setsid "$bin") </dev/null \
+                >>"$LOGS/$log" 2>&1 &
+            echo $! >"$PIDS/$inst.pid"
+            started+=("$name:$port:$k")
+            urls="$urls${urls:+,}http://127.0.0.1:$port"
+            plist="$plist${plist:+,}$port"
+            if [ "$k" -eq 1 ]; then
+                printf 'export %s_URL=http://127.0.0.1:%s\n' "$prefix" "$port" >>"$envfile"
+            else
+                printf 'export %s_URL_%s=http://127.0.0.1:%s\n' "$prefix" "$k" "$port" >>"$envfile"
+            fi
+        done
+        printf 'export %s_URLS=%s\n' "$prefix" "$urls" >>"$envfile"
+        scrape+=("$name:$plist")
     done
+    printf 'export STACK_INSTANCES=%s\n' "$INSTANCES" >>"$envfile"
     [ "${#started[@]}" -gt 0 ] || say "no service binary in build/bin yet: infra only"
 
     for entry in "${started[@]}"; do
-        name=${entry%%:*}
-        port=${entry#*:}
+        IFS=: read -r name port k <<<"$entry"
+        inst=$(inst_name "$name" "$k")
+        log=$(inst_log "$name" "$k")
         url="http://127.0.0.1:$port"
         deadline=$((SECONDS + READY_DEADLINE_S))
         until ready "$url"; do
-            if ! pid=$(svc_pid "$name"); then
-                tail -n 40 "$LOGS/$name-service.log" >&2
-                die "$name-service exited during start (log: .run/logs/$name-service.log)"
+            if ! pid=$(svc_pid "$inst"); then
+                tail -n 40 "$LOGS/$log" >&2
+                die "$name-service instance $k exited during start (log: .run/logs/$log)"
             fi
             if [ "$SECONDS" -ge "$deadline" ]; then
-                tail -n 40 "$LOGS/$name-service.log" >&2
-                die "$name-service not ready at $url/health/ready within ${READY_DEADLINE_S}s"
+                tail -n 40 "$LOGS/$log" >&2
+                die "$name-service instance $k not ready at $url/health/ready within ${READY_DEADLINE_S}s"
             fi
             sleep 0.2
         done
-        say "$name-service ready on $url"
+        say "$name-service instance $k ready on $url"
     done
-    start_prometheus "${started[@]}"
+    start_prometheus "${scrape[@]}"
     mv "$envfile" "$RUN/env"
+    echo "$INSTANCES" >"$RUN/instances"
     trap - EXIT
+    # every instance's address, and Kafka's
+    printf '%-12s %-10s %s\n' service instance address
+    for entry in "${started[@]}"; do
+        IFS=: read -r name port k <<<"$entry"
+        printf '%-12s %-10s http://127.0.0.1:%s\n' "$name" "$k" "$port"
+    done
+    printf '%-12s %-10s %s\n' kafka "${KAFKA_NODES:-1} node(s)" "$KAFKA_BOOTSTRAP"
     say "up: . .run/env to use it; scripts/stack.sh down to stop"
 }
 
+# The instance count of the running stack (what up wrote), else INSTANCES.
+up_instances() { cat "$RUN/instances" 2>/dev/null || echo "$INSTANCES"; }
+
 do_status() {
-    local entry name rc=0
+    local entry name inst k rc=0
     infra status || rc=$?
     if svc_pid prometheus >/dev/null; then
-        printf '%-10s running (pid %s) on http://127.0.0.1:%s\n' prometheus \
+        printf '%-12s running (pid %s) on http://127.0.0.1:%s\n' prometheus \
             "$(svc_pid prometheus)" "$(cat "$RUN/prometheus.port" 2>/dev/null)"
     fi
     for entry in "${SERVICES[@]}"; do
         name=${entry%%:*}
-        if svc_pid "$name" >/dev/null; then
-            printf '%-10s running (pid %s)\n' "$name" "$(svc_pid "$name")"
-        elif [ -x "$BIN/$name-service" ]; then
-            printf '%-10s stopped\n' "$name"
-            rc=3
-        fi
+        for ((k = 1; k <= $(up_instances); k++)); do
+            inst=$(inst_name "$name" "$k")
+            if svc_pid "$inst" >/dev/null; then
+                printf '%-12s running (pid %s) on http://127.0.0.1:%s\n' "$inst" \
+                    "$(svc_pid "$inst")" "$(stack_env_port "$name" "$k")"
+            elif [ -x "$BIN/$name-service" ]; then
+                printf '%-12s stopped\n' "$inst"
+                rc=3
+            fi
+        done
     done
     return "$rc"
 }
@@ -302,14 +370,17 @@ do_run() {
     do_up
     trap 'say "stopping"; do_down; exit 0' INT TERM
     say "running; Ctrl-C to stop"
-    local entry name
+    local entry name inst k
     while :; do
         for entry in "${SERVICES[@]}"; do
             name=${entry%%:*}
-            if [ -f "$PIDS/$name.pid" ] && ! svc_pid "$name" >/dev/null; then
-                say "$name-service exited (log: .run/logs/$name-service.log)"
-                rm -f "$PIDS/$name.pid"
-            fi
+            for ((k = 1; k <= INSTANCES; k++)); do
+                inst=$(inst_name "$name" "$k")
+                if [ -f "$PIDS/$inst.pid" ] && ! svc_pid "$inst" >/dev/null; then
+                    say "$name-service instance $k exited (log: .run/logs/$(inst_log "$name" "$k"))"
+                    rm -f "$PIDS/$inst.pid"
+                fi
+            done
         done
         # idle wait in the background so the signal trap runs at once
         sleep 2 &

@@ -103,6 +103,12 @@ stop_private_stacks() {
         bash scripts/stack-private.sh down "${d%/}" >>"$STATE/logs/stacks.log" 2>&1 ||
             say "warning: could not take down the private stack ${d%/}"
     done
+    # the private Kafka clusters of ts_kafka_cluster_start() (tests/support/testsup.h)
+    for d in "$STATE"/clusters/*/; do
+        [ -f "${d}infra.ports" ] || continue
+        STATE_DIR="${d%/}" bash scripts/infra.sh stop >>"$STATE/logs/stacks.log" 2>&1 ||
+            say "warning: could not stop the private Kafka cluster ${d%/}"
+    done
 }
 
 # Runs one test binary with a deadline; adds cmocka's counts to PASSED/FAILED.

@@ -17,7 +17,13 @@
  *     scripts/create-topics.sh; Redis runs with appendonly + noeviction; MariaDB's init script
  *     makes each service's database; Prometheus scrapes all six;
  *   - the Grafana dashboard parses and every panel query names a metric that the code exports
- *     (a "commerce_*" string literal in common/src or a service's src).
+ *     (a "commerce_*" string literal in common/src or a service's src);
+ *   - docker-compose.cluster.yml (issue 13) passes `config` likewise; every service is there
+ *     exactly twice (<svc>-service-1, -2) on its port and port + 100, each replica with the
+ *     checks above and the contract's environment (plus the Sentinel settings for inventory),
+ *     every variable read by a config table; the replicas differ in their identity
+ *     (STACK_ENV_IDENTITY) and port only; three KRaft nodes of one cluster with replication 3,
+ *     min ISR 2 (settings kafka-start.sh reads); Redis primary + replica + three Sentinels.
  * Run from the checkout's root (scripts/test.sh does).
  */
 #include <errno.h>
@@ -38,6 +44,7 @@
 #include <cmocka.h>
 
 #define COMPOSE_FILE "docker-compose.yml"
+#define CLUSTER_FILE "docker-compose.cluster.yml"
 #define STACK_ENV "scripts/stack-env.sh"
 #define DASHBOARD "deploy/grafana/dashboards/commerce.json"
 #define DATASOURCE "deploy/grafana/provisioning/datasources/prometheus.yml"
@@ -107,7 +114,6 @@ static const char *const allowed_defaults[] = {
     "INVENTORY_SNAPSHOT_S",
     "INVENTORY_OUTBOX_STREAM",
     "INVENTORY_RELAY_GROUP",
-    "INVENTORY_RELAY_NAME",
     "INVENTORY_TEST_CRASH_AFTER_SCRIPT",
     NULL,
 };
@@ -208,15 +214,25 @@ static char *run(const char *cmd, int *ret_status)
     return buf;
 }
 
-/* ---- the fixture: docker-compose config once, as JSON ---- */
+/* ---- the fixture: docker-compose config once per file, as JSON ---- */
 
-struct fixture {
-    char tmp[200];
-    char err[512]; /* why the fixture is unusable; "" when it is */
+/* One compose file, validated and normalised. */
+struct compose {
+    const char *file;
     cJSON *config; /* the normalised compose file */
     char *config_out;
     int config_status;
     int noenv_status;
+};
+
+struct fixture {
+    char tmp[200];
+    char err[512]; /* why the fixture is unusable; "" when it is */
+    cJSON *config; /* docker-compose.yml, normalised (base.config) */
+    char *config_out;
+    int config_status;
+    int noenv_status;
+    struct compose cluster; /* docker-compose.cluster.yml */
 };
 
 static void fixture_fail(struct fixture *f, const char *fmt, ...)
@@ -254,33 +270,17 @@ static int write_env(const char *compose, const char *path)
     return 0;
 }
 
-static int group_setup(void **state)
+/* `docker-compose config` of @c->file with a generated .env (and once with an empty one), the
+ * result as JSON into @c; what went wrong into the fixture's error. */
+static void compose_load(struct fixture *f, struct compose *c)
 {
-    struct fixture *f = calloc(1, sizeof(*f));
-    char cmd[2048], *compose = NULL, *out = NULL, *json = NULL;
+    char cmd[2048], *compose = NULL, *json = NULL;
     int st;
 
-    if (!f)
-        return -1;
-    *state = f;
-    snprintf(f->tmp, sizeof(f->tmp), "%s/e2e_compose.XXXXXX",
-             getenv("TMPDIR") && *getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
-    if (strlen(f->tmp) >= sizeof(f->tmp) - 1 || !mkdtemp(f->tmp)) {
-        fixture_fail(f, "cannot make a temporary folder");
-        f->tmp[0] = '\0';
-        return 0;
-    }
-    out = run("command -v docker-compose", &st);
-    free(out);
-    if (st != 0) {
-        fixture_fail(f, "docker-compose not found: install Debian's docker-compose package "
-                        "(scripts/deps.sh lists it)");
-        return 0;
-    }
-    compose = slurp(COMPOSE_FILE);
+    compose = slurp(c->file);
     if (!compose) {
-        fixture_fail(f, "cannot read %s: run the test from the checkout's root", COMPOSE_FILE);
-        return 0;
+        fixture_fail(f, "cannot read %s: run the test from the checkout's root", c->file);
+        return;
     }
     snprintf(cmd, sizeof(cmd), "%s/env", f->tmp);
     if (write_env(compose, cmd) < 0) {
@@ -299,20 +299,20 @@ static int group_setup(void **state)
 
     /* a clean environment: only the generated .env decides */
     snprintf(cmd, sizeof(cmd),
-             "env -i PATH=\"$PATH\" HOME=\"%s\" docker-compose -f " COMPOSE_FILE
+             "env -i PATH=\"$PATH\" HOME=\"%s\" docker-compose -f %s"
              " --env-file %s/env config 2>%s/config.err >%s/config.yml",
-             f->tmp, f->tmp, f->tmp, f->tmp);
-    free(run(cmd, &f->config_status));
+             f->tmp, c->file, f->tmp, f->tmp, f->tmp);
+    free(run(cmd, &c->config_status));
     snprintf(cmd, sizeof(cmd), "%s/config.err", f->tmp);
-    f->config_out = slurp(cmd);
+    c->config_out = slurp(cmd);
     snprintf(cmd, sizeof(cmd),
-             "env -i PATH=\"$PATH\" HOME=\"%s\" docker-compose -f " COMPOSE_FILE
+             "env -i PATH=\"$PATH\" HOME=\"%s\" docker-compose -f %s"
              " --env-file %s/empty.env config >/dev/null 2>&1",
-             f->tmp, f->tmp);
-    free(run(cmd, &f->noenv_status));
-    if (f->config_status != 0) {
-        fixture_fail(f, "docker-compose config failed (%d): %s", f->config_status,
-                     f->config_out ? f->config_out : "");
+             f->tmp, c->file, f->tmp);
+    free(run(cmd, &c->noenv_status));
+    if (c->config_status != 0) {
+        fixture_fail(f, "docker-compose -f %s config failed (%d): %s", c->file, c->config_status,
+                     c->config_out ? c->config_out : "");
         goto out;
     }
     /* YAML → JSON with the python3 (and python3-yaml) docker-compose runs on */
@@ -328,12 +328,45 @@ static int group_setup(void **state)
                         "dependency of docker-compose, missing?)");
         goto out;
     }
-    f->config = cJSON_Parse(json);
-    if (!cJSON_IsObject(f->config))
-        fixture_fail(f, "the normalised compose file is not a mapping");
+    c->config = cJSON_Parse(json);
+    if (!cJSON_IsObject(c->config))
+        fixture_fail(f, "the normalised %s is not a mapping", c->file);
 out:
     free(json);
     free(compose);
+}
+
+static int group_setup(void **state)
+{
+    struct fixture *f = calloc(1, sizeof(*f));
+    struct compose base = {.file = COMPOSE_FILE};
+    char *out;
+    int st;
+
+    if (!f)
+        return -1;
+    *state = f;
+    f->cluster.file = CLUSTER_FILE;
+    snprintf(f->tmp, sizeof(f->tmp), "%s/e2e_compose.XXXXXX",
+             getenv("TMPDIR") && *getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
+    if (strlen(f->tmp) >= sizeof(f->tmp) - 1 || !mkdtemp(f->tmp)) {
+        fixture_fail(f, "cannot make a temporary folder");
+        f->tmp[0] = '\0';
+        return 0;
+    }
+    out = run("command -v docker-compose", &st);
+    free(out);
+    if (st != 0) {
+        fixture_fail(f, "docker-compose not found: install Debian's docker-compose package "
+                        "(scripts/deps.sh lists it)");
+        return 0;
+    }
+    compose_load(f, &base);
+    f->config = base.config;
+    f->config_out = base.config_out;
+    f->config_status = base.config_status;
+    f->noenv_status = base.noenv_status;
+    compose_load(f, &f->cluster);
     return 0;
 }
 
@@ -354,6 +387,8 @@ static int group_teardown(void **state)
     }
     cJSON_Delete(f->config);
     free(f->config_out);
+    cJSON_Delete(f->cluster.config);
+    free(f->cluster.config_out);
     free(f);
     return 0;
 }
@@ -394,16 +429,25 @@ static void problems_check(void)
         fail_msg("%d problem(s), listed above", n);
 }
 
-static cJSON *svc_json(struct fixture *f, const char *name)
+/* Service @name of the compose file @c (a problem recorded when it has none). */
+static cJSON *svc_in(const struct compose *c, const char *name)
 {
-    cJSON *svcs = cJSON_GetObjectItemCaseSensitive(f->config, "services");
+    cJSON *svcs = cJSON_GetObjectItemCaseSensitive(c->config, "services");
     cJSON *s = cJSON_GetObjectItemCaseSensitive(svcs, name);
 
     if (!cJSON_IsObject(s)) {
-        problem("docker-compose.yml has no service '%s'", name);
+        problem("%s has no service '%s'", c->file, name);
         return NULL;
     }
     return s;
+}
+
+/* Service @name of docker-compose.yml. */
+static cJSON *svc_json(struct fixture *f, const char *name)
+{
+    const struct compose base = {.file = COMPOSE_FILE, .config = f->config};
+
+    return svc_in(&base, name);
 }
 
 static const char *env_value(cJSON *svc, const char *name)
@@ -529,18 +573,16 @@ static void test_config_valid(void **state)
         fail_msg("docker-compose config passed without .env: secrets must use ${NAME:?…}");
 }
 
-static void check_service(struct fixture *f, size_t i, const char **image)
+/* The checks of one service (or replica) @s named @name: services[@i] on HTTP port @hport. */
+static void check_service_at(cJSON *s, const char *name, size_t i, int hport, const char **image)
 {
-    char name[64], port[16], url[96];
-    cJSON *s, *cmd, *ports, *p, *hc, *test, *t, *img;
+    char port[16], url[96];
+    cJSON *cmd, *ports, *p, *hc, *test, *t, *img;
     const char *v;
     bool published = false, checks_ready = false;
 
-    snprintf(name, sizeof(name), "%s-service", services[i].name);
-    snprintf(port, sizeof(port), "%d", services[i].port);
-    snprintf(url, sizeof(url), "127.0.0.1:%d/health/ready", services[i].port);
-    if (!(s = svc_json(f, name)))
-        return;
+    snprintf(port, sizeof(port), "%d", hport);
+    snprintf(url, sizeof(url), "127.0.0.1:%d/health/ready", hport);
 
     /* one image for all six; the command names the service */
     img = cJSON_GetObjectItemCaseSensitive(s, "image");
@@ -559,13 +601,12 @@ static void check_service(struct fixture *f, size_t i, const char **image)
     cJSON_ArrayForEach (p, ports) {
         cJSON *pub = cJSON_GetObjectItemCaseSensitive(p, "published");
         cJSON *tgt = cJSON_GetObjectItemCaseSensitive(p, "target");
-        if (cJSON_IsNumber(pub) && cJSON_IsNumber(tgt) && pub->valueint == services[i].port &&
-            tgt->valueint == services[i].port)
+        if (cJSON_IsNumber(pub) && cJSON_IsNumber(tgt) && pub->valueint == hport &&
+            tgt->valueint == hport)
             published = true;
     }
     if (!published)
-        problem("%s: port %d is not published as %d:%d", name, services[i].port, services[i].port,
-                services[i].port);
+        problem("%s: port %d is not published as %d:%d", name, hport, hport, hport);
     if (!(v = env_value(s, "HTTP_PORT")) || strcmp(v, port) != 0)
         problem("%s: HTTP_PORT must be %s", name, port);
     if (!(v = env_value(s, "HTTP_BIND")) || strcmp(v, "0.0.0.0") != 0)
@@ -601,6 +642,16 @@ static void check_service(struct fixture *f, size_t i, const char **image)
         if (!listed)
             problem("%s: %s is %s but the service does not mount that secret", name, keyvars[k], v);
     }
+}
+
+static void check_service(struct fixture *f, size_t i, const char **image)
+{
+    char name[64];
+    cJSON *s;
+
+    snprintf(name, sizeof(name), "%s-service", services[i].name);
+    if ((s = svc_json(f, name)))
+        check_service_at(s, name, i, services[i].port, image);
 }
 
 static void test_services(void **state)
@@ -906,6 +957,337 @@ static void test_infra(void **state)
     problems_check();
 }
 
+/* ---- docker-compose.cluster.yml: the same contract, two replicas, the clustered infra ---- */
+
+#define REPLICAS 2
+#define KAFKA_NODES 3
+#define CLUSTER_BOOTSTRAP "kafka-1:9092,kafka-2:9092,kafka-3:9092"
+#define CLUSTER_SENTINELS "sentinel1:26379,sentinel2:26379,sentinel3:26379"
+#define KAFKA_START "deploy/kafka/kafka-start.sh"
+
+/* What the cluster file sets beyond the contract of scripts/stack-env.sh: inventory-service's
+ * Redis through Sentinel (README "Configuration"). */
+static const char *const cluster_settings[] = {"REDIS_SENTINELS", "REDIS_MASTER_NAME",
+                                               "REDIS_WAIT_REPLICAS", NULL};
+
+/* Variables whose value differs between two replicas by design, besides the identity
+ * (STACK_ENV_IDENTITY): each replica's own port and the auth-service replica it asks. */
+static const char *const per_replica[] = {"HTTP_PORT", "AUTH_URL", NULL};
+
+static struct compose *cluster(void **state)
+{
+    return &fixture(state)->cluster;
+}
+
+/* STACK_ENV_IDENTITY of scripts/stack-env.sh into @ret. */
+static void identity_vars(struct strset *ret)
+{
+    char *out, *tok, *save = NULL;
+    int st;
+
+    out = run("bash -c '. " STACK_ENV "; printf \"%s\\n\" $STACK_ENV_IDENTITY'", &st);
+    if (st != 0)
+        problem(STACK_ENV ": STACK_ENV_IDENTITY cannot be read: %s", out);
+    for (tok = strtok_r(out, "\n", &save); tok && st == 0; tok = strtok_r(NULL, "\n", &save))
+        strset_add(ret, tok);
+    free(out);
+    if (st == 0 && ret->n == 0)
+        problem(STACK_ENV ": STACK_ENV_IDENTITY is empty (inventory's INVENTORY_RELAY_NAME?)");
+}
+
+static void test_cluster_config_valid(void **state)
+{
+    struct compose *c = cluster(state);
+
+    assert_int_equal(c->config_status, 0);
+    if (c->noenv_status == 0)
+        fail_msg(CLUSTER_FILE " passed config without .env: secrets must use ${NAME:?…}");
+}
+
+/* Replica @s (@name) of services[@i] on @port: the environment is the contract (plus the
+ * allow-listed tunables and, for inventory, the Sentinel settings), on the cluster's Kafka and
+ * database, waiting for the clustered infra. */
+static void check_replica(const struct compose *c, cJSON *s, const char *name, size_t i,
+                          int replica)
+{
+    struct strset want = {0};
+    cJSON *env = cJSON_GetObjectItemCaseSensitive(s, "environment"), *v, *mariadb;
+    bool inventory = strcmp(services[i].name, "inventory") == 0;
+    char word[96], pwvar[64];
+    const char *x, *pw;
+
+    if (contract(services[i].name, &want) == 0) {
+        for (size_t j = 0; j < want.n; j++)
+            if (!cJSON_GetObjectItemCaseSensitive(env, want.v[j]))
+                problem("%s: %s is in " STACK_ENV " but not in " CLUSTER_FILE, name, want.v[j]);
+        cJSON_ArrayForEach (v, env) {
+            if (!strset_has(&want, v->string) && !in_list(allowed_defaults, v->string) &&
+                !(inventory && in_list(cluster_settings, v->string)))
+                problem("%s: " CLUSTER_FILE " sets %s, which " STACK_ENV " does not list", name,
+                        v->string);
+        }
+    }
+    strset_release(&want);
+    if (!(x = env_value(s, "KAFKA_BOOTSTRAP")) || strcmp(x, CLUSTER_BOOTSTRAP) != 0)
+        problem("%s: KAFKA_BOOTSTRAP must be " CLUSTER_BOOTSTRAP " (every node)", name);
+    snprintf(word, sizeof(word), "commerce_%s", services[i].name);
+    if (!(x = env_value(s, "DB_NAME")) || strcmp(x, word) != 0)
+        problem("%s: DB_NAME must be %s (shared by the replicas)", name, word);
+    snprintf(word, sizeof(word), "%s-service", services[i].name);
+    if (!(x = env_value(s, "KAFKA_GROUP_ID")) || strcmp(x, word) != 0)
+        problem("%s: KAFKA_GROUP_ID must be %s (one consumer group for the replicas)", name, word);
+    if (!(x = env_value(s, "DB_USER")) || strcmp(x, services[i].name) != 0)
+        problem("%s: DB_USER must be %s", name, services[i].name);
+    snprintf(pwvar, sizeof(pwvar), "DB_PASSWORD_%s", services[i].name);
+    for (char *p = pwvar; *p; p++)
+        *p = (char)(*p >= 'a' && *p <= 'z' ? *p - 'a' + 'A' : *p);
+    if ((mariadb = svc_in(c, "mariadb")) &&
+        (!(pw = env_value(mariadb, pwvar)) || !(x = env_value(s, "DB_PASSWORD")) ||
+         strcmp(pw, x) != 0))
+        problem("%s: DB_PASSWORD differs from mariadb's %s", name, pwvar);
+    snprintf(word, sizeof(word), "/app/%s-service/migrations", services[i].name);
+    if (!(x = env_value(s, "MIGRATIONS_DIR")) || strcmp(x, word) != 0)
+        problem("%s: MIGRATIONS_DIR must be %s (the image's layout)", name, word);
+
+    expect_dep(s, name, "mariadb", "service_healthy");
+    for (int n = 1; n <= KAFKA_NODES; n++) {
+        snprintf(word, sizeof(word), "kafka-%d", n);
+        expect_dep(s, name, word, "service_healthy");
+    }
+    expect_dep(s, name, "kafka-init", "service_completed_successfully");
+    expect_dep(s, name, "kafka-acls", "service_completed_successfully");
+    if (inventory) {
+        expect_dep(s, name, "redis-1", "service_healthy");
+        for (int n = 1; n <= 3; n++) {
+            snprintf(word, sizeof(word), "sentinel%d", n);
+            expect_dep(s, name, word, "service_healthy");
+        }
+        if (!(x = env_value(s, "REDIS_SENTINELS")) || strcmp(x, CLUSTER_SENTINELS) != 0)
+            problem("%s: REDIS_SENTINELS must be " CLUSTER_SENTINELS, name);
+        if (!(x = env_value(s, "REDIS_MASTER_NAME")) || strcmp(x, "commerce") != 0)
+            problem("%s: REDIS_MASTER_NAME must be commerce (what the Sentinels monitor)", name);
+        if (!(x = env_value(s, "REDIS_WAIT_REPLICAS")) || strcmp(x, "1") != 0)
+            problem("%s: REDIS_WAIT_REPLICAS must be 1 (a reservation reaches the replica)", name);
+    }
+    if (strcmp(services[i].name, "user") == 0) {
+        snprintf(word, sizeof(word), "auth-service-%d", replica);
+        expect_dep(s, name, word, "service_healthy");
+    }
+}
+
+/* The two replicas of services[@i] differ exactly where an instance must (its identity, its
+ * port) and agree everywhere else. */
+static void check_replicas_differ(cJSON *const *rs, size_t i, const struct strset *ident)
+{
+    cJSON *env0 = cJSON_GetObjectItemCaseSensitive(rs[0], "environment");
+    cJSON *env1 = cJSON_GetObjectItemCaseSensitive(rs[1], "environment"), *v;
+
+    cJSON_ArrayForEach (v, env0) {
+        cJSON *w = cJSON_GetObjectItemCaseSensitive(env1, v->string);
+        bool same =
+            cJSON_IsString(v) && cJSON_IsString(w) && strcmp(v->valuestring, w->valuestring) == 0;
+
+        if (strset_has(ident, v->string) && (same || !w))
+            problem("%s-service: both replicas have %s='%s': it is an instance's identity "
+                    "(" STACK_ENV " STACK_ENV_IDENTITY) and must differ",
+                    services[i].name, v->string, cJSON_IsString(v) ? v->valuestring : "");
+        else if (!strset_has(ident, v->string) && !in_list(per_replica, v->string) && !same)
+            problem("%s-service: the replicas differ in %s (only the identity and the port may)",
+                    services[i].name, v->string);
+    }
+    /* an identity variable the service reads is set on both */
+    for (size_t j = 0; j < ident->n; j++) {
+        bool a = cJSON_GetObjectItemCaseSensitive(env0, ident->v[j]) != NULL;
+        bool b = cJSON_GetObjectItemCaseSensitive(env1, ident->v[j]) != NULL;
+        if (a != b)
+            problem("%s-service: %s is set on one replica only", services[i].name, ident->v[j]);
+    }
+}
+
+static void test_cluster_services(void **state)
+{
+    struct compose *c = cluster(state);
+    struct strset ident = {0};
+    cJSON *svcs = cJSON_GetObjectItemCaseSensitive(c->config, "services"), *x;
+    const char *image = NULL;
+
+    identity_vars(&ident);
+    for (size_t i = 0; i < NSERVICES; i++) {
+        cJSON *rs[REPLICAS] = {NULL};
+        char name[64], prefix[64];
+        int count = 0;
+
+        /* exactly the replicas: <svc>-service-1 and -2, no plain <svc>-service */
+        snprintf(prefix, sizeof(prefix), "%s-service", services[i].name);
+        cJSON_ArrayForEach (x, svcs) {
+            if (strncmp(x->string, prefix, strlen(prefix)) == 0)
+                count++;
+        }
+        if (count != REPLICAS)
+            problem(CLUSTER_FILE ": %d services named %s*, want %d replicas", count, prefix,
+                    REPLICAS);
+        for (int k = 1; k <= REPLICAS; k++) {
+            snprintf(name, sizeof(name), "%s-service-%d", services[i].name, k);
+            if (!(rs[k - 1] = svc_in(c, name)))
+                continue;
+            /* replica k on the service's port + 100*(k-1), like make up INSTANCES=2 */
+            check_service_at(rs[k - 1], name, i, services[i].port + 100 * (k - 1), &image);
+            check_replica(c, rs[k - 1], name, i, k);
+        }
+        if (rs[0] && rs[1])
+            check_replicas_differ(rs, i, &ident);
+    }
+    strset_release(&ident);
+    problems_check();
+}
+
+/* Every variable the cluster file gives a replica is one its daemon reads (the Sentinel
+ * settings once inventory-service's Redis client reads them). */
+static void test_cluster_settings_in_tables(void **state)
+{
+    struct compose *c = cluster(state);
+
+    for (size_t i = 0; i < NSERVICES; i++) {
+        struct tables *t = calloc(1, sizeof(*t));
+        char name[64];
+        cJSON *s, *v;
+
+        assert_non_null(t);
+        snprintf(name, sizeof(name), "%s-service-1", services[i].name);
+        if ((s = svc_in(c, name)) && tables_load(services[i].name, t)) {
+            cJSON_ArrayForEach (v, cJSON_GetObjectItemCaseSensitive(s, "environment")) {
+                if (tables_find(t, v->string))
+                    continue;
+                if (in_list(cluster_settings, v->string))
+                    print_message("note: %s does not read %s yet (Redis through Sentinel)\n", name,
+                                  v->string);
+                else
+                    problem("%s: " CLUSTER_FILE " sets %s, which no CFG_ENTRY_* of %s-service "
+                            "reads",
+                            name, v->string, services[i].name);
+            }
+        }
+        free(t);
+    }
+    problems_check();
+}
+
+/* A string's presence in the joined command of service @s. */
+static bool command_has(cJSON *s, const char *needle)
+{
+    cJSON *x;
+
+    cJSON_ArrayForEach (x, cJSON_GetObjectItemCaseSensitive(s, "command")) {
+        if (cJSON_IsString(x) && strstr(x->valuestring, needle))
+            return true;
+    }
+    return false;
+}
+
+static void check_cluster_kafka(const struct compose *c)
+{
+    char name[32], want[32];
+    const char *id0 = NULL, *v;
+    char *script = slurp(KAFKA_START);
+    cJSON *k, *init;
+
+    /* the start script takes every setting the nodes are given */
+    static const char *const node_vars[] = {"KAFKA_NODE_ID",       "KAFKA_ADVERTISED_HOST",
+                                            "KAFKA_QUORUM_VOTERS", "KAFKA_REPLICATION",
+                                            "KAFKA_MIN_ISR",       "KAFKA_HOST_ADVERTISED"};
+    for (size_t j = 0; j < sizeof(node_vars) / sizeof(node_vars[0]); j++) {
+        char ref[64];
+        snprintf(ref, sizeof(ref), "${%s", node_vars[j]);
+        if (!script || !strstr(script, ref))
+            problem(KAFKA_START " does not read %s", node_vars[j]);
+    }
+    free(script);
+    for (int n = 1; n <= KAFKA_NODES; n++) {
+        snprintf(name, sizeof(name), "kafka-%d", n);
+        if (!(k = svc_in(c, name)))
+            continue;
+        snprintf(want, sizeof(want), "%d", n);
+        if (!(v = env_value(k, "KAFKA_NODE_ID")) || strcmp(v, want) != 0)
+            problem("%s: KAFKA_NODE_ID must be %d", name, n);
+        if (!(v = env_value(k, "KAFKA_ADVERTISED_HOST")) || strcmp(v, name) != 0)
+            problem("%s: KAFKA_ADVERTISED_HOST must be %s", name, name);
+        if (!(v = env_value(k, "KAFKA_QUORUM_VOTERS")) ||
+            strcmp(v, "1@kafka-1:9093,2@kafka-2:9093,3@kafka-3:9093") != 0)
+            problem("%s: KAFKA_QUORUM_VOTERS must name the three nodes", name);
+        if (!(v = env_value(k, "KAFKA_REPLICATION")) || strcmp(v, "3") != 0)
+            problem("%s: KAFKA_REPLICATION must be 3", name);
+        if (!(v = env_value(k, "KAFKA_MIN_ISR")) || strcmp(v, "2") != 0)
+            problem("%s: KAFKA_MIN_ISR must be 2", name);
+        if (!(v = env_value(k, "KAFKA_AUTO_CREATE_TOPICS_ENABLE")) || strcmp(v, "false") != 0)
+            problem("%s: KAFKA_AUTO_CREATE_TOPICS_ENABLE must be \"false\"", name);
+        if (!(v = env_value(k, "CLUSTER_ID")))
+            problem("%s: no CLUSTER_ID", name);
+        else if (!id0)
+            id0 = v;
+        else if (strcmp(id0, v) != 0)
+            problem("%s: CLUSTER_ID differs from kafka-1's (one cluster)", name);
+        if (!cJSON_GetObjectItemCaseSensitive(k, "healthcheck"))
+            problem("%s: no healthcheck", name);
+    }
+    if ((init = svc_in(c, "kafka-init"))) {
+        if (!(v = env_value(init, "TOPIC_REPLICATION")) || strcmp(v, "3") != 0)
+            problem("kafka-init: TOPIC_REPLICATION must be 3");
+        if (!(v = env_value(init, "TOPIC_PARTITIONS")) || strcmp(v, "3") != 0)
+            problem("kafka-init: TOPIC_PARTITIONS must be 3");
+        if (!(v = env_value(init, "KAFKA_BOOTSTRAP")) || strcmp(v, CLUSTER_BOOTSTRAP) != 0)
+            problem("kafka-init: KAFKA_BOOTSTRAP must be " CLUSTER_BOOTSTRAP);
+        for (int n = 1; n <= KAFKA_NODES; n++) {
+            snprintf(name, sizeof(name), "kafka-%d", n);
+            expect_dep(init, "kafka-init", name, "service_healthy");
+        }
+    }
+}
+
+static void check_cluster_redis(const struct compose *c)
+{
+    cJSON *r1 = svc_in(c, "redis-1"), *r2 = svc_in(c, "redis-2"), *s;
+    char name[32];
+
+    for (int n = 1; n <= 2; n++) {
+        cJSON *r = n == 1 ? r1 : r2, *cmd;
+        if (!r)
+            continue;
+        cmd = cJSON_GetObjectItemCaseSensitive(r, "command");
+        if (!array_has(cmd, "--appendonly") || !array_has(cmd, "yes") ||
+            !array_has(cmd, "--maxmemory-policy") || !array_has(cmd, "noeviction"))
+            problem("redis-%d: command must hold --appendonly yes --maxmemory-policy noeviction",
+                    n);
+        if (!cJSON_GetObjectItemCaseSensitive(r, "healthcheck"))
+            problem("redis-%d: no healthcheck", n);
+    }
+    if (r2 && (!array_has(cJSON_GetObjectItemCaseSensitive(r2, "command"), "--replicaof") ||
+               !array_has(cJSON_GetObjectItemCaseSensitive(r2, "command"), "redis-1")))
+        problem("redis-2: must start as a replica of redis-1 (--replicaof redis-1 6379)");
+    for (int n = 1; n <= 3; n++) {
+        snprintf(name, sizeof(name), "sentinel%d", n);
+        if (!(s = svc_in(c, name)))
+            continue;
+        if (!command_has(s, "redis-sentinel") ||
+            !command_has(s, "sentinel monitor commerce redis-1 6379 2"))
+            problem("%s: must run redis-sentinel monitoring redis-1 as commerce, quorum 2", name);
+        if (!cJSON_GetObjectItemCaseSensitive(s, "healthcheck"))
+            problem("%s: no healthcheck", name);
+    }
+}
+
+static void test_cluster_infra(void **state)
+{
+    struct compose *c = cluster(state);
+    cJSON *mariadb;
+
+    check_cluster_kafka(c);
+    check_cluster_redis(c);
+    if ((mariadb = svc_in(c, "mariadb")) &&
+        !cJSON_GetObjectItemCaseSensitive(mariadb, "healthcheck"))
+        problem("mariadb: no healthcheck");
+    problems_check();
+}
+
 /* The metric names the code exports: "commerce_*" string literals in common/src and every
  * service's src, less the database names. */
 static void exported_metrics(struct strset *ret)
@@ -1045,6 +1427,10 @@ int main(void)
         cmocka_unit_test(test_depends_on),
         cmocka_unit_test(test_infra),
         cmocka_unit_test(test_dashboard),
+        cmocka_unit_test(test_cluster_config_valid),
+        cmocka_unit_test(test_cluster_services),
+        cmocka_unit_test(test_cluster_settings_in_tables),
+        cmocka_unit_test(test_cluster_infra),
     };
 
     return cmocka_run_group_tests(tests, group_setup, group_teardown);

@@ -137,8 +137,9 @@ int kafka_create_topics(const char *bootstrap, const struct kafka_auth *auth,
         goto out;
     }
     for (i = 0; i < n; i++) {
+        /* replication factor -1: the broker's default.replication.factor (3 on a cluster) */
         newts[i] =
-            rd_kafka_NewTopic_new(topics[i], partitions > 0 ? partitions : 1, 1, errbuf, errlen);
+            rd_kafka_NewTopic_new(topics[i], partitions > 0 ? partitions : 1, -1, errbuf, errlen);
         if (!newts[i])
             goto out;
     }

@@ -10,7 +10,10 @@
 # Environment: CLUSTER_ID, KAFKA_PASSWORD_ADMIN, KAFKA_PASSWORD_CATALOG, KAFKA_PASSWORD_INVENTORY,
 # KAFKA_PASSWORD_ORDER, KAFKA_PASSWORD_PAYMENT, KAFKA_AUTO_CREATE_TOPICS_ENABLE (false),
 # KAFKA_LOG_DIRS (/var/lib/kafka/data), KAFKA_HOST_ADVERTISED (127.0.0.1:9094: the listener
-# for tools on the host).
+# for tools on the host); for a cluster (docker-compose.cluster.yml): KAFKA_NODE_ID (1),
+# KAFKA_ADVERTISED_HOST (kafka: this node's name in the network), KAFKA_QUORUM_VOTERS
+# (1@kafka:9093), KAFKA_REPLICATION (1: default.replication.factor and the offsets and
+# transaction state topics') and KAFKA_MIN_ISR (1: min.insync.replicas).
 set -eu
 
 : "${CLUSTER_ID:?}" "${KAFKA_PASSWORD_ADMIN:?}"
@@ -21,10 +24,10 @@ KAFKA=/opt/kafka
 umask 077
 cat >"$CONFIG" <<PROPS
 process.roles=broker,controller
-node.id=1
-controller.quorum.voters=1@kafka:9093
+node.id=${KAFKA_NODE_ID:-1}
+controller.quorum.voters=${KAFKA_QUORUM_VOTERS:-1@kafka:9093}
 listeners=SASL_PLAINTEXT://:9092,CONTROLLER://:9093,HOST://:9094
-advertised.listeners=SASL_PLAINTEXT://kafka:9092,HOST://${KAFKA_HOST_ADVERTISED:-127.0.0.1:9094}
+advertised.listeners=SASL_PLAINTEXT://${KAFKA_ADVERTISED_HOST:-kafka}:9092,HOST://${KAFKA_HOST_ADVERTISED:-127.0.0.1:9094}
 controller.listener.names=CONTROLLER
 inter.broker.listener.name=SASL_PLAINTEXT
 listener.security.protocol.map=SASL_PLAINTEXT:SASL_PLAINTEXT,CONTROLLER:SASL_PLAINTEXT,HOST:SASL_PLAINTEXT
@@ -41,11 +44,11 @@ allow.everyone.if.no.acl.found=false
 log.dirs=$LOG_DIRS
 auto.create.topics.enable=${KAFKA_AUTO_CREATE_TOPICS_ENABLE:-false}
 num.partitions=3
-default.replication.factor=1
-min.insync.replicas=1
-offsets.topic.replication.factor=1
-transaction.state.log.replication.factor=1
-transaction.state.log.min.isr=1
+default.replication.factor=${KAFKA_REPLICATION:-1}
+min.insync.replicas=${KAFKA_MIN_ISR:-1}
+offsets.topic.replication.factor=${KAFKA_REPLICATION:-1}
+transaction.state.log.replication.factor=${KAFKA_REPLICATION:-1}
+transaction.state.log.min.isr=${KAFKA_MIN_ISR:-1}
 group.initial.rebalance.delay.ms=0
 PROPS
 

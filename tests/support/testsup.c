@@ -379,6 +379,74 @@ int ts_infra(const char *action)
     return ts_script("infra.sh", args, over, NULL);
 }
 
+int ts_infra_in(const char *state_dir, const char *action)
+{
+    char state_var[1024];
+    const char *const args[] = {action, NULL};
+    const char *const over[] = {state_var, NULL};
+
+    snprintf(state_var, sizeof(state_var), "STATE_DIR=%s", state_dir);
+    return ts_script("infra.sh", args, over, NULL);
+}
+
+/* The harness's Kafka login and broker that ts_kafka_cluster_start() replaces. */
+static const char *const ts__cluster_vars[] = {
+    "KAFKA_BOOTSTRAP",         "KAFKA_NODES",          "KAFKA_KIND",
+    "KAFKA_SECURITY_PROTOCOL", "KAFKA_SASL_MECHANISM", "KAFKA_SASL_USERNAME",
+    "KAFKA_SASL_PASSWORD",     "KAFKA_SASL_USERS_DIR", NULL};
+
+int ts_kafka_cluster_start(int nodes, char *ret_dir, size_t dirlen)
+{
+    char dir[768], env_path[1024], log_path[1024], nodes_var[32], state_var[1024];
+    char name[64], value[1024];
+    const char *kind = getenv("KAFKA_KIND");
+    const char *const args[] = {"start", NULL};
+    const char *const over[] = {
+        state_var,         nodes_var, "INFRA_SERVICES=kafka", "INFRA_KAFKA=apache",
+        "KAFKA_BOOTSTRAP", NULL};
+    int rc;
+
+    if (kind == NULL || strcmp(kind, "apache") != 0) {
+        fprintf(stderr, "testsup: a Kafka cluster needs the Apache broker (KAFKA_KIND=%s)\n",
+                kind != NULL ? kind : "");
+        return -ENOTSUP;
+    }
+    snprintf(dir, sizeof(dir), "%s/clusters", ts_env("TEST_STATE_DIR"));
+    if (mkdir(dir, 0700) < 0 && errno != EEXIST) {
+        fprintf(stderr, "testsup: %s: %s\n", dir, strerror(errno));
+        return -EIO;
+    }
+    ts_unique("kafka", name, sizeof(name));
+    snprintf(dir, sizeof(dir), "%.600s/clusters/%s", ts_env("TEST_STATE_DIR"), name);
+    snprintf(state_var, sizeof(state_var), "STATE_DIR=%s", dir);
+    snprintf(nodes_var, sizeof(nodes_var), "KAFKA_NODES=%d", nodes);
+    snprintf(log_path, sizeof(log_path), "%.600s/logs/kafka-cluster-%s.log",
+             ts_env("TEST_STATE_DIR"), name);
+    rc = ts_script("infra.sh", args, over, log_path);
+    if (rc != 0) {
+        fprintf(stderr, "testsup: infra.sh start of a %d-node cluster in %s failed (%d)\n", nodes,
+                dir, rc);
+        ts_print_log_tail(log_path);
+        return -EIO;
+    }
+    snprintf(env_path, sizeof(env_path), "%s/env", dir);
+    for (size_t i = 0; ts__cluster_vars[i] != NULL; i++) {
+        if (ts_env_file_value(env_path, ts__cluster_vars[i], value, sizeof(value)) < 0) {
+            fprintf(stderr, "testsup: %s has no %s\n", env_path, ts__cluster_vars[i]);
+            ts_kafka_cluster_stop(dir);
+            return -EIO;
+        }
+        setenv(ts__cluster_vars[i], value, 1);
+    }
+    snprintf(ret_dir, dirlen, "%s", dir);
+    return 0;
+}
+
+int ts_kafka_cluster_stop(const char *dir)
+{
+    return ts_infra_in(dir, "stop");
+}
+
 /* ---- HTTP client ---- */
 
 static pthread_once_t ts__curl_once = PTHREAD_ONCE_INIT;
@@ -876,7 +944,9 @@ int ts_create_topic(const char *topic)
     }
     conf = NULL; /* now owned by rk */
 
-    nt = rd_kafka_NewTopic_new(topic, TS_TOPIC_PARTITIONS, 1, errstr, sizeof(errstr));
+    /* replication factor -1: the broker's default.replication.factor (1 on the harness's single
+     * broker, 3 on a cluster of ts_kafka_cluster_start()) */
+    nt = rd_kafka_NewTopic_new(topic, TS_TOPIC_PARTITIONS, -1, errstr, sizeof(errstr));
     if (nt == NULL) {
         fprintf(stderr, "testsup: topic '%s': %s\n", topic, errstr);
         goto out;

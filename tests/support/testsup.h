@@ -4,7 +4,8 @@
  * The harness (scripts/test.sh) starts MariaDB, Redis and Kafka and exports:
  *   DB_HOST DB_PORT DB_USER DB_PASSWORD   a MariaDB account that may create databases
  *   REDIS_HOST REDIS_PORT
- *   KAFKA_BOOTSTRAP                        host:port
+ *   KAFKA_BOOTSTRAP                        host:port (a comma list for a cluster)
+ *   KAFKA_NODES                            the broker's node count (1)
  *   KAFKA_KIND                             apache | mock | external
  *   KAFKA_SECURITY_PROTOCOL KAFKA_SASL_MECHANISM KAFKA_SASL_USERNAME KAFKA_SASL_PASSWORD
  *                                          (apache) the admin's login; the tests' own clients
@@ -44,6 +45,28 @@ int ts_create_database(const char *prefix, char *out, size_t outlen);
 /* Runs "scripts/infra.sh @action" against the harness's state (e.g. "kafka-stop",
  * "kafka-start", "mariadb-restart", "redis-restart"). Returns the exit status. */
 int ts_infra(const char *action);
+
+/* ts_infra() on the state folder @state_dir (e.g. a cluster of ts_kafka_cluster_start()). */
+int ts_infra_in(const char *state_dir, const char *action);
+
+/*
+ * A private Kafka cluster of @nodes KRaft nodes next to the harness's MariaDB and Redis
+ * (scripts/infra.sh start with INFRA_SERVICES=kafka KAFKA_NODES=@nodes in a fresh folder under
+ * TEST_STATE_DIR/clusters/, which scripts/test.sh stops after the suite if the test did not):
+ * replication factor min(3, @nodes), min.insync.replicas 2 from 3 nodes, the same SASL users
+ * and super user admin as the harness's broker. On success this process's KAFKA_BOOTSTRAP (all
+ * nodes), KAFKA_NODES, KAFKA_KIND and Kafka login (KAFKA_SECURITY_PROTOCOL, KAFKA_SASL_*) are
+ * the cluster's, so everything started after it (ts_service_start(), saga_stack_start(),
+ * ts_create_topic(), ts_consumer_new()) uses the cluster; the folder into @ret_dir, for
+ * ts_infra_in(dir, "kafka-N-kill" | "kafka-N-stop" | "kafka-N-start") on node N (1..@nodes)
+ * and ts_kafka_cluster_stop(). Needs the Apache broker (KAFKA_KIND=apache): -ENOTSUP
+ * otherwise; -EIO when it did not start (the log tail on stderr). A 3-node start takes about
+ * 10 s on the idle 2-core machine (20-40 s under the load of parallel builds).
+ */
+int ts_kafka_cluster_start(int nodes, char *ret_dir, size_t dirlen);
+
+/* Stops the cluster in @dir (every node). The exit status of infra.sh stop. */
+int ts_kafka_cluster_stop(const char *dir);
 
 /* Prints the last bytes of the file at @path (a log) on stderr. */
 void ts_print_log_tail(const char *path);
@@ -124,7 +147,8 @@ size_t ts_consume(struct ts_consumer *c, size_t want, int timeout_ms, struct ts_
 void ts_records_free(struct ts_record *recs, size_t n);
 void ts_consumer_free(struct ts_consumer *c);
 
-/* Creates @topic (3 partitions) if missing. 0 or -EIO. */
+/* Creates @topic (3 partitions, the broker's default replication factor) if missing. 0 or
+ * -EIO. */
 int ts_create_topic(const char *topic);
 
 /* The CloudEvents source of @type's producer ("/payment-service" for "payment.completed";
