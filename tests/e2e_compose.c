@@ -108,6 +108,10 @@ static const char *const allowed_defaults[] = {
     "INVENTORY_RELAY_GROUP",
     "INVENTORY_RELAY_NAME",
     "INVENTORY_TEST_CRASH_AFTER_SCRIPT",
+    "REDIS_SENTINELS", /* "": one node (REDIS_HOST); docker-compose.cluster.yml sets them */
+    "REDIS_MASTER_NAME",
+    "REDIS_WAIT_REPLICAS",
+    "REDIS_WAIT_TIMEOUT_MS",
     NULL,
 };
 
