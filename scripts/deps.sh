@@ -3,9 +3,10 @@
 #
 # usage: scripts/deps.sh
 #
-#   1. Debian packages: the C libraries, MariaDB, Redis, OpenSSL, curl, jq; a Java runtime and
-#      Maven only when `java` / `mvn` are missing. Nothing is installed (and `apt-get update`
-#      does not run) when everything is present. Needs root (or sudo) only to install.
+#   1. Debian packages: the C libraries, MariaDB, Redis and redis-sentinel (the failover
+#      tests), OpenSSL, curl, jq; a Java runtime and Maven only when `java` / `mvn` are
+#      missing. Nothing is installed (and `apt-get update` does not run) when everything is
+#      present. Needs root (or sudo) only to install.
 #      Package maintainer scripts are told not to start the system MariaDB/Redis services:
 #      the harness and `make run` start their own on private ports.
 #   2. schemathesis (the OpenAPI fuzzer of tests/e2e_fuzz.c) from PyPI into a virtualenv
@@ -34,8 +35,8 @@ KAFKA_LIBS="$ROOT/.deps/kafka-$KAFKA_VERSION/libs"
 
 REQUIRED=(build-essential pkg-config librdkafka-dev libmicrohttpd-dev libmariadb-dev
           libhiredis-dev libcjson-dev libcmocka-dev libssl-dev libcurl4-openssl-dev uuid-dev
-          libargon2-dev mariadb-server redis-server openssl curl jq docker-compose prometheus
-          json-schema-test-suite clang-format)
+          libargon2-dev mariadb-server redis-server redis-sentinel openssl curl jq docker-compose
+          prometheus json-schema-test-suite clang-format)
 
 log() { printf 'deps: %s\n' "$*" >&2; }
 

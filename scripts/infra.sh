@@ -13,6 +13,20 @@
 #                             (controlled shutdown), kill = SIGKILL (a crash; returns once the
 #                             process is gone), start = the same node, port and data again,
 #                             returns when it logged "Kafka Server started"
+#                             stop the broker and bring it back); with Redis Sentinel, redis
+#                             means every Redis node and sentinel
+#   redis-primary-kill        (Sentinel) SIGKILL the node that is primary now (asked from the
+#                             sentinels); prints its name (redis-1 or redis-2) on stdout
+#   redis-N-start|-stop       (Sentinel) node N (1 or 2): start it (a node that is not the
+#                             primary comes back as a replica of the current one), or stop it
+#
+# Redis with failover (REDIS_SENTINELS=3 at start; default: one node): a primary (node 1, on
+# REDIS_PORT), one replica (node 2) and 3 redis-sentinel processes (quorum 2,
+# down-after-milliseconds 1000, failover-timeout 3000), master name commerce
+# (INFRA_REDIS_MASTER_NAME), all on loopback without a password. DIR/env then also exports
+# REDIS_SENTINELS (host:port list) and REDIS_MASTER_NAME; REDIS_HOST/REDIS_PORT stay the first
+# primary's, for tools (give a service REDIS_HOST= with REDIS_SENTINELS: inventory-service
+# refuses both). The layout is kept in DIR/redis.set for the later actions.
 #
 # DIR/env holds export lines: DB_HOST DB_PORT DB_USER DB_PASSWORD REDIS_HOST REDIS_PORT
 # KAFKA_BOOTSTRAP KAFKA_NODES KAFKA_KIND TEST_STATE_DIR (lines only for the servers started,
@@ -60,6 +74,8 @@
 #                    the principals' passwords at the first start (default: random); kept in
 #                    DIR/kafka/users/, and a later start with different ones is refused
 #   BUILD_DIR        where bin/mock-kafka is (default build)
+#   REDIS_SENTINELS  a number of sentinels (3; 1..5): Redis with failover, see above; a
+#                    host:port list (from a sourced DIR/env) is not a layout and is ignored
 
 # -h / --help: the header above, nothing else done
 case ${1:-} in -h | --help) exec bash "$(dirname "${BASH_SOURCE[0]}")/help.sh" "${BASH_SOURCE[0]}" ;; esac
@@ -272,19 +288,229 @@ mariadb_start() {
 
 # ---- Redis ----
 
+REDIS_SET="$STATE_DIR/redis.set"
+REDIS_SENTINELS_S=0
+
 redis_ping() {
     [ "$(redis-cli -h 127.0.0.1 -p "$REDIS_PORT_S" ping 2>/dev/null)" = PONG ]
 }
 
+# The Sentinel layout of DIR (REDIS_SENTINELS_S=0: one node), decided at the first start.
+redis_set_load() {
+    # shellcheck disable=SC1090
+    [ -f "$REDIS_SET" ] && . "$REDIS_SET"
+    return 0
+}
+
+redis_set_choose() {
+    local want=0 k ports=""
+    redis_set_load
+    [ -f "$REDIS_SET" ] && return 0
+    case ${REDIS_SENTINELS:-} in
+    [1-5]) want=$REDIS_SENTINELS ;;
+    '' | 0 | *:*) want=0 ;;
+    *) die "REDIS_SENTINELS: '$REDIS_SENTINELS' is not a number of sentinels (1..5)" ;;
+    esac
+    REDIS_SENTINELS_S=$want
+    {
+        echo "REDIS_SENTINELS_S=$want"
+        if [ "$want" -gt 0 ]; then
+            REDIS2_PORT_S=$(pick_port)
+            PICKED="$PICKED$REDIS2_PORT_S "
+            for ((k = 1; k <= want; k++)); do
+                ports="$ports $(pick_port)"
+                PICKED="$PICKED${ports##* } "
+            done
+            REDIS_SENT_PORTS_S=${ports# }
+            REDIS_MASTER_S=${INFRA_REDIS_MASTER_NAME:-commerce}
+            echo "REDIS2_PORT_S=$REDIS2_PORT_S"
+            echo "REDIS_SENT_PORTS_S='$REDIS_SENT_PORTS_S'"
+            echo "REDIS_MASTER_S=$REDIS_MASTER_S"
+        fi
+    } >"$REDIS_SET.tmp"
+    mv "$REDIS_SET.tmp" "$REDIS_SET"
+}
+
+# Node @1 (1 or 2): its process name, port and folder (node 1 is the one-node layout's redis).
+redis_node_name() { if [ "$1" = 1 ]; then echo redis; else echo "redis-$1"; fi; }
+redis_node_port() { if [ "$1" = 1 ]; then echo "$REDIS_PORT_S"; else echo "$REDIS2_PORT_S"; fi; }
+redis_node_dir() { if [ "$1" = 1 ]; then echo "$REDIS_DIR"; else echo "$STATE_DIR/redis-$1"; fi; }
+redis_sentinel_port() { echo "$REDIS_SENT_PORTS_S" | cut -d' ' -f"$1"; }
+
+# The port of the primary now: the first sentinel that answers, else the primary the first
+# sentinel last wrote into its config, else node 1's.
+redis_primary_port() {
+    local p out conf="$STATE_DIR/redis-sentinel-1/sentinel.conf"
+    for p in $REDIS_SENT_PORTS_S; do
+        out=$(redis-cli -h 127.0.0.1 -p "$p" sentinel get-master-addr-by-name "$REDIS_MASTER_S" \
+            2>/dev/null | sed -n 2p)
+        [ -n "$out" ] && { echo "$out"; return 0; }
+    done
+    if [ -f "$conf" ]; then
+        out=$(awk -v m="$REDIS_MASTER_S" \
+            '$1 == "sentinel" && $2 == "monitor" && $3 == m {print $5}' "$conf")
+        [ -n "$out" ] && { echo "$out"; return 0; }
+    fi
+    echo "$REDIS_PORT_S"
+}
+
+# The node (1 or 2) that is primary now.
+redis_primary_node() {
+    if [ "$(redis_primary_port)" = "${REDIS2_PORT_S:-}" ]; then echo 2; else echo 1; fi
+}
+
+redis_sentinels_list() {
+    local p out=""
+    for p in $REDIS_SENT_PORTS_S; do out="$out,127.0.0.1:$p"; done
+    echo "${out#,}"
+}
+
+REDIS_NODE_PORT=""
+redis_node_ping() {
+    [ "$(redis-cli -h 127.0.0.1 -p "$REDIS_NODE_PORT" ping 2>/dev/null)" = PONG ]
+}
+
+# Starts node @1 (a no-op when it runs): the primary in the one-node layout or when the
+# sentinels say it is, else a replica of the current primary, so that a killed primary never
+# comes back as a second primary.
+redis_node_start() {
+    local n=$1 name port dir primary="" role=()
+    name=$(redis_node_name "$n") port=$(redis_node_port "$n") dir=$(redis_node_dir "$n")
+    running "$name" && return 0
+    mkdir -p "$dir"
+    port_free "$port" || die "Redis port $port ($name) is in use"
+    if [ "$REDIS_SENTINELS_S" -gt 0 ]; then
+        primary=$(redis_primary_port)
+        if [ "$primary" = "$port" ]; then primary=""; else role=(--replicaof 127.0.0.1 "$primary"); fi
+    fi
+    spawn "$name" redis-server --port "$port" --bind 127.0.0.1 --dir "$dir" \
+        --appendonly yes --save '' --daemonize no --protected-mode yes \
+        --repl-diskless-sync-delay 0 "${role[@]}"
+    REDIS_NODE_PORT=$port
+    wait_ready "$name" redis_node_ping
+    say "redis ready on 127.0.0.1:$port${primary:+ (replica of 127.0.0.1:$primary)}"
+}
+
+REDIS_SENT_PORT=""
+# True when the sentinel on REDIS_SENT_PORT sees the master, a replica and the other sentinels.
+redis_sentinel_ready() {
+    local info
+    info=$(redis-cli -h 127.0.0.1 -p "$REDIS_SENT_PORT" sentinel master "$REDIS_MASTER_S" \
+        2>/dev/null) || return 1
+    awk -v others=$((REDIS_SENTINELS_S - 1)) '
+        prev == "num-slaves" {slaves = $1} prev == "num-other-sentinels" {sent = $1} {prev = $1}
+        END {exit !(slaves >= 1 && sent >= others)}' <<<"$info"
+}
+
+redis_sentinel_start() {
+    local k=$1 port dir name="redis-sentinel-$1"
+    running "$name" && return 0
+    port=$(redis_sentinel_port "$k")
+    dir="$STATE_DIR/$name"
+    mkdir -p "$dir"
+    port_free "$port" || die "Redis sentinel port $port is in use"
+    # sentinel rewrites this file (the current primary, the replicas and sentinels it knows)
+    [ -f "$dir/sentinel.conf" ] || cat >"$dir/sentinel.conf" <<EOF
+port $port
+bind 127.0.0.1
+daemonize no
+dir $dir
+sentinel resolve-hostnames no
+sentinel monitor $REDIS_MASTER_S 127.0.0.1 $REDIS_PORT_S $((REDIS_SENTINELS_S / 2 + 1))
+sentinel down-after-milliseconds $REDIS_MASTER_S 1000
+sentinel failover-timeout $REDIS_MASTER_S 3000
+sentinel parallel-syncs $REDIS_MASTER_S 1
+EOF
+    spawn "$name" redis-sentinel "$dir/sentinel.conf"
+}
+
 redis_start() {
-    running redis && return 0
+    local k
     command -v redis-server >/dev/null 2>&1 || die "redis-server not found (run scripts/deps.sh)"
-    mkdir -p "$REDIS_DIR"
-    port_free "$REDIS_PORT_S" || die "Redis port $REDIS_PORT_S is in use"
-    spawn redis redis-server --port "$REDIS_PORT_S" --bind 127.0.0.1 --dir "$REDIS_DIR" \
-        --appendonly yes --save '' --daemonize no --protected-mode yes
-    wait_ready redis redis_ping
-    say "redis ready on 127.0.0.1:$REDIS_PORT_S"
+    redis_set_choose
+    if [ "$REDIS_SENTINELS_S" -eq 0 ]; then
+        redis_node_start 1
+        return 0
+    fi
+    command -v redis-sentinel >/dev/null 2>&1 ||
+        die "redis-sentinel not found (run scripts/deps.sh)"
+    # the primary first (after a failover it may be node 2), then the other as its replica
+    redis_node_start "$(redis_primary_node)"
+    redis_node_start 1
+    redis_node_start 2
+    for ((k = 1; k <= REDIS_SENTINELS_S; k++)); do redis_sentinel_start "$k"; done
+    for ((k = 1; k <= REDIS_SENTINELS_S; k++)); do
+        REDIS_SENT_PORT=$(redis_sentinel_port "$k")
+        wait_ready "redis-sentinel-$k" redis_sentinel_ready
+    done
+    say "redis sentinels ready on $(redis_sentinels_list) (master $REDIS_MASTER_S:" \
+        "127.0.0.1:$(redis_primary_port))"
+}
+
+redis_stop() {
+    local k
+    redis_set_load
+    for ((k = 1; k <= REDIS_SENTINELS_S; k++)); do terminate "redis-sentinel-$k"; done
+    [ "$REDIS_SENTINELS_S" -eq 0 ] || terminate redis-2
+    terminate redis
+}
+
+# SIGKILL of the node that is primary now; prints its name.
+redis_primary_kill() {
+    local n name pid i
+    n=$(redis_primary_node)
+    name=$(redis_node_name "$n")
+    pid=$(pid_of "$name") || die "the primary (node $n) is not running"
+    kill -KILL "$pid"
+    for ((i = 0; i < 50; i++)); do
+        kill -0 "$pid" 2>/dev/null || break
+        sleep 0.1
+    done
+    rm -f "$PIDS/$name.pid"
+    say "killed node $n (primary 127.0.0.1:$(redis_node_port "$n"))"
+    echo "redis-$n"
+}
+
+# redis-primary-kill, redis-N-start, redis-N-stop (the Sentinel layout only).
+redis_action() {
+    local what=$1 verb=${2:-}
+    [ -f "$PORTS_FILE" ] || die "nothing started in $STATE_DIR (run: infra.sh start)"
+    load_ports
+    redis_set_load
+    [ "$REDIS_SENTINELS_S" -gt 0 ] ||
+        die "redis-$what${verb:+-$verb} needs the Sentinel layout (REDIS_SENTINELS=3 at start)"
+    case "$what-$verb" in
+    primary-kill) redis_primary_kill ;;
+    [12]-start) redis_node_start "$what" ;;
+    [12]-stop) terminate "$(redis_node_name "$what")" ;;
+    *) die "unknown redis action '$what-$verb'" ;;
+    esac
+}
+
+# The status lines of the Sentinel layout (nothing for one node); 3 when one is not running.
+redis_status() {
+    local name k all=0
+    redis_set_load
+    [ "$REDIS_SENTINELS_S" -gt 0 ] || return 0
+    for name in redis-2 $(for ((k = 1; k <= REDIS_SENTINELS_S; k++)); do echo "redis-sentinel-$k"; done); do
+        if running "$name"; then
+            printf '%-8s running (pid %s)\n' "$name" "$(pid_of "$name")"
+        else
+            printf '%-8s stopped\n' "$name"
+            all=3
+        fi
+    done
+    printf 'redis primary 127.0.0.1:%s (master %s)\n' "$(redis_primary_port)" "$REDIS_MASTER_S"
+    return "$all"
+}
+
+# The env file's Redis lines.
+redis_env() {
+    printf 'export REDIS_HOST=127.0.0.1 REDIS_PORT=%s\n' "$REDIS_PORT_S"
+    redis_set_load
+    [ "$REDIS_SENTINELS_S" -gt 0 ] || return 0
+    printf 'export REDIS_SENTINELS=%s REDIS_MASTER_NAME=%s\n' "$(redis_sentinels_list)" \
+        "$REDIS_MASTER_S"
 }
 
 # ---- Kafka ----
@@ -709,9 +935,7 @@ write_env() {
             printf 'export DB_HOST=127.0.0.1 DB_PORT=%s DB_USER=commerce DB_PASSWORD=commerce\n' \
                 "$DB_PORT_S"
         fi
-        if infra_has redis; then
-            printf 'export REDIS_HOST=127.0.0.1 REDIS_PORT=%s\n' "$REDIS_PORT_S"
-        fi
+        if infra_has redis; then redis_env; fi
         if infra_has kafka; then
             printf 'export KAFKA_BOOTSTRAP=%s KAFKA_NODES=%s KAFKA_KIND=%s\n' "$(kafka_bootstrap)" \
                 "$(kafka_nodes)" "$KAFKA_KIND_S"
@@ -748,7 +972,7 @@ do_start() {
 do_stop() {
     kafka_load_kind
     kafka_stop final
-    terminate redis
+    redis_stop
     terminate mariadb
     rm -f "$KAFKA_DIR/down"
 }
@@ -780,6 +1004,7 @@ do_status() {
         fi
     done
     [ "${KAFKA_KIND_S:-}" = mock ] && [ -f "$KAFKA_DIR/down" ] && { echo "kafka    (mock) down"; all=3; }
+    redis_status || all=3
     return "$all"
 }
 
@@ -791,13 +1016,13 @@ do_service() {
     kafka_load_kind
     case "$verb" in
     stop)
-        case "$svc" in kafka) kafka_stop ;; *) terminate "$svc" ;; esac
+        case "$svc" in kafka) kafka_stop ;; redis) redis_stop ;; *) terminate "$svc" ;; esac
         ;;
     start)
         "${svc}_start"
         ;;
     restart)
-        case "$svc" in kafka) kafka_stop ;; *) terminate "$svc" ;; esac
+        case "$svc" in kafka) kafka_stop ;; redis) redis_stop ;; *) terminate "$svc" ;; esac
         "${svc}_start"
         ;;
     esac
@@ -820,8 +1045,13 @@ kafka-[1-9]-stop | kafka-[1-9]-start | kafka-[1-9]-kill)
     node=${1#kafka-}
     kafka_node_action "${node%%-*}" "${node#*-}"
     ;;
+redis-primary-kill | redis-[12]-start | redis-[12]-stop)
+    what=${1#redis-}
+    redis_action "${what%%-*}" "${what#*-}"
+    ;;
 *)
-    echo "usage: STATE_DIR=DIR $0 start|stop|status|{mariadb,redis,kafka}-{stop,start,restart}|kafka-N-{stop,start,kill}" >&2
+    echo "usage: STATE_DIR=DIR $0 start|stop|status|{mariadb,redis,kafka}-{stop,start,restart}|kafka-N-{stop,start,kill}" \
+        "|redis-primary-kill|redis-{1,2}-{start,stop}" >&2
     exit 2
     ;;
 esac

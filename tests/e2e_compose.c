@@ -115,6 +115,10 @@ static const char *const allowed_defaults[] = {
     "INVENTORY_OUTBOX_STREAM",
     "INVENTORY_RELAY_GROUP",
     "INVENTORY_TEST_CRASH_AFTER_SCRIPT",
+    "REDIS_SENTINELS", /* "": one node (REDIS_HOST); docker-compose.cluster.yml sets them */
+    "REDIS_MASTER_NAME",
+    "REDIS_WAIT_REPLICAS",
+    "REDIS_WAIT_TIMEOUT_MS",
     NULL,
 };
 

@@ -9,6 +9,10 @@
  * over entries another consumer left pending for over CLAIM_IDLE_MS (XAUTOCLAIM). Settle sends
  * XACK and XDEL for what the broker acknowledged; the rest stays pending for a later round. An
  * entry that is not a valid envelope is logged and dropped.
+ *
+ * With the pool's wait_replicas (REDIS_WAIT_REPLICAS) a claimed batch goes to Kafka only after
+ * rds_wait() on the relay's connection saw that many replicas acknowledge; otherwise the round
+ * fails (the core backs off) and the entries stay pending. See stream__replicated().
  */
 #include <errno.h>
 #include <stdio.h>
@@ -217,6 +221,46 @@ static int stream__read(struct relay_stream *s, struct relay_batch *batch, const
     return rc;
 }
 
+/* Releases what a claim parsed (the events, the reply); the entries stay as Redis has them. */
+static void stream__drop(struct relay_stream *s)
+{
+    for (size_t i = 0; i < s->nentries; i++) {
+        if (s->entries[i].valid)
+            event_release(&s->entries[i].ev);
+    }
+    memset(s->entries, 0, s->nentries * sizeof(*s->entries));
+    s->nentries = 0;
+    if (s->reply)
+        freeReplyObject(s->reply);
+    s->reply = NULL;
+}
+
+/*
+ * Publishing waits for replication: a stream entry's event is announced only once a replica
+ * holds it and the change it reports. Why WAIT on this connection covers the reservation: the
+ * script that reserved (counters, reservation, inv:evt record and this stream entry) ran
+ * atomically on another connection before we could read its entry, so its writes sit in the
+ * primary's single, ordered replication stream ahead of anything we send now; rds_wait() sends
+ * a PUBLISH (itself replicated, so this connection's offset becomes the stream's current end -
+ * an XREADGROUP of pending entries would not move it) and WAITs for that offset. A replica that
+ * acknowledged it has every entry of the batch and every write behind them. Fewer replicas in
+ * time: the batch is not produced (still pending here; -EAGAIN, the relay backs off and reads
+ * it again) - availability given up rather than announcing what a failover could lose.
+ */
+static int stream__replicated(struct relay_stream *s, struct relay_batch *batch)
+{
+    char err[256];
+    int rc = rds_wait(s->conn, err, sizeof(err));
+
+    if (rc == 0)
+        return 0;
+    log_warnx("relay: holding %zu entries of '%s' until a redis replica has them: %s", batch->n,
+              s->stream, err);
+    stream__drop(s);
+    batch->n = 0;
+    return rc;
+}
+
 /* The arrays of a batch of @max (kept across rounds). 0 or -ENOMEM. */
 static int stream__reserve(struct relay_stream *s, size_t max)
 {
@@ -274,11 +318,17 @@ static int stream_claim(struct relay_source *src, struct relay_batch *batch, int
         rc = stream__read(s, batch, "0", 0);
         if (rc < 0)
             goto failed;
-        if (rc > 0)
+        if (rc > 0) {
+            rc = stream__replicated(s, batch);
+            if (rc < 0)
+                goto failed;
             return 0;
+        }
         s->next_pending = now + PENDING_EVERY_MS;
     }
     rc = stream__read(s, batch, ">", wait_ms);
+    if (rc > 0)
+        rc = stream__replicated(s, batch);
     if (rc < 0)
         goto failed;
     return 0;
@@ -343,15 +393,7 @@ static int stream_settle(struct relay_source *src, struct relay_batch *batch)
     }
     if (ndone > 0)
         rc = stream__ack(s, ndone);
-    for (size_t i = 0; i < s->nentries; i++) {
-        if (s->entries[i].valid)
-            event_release(&s->entries[i].ev);
-    }
-    memset(s->entries, 0, s->nentries * sizeof(*s->entries));
-    s->nentries = 0;
-    if (s->reply)
-        freeReplyObject(s->reply);
-    s->reply = NULL;
+    stream__drop(s);
     if (rc < 0)
         stream__fail(s, rc);
     return rc;

@@ -16,20 +16,28 @@
 
 struct inv_config {
     struct svc_config svc;
-    const char *redis_host;  /* REDIS_HOST */
-    long redis_port;         /* REDIS_PORT */
-    long redis_pool_size;    /* REDIS_POOL_SIZE */
-    long snapshot_s;         /* INVENTORY_SNAPSHOT_S: seconds between MariaDB snapshots */
-    long res_retention_s;    /* INVENTORY_RESERVATION_RETENTION_S: TTL of a terminal inv:res */
-    const char *stream;      /* INVENTORY_OUTBOX_STREAM: the Redis outbox stream */
-    const char *relay_group; /* INVENTORY_RELAY_GROUP: consumer group on that stream */
-    const char *relay_name;  /* INVENTORY_RELAY_NAME: this relay's consumer name */
-    bool test_crash;         /* INVENTORY_TEST_CRASH_AFTER_SCRIPT: tests only */
+    const char *redis_host;        /* REDIS_HOST (NULL: 127.0.0.1, or Sentinel) */
+    long redis_port;               /* REDIS_PORT */
+    const char *redis_sentinels;   /* REDIS_SENTINELS: host:port,… (NULL: one node) */
+    const char *redis_master_name; /* REDIS_MASTER_NAME */
+    long redis_wait_replicas;      /* REDIS_WAIT_REPLICAS: the relay's WAIT (0: off) */
+    long redis_wait_timeout_ms;    /* REDIS_WAIT_TIMEOUT_MS */
+    long redis_pool_size;          /* REDIS_POOL_SIZE */
+    long snapshot_s;               /* INVENTORY_SNAPSHOT_S: seconds between MariaDB snapshots */
+    long res_retention_s;          /* INVENTORY_RESERVATION_RETENTION_S: TTL of a terminal inv:res */
+    const char *stream;            /* INVENTORY_OUTBOX_STREAM: the Redis outbox stream */
+    const char *relay_group;       /* INVENTORY_RELAY_GROUP: consumer group on that stream */
+    const char *relay_name;        /* INVENTORY_RELAY_NAME: this relay's consumer name */
+    bool test_crash;               /* INVENTORY_TEST_CRASH_AFTER_SCRIPT: tests only */
 };
 
 /* config.c: the defaults of the common settings and the own ones ({NULL}-terminated). */
 extern const struct svc_defaults INV_DEFAULTS;
 extern const struct cfg_entry INV_CONFIG[];
+/* The Redis pool's options from @cfg. */
+void inv_rds_opts(const struct inv_config *cfg, struct rds_opts *ret);
+/* svc_desc.check: one node or Sentinel, not both; a well-formed sentinel list. */
+int inv_config_check(const void *cfg, char *errbuf, size_t errlen);
 
 struct inv_app {
     const struct inv_config *cfg;

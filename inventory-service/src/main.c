@@ -1,10 +1,14 @@
 /* main.c - inventory-service as data: its routes, the events it consumes, the Redis pool, the
  * outbox-stream relay and the snapshot job; svc_main() runs it. MariaDB holds only the
  * snapshot: stock changes live in Redis, so no outbox or inbox tables. */
+#include <pthread.h>
+#include <string.h>
+
 #include "app.h"
 #include "common/log.h"
 #include "common/metrics.h"
 #include "common/svc.h"
+#include "common/util.h"
 #include "snapshot.h"
 
 static const struct http_route routes[] = {
@@ -27,21 +31,26 @@ static void metrics_register(void)
 
 static int start(struct svc *svc, void *arg)
 {
-    struct rds_opts opts = {.host = cfg.redis_host,
-                            .port = (unsigned)cfg.redis_port,
-                            .timeout_ms = 2000,
-                            .pool_size = (unsigned)cfg.redis_pool_size};
-    char err[512];
+    struct rds_opts opts;
+    char err[512], primary[300];
 
     (void)svc, (void)arg;
+    inv_rds_opts(&cfg, &opts);
     if (cfg.svc.consumer_workers > cfg.redis_pool_size) /* each handler holds one connection */
         log_warnx("CONSUMER_WORKERS (%ld) is above REDIS_POOL_SIZE (%ld): handlers will wait for "
                   "a redis connection",
                   cfg.svc.consumer_workers, cfg.redis_pool_size);
     app.rds = rds_pool_new(&opts, err, sizeof(err));
-    if (!app.rds)
+    if (!app.rds) {
         log_errorx("cannot set up the redis pool: %s", err);
-    return app.rds ? 0 : -1;
+        return -1;
+    }
+    if (opts.sentinels) {
+        rds_primary(app.rds, primary, sizeof(primary));
+        log_info("redis through sentinels '%s', master '%s': primary '%s'", opts.sentinels,
+                 opts.master_name, primary[0] ? primary : "(not found yet)");
+    }
+    return 0;
 }
 
 static void stop(void *arg)
@@ -50,10 +59,26 @@ static void stop(void *arg)
     rds_pool_free(app.rds);
 }
 
+/* Readiness is Redis answering PING (with Sentinel: the primary; @why names it, and a new one
+ * is logged once). */
 static int ready(void *arg, char *why, size_t whylen)
 {
+    static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+    static char last[300];
+    char primary[300];
+    int rc = rds_ping(app.rds, why, whylen);
+
     (void)arg;
-    return rds_ping(app.rds, why, whylen);
+    if (rc < 0 || !cfg.redis_sentinels)
+        return rc;
+    rds_primary(app.rds, primary, sizeof(primary));
+    pthread_mutex_lock(&lock);
+    if (strcmp(primary, last) != 0) {
+        log_info("redis primary is now '%s' (%s)", primary, why);
+        util_strlcpy(last, primary, sizeof(last));
+    }
+    pthread_mutex_unlock(&lock);
+    return 0;
 }
 
 static struct relay_source *relay_source(struct svc *svc, void *arg)
@@ -85,6 +110,7 @@ static const struct svc_desc desc = {
     .defaults = &INV_DEFAULTS,
     .cfg = &cfg.svc,
     .config = INV_CONFIG,
+    .check = inv_config_check,
     .routes = routes,
     .nroutes = sizeof(routes) / sizeof(routes[0]),
     .handlers = INV_HANDLERS,
