@@ -108,6 +108,13 @@ static const char *const allowed_defaults[] = {
     "INVENTORY_RELAY_GROUP",
     "INVENTORY_RELAY_NAME",
     "INVENTORY_TEST_CRASH_AFTER_SCRIPT",
+    /* catalog-service: the read cache (README "Catalog read cache") */
+    "CATALOG_CACHE_MAX_ENTRIES",
+    "CATALOG_CACHE_POLL_MS",
+    "CATALOG_CACHE_STALE_MS",
+    "CATALOG_CACHE_MAX_AGE_MS",
+    /* common: which requests get an access line */
+    "ACCESS_LOG",
     NULL,
 };
 

@@ -48,6 +48,8 @@ long catalog_cache_poll_ms(const void *app);
  */
 void catalog_read_cached(struct http_req *req, struct http_resp *resp, struct catalog_app *app,
                          const char *key, http_handler_fn read);
+/* The ETag (and 304) of catalog_read_cached() for an answer @resp made without the cache. */
+void catalog_reply_etag(struct http_req *req, struct http_resp *resp);
 /* After a write of this instance (committed or not): drops the cache at once. */
 void catalog_cache_written(struct catalog_app *app);
 

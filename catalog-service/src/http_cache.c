@@ -107,6 +107,16 @@ static void reply_validated(struct http_req *req, struct http_resp *resp, const 
     }
 }
 
+void catalog_reply_etag(struct http_req *req, struct http_resp *resp)
+{
+    char etag[CATALOG_ETAG_MAX];
+
+    if (resp->status != 200 || !resp->body)
+        return;
+    catalog_etag(resp->body, strlen(resp->body), etag);
+    reply_validated(req, resp, etag, "miss");
+}
+
 void catalog_read_cached(struct http_req *req, struct http_resp *resp, struct catalog_app *app,
                          const char *key, http_handler_fn read)
 {
@@ -115,21 +125,23 @@ void catalog_read_cached(struct http_req *req, struct http_resp *resp, struct ca
     size_t len;
     char *body;
 
-    if (key && app->cache &&
-        catalog_cache_get(app->cache, key, util_now_mono_ms(), &body, &len, etag) == 0) {
+    if (!key || !app->cache) {
+        read(req, resp, app);
+        catalog_reply_etag(req, resp);
+        return;
+    }
+    if (catalog_cache_get(app->cache, key, util_now_mono_ms(), &body, &len, etag) == 0) {
         resp->status = 200;
         resp->body = body;
         reply_validated(req, resp, etag, "hit");
         return;
     }
-    if (key && app->cache)
-        epoch = catalog_cache_epoch(app->cache);
+    epoch = catalog_cache_epoch(app->cache);
     read(req, resp, app);
     if (resp->status != 200 || !resp->body)
         return; /* a 404, a 503: never cached */
     len = strlen(resp->body);
     catalog_etag(resp->body, len, etag);
-    if (key && app->cache)
-        catalog_cache_put(app->cache, key, resp->body, len, etag, epoch, util_now_mono_ms());
+    catalog_cache_put(app->cache, key, resp->body, len, etag, epoch, util_now_mono_ms());
     reply_validated(req, resp, etag, "miss");
 }

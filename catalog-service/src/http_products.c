@@ -552,8 +552,10 @@ void http_product_skus(struct http_req *req, struct http_resp *resp, void *app)
     }
     if (q.n == 0)
         product_read_cached(req, resp, app, "s", product_skus_db); /* no query: every SKU */
-    else
-        reply_sku_lookup(req, resp, app, id, &q);
+    else {
+        reply_sku_lookup(req, resp, app, id, &q); /* not cached: ETag only */
+        catalog_reply_etag(req, resp);
+    }
 }
 
 void http_product_update(struct http_req *req, struct http_resp *resp, void *arg)
