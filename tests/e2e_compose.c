@@ -119,6 +119,13 @@ static const char *const allowed_defaults[] = {
     "REDIS_MASTER_NAME",
     "REDIS_WAIT_REPLICAS",
     "REDIS_WAIT_TIMEOUT_MS",
+    /* catalog-service: the read cache (README "Catalog read cache") */
+    "CATALOG_CACHE_MAX_ENTRIES",
+    "CATALOG_CACHE_POLL_MS",
+    "CATALOG_CACHE_STALE_MS",
+    "CATALOG_CACHE_MAX_AGE_MS",
+    /* common: which requests get an access line */
+    "ACCESS_LOG",
     NULL,
 };
 

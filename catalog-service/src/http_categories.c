@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "app.h"
+#include "cache.h"
 #include "catalog.h"
 #include "common/jsonx.h"
 #include "common/log.h"
@@ -59,6 +60,7 @@ void http_category_create(struct http_req *req, struct http_resp *resp, void *ar
     if (!conn)
         goto out;
     rc = store_category_create(conn, name, parent_id, (int)ordering, &id);
+    catalog_cache_written(app);
     if (rc == -ENOENT) {
         http_reply_problem(resp, 422, "CATALOG-422-003", NULL, "parent category %lld not found",
                            parent_id);
@@ -84,7 +86,7 @@ out:
     cJSON_Delete(body);
 }
 
-void http_category_list(struct http_req *req, struct http_resp *resp, void *arg)
+static void category_list_db(struct http_req *req, struct http_resp *resp, void *arg)
 {
     struct catalog_app *app = arg;
     const char *parent = http_query(req, "parentId");
@@ -116,7 +118,7 @@ void http_category_list(struct http_req *req, struct http_resp *resp, void *arg)
     db_release(app->pool, conn);
 }
 
-void http_category_get(struct http_req *req, struct http_resp *resp, void *arg)
+static void category_get_db(struct http_req *req, struct http_resp *resp, void *arg)
 {
     struct catalog_app *app = arg;
     long long id;
@@ -206,7 +208,7 @@ out:
     return roots;
 }
 
-void http_category_tree(struct http_req *req, struct http_resp *resp, void *arg)
+static void category_tree_db(struct http_req *req, struct http_resp *resp, void *arg)
 {
     struct catalog_app *app = arg;
     struct db_conn *conn = catalog_acquire(app, resp);
@@ -223,6 +225,40 @@ void http_category_tree(struct http_req *req, struct http_resp *resp, void *arg)
         http_reply_json(resp, 200, build_tree(res));
     db_result_free(res);
     db_release(app->pool, conn);
+}
+
+/* The public reads, through the read cache (http_cache.c); a malformed id or parentId is
+ * answered by the database path (its 400/404 is never cached). */
+void http_category_get(struct http_req *req, struct http_resp *resp, void *app)
+{
+    char key[CATALOG_CACHE_KEY_MAX];
+    long long id;
+
+    if (jsonx_parse_id(http_param(req, "id"), &id) < 0) {
+        category_get_db(req, resp, app);
+        return;
+    }
+    snprintf(key, sizeof(key), "c:%lld", id);
+    catalog_read_cached(req, resp, app, key, category_get_db);
+}
+
+void http_category_list(struct http_req *req, struct http_resp *resp, void *app)
+{
+    const char *parent = http_query(req, "parentId");
+    char key[CATALOG_CACHE_KEY_MAX];
+    long long parent_id = 0;
+
+    if (parent && jsonx_parse_id(parent, &parent_id) < 0) {
+        category_list_db(req, resp, app);
+        return;
+    }
+    snprintf(key, sizeof(key), "l:%lld", parent_id);
+    catalog_read_cached(req, resp, app, key, category_list_db);
+}
+
+void http_category_tree(struct http_req *req, struct http_resp *resp, void *app)
+{
+    catalog_read_cached(req, resp, app, "tree", category_tree_db);
 }
 
 /* A tree being read from a request body: nodes in pre-order. */
@@ -350,6 +386,7 @@ void http_category_create_tree(struct http_req *req, struct http_resp *resp, voi
         if (rc != -EDEADLK)
             break;
     }
+    catalog_cache_written(app);
     if (rc == -ENOENT) {
         http_reply_problem(resp, 422, "CATALOG-422-003", NULL, "parent category %lld not found",
                            parent_id);

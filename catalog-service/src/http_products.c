@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "app.h"
+#include "cache.h"
 #include "catalog.h"
 #include "common/jsonx.h"
 #include "common/log.h"
@@ -284,6 +285,7 @@ void http_product_create(struct http_req *req, struct http_resp *resp, void *arg
         if (rc != -EDEADLK)
             break;
     }
+    catalog_cache_written(app);
     if (rc == -ENOENT) {
         http_reply_problem(resp, 422, "CATALOG-422-001", NULL, "category %lld not found",
                            p.category_id);
@@ -400,9 +402,35 @@ static void reply_product(struct http_req *req, struct http_resp *resp, struct c
     db_release(app->pool, conn);
 }
 
-void http_product_get(struct http_req *req, struct http_resp *resp, void *app)
+static void product_get_db(struct http_req *req, struct http_resp *resp, void *app)
 {
     reply_product(req, resp, app, 1);
+}
+
+static void product_skus_db(struct http_req *req, struct http_resp *resp, void *app)
+{
+    reply_product(req, resp, app, 2); /* every SKU */
+}
+
+/* Reads product @req's "id" through the read cache under "<kind>:<id>:<admin>" (an admin also
+ * sees INACTIVE products: another answer); a malformed id goes to the database path (404). */
+static void product_read_cached(struct http_req *req, struct http_resp *resp, void *app,
+                                const char *kind, http_handler_fn read)
+{
+    char key[CATALOG_CACHE_KEY_MAX];
+    long long id;
+
+    if (jsonx_parse_id(http_param(req, "id"), &id) < 0) {
+        read(req, resp, app);
+        return;
+    }
+    snprintf(key, sizeof(key), "%s:%lld:%d", kind, id, caller_is_admin(req) ? 1 : 0);
+    catalog_read_cached(req, resp, app, key, read);
+}
+
+void http_product_get(struct http_req *req, struct http_resp *resp, void *app)
+{
+    product_read_cached(req, resp, app, "p", product_get_db);
 }
 
 struct sku_query {
@@ -523,9 +551,11 @@ void http_product_skus(struct http_req *req, struct http_resp *resp, void *app)
         return;
     }
     if (q.n == 0)
-        reply_product(req, resp, app, 2); /* no query: every SKU */
-    else
-        reply_sku_lookup(req, resp, app, id, &q);
+        product_read_cached(req, resp, app, "s", product_skus_db); /* no query: every SKU */
+    else {
+        reply_sku_lookup(req, resp, app, id, &q); /* not cached: ETag only */
+        catalog_reply_etag(req, resp);
+    }
 }
 
 void http_product_update(struct http_req *req, struct http_resp *resp, void *arg)
@@ -577,6 +607,7 @@ void http_product_update(struct http_req *req, struct http_resp *resp, void *arg
     }
     if (rc == 0)
         rc = store_product_update(conn, id, name, description, brand, thumbnail, category_id);
+    catalog_cache_written(app);
     if (rc == -ENOENT)
         http_reply_problem(resp, 404, "CATALOG-404-002", NULL, "product %lld not found", id);
     else if (rc == -ENXIO)
@@ -618,6 +649,7 @@ void http_product_set_status(struct http_req *req, struct http_resp *resp, void 
     if (!conn)
         goto out;
     rc = store_product_set_status(conn, id, status);
+    catalog_cache_written(app);
     if (rc == -ENOENT)
         http_reply_problem(resp, 404, "CATALOG-404-002", NULL, "product %lld not found", id);
     else if (rc < 0)
@@ -647,6 +679,7 @@ void http_product_delete(struct http_req *req, struct http_resp *resp, void *arg
     if (!conn)
         return;
     rc = store_product_delete(conn, id);
+    catalog_cache_written(app);
     if (rc == -ENOENT)
         http_reply_problem(resp, 404, "CATALOG-404-002", NULL, "product %lld not found", id);
     else if (rc < 0)

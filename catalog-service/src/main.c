@@ -1,4 +1,5 @@
-/* main.c - catalog-service as data: its routes and the outbox relay; svc_main() runs it. */
+/* main.c - catalog-service as data: its routes, the outbox relay and the read cache's poll
+ * job; svc_main() runs it. */
 #include "app.h"
 #include "common/svc.h"
 
@@ -17,28 +18,30 @@ static const struct http_route routes[] = {
     {"PUT", "/api/catalog/products/{id}/status", HTTP_AUTH_ADMIN, http_product_set_status},
 };
 
-static const struct svc_defaults defaults = {
-    .service = CATALOG_SERVICE,
-    .http_port = "8084",
-    .db_name = "commerce_catalog",
-    .group_id = CATALOG_SERVICE,
-    .migrations_dir = "catalog-service/migrations",
+static const struct svc_job jobs[] = {
+    {"catalog cache poll", catalog_cache_poll, catalog_cache_poll_ms},
+    {NULL, NULL, NULL},
 };
 
-static struct svc_config cfg;
+static struct catalog_config cfg;
 static struct catalog_app app = {.cfg = &cfg};
 
 static const struct svc_desc desc = {
     .name = CATALOG_SERVICE,
-    .defaults = &defaults,
-    .cfg = &cfg,
+    .defaults = &CATALOG_DEFAULTS,
+    .cfg = &cfg.svc,
+    .config = CATALOG_CONFIG,
+    .check = catalog_config_check,
     .tables = SVC_TABLES_OUTBOX,
     .routes = routes,
     .nroutes = sizeof(routes) / sizeof(routes[0]),
+    .jobs = jobs,
     .app = &app,
     .app_pool = &app.pool,
     .app_relay = &app.relay,
     .relay_source = svc_relay_outbox,
+    .start = catalog_cache_start,
+    .stop = catalog_cache_stop,
 };
 
 int main(void)

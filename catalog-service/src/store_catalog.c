@@ -17,6 +17,37 @@
     "DATE_FORMAT(created_at, '%Y-%m-%dT%H:%i:%s.%fZ'), "                                           \
     "DATE_FORMAT(updated_at, '%Y-%m-%dT%H:%i:%s.%fZ'), thumbnail_url"
 
+int store_generation_bump(struct db_conn *conn)
+{
+    return db_exec(conn, "UPDATE catalog_generation SET generation = generation + 1 WHERE id = 1",
+                   NULL, 0, NULL, NULL);
+}
+
+int store_generation_get(struct db_conn *conn, long long *ret_generation)
+{
+    struct db_result *res = NULL;
+    int rc =
+        db_query_one(conn, "SELECT generation FROM catalog_generation WHERE id = 1", NULL, 0, &res);
+
+    if (rc == 0)
+        *ret_generation = db_result_int(res, 0, 0);
+    db_result_free(res);
+    return rc;
+}
+
+/* Commits after raising the generation (last, so the generation row is locked only briefly
+ * and always after every other lock: no lock cycle through it); rolls back on failure. */
+static int commit_bumped(struct db_conn *conn)
+{
+    int rc = store_generation_bump(conn);
+
+    if (rc == 0)
+        rc = db_commit(conn);
+    if (rc < 0)
+        db_rollback(conn);
+    return rc;
+}
+
 /* Inserts one category at @depth; a root's name is checked by hand (NULL parents are
  * distinct for the unique key), a child's by the key (-EEXIST either way). */
 static int category_insert(struct db_conn *conn, const char *name, long long parent_id,
@@ -74,14 +105,24 @@ static int child_depth(struct db_conn *conn, long long parent_id, const char *lo
 int store_category_create(struct db_conn *conn, const char *name, long long parent_id, int ordering,
                           long long *ret_id)
 {
-    long long depth;
-    int rc = child_depth(conn, parent_id, "", &depth);
+    long long depth, id = 0;
+    int rc = db_begin(conn);
 
     if (rc < 0)
         return rc;
-    if (depth >= CATALOG_MAX_DEPTH)
-        return -E2BIG;
-    return category_insert(conn, name, parent_id, depth, ordering, ret_id);
+    rc = child_depth(conn, parent_id, "", &depth);
+    if (rc == 0 && depth >= CATALOG_MAX_DEPTH)
+        rc = -E2BIG;
+    if (rc == 0)
+        rc = category_insert(conn, name, parent_id, depth, ordering, &id);
+    if (rc < 0) {
+        db_rollback(conn);
+        return rc;
+    }
+    rc = commit_bumped(conn);
+    if (rc == 0)
+        *ret_id = id;
+    return rc;
 }
 
 int store_category_create_tree(struct db_conn *conn, long long parent_id,
@@ -109,9 +150,7 @@ int store_category_create_tree(struct db_conn *conn, long long parent_id,
         if (rc < 0)
             goto rollback;
     }
-    rc = db_commit(conn);
-    if (rc == 0)
-        return 0;
+    return commit_bumped(conn);
 rollback:
     db_rollback(conn);
     return rc;
@@ -292,9 +331,9 @@ int store_product_create(struct db_conn *conn, const struct catalog_product *p,
         if (rc < 0)
             goto rollback;
     }
-    rc = db_commit(conn);
+    rc = commit_bumped(conn);
     if (rc < 0)
-        goto rollback;
+        goto out;
     *ret_id = (long long)pid;
     goto out;
 rollback:
@@ -406,50 +445,68 @@ int store_product_update(struct db_conn *conn, long long id, const char *name,
                            DB_INT(category_id),
                            DB_INT(id)};
 
-    rc = db_query_one(conn, "SELECT id FROM category WHERE id = ?", c, 1, &cat);
-    if (rc == -ENOENT)
-        return -ENXIO;
+    rc = db_begin(conn);
     if (rc < 0)
         return rc;
+    rc = db_query_one(conn, "SELECT id FROM category WHERE id = ?", c, 1, &cat);
+    if (rc == -ENOENT)
+        rc = -ENXIO;
     db_result_free(cat);
-    rc = db_exec(conn,
-                 "UPDATE product SET name = ?, description = ?, brand = ?, thumbnail_url = ?, "
-                 "category_id = ?, updated_at = NOW(6) "
-                 "WHERE id = ? AND status IN ('ACTIVE', 'INACTIVE')",
-                 p, 6, &affected, NULL);
+    if (rc == 0)
+        rc = db_exec(conn,
+                     "UPDATE product SET name = ?, description = ?, brand = ?, thumbnail_url = ?, "
+                     "category_id = ?, updated_at = NOW(6) "
+                     "WHERE id = ? AND status IN ('ACTIVE', 'INACTIVE')",
+                     p, 6, &affected, NULL);
     if (rc == 0 && affected == 0)
         rc = -ENOENT;
-    return rc;
+    if (rc < 0) {
+        db_rollback(conn);
+        return rc;
+    }
+    return commit_bumped(conn);
 }
 
 int store_product_set_status(struct db_conn *conn, long long id, enum catalog_status status)
 {
     struct db_param p[] = {DB_STR(catalog_status_name(status)), DB_INT(id)};
     struct db_result *res = NULL;
-    int rc;
+    int rc = db_begin(conn);
 
+    if (rc < 0)
+        return rc;
     /* a row whose status does not change counts as not affected: look it up instead */
     rc = db_exec(conn,
                  "UPDATE product SET status = ?, updated_at = NOW(6) "
                  "WHERE id = ? AND status IN ('ACTIVE', 'INACTIVE')",
                  p, 2, NULL, NULL);
-    if (rc < 0)
-        return rc;
-    rc = store_product_get(conn, id, 1, &res);
+    if (rc == 0)
+        rc = store_product_get(conn, id, 1, &res);
     db_result_free(res);
-    return rc;
+    if (rc < 0) {
+        db_rollback(conn);
+        return rc;
+    }
+    return commit_bumped(conn);
 }
 
 int store_product_delete(struct db_conn *conn, long long id)
 {
     struct db_param p[] = {DB_INT(id)};
     unsigned long long affected = 0;
-    int rc = db_exec(conn,
-                     "UPDATE product SET status = 'DELETED', deleted_at = NOW(6), "
-                     "updated_at = NOW(6) WHERE id = ? AND status IN ('ACTIVE', 'INACTIVE')",
-                     p, 1, &affected, NULL);
+    int rc = db_begin(conn);
 
+    if (rc < 0)
+        return rc;
+    rc = db_exec(conn,
+                 "UPDATE product SET status = 'DELETED', deleted_at = NOW(6), "
+                 "updated_at = NOW(6) WHERE id = ? AND status IN ('ACTIVE', 'INACTIVE')",
+                 p, 1, &affected, NULL);
     if (rc == 0 && affected == 0)
         rc = -ENOENT;
-    return rc;
+    if (rc < 0) {
+        db_rollback(conn);
+        return rc;
+    }
+    return commit_bumped(conn);
 }

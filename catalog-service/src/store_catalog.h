@@ -12,6 +12,14 @@
 
 #define CATALOG_SOURCE "/catalog-service"
 
+/*
+ * The catalog's generation (migration 003): every write function below raises it in its own
+ * transaction, so a reader that sees the generation unchanged has seen no committed write in
+ * between. store_generation_get() reads it (autocommit: the latest committed value).
+ */
+int store_generation_bump(struct db_conn *conn);
+int store_generation_get(struct db_conn *conn, long long *ret_generation);
+
 /* Column order of category rows: id, name, parent_id, depth, ordering. */
 enum { CAT_ID, CAT_NAME, CAT_PARENT, CAT_DEPTH, CAT_ORDERING };
 

@@ -279,6 +279,8 @@ static const struct cfg_entry svc_table_template[] = {
                   "a request's header must be complete this soon after the connection opened or "
                   "the previous answer, however slowly it trickles in"),
     CFG_ENTRY_STR("LOG_LEVEL", "info", false, false, S, log_level, "debug, info, warn, error"),
+    CFG_ENTRY_STR("ACCESS_LOG", "all", false, false, S, access_log,
+                  "which answered requests get an access line: all, errors (status >= 400), off"),
     CFG_ENTRY_STR("DB_HOST", "127.0.0.1", true, false, S, db_host, "MariaDB host"),
     CFG_ENTRY_INT("DB_PORT", "3306", 1, 65535, S, db_port, "MariaDB port"),
     CFG_ENTRY_STR("DB_USER", "commerce", true, false, S, db_user, "MariaDB user"),
@@ -353,6 +355,7 @@ int svc_config_load(struct svc_config *cfg, const struct svc_defaults *defs, cha
 {
     struct cfg_entry table[SVC_NENTRIES];
     enum log_level lvl;
+    enum log_access access;
     int rc;
 
     memset(cfg, 0, sizeof(*cfg));
@@ -365,6 +368,11 @@ int svc_config_load(struct svc_config *cfg, const struct svc_defaults *defs, cha
     if (cfg->log_level && log_level_parse(cfg->log_level, &lvl) < 0) {
         err_append(errbuf, errlen, "LOG_LEVEL: '%s' is not one of debug, info, warn, error",
                    cfg->log_level);
+        rc = -EINVAL;
+    }
+    if (cfg->access_log && log_access_parse(cfg->access_log, &access) < 0) {
+        err_append(errbuf, errlen, "ACCESS_LOG: '%s' is not one of all, errors, off",
+                   cfg->access_log);
         rc = -EINVAL;
     }
     if (cfg->consumer_backoff_base_ms > cfg->consumer_backoff_max_ms) {

@@ -924,8 +924,7 @@ static enum MHD_Result http_answer(struct http_conn *c, const char *method)
                 1);
     metrics_observe(HTTP_METRIC_DURATION, (const char *const[]){c->route_label, method_label},
                     elapsed);
-    log_info("http request '%s %s' answered %d in %.1f ms", method, c->path, resp.status,
-             elapsed * 1000);
+    log_access(method, c->path, resp.status, elapsed * 1000);
 out:
     free(resp.body);
     msgctx_set_current(NULL);

@@ -311,6 +311,7 @@ int svc_main(const struct svc_desc *desc)
 {
     static struct svc_run run;
     enum log_level level = LOG_INFO;
+    enum log_access access = LOG_ACCESS_ALL;
     char err[2048] = "";
     sigset_t sigs;
     int status = 1;
@@ -325,6 +326,8 @@ int svc_main(const struct svc_desc *desc)
     }
     log_level_parse(desc->cfg->log_level, &level);
     log_init(desc->name, level);
+    log_access_parse(desc->cfg->access_log, &access);
+    log_access_init(access);
     svc_config_log(desc->cfg);
     cfg_log(desc->config, svc_nconfig(desc), desc->cfg);
     if (desc->metrics_register)

@@ -88,6 +88,7 @@ struct svc_config {
     long http_idle_timeout_s;         /* HTTP_IDLE_TIMEOUT_S */
     long http_header_timeout_ms;      /* HTTP_HEADER_TIMEOUT_MS */
     const char *log_level;            /* LOG_LEVEL */
+    const char *access_log;           /* ACCESS_LOG: all, errors, off */
     const char *db_host;              /* DB_HOST */
     long db_port;                     /* DB_PORT */
     const char *db_user;              /* DB_USER */

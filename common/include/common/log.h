@@ -25,6 +25,23 @@ void log_msg(enum log_level level, const char *fmt, ...) __attribute__((format(p
 /* Like log_msg() but appends ": <strerror(errno)>" (errno as it was at the call). */
 void log_errno(enum log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/* Which answered requests get an access line (ACCESS_LOG). */
+enum log_access { LOG_ACCESS_ALL = 0, LOG_ACCESS_ERRORS, LOG_ACCESS_OFF };
+
+/* Parses "all", "errors" (status >= 400), "off"; -EINVAL for anything else. */
+int log_access_parse(const char *s, enum log_access *ret_mode);
+
+/* Sets the access-log mode (default LOG_ACCESS_ALL). Call from main() before threads start. */
+void log_access_init(enum log_access mode);
+
+/*
+ * The access line of one answered request, at info level, in the format of log_msg():
+ * message "http request '<method> <path>' answered <status> in <ms> ms" (one decimal). Written
+ * when the mode lets @status through and info is logged; formatted by hand into a stack
+ * buffer (no printf of the message, the time's date part cached per thread), one write(2).
+ */
+void log_access(const char *method, const char *path, int status, double ms);
+
 #define log_debug(...) log_msg(LOG_DEBUG, __VA_ARGS__)
 #define log_info(...) log_msg(LOG_INFO, __VA_ARGS__)
 #define log_warnx(...) log_msg(LOG_WARN, __VA_ARGS__)
