@@ -491,8 +491,9 @@ saga() {
     grep -q '^RESULT ' "$out" || { cat "$out.err" >&2; die "bench-saga printed no result (rc $rc)"; }
     [ "$rc" = 0 ] || ERRORS+=("saga $(basename "$out"): not every order CONFIRMED or events unread (rc $rc; $out.err)")
 }
-sval() { sed -n "s/^RESULT.* $2=\([^ ]*\).*/\1/p" "$1"; }
-hval() { sed -n "s/^HOP name=$2 .* $3=\([^ ]*\).*/\1/p" "$1"; }
+# sval FILE KEY / hval FILE HOP KEY: a value of bench-saga's RESULT / HOP lines ("-" for -1: none)
+sval() { sed -n "s/^RESULT.* $2=\([^ ]*\).*/\1/p" "$1" | sed 's/^-1\(\.0*\)\{0,1\}$/-/'; }
+hval() { sed -n "s/^HOP name=$2 .* $3=\([^ ]*\).*/\1/p" "$1" | sed 's/^-1\(\.0*\)\{0,1\}$/-/'; }
 
 saga "$TMP/saga-1.out" 1 "$ONE_ORDERS"
 
@@ -509,7 +510,7 @@ cpu_run() {
 }
 # cpu_per_order OUT: CPU-ms of all processes per confirmed order
 cpu_per_order() {
-    awk -v n="$(sval "$1" confirmed)" '{s += $2} END {if (n > 0) printf "%.1f", s / n; else print "-"}' "$1.cpu"
+    awk -v n="$(sval "$1" confirmed)" '{s += $2} END {if (n > 0) printf "%.1f\n", s / n; else print "-"}' "$1.cpu"
 }
 
 if [ -n "$BASELINE" ]; then

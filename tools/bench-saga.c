@@ -72,6 +72,9 @@ struct sample {
     double ev_ms[EV_N];                             /* Kafka timestamps, ms; 0 = not seen */
 };
 
+/* the longest --events may read (a 2-core box loaded by others reads slowly) */
+#define EVENTS_READ_MAX_S 120.0
+
 static struct opts O = {NULL, NULL, NULL, 0, 500, 16, 180, 25, false};
 static struct sample *S;
 static atomic_long next_index;
@@ -416,8 +419,9 @@ static void events_record(rd_kafka_message_t *m, struct sample **idx, size_t n)
 }
 
 /* Reads the saga's events of the confirmed orders back (see the file comment): from @from_ms
- * (wall clock) on, until every confirmed order has its stock.confirmed, 3 s pass without a
- * message, or 30 s in all. 0, or -1 with the error on stderr. */
+ * (wall clock) on, until every partition is read up to its end as of the start of the read and
+ * every confirmed order has its stock.confirmed (or 5 s more have passed without a message),
+ * EVENTS_READ_MAX_S at most. 0, or -1 with the error on stderr. */
 static int events_read(double from_ms)
 {
     static const char *const topics[] = {"order-events", "stock-events", "payment-events"};
@@ -427,7 +431,8 @@ static int events_read(double from_ms)
     const struct rd_kafka_metadata *md = NULL;
     struct sample **idx = NULL;
     size_t n = 0, want = 0, have = 0;
-    double start = now_s(), last = now_s();
+    int64_t *end = NULL, *pos = NULL;
+    double start, last;
     int r = -1;
 
     if (!rk) {
@@ -463,11 +468,37 @@ static int events_read(double from_ms)
         fprintf(stderr, "bench-saga: events: cannot seek to the run's start\n");
         goto out;
     }
-    while (have < want && now_s() - last < 3.0 && now_s() - start < 30.0) {
-        rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 200);
-        if (!m)
+    /* where each partition ends now, and where the read stands (-1: nothing to read there) */
+    end = calloc((size_t)parts->cnt, sizeof(*end));
+    pos = calloc((size_t)parts->cnt, sizeof(*pos));
+    if (!end || !pos)
+        goto out;
+    for (int i = 0; i < parts->cnt; i++) {
+        int64_t lo = 0, hi = 0;
+        if (rd_kafka_query_watermark_offsets(rk, parts->elems[i].topic, parts->elems[i].partition,
+                                             &lo, &hi, 10000) != RD_KAFKA_RESP_ERR_NO_ERROR) {
+            fprintf(stderr, "bench-saga: events: no watermarks of %s\n", parts->elems[i].topic);
+            goto out;
+        }
+        end[i] = hi;
+        pos[i] = parts->elems[i].offset < 0 ? hi : parts->elems[i].offset;
+    }
+    start = last = now_s();
+    while (now_s() - start < EVENTS_READ_MAX_S) {
+        rd_kafka_message_t *m;
+        bool at_end = true;
+        for (int i = 0; i < parts->cnt; i++)
+            if (pos[i] < end[i])
+                at_end = false;
+        if (at_end && (have == want || now_s() - last >= 5.0))
+            break;
+        if (!(m = rd_kafka_consumer_poll(rk, 200)))
             continue;
         if (!m->err) {
+            for (int i = 0; i < parts->cnt; i++)
+                if (parts->elems[i].partition == m->partition &&
+                    strcmp(parts->elems[i].topic, rd_kafka_topic_name(m->rkt)) == 0)
+                    pos[i] = m->offset + 1;
             struct sample *smp = m->key && m->key_len < sizeof(smp->id)
                                      ? sample_find(idx, n, m->key, m->key_len)
                                      : NULL;
@@ -490,6 +521,8 @@ out:
         rd_kafka_topic_partition_list_destroy(parts);
     rd_kafka_consumer_close(rk);
     rd_kafka_destroy(rk);
+    free(end);
+    free(pos);
     free(idx);
     return r;
 }
