@@ -1,4 +1,5 @@
-# tools/: small helper programs (mock Kafka broker for machines without a JDK, dev-token).
+# tools/: small helper programs (mock Kafka broker for machines without a JDK, dev-token, and the
+# `make bench` tools bench-saga, bench-hop and bench-ready).
 TOOLS := $(patsubst tools/%.c,$(BUILD)/bin/%,$(wildcard tools/*.c))
 BINS  += $(TOOLS)
 
