@@ -180,6 +180,12 @@ fi
 # ---- the stack ----
 # the login burst comes from one address with one account: lift auth-service's throttle
 export LOGIN_IP_MAX_PER_MINUTE=100000 LOGIN_FREE_ATTEMPTS=1000
+# the soak shows bookkeeping flat once its retention passed: short retentions (only bookkeeping
+# is affected: inbox rows, idempotency answers, terminal reservations; scripts/bench-soak.sh)
+if [ "${BENCH_SOAK:-1}" != 0 ]; then
+    export INVENTORY_RESERVATION_RETENTION_S=${INVENTORY_RESERVATION_RETENTION_S:-5}
+    export INBOX_RETENTION_S=${INBOX_RETENTION_S:-60} INBOX_PURGE_MS=${INBOX_PURGE_MS:-1000}
+fi
 say "starting a private stack in $SR (build $BUILD, ports $BASE+)"
 STACK_UP=1
 STACK_BUILD=$BUILD STACK_NO_BUILD=1 STACK_PROMETHEUS=0 \
