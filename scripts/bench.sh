@@ -180,6 +180,8 @@ fi
 # ---- the stack ----
 # the login burst comes from one address with one account: lift auth-service's throttle
 export LOGIN_IP_MAX_PER_MINUTE=100000 LOGIN_FREE_ATTEMPTS=1000
+# one user token serves the whole run (with the baseline and the soak over 15 minutes)
+export ACCESS_TOKEN_TTL_S=3600
 # the soak shows bookkeeping flat once its retention passed: short retentions (only bookkeeping
 # is affected: inbox rows, idempotency answers, terminal reservations; scripts/bench-soak.sh)
 if [ "${BENCH_SOAK:-1}" != 0 ]; then
