@@ -70,6 +70,7 @@ static const char *const allowed_defaults[] = {
     "HTTP_HEADER_TIMEOUT_MS",
     "DB_POOL_SIZE",
     "OUTBOX_POLL_MS",
+    "KAFKA_LINGER_MS",
     "INBOX_RETENTION_S",
     "INBOX_PURGE_MS",
     "CONSUMER_MAX_ATTEMPTS",
