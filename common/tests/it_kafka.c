@@ -581,7 +581,7 @@ static void test_linger_batch_is_flushed(void **state)
     char topic[96], val[N][32];
     struct kafka_producer *p;
     struct kafka_msg msgs[N];
-    struct rec recs[N];
+    struct rec recs[N + 1];
 
     (void)state;
     unique("it-linger", topic, sizeof(topic));
