@@ -78,6 +78,10 @@ static int setup(void **state)
     env[n++] = "KAFKA_CREATE_TOPICS=true";
     env[n++] = "MIGRATIONS_DIR=payment-service/migrations";
     env[n++] = "PAYMENT_GATEWAY_TIMEOUT_MS=300";
+    /* a confirm ahead of its payment waits (test_confirm_waits_for_its_payment); one at most
+     * (test_confirm_waiters_capped) */
+    env[n++] = "PAYMENT_CONFIRM_WAIT_MS=4000";
+    env[n++] = "PAYMENT_CONFIRM_MAX_WAITERS=1";
     env[n++] = "OUTBOX_POLL_MS=100";
     env[n++] = "CONSUMER_BACKOFF_BASE_MS=100";
     env[n++] = "CONSUMER_BACKOFF_MAX_MS=1000";
@@ -591,6 +595,107 @@ static void test_confirm_refusals(void **state)
     order_free(&o);
 }
 
+/* A confirm in a thread of its own (it may wait in the service). */
+struct early {
+    const char *token;
+    const char *order_id;
+    long long amount;
+    struct ts_resp r;
+    long status;
+};
+
+static void *early_confirm(void *arg)
+{
+    struct early *e = arg;
+    char body[256], url[256];
+
+    snprintf(body, sizeof(body), "{\"orderId\":\"%s\",\"amount\":%lld,\"paymentKey\":\"tok_ok\"}",
+             e->order_id, e->amount);
+    snprintf(url, sizeof(url), "%s/api/payments/confirm", fx->svc.url);
+    e->status = ts_http("POST", url, e->token, body, NULL, &e->r) == 0 ? e->r.status : -1;
+    return NULL;
+}
+
+/* The gauge commerce_payment_confirm_waiters is at *@arg. */
+static bool waiters_are(void *arg)
+{
+    char want[64];
+    struct ts_resp r;
+    bool ok;
+
+    snprintf(want, sizeof(want), "\ncommerce_payment_confirm_waiters %d\n", *(int *)arg);
+    if (http("GET", "/metrics", NULL, NULL, NULL, &r) != 200)
+        return false;
+    ok = strstr(r.body, want) != NULL;
+    ts_resp_free(&r);
+    return ok;
+}
+
+/* A confirm sent before payment-service has the payment (here even before order.placed) waits
+ * for it and is approved, without the client retrying. */
+static void test_confirm_waits_for_its_payment(void **state)
+{
+    struct order o = {.amount = 6500};
+    struct early e;
+    char ev_id[UTIL_UUID_LEN];
+    pthread_t th;
+    int one = 1, none = 0;
+
+    (void)state;
+    util_uuid(o.id);
+    ts_unique("early", o.user, sizeof(o.user));
+    o.token = ts_token(o.user, "USER");
+    e = (struct early){.token = o.token, .order_id = o.id, .amount = o.amount};
+    assert_int_equal(pthread_create(&th, NULL, early_confirm, &e), 0);
+    /* it waits in the service: the payment does not exist yet */
+    assert_true(ts_poll_until(waiters_are, &one, WAIT_MS));
+    util_uuid(ev_id);
+    placed_event(ev_id, o.id, NULL, o.user, o.amount);
+    pthread_join(th, NULL);
+    if (e.status != 200)
+        fail_msg("early confirm: %ld %s", e.status, e.r.body ? e.r.body : "");
+    assert_string_equal(jstr(e.r.json, "status"), "APPROVED");
+    assert_string_equal(jstr(e.r.json, "orderId"), o.id);
+    ts_resp_free(&e.r);
+    wait_event("payment.completed", o.id, 1);
+    assert_true(ts_poll_until(waiters_are, &none, WAIT_MS));
+    order_free(&o);
+}
+
+/* PAYMENT_CONFIRM_MAX_WAITERS=1: while one confirm waits, another one that would wait is
+ * refused with 503 and Retry-After; the waiting one, whose payment never comes, gets the 404
+ * of a confirm without payment after PAYMENT_CONFIRM_WAIT_MS. */
+static void test_confirm_waiters_capped(void **state)
+{
+    char *token = ts_token("waiter", "USER");
+    char first[UTIL_UUID_LEN], second[UTIL_UUID_LEN];
+    struct early e;
+    struct ts_resp r;
+    pthread_t th;
+    int one = 1, none = 0;
+
+    (void)state;
+    util_uuid(first);
+    util_uuid(second);
+    e = (struct early){.token = token, .order_id = first, .amount = 1000};
+    assert_int_equal(pthread_create(&th, NULL, early_confirm, &e), 0);
+    assert_true(ts_poll_until(waiters_are, &one, WAIT_MS));
+    assert_int_equal(confirm(token, second, 1000, "tok_ok", NULL, &r), 503);
+    assert_problem(&r, 503, "PAYMENT-503-002");
+    assert_string_equal(r.retry_after, "1");
+    ts_resp_free(&r);
+    pthread_join(th, NULL);
+    assert_int_equal(e.status, 404);
+    assert_problem(&e.r, 404, "PAYMENT-404-001");
+    ts_resp_free(&e.r);
+    assert_true(ts_poll_until(waiters_are, &none, WAIT_MS));
+    assert_int_equal(http("GET", "/metrics", NULL, NULL, NULL, &r), 200);
+    assert_non_null(strstr(r.body, "commerce_payment_confirm_waits_total{result=\"refused\"} 1"));
+    assert_non_null(strstr(r.body, "commerce_payment_confirm_waits_total{result=\"found\"}"));
+    ts_resp_free(&r);
+    free(token);
+}
+
 static void test_cancel_ready_payment_publishes_nothing(void **state)
 {
     struct order o;
@@ -829,6 +934,8 @@ int main(void)
         cmocka_unit_test(test_concurrent_confirms_capture_once),
         cmocka_unit_test(test_decline_and_timeout_fail_the_payment),
         cmocka_unit_test(test_confirm_refusals),
+        cmocka_unit_test(test_confirm_waits_for_its_payment),
+        cmocka_unit_test(test_confirm_waiters_capped),
         cmocka_unit_test(test_cancel_ready_payment_publishes_nothing),
         cmocka_unit_test(test_cancel_approved_refunds_everything_once),
         cmocka_unit_test(test_partial_refunds_then_the_rest),
