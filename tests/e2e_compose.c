@@ -98,8 +98,13 @@ static const char *const allowed_defaults[] = {
     "LOGIN_DELAY_BASE_S",
     "LOGIN_DELAY_MAX_S",
     "LOGIN_IP_MAX_PER_MINUTE",
+    "AUTH_HASH_THREADS",
+    "AUTH_HASH_QUEUE",
     /* order-service */
     "ORDER_DEADLINE_SCAN_MS",
+    /* payment-service */
+    "PAYMENT_CONFIRM_WAIT_MS",
+    "PAYMENT_CONFIRM_MAX_WAITERS",
     /* user-service */
     "AUTH_TIMEOUT_MS",
     /* inventory-service */
