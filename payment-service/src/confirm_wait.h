@@ -7,7 +7,8 @@
  * payment, which wakes every waiter to look again; a waiter also looks again every
  * PAY_WAIT_RECHECK_MS, since another instance's consumer may have made it. At most
  * PAYMENT_CONFIRM_MAX_WAITERS confirms wait at once (each holds an HTTP thread); beyond them
- * pay_wait_enter() refuses and the handler answers 503 with Retry-After.
+ * pay_wait_enter() refuses and the handler answers at once what it answered before there was
+ * a wait: 404, which clients retry (so existing clients keep working under any load).
  *
  * The generation counter closes the race between a look and the wait: take pay_wait_gen()
  * before looking; pay_wait_sleep() returns at once if a payment was made since.

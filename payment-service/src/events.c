@@ -29,10 +29,10 @@ void pay_metrics_register(void)
                     "result");
     metrics_counter("commerce_payment_captured_amount_total", "KRW captured by approvals", "");
     metrics_counter("commerce_payment_refunded_amount_total", "KRW refunded", "");
-    metrics_counter(
-        "commerce_payment_confirm_waits_total",
-        "confirms that waited for their payment: found, timeout (404), error, refused (503)",
-        "result");
+    metrics_counter("commerce_payment_confirm_waits_total",
+                    "confirms that waited for their payment: found, timeout (404), error, refused "
+                    "(404 at once: too many waiting)",
+                    "result");
 }
 
 /* What an order event carries, read tolerantly. */

@@ -351,8 +351,8 @@ static void count_outcome(const struct confirm *c, long long amount)
  * again every PAY_WAIT_RECHECK_MS (another instance may make it). Another user's payment waits
  * the same and gets the same 404 as none at all, so confirm is no oracle for which orders
  * exist, not even by its timing. No database connection is held while waiting. 0 with *@conn
- * and @row set, or -1 with @resp answered (404, 503 when PAYMENT_CONFIRM_MAX_WAITERS wait
- * already, or a store error); *@conn is then NULL or the caller's to release.
+ * and @row set, or -1 with @resp answered (404 - at once when PAYMENT_CONFIRM_MAX_WAITERS wait
+ * already - or a store error); *@conn is then NULL or the caller's to release.
  */
 static int confirm_find(struct pay_app *app, const struct http_req *req, struct http_resp *resp,
                         const char *order_id, struct db_conn **conn, struct pay_row *row)
@@ -380,16 +380,15 @@ static int confirm_find(struct pay_app *app, const struct http_req *req, struct 
                 break;
             }
             if (!pay_wait_enter(&app->wait)) {
-                http_reply_problem(resp, 503, "PAYMENT-503-002", NULL,
-                                   "too many confirmations are waiting for their payment; "
-                                   "try again shortly");
-                resp->retry_after_s = 1;
+                /* as many wait as may: today's answer at once, which clients retry */
+                reply_not_found(resp, order_id);
                 metrics_inc("commerce_payment_confirm_waits_total",
                             (const char *const[]){"refused"}, 1);
                 break;
             }
             waiting = true;
             deadline = util_now_mono_ms() + app->cfg->confirm_wait_ms;
+            log_info("confirm of order '%s' waits for its payment", order_id);
         }
         left = deadline - util_now_mono_ms();
         if (left <= 0) {
