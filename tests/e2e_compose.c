@@ -77,6 +77,7 @@ static const char *const allowed_defaults[] = {
     "HTTP_HEADER_TIMEOUT_MS",
     "DB_POOL_SIZE",
     "OUTBOX_POLL_MS",
+    "KAFKA_LINGER_MS",
     "INBOX_RETENTION_S",
     "INBOX_PURGE_MS",
     "CONSUMER_MAX_ATTEMPTS",
@@ -105,8 +106,13 @@ static const char *const allowed_defaults[] = {
     "LOGIN_DELAY_BASE_S",
     "LOGIN_DELAY_MAX_S",
     "LOGIN_IP_MAX_PER_MINUTE",
+    "AUTH_HASH_THREADS",
+    "AUTH_HASH_QUEUE",
     /* order-service */
     "ORDER_DEADLINE_SCAN_MS",
+    /* payment-service */
+    "PAYMENT_CONFIRM_WAIT_MS",
+    "PAYMENT_CONFIRM_MAX_WAITERS",
     /* user-service */
     "AUTH_TIMEOUT_MS",
     /* inventory-service */

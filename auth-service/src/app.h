@@ -10,6 +10,7 @@
 #include "auth.h"
 #include "common/jwt.h"
 #include "crypto.h"
+#include "hash_pool.h"
 
 #define AUTH_SERVICE "auth-service"
 
@@ -23,6 +24,8 @@ struct auth_config {
     struct auth_login_limits login;   /* LOGIN_FREE_ATTEMPTS, LOGIN_DELAY_BASE_S, … */
     const char *admin_email;          /* ADMIN_EMAIL (optional) */
     const char *admin_password;       /* ADMIN_PASSWORD (optional, secret) */
+    long hash_threads;                /* AUTH_HASH_THREADS: Argon2id workers */
+    long hash_queue;                  /* AUTH_HASH_QUEUE: jobs that may wait for one */
 };
 
 /* config.c: the defaults of the common settings and the own ones ({NULL}-terminated), for
@@ -35,14 +38,15 @@ struct auth_app {
     struct db_pool *pool;
     /* signs access tokens with JWT_PRIVATE_KEY_FILE; holds the JWT_PUBLIC_KEY_FILE keys too */
     const struct jwt_key *key;
-    const cJSON *jwks; /* the published key set (every public key), built once at start */
+    const cJSON *jwks;      /* the published key set (every public key), built once at start */
+    struct hash_pool *hash; /* every Argon2id hash and verification runs here (hash_pool.h) */
     /* verified against when the email is unknown, so both failures cost the same */
     char dummy_hash[CRYPTO_ENCODED_MAX];
 };
 
-/* bootstrap.c, at start: a hash of a random password, verified against when a login names an
- * unknown email (0 or -EIO); the ADMIN credential from ADMIN_EMAIL / ADMIN_PASSWORD when
- * missing (0, or a negative errno, logged). */
+/* bootstrap.c, at start: the dummy hash, verified against when a login names an unknown email
+ * (0 or -EIO; no Argon2 run); the ADMIN credential from ADMIN_EMAIL / ADMIN_PASSWORD when
+ * missing (hashed on app->hash; 0, or a negative errno, logged). */
 int auth_dummy_hash(struct auth_app *app);
 int auth_bootstrap_admin(struct auth_app *app);
 
@@ -59,5 +63,6 @@ void http_auth_metrics_register(void);
 
 #define AUTH_METRIC_CHECKS "commerce_login_password_checks_total"
 #define AUTH_METRIC_THROTTLED "commerce_login_throttled_total"
+#define AUTH_METRIC_HASH_BUSY "commerce_password_hash_refused_total"
 
 #endif

@@ -24,6 +24,10 @@ const struct cfg_entry AUTH_CONFIG[] = {
                   "email of the ADMIN account created at start (with ADMIN_PASSWORD)"),
     CFG_ENTRY_STR("ADMIN_PASSWORD", NULL, false, true, S, admin_password,
                   "password of the ADMIN account created at start"),
+    CFG_ENTRY_INT("AUTH_HASH_THREADS", "2", 1, 64, S, hash_threads,
+                  "threads that run Argon2id (19 MiB each while hashing): bounds the memory"),
+    CFG_ENTRY_INT("AUTH_HASH_QUEUE", "32", 0, 100000, S, hash_queue,
+                  "hash jobs that may wait for a thread; beyond them 503 with Retry-After"),
     {0},
 };
 #undef S

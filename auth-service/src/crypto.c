@@ -41,9 +41,9 @@ bool crypto_password_verify(const char *encoded, const char *password, size_t le
     return argon2id_verify(encoded, password, len) == ARGON2_OK;
 }
 
-void crypto_b64url(const unsigned char *in, size_t len, char *out)
+/* Base64 of @len bytes with the 64 characters of @tab, without padding. */
+static void crypto__b64(const char *tab, const unsigned char *in, size_t len, char *out)
 {
-    static const char tab[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
     size_t o = 0, i = 0;
 
     for (; i + 2 < len; i += 3) {
@@ -64,6 +64,29 @@ void crypto_b64url(const unsigned char *in, size_t len, char *out)
         out[o++] = tab[v >> 6 & 63];
     }
     out[o] = '\0';
+}
+
+void crypto_b64url(const unsigned char *in, size_t len, char *out)
+{
+    crypto__b64("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_", in, len, out);
+}
+
+int crypto_password_dummy(char out[CRYPTO_ENCODED_MAX])
+{
+    static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    unsigned char raw[CRYPTO_SALT_LEN + CRYPTO_HASH_LEN];
+    char salt[4 * CRYPTO_SALT_LEN / 3 + 4], hash[4 * CRYPTO_HASH_LEN / 3 + 4];
+    int n;
+
+    if (RAND_bytes(raw, sizeof(raw)) != 1)
+        return -EIO;
+    /* the encoding argon2 writes: standard base64 without padding */
+    crypto__b64(b64, raw, CRYPTO_SALT_LEN, salt);
+    crypto__b64(b64, raw + CRYPTO_SALT_LEN, CRYPTO_HASH_LEN, hash);
+    OPENSSL_cleanse(raw, sizeof(raw));
+    n = snprintf(out, CRYPTO_ENCODED_MAX, "$argon2id$v=%d$m=%d,t=%d,p=%d$%s$%s", ARGON2_VERSION_13,
+                 CRYPTO_ARGON2_M_KIB, CRYPTO_ARGON2_T, CRYPTO_ARGON2_P, salt, hash);
+    return n > 0 && n < CRYPTO_ENCODED_MAX ? 0 : -EINVAL;
 }
 
 int crypto_refresh_new(char out[CRYPTO_REFRESH_LEN])

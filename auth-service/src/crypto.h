@@ -30,6 +30,11 @@
  * "$argon2id$…" string. 0, -EIO (no randomness), -EINVAL (argon2 refused). */
 int crypto_password_hash(const char *password, size_t len, char out[CRYPTO_ENCODED_MAX]);
 
+/* An encoded Argon2id hash with the parameters above, a random salt and a random hash value
+ * instead of a password's: verifying against it costs exactly what a real one does, and no
+ * password matches it. Made without running Argon2 (nothing to wait for at start). 0 or -EIO. */
+int crypto_password_dummy(char out[CRYPTO_ENCODED_MAX]);
+
 /* 1 when @password matches @encoded, 0 when not (also for a malformed @encoded). Takes about
  * as long whatever the answer. */
 bool crypto_password_verify(const char *encoded, const char *password, size_t len);

@@ -21,6 +21,7 @@
  *                 all); Retry-After says when the next one is counted
  *   AUTH-500-001  internal error
  *   AUTH-503-001  database unavailable
+ *   AUTH-503-002  the password hashing queue is full (hash_pool.h); Retry-After: 1
  * Malformed JSON bodies get COMMON-400-001/002 from the HTTP layer.
  */
 #include <errno.h>
@@ -45,6 +46,22 @@
 #define REFRESH_COOKIE "refresh_token"
 #define REFRESH_COOKIE_PATH "/api/auth"
 #define CSRF_HEADER "X-Requested-With"
+
+/* The hashing pool's answer: -EBUSY → 503 AUTH-503-002 with Retry-After (the server is
+ * saturated, not the client too eager: 429 is the throttle's), anything else → 500. */
+static void reply_hash_error(struct http_resp *resp, int rc, const char *what)
+{
+    if (rc == -EBUSY) {
+        metrics_inc(AUTH_METRIC_HASH_BUSY, NULL, 1);
+        http_reply_problem(resp, 503, "AUTH-503-002", NULL,
+                           "too many password checks in progress, try again shortly");
+        resp->retry_after_s = 1;
+        log_warnx("cannot %s: the password hashing queue is full", what);
+    } else {
+        http_reply_problem(resp, 500, "AUTH-500-001", NULL, "internal error");
+        log_errorx("cannot %s: %d", what, rc);
+    }
+}
 
 static void reply_store_error(struct http_resp *resp, int rc, const char *what)
 {
@@ -118,10 +135,9 @@ void http_auth_create(struct http_req *req, struct http_resp *resp, void *arg)
         goto out;
     }
     auth_email_normalize(c.email, email, sizeof(email));
-    rc = crypto_password_hash(c.password, strlen(c.password), hash);
+    rc = hash_pool_hash(app->hash, c.password, strlen(c.password), hash);
     if (rc < 0) {
-        http_reply_problem(resp, 500, "AUTH-500-001", NULL, "internal error");
-        log_errorx("cannot hash the password of user '%s': %d", c.user_id, rc);
+        reply_hash_error(resp, rc, "hash a new password");
         goto out;
     }
     conn = acquire(app, resp);
@@ -311,7 +327,7 @@ void http_auth_login(struct http_req *req, struct http_resp *resp, void *arg)
     struct db_conn *conn = NULL;
     cJSON *body = NULL, *errors = NULL;
     int64_t now = (int64_t)time(NULL);
-    bool known = false, ok;
+    bool known = false, ok = false;
     int rc;
 
     body = http_json_body(req, resp);
@@ -338,10 +354,16 @@ void http_auth_login(struct http_req *req, struct http_resp *resp, void *arg)
         }
         known = rc == 0;
     }
-    /* always one Argon2id verification, so an unknown email costs what a wrong password does */
+    /* always one Argon2id verification, so an unknown email costs what a wrong password does;
+     * refused when the hashing queue is full (the attempt stays counted: a flood of refusals
+     * must not reset the throttle) */
+    rc = hash_pool_verify(app->hash, known ? cred.password_hash : app->dummy_hash, password,
+                          strlen(password), &ok);
+    if (rc < 0) {
+        reply_hash_error(resp, rc, "check a password");
+        goto out;
+    }
     metrics_inc(AUTH_METRIC_CHECKS, NULL, 1);
-    ok = crypto_password_verify(known ? cred.password_hash : app->dummy_hash, password,
-                                strlen(password));
     if (!ok || !known) {
         reply_bad_login(resp); /* already counted as a failure by login_reserve() */
         goto out;
@@ -502,6 +524,8 @@ void http_auth_metrics_register(void)
     metrics_counter(AUTH_METRIC_CHECKS, "Password (Argon2id) checks run by logins.", "");
     metrics_counter(AUTH_METRIC_THROTTLED,
                     "Login attempts refused with 429 before any password check.", "");
+    metrics_counter(AUTH_METRIC_HASH_BUSY,
+                    "Password hashes and checks refused with 503: the hashing queue was full.", "");
 }
 
 void http_auth_jwks(struct http_req *req, struct http_resp *resp, void *arg)

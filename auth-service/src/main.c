@@ -1,5 +1,6 @@
-/* main.c - auth-service as data: its routes, and in start its key set and JWKS, the dummy
- * hash and the ADMIN bootstrap; svc_main() runs it. It publishes and consumes no events. */
+/* main.c - auth-service as data: its routes, and in start its key set and JWKS, the hashing
+ * pool, the dummy hash and the ADMIN bootstrap; svc_main() runs it. It publishes and consumes no
+ * events. */
 #include <string.h>
 
 #include "app.h"
@@ -66,15 +67,29 @@ out:
     return rc;
 }
 
+/* Before any thread: the Argon2 buffers are returned to the OS when freed (hash_pool.h). */
+static int global_init(void)
+{
+    auth_hash_malloc_tune();
+    return 0;
+}
+
 static int start(struct svc *svc, void *arg)
 {
+    char err[256];
+
     (void)arg;
     if (strlen(cfg.service_token) < 16)
         log_warnx("AUTH_SERVICE_TOKEN is shorter than 16 characters: use a long random secret");
     if (keys_start(svc) < 0)
         return -1;
+    app.hash = hash_pool_new((int)cfg.hash_threads, (int)cfg.hash_queue, err, sizeof(err));
+    if (!app.hash) {
+        log_errorx("cannot start the password hashing pool: %s", err);
+        return -1;
+    }
     if (auth_dummy_hash(&app) < 0) {
-        log_errorx("cannot compute the dummy password hash");
+        log_errorx("cannot make the dummy password hash");
         return -1;
     }
     return auth_bootstrap_admin(&app) < 0 ? -1 : 0;
@@ -83,6 +98,8 @@ static int start(struct svc *svc, void *arg)
 static void stop(void *arg)
 {
     (void)arg;
+    hash_pool_free(app.hash);
+    app.hash = NULL;
     cJSON_Delete(jwks);
 }
 
@@ -95,6 +112,7 @@ static const struct svc_desc desc = {
     .nroutes = sizeof(routes) / sizeof(routes[0]),
     .app = &app,
     .app_pool = &app.pool,
+    .global_init = global_init,
     .start = start,
     .stop = stop,
     .jwt_key_file = jwt_key_file,

@@ -970,6 +970,111 @@ static void test_jwks_publishes_every_key_of_a_rotation(void **state)
     EVP_PKEY_free(pkey);
 }
 
+/* One login in a thread of its own, against @url. */
+struct login_racer {
+    const char *url;
+    char email[96];
+    const char *password;
+    struct ts_resp r;
+    long status;
+};
+
+static void *login_race(void *arg)
+{
+    struct login_racer *lr = arg;
+    char body[256];
+
+    snprintf(body, sizeof(body), "{\"email\":\"%s\",\"password\":\"%s\"}", lr->email, lr->password);
+    lr->status = ts_http("POST", lr->url, NULL, body, NULL, &lr->r) == 0 ? lr->r.status : -1;
+    return NULL;
+}
+
+/*
+ * AUTH_HASH_THREADS=1 AUTH_HASH_QUEUE=1: of many parallel logins some are refused with 503
+ * AUTH-503-002 and Retry-After (no other 5xx), every other answer is the right one (200 for
+ * the admin's password, 401 for an unknown email). A restart over an existing admin account
+ * hashes nothing: it only finds the account.
+ */
+static void test_hash_pool_refuses_when_full(void **state)
+{
+    enum { RACERS = 16, ROUNDS = 10 };
+    char db[64], db_env[96], tok_env[96], url[256];
+    const char *env[] = {db_env,
+                         tok_env,
+                         "AUTH_HASH_THREADS=1",
+                         "AUTH_HASH_QUEUE=1",
+                         "LOGIN_FREE_ATTEMPTS=1000",
+                         "LOGIN_IP_MAX_PER_MINUTE=100000",
+                         "ADMIN_EMAIL=" ADMIN_EMAIL,
+                         "ADMIN_PASSWORD=" ADMIN_PASSWORD,
+                         "MIGRATIONS_DIR=auth-service/migrations",
+                         NULL};
+    struct login_racer racers[RACERS];
+    pthread_t th[RACERS];
+    struct ts_service svc;
+    struct ts_resp r;
+    char *log;
+    int ok = 0, refused = 0;
+
+    (void)state;
+    assert_int_equal(ts_create_database("it_auth_pool", db, sizeof(db)), 0);
+    snprintf(db_env, sizeof(db_env), "DB_NAME=%s", db);
+    snprintf(tok_env, sizeof(tok_env), "AUTH_SERVICE_TOKEN=%s", SERVICE_TOKEN);
+    /* the first start creates the admin account (hashed on the pool), the second finds it */
+    assert_int_equal(ts_service_start("auth-service", env, 60000, &svc), 0);
+    assert_int_equal(ts_service_stop(&svc, SIGTERM), 0);
+    assert_int_equal(ts_service_start("auth-service", env, 60000, &svc), 0);
+    log = read_text(svc.log_path);
+    assert_non_null(strstr(log, "admin account 'root.admin@example.com' exists"));
+    assert_null(strstr(log, "created admin account"));
+    free(log);
+
+    snprintf(url, sizeof(url), "%s/api/auth/login", svc.url);
+    for (int round = 0; round < ROUNDS && !(ok && refused); round++) {
+        for (int i = 0; i < RACERS; i++) {
+            racers[i] = (struct login_racer){.url = url, .password = ADMIN_PASSWORD};
+            if (i % 2)
+                snprintf(racers[i].email, sizeof(racers[i].email), "nobody-%d-%d@example.com",
+                         round, i);
+            else
+                snprintf(racers[i].email, sizeof(racers[i].email), "%s", ADMIN_EMAIL);
+            assert_int_equal(pthread_create(&th[i], NULL, login_race, &racers[i]), 0);
+        }
+        for (int i = 0; i < RACERS; i++) {
+            struct login_racer *lr = &racers[i];
+            const cJSON *code;
+
+            pthread_join(th[i], NULL);
+            if (lr->status == 503) {
+                code = cJSON_GetObjectItem(lr->r.json, "code");
+                assert_true(cJSON_IsString(code));
+                assert_string_equal(code->valuestring, "AUTH-503-002");
+                assert_string_equal(lr->r.retry_after, "1");
+                refused++;
+            } else if (i % 2) {
+                assert_int_equal(lr->status, 401);
+            } else {
+                assert_int_equal(lr->status, 200);
+                assert_true(cJSON_IsString(cJSON_GetObjectItem(lr->r.json, "accessToken")));
+                ok++;
+            }
+            ts_resp_free(&lr->r);
+        }
+    }
+    assert_true(ok > 0);
+    assert_true(refused > 0);
+    {
+        char u[256];
+
+        snprintf(u, sizeof(u), "%s/metrics", svc.url);
+        assert_int_equal(ts_http("GET", u, NULL, NULL, NULL, &r), 0);
+        assert_non_null(strstr(r.body, "commerce_password_hash_refused_total "));
+        assert_null(strstr(r.body, "commerce_password_hash_refused_total 0\n"));
+        ts_resp_free(&r);
+    }
+    assert_int_equal(ts_service_stop(&svc, SIGTERM), 0);
+}
+
 static void test_body_limits(void **state)
 {
     size_t n = 1024 * 1024;
@@ -1015,6 +1120,7 @@ int main(void)
         cmocka_unit_test(test_admin_bootstrap),
         cmocka_unit_test(test_internal_delete_undoes_a_signup),
         cmocka_unit_test(test_jwks_reconstructs_the_key),
+        cmocka_unit_test(test_hash_pool_refuses_when_full),
         cmocka_unit_test(test_body_limits),
         cmocka_unit_test(test_jwks_publishes_every_key_of_a_rotation),
     };

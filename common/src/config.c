@@ -289,6 +289,8 @@ static const struct cfg_entry svc_table_template[] = {
     CFG_ENTRY_INT("DB_POOL_SIZE", "8", 1, 256, S, db_pool_size, "MariaDB connections"),
     CFG_ENTRY_STR("KAFKA_BOOTSTRAP", "127.0.0.1:9092", true, false, S, kafka_bootstrap,
                   "Kafka bootstrap servers"),
+    CFG_ENTRY_INT("KAFKA_LINGER_MS", "0", 0, 1000, S, kafka_linger_ms,
+                  "producer linger.ms (a relay's batch is flushed at once whatever it is)"),
     CFG_ENTRY_STR("KAFKA_GROUP_ID", NULL, true, false, S, kafka_group_id, "consumer group id"),
     CFG_ENTRY_STR("JWT_PUBLIC_KEY_FILE", NULL, true, false, S, jwt_public_key_file,
                   "PEM public keys tokens are verified with (ES256; several during a rotation)"),

@@ -25,6 +25,7 @@ struct kafka_producer {
     bool poller_started;
     atomic_bool stop;
     int timeout_ms;
+    int linger_ms; /* linger.ms; > 0: kafka__produce flushes its batch instead of lingering */
 };
 
 /* One kafka_produce_wait() call: counts the delivery reports still to come. Lives on the
@@ -76,7 +77,7 @@ struct kafka_producer *kafka_producer_new(const struct kafka_producer_opts *opts
 {
     struct kafka_producer *p = NULL;
     rd_kafka_conf_t *conf = NULL;
-    char timeout[16];
+    char timeout[16], linger[16];
 
     if (!opts || !opts->bootstrap || !*opts->bootstrap) {
         snprintf(errbuf, errlen, "kafka bootstrap servers not set");
@@ -90,15 +91,17 @@ struct kafka_producer *kafka_producer_new(const struct kafka_producer_opts *opts
     }
     p->timeout_ms =
         opts->message_timeout_ms > 0 ? opts->message_timeout_ms : KAFKA_DEFAULT_MSG_TIMEOUT_MS;
+    p->linger_ms = opts->linger_ms > 0 ? opts->linger_ms : 0;
     atomic_init(&p->stop, false);
     snprintf(timeout, sizeof(timeout), "%d", p->timeout_ms);
+    snprintf(linger, sizeof(linger), "%d", p->linger_ms);
     {
         /* clang-format off */
         const char *const kv[] = {
             "bootstrap.servers", opts->bootstrap,
             "client.id", opts->client_id,
             "enable.idempotence", "true",
-            "linger.ms", "5",
+            "linger.ms", linger,
             "message.timeout.ms", timeout,
             NULL,
         };
@@ -168,6 +171,32 @@ static rd_kafka_headers_t *kafka__headers(const struct kafka_msg *msg,
     return hdrs;
 }
 
+/*
+ * With linger.ms > 0, librdkafka would hold @batch for the linger although its caller has
+ * nothing more to add and waits for it: a batch of one would wait the whole linger. Flushing
+ * sends it at once (rd_kafka_flush() ignores linger.ms while it runs). A flush waits for every
+ * message of the producer, also other threads', so it runs in slices of one linger, checking
+ * this batch in between: at most one linger more when others keep producing. From @deadline on
+ * the caller's condition wait takes over (message.timeout.ms bounds it).
+ */
+static void kafka__flush_batch(struct kafka_producer *p, struct kafka_batch *batch,
+                               int64_t deadline)
+{
+    if (p->linger_ms == 0)
+        return; /* sent at once anyway */
+    for (;;) {
+        int64_t left = deadline - util_now_mono_ms();
+        size_t outstanding;
+
+        pthread_mutex_lock(&batch->lock);
+        outstanding = batch->outstanding;
+        pthread_mutex_unlock(&batch->lock);
+        if (outstanding == 0 || left <= 0)
+            return;
+        rd_kafka_flush(p->rk, (int)(left < p->linger_ms ? left : p->linger_ms));
+    }
+}
+
 /* kafka_produce_wait(), optionally with prebuilt header lists (@raw[i] copied, may be NULL). */
 int kafka__produce(struct kafka_producer *p, struct kafka_msg *msgs, size_t n,
                    rd_kafka_headers_t *const *raw)
@@ -234,6 +263,7 @@ int kafka__produce(struct kafka_producer *p, struct kafka_msg *msgs, size_t n,
         hdrs = NULL; /* now owned by rk */
     }
 
+    kafka__flush_batch(p, &batch, deadline);
     /* librdkafka reports every message within message.timeout.ms, so this ends. */
     pthread_mutex_lock(&batch.lock);
     while (batch.outstanding > 0)

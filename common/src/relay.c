@@ -86,8 +86,9 @@ static long relay__round(struct worker *w, void *arg)
     (void)w;
     if (now < r->backoff_until)
         return (long)(r->backoff_until - now); /* woken by a kick: the backoff stands */
-    relay__refresh_stats(r);
     rc = relay__once(r, &delivered);
+    /* after the batch went out, not before: the gauges' queries never delay a hop */
+    relay__refresh_stats(r);
     if (rc == 0 && (r->batch.n == 0 || delivered > 0)) {
         r->failing = 0;
         return r->batch.more ? 0 : -1;

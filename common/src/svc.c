@@ -98,6 +98,7 @@ struct kafka_producer *svc_producer_new(const struct svc_config *cfg)
         .client_id = cfg->service,
         .message_timeout_ms = 10000,
         .auth = &cfg->kafka_auth.auth,
+        .linger_ms = (int)cfg->kafka_linger_ms,
     };
     char err[512];
     struct kafka_producer *p = kafka_producer_new(&opts, err, sizeof(err));

@@ -187,9 +187,9 @@ static void make_topics(const char *topic, int partitions)
         fail_msg("create topics: %s", err);
 }
 
-static struct kafka_producer *producer(int timeout_ms)
+static struct kafka_producer *producer_linger(int timeout_ms, int linger_ms)
 {
-    struct kafka_producer_opts opts = {bootstrap, "it-kafka", timeout_ms, it_auth};
+    struct kafka_producer_opts opts = {bootstrap, "it-kafka", timeout_ms, it_auth, linger_ms};
     struct kafka_producer *p;
     char err[256];
 
@@ -197,6 +197,11 @@ static struct kafka_producer *producer(int timeout_ms)
     if (!p)
         fail_msg("producer: %s", err);
     return p;
+}
+
+static struct kafka_producer *producer(int timeout_ms)
+{
+    return producer_linger(timeout_ms, 0);
 }
 
 static const struct kafka_type TYPES[] = {
@@ -572,6 +577,45 @@ static void test_round_trip(void **state)
     /* creating existing topics is fine */
     make_topics(topic, 1);
     finish(c, p, &app);
+}
+
+/* With a linger (KAFKA_LINGER_MS) kafka_produce_wait() flushes its batch instead of waiting it
+ * out: every message is delivered, in order, and each caller gets its own reports. */
+static void test_linger_batch_is_flushed(void **state)
+{
+    enum { N = 3 };
+    char topic[96], val[N][32];
+    struct kafka_producer *p;
+    struct kafka_msg msgs[N];
+    struct rec recs[N + 1];
+
+    (void)state;
+    unique("it-linger", topic, sizeof(topic));
+    make_topics(topic, 1);
+    p = producer_linger(10000, 1000);
+    for (int round = 0; round < 2; round++) {
+        for (int i = 0; i < N; i++) {
+            snprintf(val[i], sizeof(val[i]), "v-%d-%d", round, i);
+            msgs[i] = (struct kafka_msg){.topic = topic,
+                                         .key = "order-1",
+                                         .keylen = 7,
+                                         .value = val[i],
+                                         .len = strlen(val[i])};
+        }
+        /* a batch of one, then of several */
+        assert_int_equal(kafka_produce_wait(p, msgs, round == 0 ? 1 : N), 0);
+        for (int i = 0; i < (round == 0 ? 1 : N); i++)
+            assert_int_equal(msgs[i].result, 0);
+    }
+    assert_int_equal(read_topic(topic, recs, 1 + N, DEADLINE_MS), 1 + N);
+    assert_string_equal(recs[0].value, "v-0-0");
+    for (int i = 0; i < N; i++) {
+        snprintf(val[i], sizeof(val[i]), "v-1-%d", i);
+        assert_string_equal(recs[1 + i].value, val[i]);
+    }
+    recs_free(recs, 1 + N);
+    kafka_producer_free(p);
+    assert_all_destroyed();
 }
 
 static void test_publish_event_uses_topic_map(void **state)
@@ -1112,7 +1156,7 @@ static void test_oversized_dead_letter_is_cut(void **state)
 
 static void test_dead_broker(void **state)
 {
-    struct kafka_producer_opts opts = {"127.0.0.1:1", "it-dead", 1000, NULL};
+    struct kafka_producer_opts opts = {"127.0.0.1:1", "it-dead", 1000, NULL, 0};
     struct kafka_producer *p;
     struct kafka_msg msgs[2];
     char err[256];
@@ -1224,6 +1268,7 @@ int main(void)
 
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_round_trip),
+        cmocka_unit_test(test_linger_batch_is_flushed),
         cmocka_unit_test(test_publish_event_uses_topic_map),
         cmocka_unit_test(test_malformed_and_exhausted_go_to_dlq),
         cmocka_unit_test(test_permanent_failure_dlq_at_once),

@@ -9,13 +9,16 @@
 #include "common/outbox.h"
 #include "common/relay.h"
 #include "common/svc.h"
+#include "confirm_wait.h"
 
 #define PAYMENT_SERVICE "payment-service"
 #define PAYMENT_SOURCE "/payment-service"
 
 struct pay_config {
     struct svc_config svc;
-    long gateway_timeout_ms; /* PAYMENT_GATEWAY_TIMEOUT_MS */
+    long gateway_timeout_ms;  /* PAYMENT_GATEWAY_TIMEOUT_MS */
+    long confirm_wait_ms;     /* PAYMENT_CONFIRM_WAIT_MS: 0 = answer 404 at once */
+    long confirm_max_waiters; /* PAYMENT_CONFIRM_MAX_WAITERS */
 };
 
 /* config.c: the defaults of the common settings and the own ones ({NULL}-terminated). */
@@ -25,7 +28,9 @@ extern const struct cfg_entry PAY_CONFIG[];
 struct pay_app {
     const struct pay_config *cfg;
     struct db_pool *pool;
-    struct relay *relay; /* may be NULL in tests */
+    struct relay *relay;  /* may be NULL in tests */
+    struct pay_wait wait; /* confirms waiting for their payment (confirm_wait.h) */
+    bool wait_ok;         /* @wait initialised (main.c's start hook) */
 };
 
 /* http_payments.c */

@@ -29,6 +29,10 @@ void pay_metrics_register(void)
                     "result");
     metrics_counter("commerce_payment_captured_amount_total", "KRW captured by approvals", "");
     metrics_counter("commerce_payment_refunded_amount_total", "KRW refunded", "");
+    metrics_counter("commerce_payment_confirm_waits_total",
+                    "confirms that waited for their payment: found, timeout (404), error, refused "
+                    "(404 at once: too many waiting)",
+                    "result");
 }
 
 /* What an order event carries, read tolerantly. */
@@ -308,6 +312,8 @@ static enum kafka_result handle(struct pay_app *app, const struct event *ev, enu
     }
     if (app->relay)
         relay_kick(app->relay);
+    if (done.created)
+        pay_wait_notify(&app->wait); /* a confirm may be waiting for it */
     if (done.created) {
         const char *v[] = {"created"};
         metrics_inc("commerce_payments_total", v, 1);

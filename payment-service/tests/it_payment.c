@@ -78,6 +78,10 @@ static int setup(void **state)
     env[n++] = "KAFKA_CREATE_TOPICS=true";
     env[n++] = "MIGRATIONS_DIR=payment-service/migrations";
     env[n++] = "PAYMENT_GATEWAY_TIMEOUT_MS=300";
+    /* a confirm ahead of its payment waits (test_confirm_waits_for_its_payment); the cap is
+     * unit-tested in test_confirm_wait.c */
+    env[n++] = "PAYMENT_CONFIRM_WAIT_MS=4000";
+    env[n++] = "PAYMENT_CONFIRM_MAX_WAITERS=1";
     env[n++] = "OUTBOX_POLL_MS=100";
     env[n++] = "CONSUMER_BACKOFF_BASE_MS=100";
     env[n++] = "CONSUMER_BACKOFF_MAX_MS=1000";
@@ -591,6 +595,91 @@ static void test_confirm_refusals(void **state)
     order_free(&o);
 }
 
+/* A confirm in a thread of its own (it may wait in the service). */
+struct early {
+    const char *token;
+    const char *order_id;
+    long long amount;
+    struct ts_resp r;
+    long status;
+};
+
+static void *early_confirm(void *arg)
+{
+    struct early *e = arg;
+    char body[256], url[256];
+
+    snprintf(body, sizeof(body), "{\"orderId\":\"%s\",\"amount\":%lld,\"paymentKey\":\"tok_ok\"}",
+             e->order_id, e->amount);
+    snprintf(url, sizeof(url), "%s/api/payments/confirm", fx->svc.url);
+    e->status = ts_http("POST", url, e->token, body, NULL, &e->r) == 0 ? e->r.status : -1;
+    return NULL;
+}
+
+/* The service's log has the line *@arg. */
+static bool log_has(void *arg)
+{
+    FILE *f = fopen(fx->svc.log_path, "r");
+    char line[4096];
+    bool found = false;
+
+    while (f && !found && fgets(line, sizeof(line), f))
+        found = strstr(line, arg) != NULL;
+    if (f)
+        fclose(f);
+    return found;
+}
+
+/* The gauge commerce_payment_confirm_waiters is 0. */
+static bool no_waiters(void *arg)
+{
+    struct ts_resp r;
+    bool ok;
+
+    (void)arg;
+    if (http("GET", "/metrics", NULL, NULL, NULL, &r) != 200)
+        return false;
+    ok = strstr(r.body, "\ncommerce_payment_confirm_waiters 0\n") != NULL;
+    ts_resp_free(&r);
+    return ok;
+}
+
+/* A confirm sent before payment-service has the payment (here even before order.placed) waits
+ * for it and is approved, without the client retrying. */
+static void test_confirm_waits_for_its_payment(void **state)
+{
+    struct order o = {.amount = 6500};
+    struct early e;
+    char ev_id[UTIL_UUID_LEN];
+    char waits[128];
+    pthread_t th;
+
+    (void)state;
+    util_uuid(o.id);
+    ts_unique("early", o.user, sizeof(o.user));
+    o.token = ts_token(o.user, "USER");
+    e = (struct early){.token = o.token, .order_id = o.id, .amount = o.amount};
+    assert_int_equal(pthread_create(&th, NULL, early_confirm, &e), 0);
+    /* it waits in the service: the payment does not exist yet (watched in the log: a request
+     * to the service could land on the HTTP thread that waits) */
+    snprintf(waits, sizeof(waits), "confirm of order '%s' waits for its payment", o.id);
+    assert_true(ts_poll_until(log_has, waits, WAIT_MS));
+    util_uuid(ev_id);
+    placed_event(ev_id, o.id, NULL, o.user, o.amount);
+    pthread_join(th, NULL);
+    if (e.status != 200)
+        fail_msg("early confirm: %ld %s", e.status, e.r.body ? e.r.body : "");
+    assert_string_equal(jstr(e.r.json, "status"), "APPROVED");
+    assert_string_equal(jstr(e.r.json, "orderId"), o.id);
+    ts_resp_free(&e.r);
+    wait_event("payment.completed", o.id, 1);
+    assert_true(ts_poll_until(no_waiters, NULL, WAIT_MS));
+    assert_int_equal(http("GET", "/metrics", NULL, NULL, NULL, &e.r), 200);
+    assert_non_null(strstr(e.r.body, "commerce_payment_confirm_waits_total{result=\"found\"} 1"));
+    ts_resp_free(&e.r);
+    order_free(&o);
+}
+
 static void test_cancel_ready_payment_publishes_nothing(void **state)
 {
     struct order o;
@@ -882,6 +971,7 @@ int main(void)
         cmocka_unit_test(test_concurrent_confirms_capture_once),
         cmocka_unit_test(test_decline_and_timeout_fail_the_payment),
         cmocka_unit_test(test_confirm_refusals),
+        cmocka_unit_test(test_confirm_waits_for_its_payment),
         cmocka_unit_test(test_cancel_ready_payment_publishes_nothing),
         cmocka_unit_test(test_cancel_approved_refunds_everything_once),
         cmocka_unit_test(test_partial_refunds_then_the_rest),

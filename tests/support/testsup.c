@@ -510,7 +510,8 @@ static void ts__header_pick(const char *buf, size_t n, const char *name, char *o
     out[vlen] = '\0';
 }
 
-/* Picks the Location and Set-Cookie headers (any case) of the last response into @resp. */
+/* Picks the Location, Set-Cookie and Retry-After headers (any case) of the last response into
+ * @resp. */
 static size_t ts__header_cb(char *buf, size_t size, size_t nitems, void *userdata)
 {
     struct ts_resp *resp = userdata;
@@ -518,6 +519,7 @@ static size_t ts__header_cb(char *buf, size_t size, size_t nitems, void *userdat
 
     ts__header_pick(buf, n, "location:", resp->location, sizeof(resp->location));
     ts__header_pick(buf, n, "set-cookie:", resp->set_cookie, sizeof(resp->set_cookie));
+    ts__header_pick(buf, n, "retry-after:", resp->retry_after, sizeof(resp->retry_after));
     return n;
 }
 

@@ -100,6 +100,7 @@ struct ts_resp {
     char content_type[128];
     char location[512];
     char set_cookie[512]; /* the last Set-Cookie header ("" when none) */
+    char retry_after[32]; /* the Retry-After header ("" when none) */
 };
 
 /* @body may be NULL; @headers is a NULL-terminated list of "Name: value" or NULL;

@@ -97,6 +97,7 @@ struct svc_config {
     long db_pool_size;                /* DB_POOL_SIZE */
     const char *kafka_bootstrap;      /* KAFKA_BOOTSTRAP */
     const char *kafka_group_id;       /* KAFKA_GROUP_ID, default per service */
+    long kafka_linger_ms;             /* KAFKA_LINGER_MS: the producer's linger.ms */
     const char *jwt_public_key_file;  /* JWT_PUBLIC_KEY_FILE: PEM public key(s) of auth-service */
     const char *jwt_issuer;           /* JWT_ISSUER: the tokens' iss */
     const char *jwt_audience;         /* JWT_AUDIENCE: the tokens' aud */

@@ -5,6 +5,11 @@
  * delivery-report poller thread. kafka_produce_wait() sends a batch and blocks until each
  * message has its delivery report (bounded by message_timeout_ms), which is what the outbox
  * relay needs to delete only what the broker acknowledged.
+ *
+ * linger.ms is 0 by default (KAFKA_LINGER_MS): a relay's round is already its batch, and while
+ * a request is in flight librdkafka gathers what is produced meanwhile into the next one. With
+ * a linger set, kafka_produce_wait() still does not wait it out: its caller has nothing more
+ * to add, so it flushes its batch at once.
  */
 #ifndef COMMON_KAFKA_PRODUCER_H
 #define COMMON_KAFKA_PRODUCER_H
@@ -19,6 +24,7 @@ struct kafka_producer_opts {
     const char *client_id;
     int message_timeout_ms;        /* delivery deadline per message (default 10000) */
     const struct kafka_auth *auth; /* borrowed until kafka_producer_free(); NULL: PLAINTEXT */
+    int linger_ms;                 /* linger.ms (default 0: every message is sent at once) */
 };
 
 struct kafka_producer;
@@ -40,7 +46,7 @@ struct kafka_msg {
     char error[128]; /* out: librdkafka's reason when result != 0 */
 };
 
-/* Produces @n messages (copied) and waits for every delivery report.
+/* Produces @n messages (copied) and waits for every delivery report (never a linger).
  * Returns 0 when all were delivered, else -EIO (see each msg's result). */
 int kafka_produce_wait(struct kafka_producer *p, struct kafka_msg *msgs, size_t n);
 
