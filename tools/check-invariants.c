@@ -13,6 +13,10 @@
  *               APPROVAL; at most one payment; the payment's refunded_amount matches its
  *               successful CANCEL transactions and stays within its amount.
  *
+ * No event lost (when asked, after a run): every outbox table named by --outbox-db is empty
+ * (the relays published every row) and the Redis stream --stream holds no entry and, with
+ * --stream-group, none pending in that group.
+ *
  * Prints one line per violation and a summary; exit 0 when all hold, 1 when one does not,
  * 2 on bad usage or when a store cannot be read. Run with --help for the options.
  */
@@ -38,6 +42,7 @@
     "JOIN payment p ON p.id = t.payment_id"
 
 #define MAX_SKUS 100000
+#define MAX_OUTBOX_DBS 16
 
 struct opts {
     const char *order_db;
@@ -48,6 +53,9 @@ struct opts {
     bool all_skus;
     bool allow_pending;
     bool quiet;
+    const char *outbox_dbs[MAX_OUTBOX_DBS];
+    size_t noutbox;
+    const char *stream, *stream_group;
 };
 
 struct sku {
@@ -89,22 +97,28 @@ static void violation(const char *fmt, ...)
 
 static void usage(FILE *fp)
 {
-    fprintf(fp,
-            "usage: check-invariants [options]\n"
-            "  --order-db NAME     order-service database (env ORDER_DB, default commerce_order)\n"
-            "  --payment-db NAME   payment-service database (env PAYMENT_DB, default "
-            "commerce_payment)\n"
-            "  --sku ID            check this SKU (repeatable)\n"
-            "  --sku-min N --sku-max M  check every inv:sku:{id} in Redis with N <= id <= M\n"
-            "  --all-skus          check every inv:sku:* key in Redis\n"
-            "                      (default: the SKUs that appear in the orders)\n"
-            "  --allow-pending     do not report non-terminal orders (a live stack); their\n"
-            "                      money and the reserved stock are then not checked\n"
-            "  --quiet             print at most 50 violations\n"
-            "environment: DB_HOST DB_PORT DB_USER DB_PASSWORD (MariaDB, default "
-            "127.0.0.1:3306 commerce),\n"
-            "             REDIS_HOST REDIS_PORT (default 127.0.0.1:6379)\n"
-            "exit: 0 all invariants hold, 1 a violation was printed, 2 usage or store error\n");
+    fprintf(
+        fp,
+        "usage: check-invariants [options]\n"
+        "  --order-db NAME     order-service database (env ORDER_DB, default commerce_order)\n"
+        "  --payment-db NAME   payment-service database (env PAYMENT_DB, default "
+        "commerce_payment)\n"
+        "  --sku ID            check this SKU (repeatable)\n"
+        "  --sku-min N --sku-max M  check every inv:sku:{id} in Redis with N <= id <= M\n"
+        "  --all-skus          check every inv:sku:* key in Redis\n"
+        "                      (default: the SKUs that appear in the orders)\n"
+        "  --allow-pending     do not report non-terminal orders (a live stack); their\n"
+        "                      money and the reserved stock are then not checked\n"
+        "  --quiet             print at most 50 violations\n"
+        "  --outbox-db NAME    no event lost: this database's outbox table must be empty\n"
+        "                      (every row published; repeatable, e.g. catalog, order, payment)\n"
+        "  --stream KEY        no event lost: this Redis stream (inventory's\n"
+        "                      INVENTORY_OUTBOX_STREAM) must hold no entry\n"
+        "  --stream-group G    and no entry may be pending in its relay group G\n"
+        "environment: DB_HOST DB_PORT DB_USER DB_PASSWORD (MariaDB, default "
+        "127.0.0.1:3306 commerce),\n"
+        "             REDIS_HOST REDIS_PORT (default 127.0.0.1:6379)\n"
+        "exit: 0 all invariants hold, 1 a violation was printed, 2 usage or store error\n");
 }
 
 static const char *env_or(const char *name, const char *def)
@@ -303,6 +317,93 @@ static int redis_read(struct rds_conn *conn, struct sku *s)
     return 0;
 }
 
+/* Connects to REDIS_HOST:REDIS_PORT once (*@pool, *@conn kept for the later checks). 0 or
+ * -EIO (reason on stderr). */
+static int redis_open(struct rds_pool **pool, struct rds_conn **conn)
+{
+    char err[256] = "";
+
+    if (*conn)
+        return 0;
+    *pool = rds_pool_new(&(struct rds_opts){.host = env_or("REDIS_HOST", "127.0.0.1"),
+                                            .port = (unsigned)atoi(env_or("REDIS_PORT", "6379")),
+                                            .timeout_ms = 10000,
+                                            .pool_size = 1},
+                         err, sizeof(err));
+    *conn = *pool ? rds_acquire(*pool, err, sizeof(err)) : NULL;
+    if (!*conn) {
+        fprintf(stderr, "check-invariants: redis: %s\n", err);
+        return -EIO;
+    }
+    return 0;
+}
+
+/* ---- no event lost ---- */
+
+/* The outbox table of @database must be empty. 0 or -EIO. */
+static int check_outbox(const char *database)
+{
+    struct db_result *res = NULL;
+    long long n;
+
+    if (query(database, "SELECT COUNT(*), COALESCE(MIN(created_at), '') FROM outbox", &res) < 0)
+        return -EIO;
+    n = db_result_int(res, 0, 0);
+    if (n > 0)
+        violation("outbox of '%s': %lld event(s) not published (oldest from %s)", database, n,
+                  db_result_get(res, 0, 1));
+    db_result_free(res);
+    return 0;
+}
+
+/* An integer reply of @argv on @conn into *@ret. 0 or -EIO. */
+static int redis_int(struct rds_conn *conn, int argc, const char **argv, long long *ret)
+{
+    size_t lens[4];
+    char err[256];
+    redisReply *r;
+    int rc = -EIO;
+
+    for (int i = 0; i < argc; i++)
+        lens[i] = strlen(argv[i]);
+    r = rds_command(conn, argc, argv, lens, err, sizeof(err));
+    if (r && r->type == REDIS_REPLY_INTEGER) {
+        *ret = r->integer;
+        rc = 0;
+    } else if (r && r->type == REDIS_REPLY_ARRAY && r->elements > 0 &&
+               r->element[0]->type == REDIS_REPLY_INTEGER) {
+        *ret = r->element[0]->integer; /* XPENDING's summary: the count first */
+        rc = 0;
+    } else {
+        fprintf(stderr, "check-invariants: redis %s %s: %s\n", argv[0], argv[1],
+                !r                             ? err
+                : r->type == REDIS_REPLY_ERROR ? r->str
+                                               : "unexpected reply");
+    }
+    if (r)
+        freeReplyObject(r);
+    return rc;
+}
+
+/* The stream @key must be empty and, with @group, have nothing pending in it. 0 or -EIO. */
+static int check_stream(struct rds_conn *conn, const char *key, const char *group)
+{
+    const char *xlen[] = {"XLEN", key};
+    const char *xpending[] = {"XPENDING", key, group};
+    long long n = 0, pending = 0;
+
+    if (redis_int(conn, 2, xlen, &n) < 0)
+        return -EIO;
+    if (n > 0)
+        violation("stream '%s': %lld entr%s not published", key, n, n == 1 ? "y" : "ies");
+    if (group && n > 0 && redis_int(conn, 3, xpending, &pending) < 0)
+        return -EIO;
+    if (pending > 0)
+        violation("stream '%s': %lld entr%s pending in group '%s'", key, pending,
+                  pending == 1 ? "y" : "ies", group);
+    return 0;
+}
+
 /* ---- the checks ---- */
 
 static void check_stock(const struct sku *s, bool all_terminal, bool compare_orders)
@@ -366,11 +467,19 @@ static void check_order(const struct order *o, bool allow_pending)
 int main(int argc, char **argv)
 {
     static const struct option longopts[] = {
-        {"order-db", required_argument, NULL, 'o'}, {"payment-db", required_argument, NULL, 'p'},
-        {"sku", required_argument, NULL, 's'},      {"sku-min", required_argument, NULL, 'a'},
-        {"sku-max", required_argument, NULL, 'b'},  {"all-skus", no_argument, NULL, 'A'},
-        {"allow-pending", no_argument, NULL, 'P'},  {"quiet", no_argument, NULL, 'q'},
-        {"help", no_argument, NULL, 'h'},           {NULL, 0, NULL, 0},
+        {"order-db", required_argument, NULL, 'o'},
+        {"payment-db", required_argument, NULL, 'p'},
+        {"sku", required_argument, NULL, 's'},
+        {"sku-min", required_argument, NULL, 'a'},
+        {"sku-max", required_argument, NULL, 'b'},
+        {"all-skus", no_argument, NULL, 'A'},
+        {"allow-pending", no_argument, NULL, 'P'},
+        {"quiet", no_argument, NULL, 'q'},
+        {"outbox-db", required_argument, NULL, 'O'},
+        {"stream", required_argument, NULL, 'S'},
+        {"stream-group", required_argument, NULL, 'G'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
     };
     struct opts o = {.order_db = env_or("ORDER_DB", "commerce_order"),
                      .payment_db = env_or("PAYMENT_DB", "commerce_payment"),
@@ -382,7 +491,6 @@ int main(int argc, char **argv)
     size_t norders = 0, nskus = 0, capskus = 0, npending = 0;
     struct rds_pool *rpool = NULL;
     struct rds_conn *rconn = NULL;
-    char err[256];
     int c, rc = 2;
     bool all_terminal;
 
@@ -413,6 +521,19 @@ int main(int argc, char **argv)
         case 'q':
             o.quiet = true;
             break;
+        case 'O':
+            if (o.noutbox == MAX_OUTBOX_DBS) {
+                fprintf(stderr, "check-invariants: at most %d --outbox-db\n", MAX_OUTBOX_DBS);
+                return 2;
+            }
+            o.outbox_dbs[o.noutbox++] = optarg;
+            break;
+        case 'S':
+            o.stream = optarg;
+            break;
+        case 'G':
+            o.stream_group = optarg;
+            break;
         case 'h':
             usage(stdout);
             return 0;
@@ -421,7 +542,7 @@ int main(int argc, char **argv)
             return 2;
         }
     }
-    if (optind != argc || (o.sku_min < 0) != (o.sku_max < 0)) {
+    if (optind != argc || (o.sku_min < 0) != (o.sku_max < 0) || (o.stream_group && !o.stream)) {
         usage(stderr);
         return 2;
     }
@@ -455,17 +576,8 @@ int main(int argc, char **argv)
 
     /* the SKUs to check */
     if (o.all_skus || o.sku_min >= 0) {
-        rpool =
-            rds_pool_new(&(struct rds_opts){.host = env_or("REDIS_HOST", "127.0.0.1"),
-                                            .port = (unsigned)atoi(env_or("REDIS_PORT", "6379")),
-                                            .timeout_ms = 10000,
-                                            .pool_size = 1},
-                         err, sizeof(err));
-        rconn = rpool ? rds_acquire(rpool, err, sizeof(err)) : NULL;
-        if (!rconn) {
-            fprintf(stderr, "check-invariants: redis: %s\n", err);
+        if (redis_open(&rpool, &rconn) < 0)
             goto out;
-        }
         if (redis_scan(rconn, o.all_skus, o.sku_min, o.sku_max, &skus, &nskus, &capskus) < 0)
             goto out;
     } else if (nskus == 0) {
@@ -543,19 +655,8 @@ int main(int argc, char **argv)
 
     /* stock */
     if (nskus) {
-        if (!rconn) {
-            rpool = rds_pool_new(
-                &(struct rds_opts){.host = env_or("REDIS_HOST", "127.0.0.1"),
-                                   .port = (unsigned)atoi(env_or("REDIS_PORT", "6379")),
-                                   .timeout_ms = 10000,
-                                   .pool_size = 1},
-                err, sizeof(err));
-            rconn = rpool ? rds_acquire(rpool, err, sizeof(err)) : NULL;
-            if (!rconn) {
-                fprintf(stderr, "check-invariants: redis: %s\n", err);
-                goto out;
-            }
-        }
+        if (redis_open(&rpool, &rconn) < 0)
+            goto out;
         for (size_t i = 0; i < nskus; i++) {
             if (redis_read(rconn, &skus[i]) < 0)
                 goto out;
@@ -564,6 +665,15 @@ int main(int argc, char **argv)
             check_stock(&skus[i], all_terminal, all_terminal);
         }
     }
+
+    /* no event lost */
+    for (size_t i = 0; i < o.noutbox; i++) {
+        if (check_outbox(o.outbox_dbs[i]) < 0)
+            goto out;
+    }
+    if (o.stream &&
+        (redis_open(&rpool, &rconn) < 0 || check_stream(rconn, o.stream, o.stream_group) < 0))
+        goto out;
 
     printf("check-invariants: %zu orders (%zu not terminal), %zu payments, %zu skus "
            "(order db '%s', payment db '%s'): %lu violation%s\n",

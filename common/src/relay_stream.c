@@ -13,6 +13,17 @@
  * With the pool's wait_replicas (REDIS_WAIT_REPLICAS) a claimed batch goes to Kafka only after
  * rds_wait() on the relay's connection saw that many replicas acknowledge; otherwise the round
  * fails (the core backs off) and the entries stay pending. See stream__replicated().
+ *
+ * Several instances (one consumer name each) share the stream and the group. Reading ">" they
+ * would get disjoint entries and could publish one order's stock.reserved after its
+ * stock.released, so only the holder of a lease relays: the key "<stream>:relay-lease" holds
+ * the holder's consumer name for LEASE_MS (SET NX PX, renewed every round by a script that
+ * checks the owner). The others' rounds only try to take it. Taking it over, a relay first
+ * moves every entry pending with the others to itself (XAUTOCLAIM, min-idle 0) and reads its
+ * pending entries (in id order) before new ones, so per-key order holds across the handover;
+ * a clean stop gives the lease back. LEASE_MS is longer than one round (a publish waits at
+ * most the producer's message timeout, 10 s): a holder renews before it expires unless it
+ * is gone or stalled that long between its renewal and its read (the lease is no fence).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -28,6 +39,7 @@
 #define CLAIM_EVERY_MS 30000
 #define PENDING_EVERY_MS 5000
 #define ARGV_MAX 12 /* the longest fixed command (XREADGROUP … BLOCK …) */
+#define LEASE_MS "15000"
 
 /* One entry of a read: its id and, when valid, the parsed envelope (for its headers). */
 struct stream_entry {
@@ -52,12 +64,18 @@ struct relay_stream {
     const char **argv;            /* 3 + max: XACK/XDEL arguments */
     size_t *lens;                 /* 3 + max */
     size_t max, nentries;
+    /* the relay lease (stream__lease) */
+    char *lease_key;
+    struct rds_script lease_script, release_script;
+    bool leader; /* we hold the lease and took the others' pending entries over */
 };
 
 static struct relay_stream *stream_of(struct relay_source *src)
 {
     return (struct relay_stream *)src;
 }
+
+static int stream__connect(struct relay_stream *s);
 
 static redisReply *stream__cmd(struct relay_stream *s, int argc, const char **argv, char *err,
                                size_t errlen)
@@ -108,6 +126,100 @@ static void stream__autoclaim(struct relay_stream *s)
 
     if (reply)
         freeReplyObject(reply);
+}
+
+/* The lease script: renews it when @consumer holds it (1), takes it when free (2), else 0. */
+static const char LEASE_LUA[] =
+    "local cur = redis.call('GET', KEYS[1])\n"
+    "if cur == ARGV[1] then redis.call('PEXPIRE', KEYS[1], ARGV[2]) return 1 end\n"
+    "if cur then return 0 end\n"
+    "redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2]) return 2\n";
+/* Gives the lease back when @consumer holds it. */
+static const char LEASE_RELEASE_LUA[] =
+    "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end\n"
+    "return 0\n";
+
+/* Moves every entry pending with another consumer of the group to us (XAUTOCLAIM with
+ * min-idle 0, page by page). 0 or -EIO. */
+static int stream__take_over(struct relay_stream *s)
+{
+    char cursor[64] = "0-0", err[256];
+
+    for (int page = 0; page < 1000; page++) {
+        const char *argv[] = {"XAUTOCLAIM", s->stream, s->group, s->consumer, "0",
+                              cursor,       "COUNT",   "100",    "JUSTID"};
+        redisReply *reply = stream__cmd(s, 9, argv, err, sizeof(err));
+
+        if (!reply || reply->type != REDIS_REPLY_ARRAY || reply->elements < 1 ||
+            reply->element[0]->type != REDIS_REPLY_STRING) {
+            log_warnx("relay: cannot take over the pending entries of '%s': %s", s->stream,
+                      !reply                             ? err
+                      : reply->type == REDIS_REPLY_ERROR ? reply->str
+                                                         : "bad reply");
+            if (reply)
+                freeReplyObject(reply);
+            return -EIO;
+        }
+        util_strlcpy(cursor, reply->element[0]->str, sizeof(cursor));
+        freeReplyObject(reply);
+        if (strcmp(cursor, "0-0") == 0)
+            return 0;
+    }
+    return 0;
+}
+
+/*
+ * The lease round: 1 when this relay holds the lease (renewed; after taking it over, the
+ * others' pending entries are ours and our pending entries are read first), 0 when another
+ * relay holds it, -EIO when Redis failed.
+ */
+static int stream__lease(struct relay_stream *s)
+{
+    const char *keys[] = {s->lease_key};
+    const char *args[] = {s->consumer, LEASE_MS};
+    char err[256];
+    redisReply *reply = rds_eval(s->conn, &s->lease_script, 1, keys, 2, args, err, sizeof(err));
+    long long held;
+
+    if (!reply || reply->type != REDIS_REPLY_INTEGER) {
+        log_warnx("relay: cannot renew the lease of '%s': %s", s->stream,
+                  !reply                             ? err
+                  : reply->type == REDIS_REPLY_ERROR ? reply->str
+                                                     : "bad reply");
+        if (reply)
+            freeReplyObject(reply);
+        return -EIO;
+    }
+    held = reply->integer;
+    freeReplyObject(reply);
+    if (held == 0) {
+        s->leader = false;
+        return 0;
+    }
+    if (!s->leader) {
+        if (stream__take_over(s) < 0)
+            return -EIO; /* still ours: the next round takes over again */
+        log_info("relay: '%s' relays '%s' now (lease taken)", s->consumer, s->stream);
+        s->leader = true;
+        s->next_pending = 0; /* the pending entries (ours and the taken ones) first */
+    }
+    return 1;
+}
+
+/* Gives the lease back (a clean stop), so another instance takes over at once. */
+static void stream__lease_release(struct relay_stream *s)
+{
+    const char *keys[] = {s->lease_key};
+    const char *args[] = {s->consumer};
+    char err[256];
+    redisReply *reply;
+
+    if (!s->leader || !s->lease_key || stream__connect(s) < 0)
+        return;
+    reply = rds_eval(s->conn, &s->release_script, 1, keys, 1, args, err, sizeof(err));
+    if (reply)
+        freeReplyObject(reply);
+    s->leader = false;
 }
 
 /* Field @name of a stream entry's field list, or NULL. */
@@ -308,6 +420,11 @@ static int stream_claim(struct relay_source *src, struct relay_batch *batch, int
             goto failed;
         s->grouped = true;
     }
+    rc = stream__lease(s);
+    if (rc < 0)
+        goto failed;
+    if (rc == 0)
+        return 0; /* another instance relays: nothing claimed, wait a period */
     now = util_now_mono_ms();
     if (now >= s->next_claim) {
         stream__autoclaim(s);
@@ -445,6 +562,7 @@ static void stream_free(struct relay_source *src)
 
     if (!s)
         return;
+    stream__lease_release(s);
     rds_release(s->rds, s->conn);
     free(s->entries);
     free(s->argv);
@@ -452,6 +570,7 @@ static void stream_free(struct relay_source *src)
     free(s->stream);
     free(s->group);
     free(s->consumer);
+    free(s->lease_key);
     free(s);
 }
 
@@ -474,7 +593,12 @@ struct relay_source *relay_stream_source(const struct relay_stream_opts *opts)
     s->stream = strdup(opts->stream);
     s->group = strdup(opts->group);
     s->consumer = strdup(opts->consumer);
-    if (!s->stream || !s->group || !s->consumer) {
+    s->lease_key = malloc(strlen(opts->stream) + sizeof(":relay-lease"));
+    if (s->lease_key)
+        sprintf(s->lease_key, "%s:relay-lease", opts->stream);
+    rds_script_init(&s->lease_script, LEASE_LUA);
+    rds_script_init(&s->release_script, LEASE_RELEASE_LUA);
+    if (!s->stream || !s->group || !s->consumer || !s->lease_key) {
         stream_free(&s->base);
         return NULL;
     }

@@ -2,8 +2,10 @@
  * it_relay_stream.c - the relay's Redis-stream source against real Redis and Kafka: an XADDed
  * envelope is published with its key and ce_* headers and counted in the metrics, an invalid
  * entry is dropped, and an entry stays in the stream until the broker acknowledged it (a relay
- * whose broker is unreachable keeps it; the next one publishes and deletes it). Each test uses
- * its own stream and topic.
+ * whose broker is unreachable keeps it; the next one publishes and deletes it); two relays on
+ * one stream (two instances) keep each key's order: one holds the lease, takes over what a
+ * dead consumer left pending, and the other takes over when it stops. Each test uses its own
+ * stream and topic.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -104,17 +106,18 @@ static int teardown(void **state)
 
     if (!f)
         return 0;
-    freeReplyObject(redis_cmd("DEL %s", f->stream));
+    freeReplyObject(redis_cmd("DEL %s %s:relay-lease", f->stream, f->stream));
     kafka_producer_free(f->producer);
     rds_pool_free(f->rds);
     free(f);
     return 0;
 }
 
-static struct relay *stream_relay(struct fixture *f, struct kafka_producer *producer)
+static struct relay *stream_relay_named(struct fixture *f, struct kafka_producer *producer,
+                                        const char *consumer)
 {
     struct relay_stream_opts sopts = {
-        .rds = f->rds, .stream = f->stream, .group = GROUP, .consumer = "it-relay-1"};
+        .rds = f->rds, .stream = f->stream, .group = GROUP, .consumer = consumer};
     struct relay_opts opts = {.producer = producer, .poll_ms = 100};
     char err[256];
     struct relay *r = relay_start(&opts, relay_stream_source(&sopts), err, sizeof(err));
@@ -122,6 +125,11 @@ static struct relay *stream_relay(struct fixture *f, struct kafka_producer *prod
     if (!r)
         fail_msg("relay_start: %s", err);
     return r;
+}
+
+static struct relay *stream_relay(struct fixture *f, struct kafka_producer *producer)
+{
+    return stream_relay_named(f, producer, "it-relay-1");
 }
 
 /* XADDs a valid envelope of TYPE for @sku, as the stock scripts do; its id into @ret_id. */
@@ -241,11 +249,115 @@ static void test_kept_until_delivered(void **state)
     ts_consumer_free(consumer);
 }
 
+#define KEYS 4
+#define PER_KEY 10
+
+/* The consumer name in the stream's relay lease, or "" when nobody holds it. */
+static void lease_holder(struct fixture *f, char *out, size_t outlen)
+{
+    redisReply *r = redis_cmd("GET %s:relay-lease", f->stream);
+
+    snprintf(out, outlen, "%s", r->type == REDIS_REPLY_STRING ? r->str : "");
+    freeReplyObject(r);
+}
+
+/* Reads @want new events and checks that each key's events came in the order of @ids (a key's
+ * first copy of each event; a repeat of an earlier one is a tolerated duplicate); @next holds
+ * each key's count of events seen so far, across calls. */
+static void expect_key_order(struct ts_consumer *consumer, char (*skus)[64], size_t nkeys,
+                             char (*ids)[PER_KEY + 2][64], const size_t *nids, size_t *next,
+                             size_t want)
+{
+    struct ts_record *recs = NULL;
+    size_t got = 0, n;
+
+    while (got < want) {
+        n = ts_consume(consumer, want - got, 30000, &recs);
+        if (n == 0)
+            fail_msg("only %zu of %zu events were published", got, want);
+        for (size_t i = 0; i < n; i++) {
+            const char *id = ts_record_header(&recs[i], "ce_id");
+            size_t k = 0;
+            bool dup = false;
+
+            while (k < nkeys && strcmp(recs[i].key, skus[k]) != 0)
+                k++;
+            assert_true(k < nkeys);
+            for (size_t j = 0; j < next[k]; j++)
+                dup = dup || !strcmp(ids[k][j], id);
+            if (dup)
+                continue;
+            if (next[k] >= nids[k] || strcmp(ids[k][next[k]], id) != 0)
+                fail_msg("key %s: event %s arrived where #%zu (%s) was due", skus[k], id, next[k],
+                         next[k] < nids[k] ? ids[k][next[k]] : "none");
+            next[k]++;
+            got++;
+        }
+        ts_records_free(recs, n);
+        recs = NULL;
+    }
+}
+
+static void test_two_relays_keep_key_order(void **state)
+{
+    struct fixture *f = *state;
+    char skus[KEYS][64], ids[KEYS][PER_KEY + 2][64], holder[64], after[64];
+    size_t nids[KEYS] = {0}, seen[KEYS] = {0};
+    struct ts_consumer *consumer;
+    struct relay *a, *b;
+
+    for (size_t k = 0; k < KEYS; k++)
+        ts_unique("sku", skus[k], sizeof(skus[k]));
+    /* the first half, before the relays; a dead consumer of the group read the first three
+     * (pending with it, idle far below the periodic claim's minute): the lease holder must
+     * take them over and send them first */
+    for (size_t i = 0; i < PER_KEY / 2; i++) {
+        for (size_t k = 0; k < KEYS; k++)
+            xadd_event(f, skus[k], ids[k][nids[k]++]);
+    }
+    freeReplyObject(redis_cmd("XGROUP CREATE %s " GROUP " 0 MKSTREAM", f->stream));
+    freeReplyObject(
+        redis_cmd("XREADGROUP GROUP " GROUP " it-relay-dead COUNT 3 STREAMS %s >", f->stream));
+    consumer = ts_consumer_new(f->topic);
+    assert_non_null(consumer);
+    a = stream_relay_named(f, f->producer, "it-relay-1");
+    b = stream_relay_named(f, f->producer, "it-relay-2");
+    /* the second half while both run */
+    for (size_t i = PER_KEY / 2; i < PER_KEY; i++) {
+        for (size_t k = 0; k < KEYS; k++)
+            xadd_event(f, skus[k], ids[k][nids[k]++]);
+    }
+    expect_key_order(consumer, skus, KEYS, ids, nids, seen, KEYS * PER_KEY);
+    if (!ts_poll_until(stream_empty, f, 10000))
+        fail_msg("stream %s still holds %lld entries", f->stream, stream_len(f));
+    lease_holder(f, holder, sizeof(holder));
+    assert_true(!strcmp(holder, "it-relay-1") || !strcmp(holder, "it-relay-2"));
+
+    /* the holder stops (gives the lease back): the other relays what comes next */
+    if (!strcmp(holder, "it-relay-1")) {
+        relay_stop(a);
+        a = NULL;
+    } else {
+        relay_stop(b);
+        b = NULL;
+    }
+    for (size_t k = 0; k < KEYS; k++)
+        xadd_event(f, skus[k], ids[k][nids[k]++]);
+    expect_key_order(consumer, skus, KEYS, ids, nids, seen, KEYS);
+    lease_holder(f, after, sizeof(after));
+    assert_string_not_equal(after, holder);
+    assert_true(!strcmp(after, "it-relay-1") || !strcmp(after, "it-relay-2"));
+    relay_stop(a);
+    relay_stop(b);
+    ts_consumer_free(consumer);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_publishes_then_deletes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_kept_until_delivered, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_two_relays_keep_key_order, setup, teardown),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
 

@@ -137,14 +137,70 @@ int saga_order_item(const cJSON *order, int i, char *out, size_t outlen, long lo
 
 /* ---- HTTP ---- */
 
-static int saga__http(const struct ts_service *svc, const char *method, const char *path,
-                      const char *token, const char *body, const char *const *headers,
-                      struct ts_resp *r)
+static const struct ts_service *saga__instance1(const struct saga_stack *st, int i)
+{
+    const struct ts_service *all[SAGA_NSERVICES] = {&st->auth,      &st->user,  &st->catalog,
+                                                    &st->inventory, &st->order, &st->payment};
+
+    return all[i];
+}
+
+/* @svc's index in saga__binaries / st->env and its instance (1 …) into *@ret_k; or -1. */
+static int saga__locate(const struct saga_stack *st, const struct ts_service *svc, int *ret_k)
+{
+    for (int i = 0; i < SAGA_NSERVICES; i++) {
+        if (saga__instance1(st, i) == svc) {
+            *ret_k = 1;
+            return i;
+        }
+        for (int k = 2; k <= SAGA_INSTANCES_MAX; k++) {
+            if (&st->more[i][k - 2] == svc) {
+                *ret_k = k;
+                return i;
+            }
+        }
+    }
+    return -1;
+}
+
+/* The address of the instance of @svc's service this request goes to: round robin over the
+ * instances not being restarted. */
+static const char *saga__pick(const struct saga_stack *st, const struct ts_service *svc)
+{
+    static _Atomic unsigned next;
+    int k, i = st->instances > 1 ? saga__locate(st, svc, &k) : -1;
+
+    if (i < 0 || k != 1)
+        return svc->url;
+    for (int tries = 0; tries < 2 * st->instances; tries++) {
+        int n = (int)(next++ % (unsigned)st->instances);
+
+        if (!__atomic_load_n(&st->down[i][n], __ATOMIC_ACQUIRE))
+            return st->urls[i][n];
+    }
+    return st->urls[i][0];
+}
+
+/* With several instances a request that got no answer (its instance was killed) goes to
+ * another one, as a load balancer would retry it; with one instance it is not repeated. */
+static int saga__http(const struct saga_stack *st, const struct ts_service *svc, const char *method,
+                      const char *path, const char *token, const char *body,
+                      const char *const *headers, struct ts_resp *r)
 {
     char url[512];
+    int rc = -EIO;
 
-    snprintf(url, sizeof(url), "%s%s", svc->url, path);
-    return ts_http(method, url, token, body, headers, r);
+    for (int attempt = 0; attempt < (st->instances > 1 ? 4 : 1); attempt++) {
+        const char *base = saga__pick(st, svc);
+
+        snprintf(url, sizeof(url), "%s%s", base, path);
+        rc = ts_http(method, url, token, body, headers, r);
+        if (rc == 0)
+            break;
+        if (attempt + 1 < 4 && st->instances > 1)
+            saga__sleep_ms(250 * (attempt + 1)); /* the instance's restart, not a sync */
+    }
+    return rc;
 }
 
 /* ---- the stack ---- */
@@ -208,19 +264,6 @@ static const char *const saga__binaries[6] = {"auth-service",    "user-service",
                                               "catalog-service", "inventory-service",
                                               "order-service",   "payment-service"};
 
-/* @svc's index in saga__binaries / st->env, or -1. */
-static int saga__index(struct saga_stack *st, const struct ts_service *svc)
-{
-    const struct ts_service *all[6] = {&st->auth,      &st->user,  &st->catalog,
-                                       &st->inventory, &st->order, &st->payment};
-
-    for (int i = 0; i < 6; i++) {
-        if (all[i] == svc)
-            return i;
-    }
-    return -1;
-}
-
 static void saga__env_free(char **env)
 {
     for (size_t i = 0; env && env[i]; i++)
@@ -247,28 +290,73 @@ static char **saga__env_dup(const char *const *env)
     return copy;
 }
 
-/* Starts @svc (one of @st's) with @env, which is kept for saga_service_restart(). */
+struct ts_service *saga_instance(struct saga_stack *st, const struct ts_service *svc, int k)
+{
+    int k1, i = saga__locate(st, svc, &k1);
+
+    if (i < 0 || k < 1 || k > st->instances)
+        return NULL;
+    return k == 1 ? (struct ts_service *)saga__instance1(st, i) : &st->more[i][k - 2];
+}
+
+/*
+ * Starts instance @k of service @i with st->env[i], plus what differs per instance (inventory's
+ * relay consumer name) and HTTP_PORT=@port when non-zero (a restart keeps the address).
+ */
+static int saga__start_instance(struct saga_stack *st, int i, int k, unsigned short port)
+{
+    struct ts_service *svc = saga_instance(st, saga__instance1(st, i), k);
+    char extra[2][64];
+    const char **env;
+    size_t n = 0, x = 0;
+    int rc;
+
+    if (!svc || !st->env[i])
+        return -EIO;
+    while (st->env[i][n])
+        n++;
+    env = calloc(n + 3, sizeof(*env));
+    if (!env)
+        return -EIO;
+    memcpy(env, st->env[i], n * sizeof(*env));
+    if (i == 3 && k > 1) /* inventory: its own consumer in the stream's relay group */
+        snprintf(extra[x++], sizeof(extra[0]), "INVENTORY_RELAY_NAME=relay-%d", k);
+    if (port)
+        snprintf(extra[x++], sizeof(extra[0]), "HTTP_PORT=%u", port);
+    for (size_t j = 0; j < x; j++)
+        env[n + j] = extra[j];
+    rc = ts_service_start(saga__binaries[i], env, SAGA_START_MS, svc);
+    free(env);
+    if (rc < 0) {
+        fprintf(stderr, "saga: %s instance %d did not become ready\n", saga__binaries[i], k);
+        memset(svc, 0, sizeof(*svc));
+        return -EIO;
+    }
+    snprintf(st->urls[i][k - 1], sizeof(st->urls[i][k - 1]), "%s", svc->url);
+    __atomic_store_n(&st->down[i][k - 1], 0, __ATOMIC_RELEASE);
+    return 0;
+}
+
+/* Starts every instance of @svc (instance 1 of @st's) with @env, which is kept for
+ * saga_service_restart(). */
 static int saga__start(struct saga_stack *st, struct ts_service *svc, const char *const *env)
 {
-    int i = saga__index(st, svc);
+    int k, i = saga__locate(st, svc, &k);
 
     saga__env_free(st->env[i]);
     st->env[i] = saga__env_dup(env);
     if (!st->env[i])
         return -EIO;
-    if (ts_service_start(saga__binaries[i], env, SAGA_START_MS, svc) < 0) {
-        fprintf(stderr, "saga: %s did not become ready\n", saga__binaries[i]);
-        memset(svc, 0, sizeof(*svc));
-        return -EIO;
+    for (k = 1; k <= st->instances; k++) {
+        if (saga__start_instance(st, i, k, 0) < 0)
+            return -EIO;
     }
     return 0;
 }
 
 int saga_service_restart(struct saga_stack *st, struct ts_service *svc, int sig)
 {
-    int i = saga__index(st, svc);
-    char port[32];
-    size_t n = 0;
+    int k, i = saga__locate(st, svc, &k);
     unsigned short old_port = svc->port;
     int rc;
 
@@ -276,19 +364,14 @@ int saga_service_restart(struct saga_stack *st, struct ts_service *svc, int sig)
         fprintf(stderr, "saga: restart of a service this stack did not start\n");
         return -EIO;
     }
+    /* clients leave it alone until it is back (the others serve) */
+    __atomic_store_n(&st->down[i][k - 1], 1, __ATOMIC_RELEASE);
     rc = ts_service_stop(svc, sig);
     if (sig == SIGKILL ? rc != 128 + SIGKILL : rc != 0)
         fprintf(stderr, "saga: %s exited %d on signal %d\n", saga__binaries[i], rc, sig);
     /* the same address: clients and the other services keep their URL */
-    snprintf(port, sizeof(port), "HTTP_PORT=%u", old_port);
-    while (st->env[i][n])
-        n++;
-    st->env[i][n] = port; /* the copy has room for it; taken out again below */
-    rc = ts_service_start(saga__binaries[i], (const char *const *)st->env[i], SAGA_START_MS, svc);
-    st->env[i][n] = NULL;
-    if (rc < 0) {
+    if (saga__start_instance(st, i, k, old_port) < 0) {
         fprintf(stderr, "saga: %s did not become ready after its restart\n", saga__binaries[i]);
-        memset(svc, 0, sizeof(*svc));
         return -EIO;
     }
     return 0;
@@ -343,7 +426,7 @@ static int saga__login(const struct saga_stack *st, const char *email, const cha
     int rc = -EIO;
 
     snprintf(body, sizeof(body), "{\"email\":\"%s\",\"password\":\"%s\"}", email, password);
-    if (saga__http(&st->auth, "POST", "/api/auth/login", NULL, body, NULL, &r) < 0)
+    if (saga__http(st, &st->auth, "POST", "/api/auth/login", NULL, body, NULL, &r) < 0)
         return -EIO;
     if (r.status == 200 && cJSON_IsString(cJSON_GetObjectItem(r.json, "accessToken"))) {
         snprintf(token, tokenlen, "%s", cJSON_GetObjectItem(r.json, "accessToken")->valuestring);
@@ -365,6 +448,9 @@ int saga_stack_start(struct saga_stack *st, const struct saga_opts *opts)
 
     memset(st, 0, sizeof(*st));
     st->payment_deadline_s = opts->payment_deadline_s;
+    st->instances = opts->instances > 1 ? opts->instances : 1;
+    if (st->instances > SAGA_INSTANCES_MAX)
+        st->instances = SAGA_INSTANCES_MAX;
 #define DB(field, svc)                                                                             \
     do {                                                                                           \
         snprintf(name, sizeof(name), "%.20s_%s", prefix, svc);                                     \
@@ -500,6 +586,7 @@ int saga_stack_attach(struct saga_stack *st, const char *env_path)
     char url[256], password[256];
 
     memset(st, 0, sizeof(*st));
+    st->instances = 1;
     for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
         if (ts_env_file_value(env_path, names[i], url, sizeof(url)) < 0 ||
             saga__attach_url(svcs[i], url) < 0) {
@@ -517,23 +604,26 @@ int saga_stack_attach(struct saga_stack *st, const char *env_path)
 
 int saga_stack_stop(struct saga_stack *st)
 {
-    struct ts_service *order[] = {&st->order,   &st->payment, &st->inventory,
-                                  &st->catalog, &st->user,    &st->auth};
+    static const int order[] = {4, 5, 3, 2, 1, 0}; /* order, payment, inventory, catalog, … */
     int first = 0;
 
-    for (size_t i = 0; i < sizeof(order) / sizeof(order[0]); i++) {
-        int rc;
+    for (size_t j = 0; j < sizeof(order) / sizeof(order[0]); j++) {
+        for (int k = SAGA_INSTANCES_MAX; k >= 1; k--) {
+            struct ts_service *svc = k == 1 ? (struct ts_service *)saga__instance1(st, order[j])
+                                            : &st->more[order[j]][k - 2];
+            int rc;
 
-        if (order[i]->pid <= 0)
-            continue;
-        rc = ts_service_stop(order[i], SIGTERM);
-        if (rc != 0) {
-            fprintf(stderr, "saga: service on port %u exited %d (log %s)\n", order[i]->port, rc,
-                    order[i]->log_path);
-            if (!first)
-                first = rc;
+            if (svc->pid <= 0)
+                continue;
+            rc = ts_service_stop(svc, SIGTERM);
+            if (rc != 0) {
+                fprintf(stderr, "saga: service on port %u exited %d (log %s)\n", svc->port, rc,
+                        svc->log_path);
+                if (!first)
+                    first = rc;
+            }
+            svc->pid = 0;
         }
-        order[i]->pid = 0;
     }
     for (size_t i = 0; i < 6; i++) {
         saga__env_free(st->env[i]);
@@ -557,7 +647,7 @@ int saga_user_new(const struct saga_stack *st, const char *prefix, struct saga_u
              "{\"email\":\"%s\",\"password\":\"" SAGA_PASSWORD "\",\"name\":\"Saga Tester\","
              "\"phone\":\"010-1234-5678\"}",
              ret->email);
-    if (saga__http(&st->user, "POST", "/api/users", NULL, body, NULL, &r) < 0)
+    if (saga__http(st, &st->user, "POST", "/api/users", NULL, body, NULL, &r) < 0)
         return -EIO;
     id = cJSON_GetObjectItem(r.json, "id");
     if (r.status != 201 || !id) {
@@ -579,7 +669,7 @@ static int saga__admin_create(const struct saga_stack *st, const struct ts_servi
 {
     struct ts_resp r;
 
-    if (saga__http(svc, "POST", path, st->admin_token, body, NULL, &r) < 0)
+    if (saga__http(st, svc, "POST", path, st->admin_token, body, NULL, &r) < 0)
         return -EIO;
     if (r.status != 201 || !r.json) {
         fprintf(stderr, "saga: POST %s: %ld %s\n", path, r.status, r.body);
@@ -658,7 +748,7 @@ int saga_stock_get(const struct saga_stack *st, long long sku, long long *ret_av
     int rc;
 
     snprintf(path, sizeof(path), "/api/inventories/%lld", sku);
-    if (saga__http(&st->inventory, "GET", path, NULL, NULL, NULL, &r) < 0)
+    if (saga__http(st, &st->inventory, "GET", path, NULL, NULL, NULL, &r) < 0)
         return -EIO;
     if (r.status == 200) {
         *ret_available = saga_json_num(r.json, "availableStock");
@@ -749,7 +839,7 @@ long saga_order_place(const struct saga_stack *st, const struct saga_user *user,
         snprintf(body + used, sizeof(body) - used, "]}");
     snprintf(hdr, sizeof(hdr), "Idempotency-Key: %s", idem_key ? idem_key : "");
     for (;;) {
-        if (saga__http(&st->order, "POST", "/api/orders", user->token, body,
+        if (saga__http(st, &st->order, "POST", "/api/orders", user->token, body,
                        idem_key ? headers : NULL, &r) < 0)
             return -EIO;
         status = r.status;
@@ -777,7 +867,7 @@ long saga_order_get(const struct saga_stack *st, const char *token, const char *
     if (ret)
         *ret = NULL;
     snprintf(path, sizeof(path), "/api/orders/%s", id);
-    if (saga__http(&st->order, "GET", path, token, NULL, NULL, &r) < 0)
+    if (saga__http(st, &st->order, "GET", path, token, NULL, NULL, &r) < 0)
         return -EIO;
     status = r.status;
     if (status == 200 && ret) {
@@ -835,7 +925,8 @@ long saga_pay(const struct saga_stack *st, const char *token, const char *order_
     snprintf(body, sizeof(body), "{\"orderId\":\"%s\",\"amount\":%lld,\"paymentKey\":\"%s\"}",
              order_id, amount, payment_key);
     for (;;) {
-        if (saga__http(&st->payment, "POST", "/api/payments/confirm", token, body, NULL, &r) < 0)
+        if (saga__http(st, &st->payment, "POST", "/api/payments/confirm", token, body, NULL, &r) <
+            0)
             return -EIO;
         status = r.status;
         /* 404 PAYMENT-404-001: no payment (yet) for this user, retry; 409 PAYMENT-409-002: it
@@ -885,7 +976,7 @@ long saga_order_cancel(const struct saga_stack *st, const char *token, const cha
     long status;
 
     snprintf(path, sizeof(path), "/api/orders/%s/cancel", id);
-    if (saga__http(&st->order, "POST", path, token, NULL, NULL, &r) < 0)
+    if (saga__http(st, &st->order, "POST", path, token, NULL, NULL, &r) < 0)
         return -EIO;
     status = r.status;
     if (status >= 500)
@@ -916,7 +1007,7 @@ long saga_order_refund(const struct saga_stack *st, const char *token, const cha
     text = cJSON_PrintUnformatted(body);
     cJSON_Delete(body);
     snprintf(path, sizeof(path), "/api/orders/%s/refund", id);
-    if (saga__http(&st->order, "POST", path, token, text, NULL, &r) < 0) {
+    if (saga__http(st, &st->order, "POST", path, token, text, NULL, &r) < 0) {
         cJSON_free(text);
         return -EIO;
     }
@@ -937,7 +1028,7 @@ long saga_payment_get(const struct saga_stack *st, const char *token, const char
 
     *ret = NULL;
     snprintf(path, sizeof(path), "/api/payments/%s", order_id);
-    if (saga__http(&st->payment, "GET", path, token, NULL, NULL, &r) < 0)
+    if (saga__http(st, &st->payment, "GET", path, token, NULL, NULL, &r) < 0)
         return -EIO;
     status = r.status;
     if (status == 200) {
@@ -974,9 +1065,10 @@ long saga_payment_wait(const struct saga_stack *st, const char *token, const cha
 
 /* ---- the invariant checker ---- */
 
-int saga_check_invariants(const struct saga_stack *st, char *out, size_t outlen)
+int saga_check_invariants_with(const struct saga_stack *st, const char *extra, char *out,
+                               size_t outlen)
 {
-    char cmd[1024], min[32], max[32];
+    char cmd[2048], min[32], max[32];
     FILE *p;
     size_t used = 0;
     int status;
@@ -985,8 +1077,8 @@ int saga_check_invariants(const struct saga_stack *st, char *out, size_t outlen)
     snprintf(max, sizeof(max), "%lld", st->sku_base + 999);
     snprintf(cmd, sizeof(cmd),
              "'%s/bin/check-invariants' --order-db '%s' --payment-db '%s' --sku-min %s "
-             "--sku-max %s 2>&1",
-             ts_env("BUILD_DIR"), st->order_db, st->payment_db, min, max);
+             "--sku-max %s %s 2>&1",
+             ts_env("BUILD_DIR"), st->order_db, st->payment_db, min, max, extra ? extra : "");
     fflush(NULL);
     p = popen(cmd, "r");
     if (!p)
@@ -1013,18 +1105,42 @@ int saga_check_invariants(const struct saga_stack *st, char *out, size_t outlen)
     return WEXITSTATUS(status);
 }
 
-int saga_check_invariants_until(const struct saga_stack *st, int timeout_ms, char *out,
-                                size_t outlen)
+int saga_check_invariants(const struct saga_stack *st, char *out, size_t outlen)
+{
+    return saga_check_invariants_with(st, NULL, out, outlen);
+}
+
+int saga_check_invariants_with_until(const struct saga_stack *st, const char *extra, int timeout_ms,
+                                     char *out, size_t outlen)
 {
     int64_t deadline = saga__now_ms() + timeout_ms;
     int rc;
 
     for (;;) {
-        rc = saga_check_invariants(st, out, outlen);
+        rc = saga_check_invariants_with(st, extra, out, outlen);
         if (rc == 0 || rc == -EIO || rc == 2 || saga__now_ms() >= deadline)
             return rc;
         saga__sleep_ms(1000);
     }
+}
+
+int saga_check_invariants_until(const struct saga_stack *st, int timeout_ms, char *out,
+                                size_t outlen)
+{
+    return saga_check_invariants_with_until(st, NULL, timeout_ms, out, outlen);
+}
+
+const char *saga_env_value(const struct saga_stack *st, const struct ts_service *svc,
+                           const char *name)
+{
+    int k, i = saga__locate(st, svc, &k);
+    size_t len = strlen(name);
+
+    for (size_t j = 0; i >= 0 && st->env[i] && st->env[i][j]; j++) {
+        if (!strncmp(st->env[i][j], name, len) && st->env[i][j][len] == '=')
+            return st->env[i][j] + len + 1;
+    }
+    return NULL;
 }
 
 /* ---- events ---- */

@@ -13,6 +13,13 @@
  * So saga_stack_start() moves the catalog's sku AUTO_INCREMENT to a random base
  * (st->sku_base); that is the only write behind the APIs.
  *
+ * Instances (saga_opts.instances = 2; tests/e2e_cluster.c): every service runs twice. Instance 2
+ * of a service shares instance 1's database, topics, consumer group and Redis stream and has its
+ * own port and, for inventory, its own relay consumer name (INVENTORY_RELAY_NAME relay-2). The
+ * clients below spread their requests over the instances (round robin per request); user-service
+ * calls auth-service instance 1 (AUTH_URL takes one address). With one instance (the default)
+ * nothing changes.
+ *
  * Linked into every test binary (like every .c file in tests/support): nothing here defines main.
  * Functions are safe to call from several client threads at once (except start/stop); they do not
  * use cmocka assertions — they return an error and say why on stderr, and the test asserts.
@@ -30,11 +37,14 @@
 #define SAGA_PASSWORD "e2e-Saga-Passw0rd!"
 #define SAGA_SERVICE_TOKEN "e2e-saga-service-token"
 #define SAGA_TOKEN_MAX 2048
+#define SAGA_INSTANCES_MAX 2
+#define SAGA_NSERVICES 6 /* auth, user, catalog, inventory, order, payment */
 
 struct saga_opts {
     const char *prefix;     /* database / topic name prefix, e.g. "e2e_saga" */
     int payment_deadline_s; /* ORDER_PAYMENT_DEADLINE_S of order-service */
     int gateway_timeout_ms; /* PAYMENT_GATEWAY_TIMEOUT_MS of payment-service */
+    int instances;          /* of every service: 1 (0 means 1) up to SAGA_INSTANCES_MAX */
 };
 
 struct saga_stack {
@@ -47,6 +57,13 @@ struct saga_stack {
     long long sku_base;
     int payment_deadline_s;
     char **env[6]; /* each service's start environment (auth … payment order), for restarts */
+    int instances; /* of every service (1 … SAGA_INSTANCES_MAX) */
+    /* instances 2 … of auth … payment (the fields above are instance 1) */
+    struct ts_service more[SAGA_NSERVICES][SAGA_INSTANCES_MAX - 1];
+    /* each instance's address (fixed: a restart keeps the port) and whether it is being
+     * restarted (clients then use the others; atomic access) */
+    char urls[SAGA_NSERVICES][SAGA_INSTANCES_MAX][64];
+    int down[SAGA_NSERVICES][SAGA_INSTANCES_MAX];
 };
 
 struct saga_user {
@@ -88,9 +105,16 @@ int saga_stack_start_with_user(struct saga_stack *st, const struct saga_opts *op
 int saga_stack_attach(struct saga_stack *st, const char *env_path);
 
 /*
- * Crashes or stops @svc (one of @st's six) with @sig, waits for its exit, and starts the same
- * binary again with the same environment (database, topics, consumer group) on the same port;
- * waits until it is ready. 0 or -EIO.
+ * Instance @k (1 … st->instances) of the service whose instance 1 is @svc (&st->order, …), or
+ * NULL when there is no such instance.
+ */
+struct ts_service *saga_instance(struct saga_stack *st, const struct ts_service *svc, int k);
+
+/*
+ * Crashes or stops @svc (one of @st's six, or an instance from saga_instance()) with @sig, waits
+ * for its exit, and starts the same binary again with the same environment (database, topics,
+ * consumer group) on the same port; waits until it is ready. 0 or -EIO. Call from the main
+ * thread: the new process dies with the thread that started it (PR_SET_PDEATHSIG).
  */
 int saga_service_restart(struct saga_stack *st, struct ts_service *svc, int sig);
 
@@ -230,5 +254,17 @@ int saga_check_invariants(const struct saga_stack *st, char *out, size_t outlen)
  * one Kafka hop after the order statuses). Returns its last exit status; output in @out. */
 int saga_check_invariants_until(const struct saga_stack *st, int timeout_ms, char *out,
                                 size_t outlen);
+
+/* The same two with more checker options @extra (shell words, e.g. "--outbox-db 'x'"; may be
+ * NULL). */
+int saga_check_invariants_with(const struct saga_stack *st, const char *extra, char *out,
+                               size_t outlen);
+int saga_check_invariants_with_until(const struct saga_stack *st, const char *extra, int timeout_ms,
+                                     char *out, size_t outlen);
+
+/* The value of @name in the start environment of @svc's service (e.g. its KAFKA_GROUP_ID), or
+ * NULL (borrowed from @st until it stops). */
+const char *saga_env_value(const struct saga_stack *st, const struct ts_service *svc,
+                           const char *name);
 
 #endif
