@@ -241,6 +241,9 @@ if [ "$UNIT_ONLY" -eq 0 ]; then
             # shellcheck disable=SC1091
             . "$STATE/env"
             say "MariaDB 127.0.0.1:$DB_PORT, Redis 127.0.0.1:$REDIS_PORT, Kafka $KAFKA_BOOTSTRAP ($KAFKA_KIND)"
+            # e2e_cluster starts its own 3-node Kafka + Redis Sentinel infra: with the Apache
+            # broker at hand a missing cluster is a failure, not a skipped fault
+            [ "$KAFKA_KIND" = apache ] && export E2E_CLUSTER_REQUIRE=${E2E_CLUSTER_REQUIRE:-1}
             for bin in "${INTEG[@]}"; do
                 run_suite "$bin"
             done
