@@ -132,6 +132,8 @@ static const char *const allowed_defaults[] = {
     "CATALOG_CACHE_MAX_AGE_MS",
     /* common: which requests get an access line */
     "ACCESS_LOG",
+    /* inventory-service: how long a terminal reservation is kept (README "State and retention") */
+    "INVENTORY_RESERVATION_RETENTION_S",
     NULL,
 };
 

@@ -512,8 +512,15 @@ int saga_stack_start(struct saga_stack *st, const struct saga_opts *opts)
     /* inventory */
     n = 0;
     saga__common_env(st, "inventory-service", st->inventory_db, e, env, &n);
-    saga__env_add(e, env, &n, "REDIS_HOST=%s", ts_env("REDIS_HOST"));
-    saga__env_add(e, env, &n, "REDIS_PORT=%s", ts_env("REDIS_PORT"));
+    if (getenv("REDIS_SENTINELS") && *getenv("REDIS_SENTINELS")) {
+        /* Redis with failover (the infra's REDIS_SENTINELS and REDIS_MASTER_NAME are inherited):
+         * no fixed node, and a stock event goes out only once a replica has its write */
+        saga__env_add(e, env, &n, "REDIS_HOST=");
+        saga__env_add(e, env, &n, "REDIS_WAIT_REPLICAS=1");
+    } else {
+        saga__env_add(e, env, &n, "REDIS_HOST=%s", ts_env("REDIS_HOST"));
+        saga__env_add(e, env, &n, "REDIS_PORT=%s", ts_env("REDIS_PORT"));
+    }
     saga__env_add(e, env, &n, "INVENTORY_OUTBOX_STREAM=%s", st->stream);
     saga__env_add(e, env, &n, "INVENTORY_RELAY_GROUP=%s-relay", st->stream);
     if (saga__start(st, &st->inventory, env) < 0)
