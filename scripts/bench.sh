@@ -428,12 +428,35 @@ make_data "$TMP/data.env" 20
 # scale_layout N: N = 1 stops instances 2..BENCH_INSTANCES of every service (stack.sh
 # instance-stop) and sends the clients to instance 1 only; N = BENCH_INSTANCES starts them again
 # (stack.sh instance-start waits until each is ready) and spreads the clients over every instance
-# (.run/env's <SVC>_URLS). After a switch the consumer groups rebalance: a short saga on the new
-# layout (2 orders per client, not measured) lets them settle.
+# (.run/env's <SVC>_URLS). After a switch the consumer groups rebalance: settle_groups waits for
+# it, then a short saga on the new layout (2 orders per client, not measured) warms it.
 LAYOUT=$NI
+# settle_groups SINCE: polls (30 s at most) until every running instance of a service that
+# consumes (its log has "partition(s) assigned") logged an assignment after SINCE (UTC, ISO 8601)
+settle_groups() {
+    local since=$1 deadline=$((SECONDS + 30)) f inst last ok
+    while :; do
+        ok=1
+        for f in "$SR"/.run/logs/*-service*.log; do
+            inst=$(basename "$f" .log)
+            inst=${inst/-service/}
+            [ -d "/proc/$(cat "$SR/.run/pids/$inst.pid" 2>/dev/null || echo none)" ] || continue
+            grep -q 'partition(s) assigned' "$f" || continue
+            last=$(grep 'partition(s) assigned' "$f" | tail -n 1 | sed -n 's/.*"time":"\([^"]*\)".*/\1/p')
+            [[ $last > $since ]] || ok=0
+        done
+        [ "$ok" = 0 ] || return 0
+        if [ "$SECONDS" -ge "$deadline" ]; then
+            say "warning: the consumer groups did not all log a new assignment within 30 s"
+            return 0
+        fi
+        sleep 0.5
+    done
+}
 scale_layout() {
-    local n=$1 k verb
+    local n=$1 k verb since
     if [ "$n" != "$LAYOUT" ]; then
+        since=$(date -u '+%Y-%m-%dT%H:%M:%S.%3NZ')
         verb=start
         [ "$n" = 1 ] && verb=stop
         for ((k = 2; k <= NI; k++)); do
@@ -445,6 +468,7 @@ scale_layout() {
                 { tail -n 20 "$TMP/instances.log" >&2; die "stack.sh instance-$verb $k failed"; }
         done
         LAYOUT=$n
+        settle_groups "$since"
     fi
     if [ "$n" = 1 ]; then
         SAGA_ORDER_URLS=$ORDER_URL SAGA_PAYMENT_URLS=$PAYMENT_URL
@@ -496,7 +520,8 @@ scale_report() {
         END {for (i = 1; i <= k; i++) {p = names[i]
             a = ((1, p) in v && n1 > 0) ? sprintf("%.1f", v[1, p] / n1) : "-"
             b = ((2, p) in v && n2 > 0) ? sprintf("%.1f", v[2, p] / n2) : "-"
-            printf "| %s | %s | %s |\n", p, a, b}}' "$TMP/scale1-1.out.cpu" "$TMP/scale$NI-1.out.cpu"
+            printf "| %s | %s | %s |\n", p, a, b}}' "$TMP/scale1-1.out.cpu" "$TMP/scale$NI-1.out.cpu" | sort
+    echo "| **all** | $(cpu_per_order "$TMP/scale1-1.out") | $(cpu_per_order "$TMP/scale$NI-1.out") |"
 }
 if [ "$NI" -gt 1 ]; then
     SETTLE=0
