@@ -58,8 +58,8 @@
 #                      service (scripts/stack.sh INSTANCES=N: instance k on the port + 100·(k−1))
 #                      on BENCH_KAFKA_NODES Kafka nodes (default 3 when N > 1, else 1), and the run
 #                      is only the saga phase, as 1 instance against N: a warm-up saga, then
-#                      BENCH_SAGA_ROUNDS alternated rounds (odd: 1 first) of BENCH_CLIENTS clients
-#                      × BENCH_ORDERS orders per layout, on the same data. "1 instance": instances
+#                      BENCH_SAGA_ROUNDS (default 4 here) alternated rounds (odd: 1 first) of
+#                      BENCH_CLIENTS clients × BENCH_ORDERS orders per layout, on the same data. "1 instance": instances
 #                      2..N of every service stopped (scripts/stack.sh instance-stop K), every
 #                      client on instance 1; "N instances": started again (instance-start K waits
 #                      until each is ready), the clients spread round robin over the instances
@@ -69,7 +69,7 @@
 #                      every Kafka node. Left out with N > 1: ready, anchors, page, raw hop, the
 #                      one-client saga, login, intake, memory and the soak; BENCH_BASELINE is
 #                      refused. The table: both layouts, their ratio, each round, CPU by process.
-#                      About 5-7 minutes (3 Kafka JVMs start first).
+#                      About 4 minutes on a quiet machine (3 Kafka JVMs start first).
 # Needs: wrk and nginx (apt-get install when missing and root), curl, jq; what scripts/deps.sh
 # installs. Takes about 6 minutes (8 with BENCH_BASELINE; more the first time it builds REF).
 
@@ -86,7 +86,8 @@ CONNS=${BENCH_CONNS:-32}
 ROUNDS=${BENCH_ROUNDS:-3}
 ORDERS=${BENCH_ORDERS:-500}
 CLIENTS=${BENCH_CLIENTS:-16}
-SAGA_ROUNDS=${BENCH_SAGA_ROUNDS:-2}
+# several instances: more, shorter-lived layouts to alternate (the header)
+SAGA_ROUNDS=${BENCH_SAGA_ROUNDS:-$([ "${BENCH_INSTANCES:-1}" = 1 ] && echo 2 || echo 4)}
 SAGA_DEADLINE=${BENCH_SAGA_DEADLINE:-180}
 ONE_ORDERS=${BENCH_ONE_ORDERS:-100}
 HOP_ROUNDS=${BENCH_HOP_ROUNDS:-300}
