@@ -52,6 +52,24 @@
 #   BENCH_KEEP=1       keep the shadow root (logs, wrk outputs, tables) instead of deleting it
 # The soak is called with the stack's .run/env exported and BENCH_TOKEN, BENCH_SKU,
 # BENCH_SAGA_BIN, BENCH_STACK_ROOT, BENCH_TMP, BENCH_BIN.
+#
+# Several instances (docs/benchmarks.md "Several instances"):
+#   BENCH_INSTANCES=1  N > 1 (2 is what the docs measure): the stack runs N instances of every
+#                      service (scripts/stack.sh INSTANCES=N: instance k on the port + 100·(k−1))
+#                      on BENCH_KAFKA_NODES Kafka nodes (default 3 when N > 1, else 1), and the run
+#                      is only the saga phase, as 1 instance against N: a warm-up saga, then
+#                      BENCH_SAGA_ROUNDS (default 4 here) alternated rounds (odd: 1 first) of
+#                      BENCH_CLIENTS clients × BENCH_ORDERS orders per layout, on the same data. "1 instance": instances
+#                      2..N of every service stopped (scripts/stack.sh instance-stop K), every
+#                      client on instance 1; "N instances": started again (instance-start K waits
+#                      until each is ready), the clients spread round robin over the instances
+#                      (bench-saga gets .run/env's ORDER_URLS / PAYMENT_URLS). After each switch a
+#                      short saga (2 orders per client, not measured) lets the consumer groups
+#                      rebalance. CPU-ms per confirmed order counts every daemon instance and
+#                      every Kafka node. Left out with N > 1: ready, anchors, page, raw hop, the
+#                      one-client saga, login, intake, memory and the soak; BENCH_BASELINE is
+#                      refused. The table: both layouts, their ratio, each round, CPU by process.
+#                      About 4 minutes on a quiet machine (3 Kafka JVMs start first).
 # Needs: wrk and nginx (apt-get install when missing and root), curl, jq; what scripts/deps.sh
 # installs. Takes about 6 minutes (8 with BENCH_BASELINE; more the first time it builds REF).
 
@@ -68,7 +86,8 @@ CONNS=${BENCH_CONNS:-32}
 ROUNDS=${BENCH_ROUNDS:-3}
 ORDERS=${BENCH_ORDERS:-500}
 CLIENTS=${BENCH_CLIENTS:-16}
-SAGA_ROUNDS=${BENCH_SAGA_ROUNDS:-2}
+# several instances: more, shorter-lived layouts to alternate (the header)
+SAGA_ROUNDS=${BENCH_SAGA_ROUNDS:-$([ "${BENCH_INSTANCES:-1}" = 1 ] && echo 2 || echo 4)}
 SAGA_DEADLINE=${BENCH_SAGA_DEADLINE:-180}
 ONE_ORDERS=${BENCH_ONE_ORDERS:-100}
 HOP_ROUNDS=${BENCH_HOP_ROUNDS:-300}
@@ -77,6 +96,8 @@ LOGIN_DURATION=${BENCH_LOGIN_DURATION:-5}
 BASE=${BENCH_PORT_BASE:-27000}
 BASELINE=${BENCH_BASELINE:-}
 BASE2=${BENCH_BASELINE_PORT_BASE:-$((BASE + 1000))}
+NI=${BENCH_INSTANCES:-1}
+KNODES=${BENCH_KAFKA_NODES:-$([ "$NI" = 1 ] && echo 1 || echo 3)}
 BUILD=build/bench
 BIN="$ROOT/$BUILD/bin"
 BASE_BUILD="$ROOT/build/bench-base"
@@ -89,6 +110,9 @@ for v in DURATION THREADS CONNS ROUNDS ORDERS CLIENTS SAGA_ROUNDS SAGA_DEADLINE 
     HOP_ROUNDS LOGIN_CONNS LOGIN_DURATION BASE BASE2; do
     if ! [[ ${!v} =~ ^[0-9]+$ ]] || [ "${!v}" -eq 0 ]; then die "BENCH_$v='${!v}': want a positive number"; fi
 done
+[[ $NI =~ ^[1-9]$ ]] || die "BENCH_INSTANCES='$NI': want 1 to 9"
+[[ $KNODES =~ ^[1-9]$ ]] || die "BENCH_KAFKA_NODES='$KNODES': want 1 or 3"
+[ "$NI" = 1 ] || [ -z "$BASELINE" ] || die "BENCH_BASELINE needs BENCH_INSTANCES=1"
 WRK_TIMEOUT=$((DURATION + LOGIN_DURATION + 30))
 
 # ---- tools: wrk and nginx from Debian when missing ----
@@ -184,13 +208,13 @@ export LOGIN_IP_MAX_PER_MINUTE=100000 LOGIN_FREE_ATTEMPTS=1000
 export ACCESS_TOKEN_TTL_S=3600
 # the soak shows bookkeeping flat once its retention passed: short retentions (only bookkeeping
 # is affected: inbox rows, idempotency answers, terminal reservations; scripts/bench-soak.sh)
-if [ "${BENCH_SOAK:-1}" != 0 ]; then
+if [ "${BENCH_SOAK:-1}" != 0 ] && [ "$NI" = 1 ]; then
     export INVENTORY_RESERVATION_RETENTION_S=${INVENTORY_RESERVATION_RETENTION_S:-5}
     export INBOX_RETENTION_S=${INBOX_RETENTION_S:-60} INBOX_PURGE_MS=${INBOX_PURGE_MS:-1000}
 fi
-say "starting a private stack in $SR (build $BUILD, ports $BASE+)"
+say "starting a private stack in $SR (build $BUILD, ports $BASE+; $NI instance(s) of every service, $KNODES Kafka node(s))"
 STACK_UP=1
-STACK_BUILD=$BUILD STACK_NO_BUILD=1 STACK_PROMETHEUS=0 \
+STACK_BUILD=$BUILD STACK_NO_BUILD=1 STACK_PROMETHEUS=0 INSTANCES=$NI KAFKA_NODES=$KNODES \
     bash scripts/stack-private.sh up "$SR" "$BASE" ||
     die "the bench stack did not start (logs: $SR/.run/logs; BENCH_KEEP=1 keeps them)"
 # shellcheck disable=SC1091
@@ -198,14 +222,17 @@ STACK_BUILD=$BUILD STACK_NO_BUILD=1 STACK_PROMETHEUS=0 \
 T_STACK=$((SECONDS - T_START))
 
 # ---- /proc helpers over a stack root ----
-# stack_pids ROOT: "name pid" of the six daemons, mariadbd, redis-server and the Kafka JVM
+# stack_pids ROOT: "name pid" of every running instance of the six daemons ("order", "order-2",
+# …) and every infra process with a pid file (mariadb, redis, kafka or kafka-1…kafka-N, …)
 stack_pids() {
-    local root=$1 f pid
+    local root=$1 f pf pid
     for f in "${DAEMONS[@]}"; do
-        pid=$(cat "$root/.run/pids/$f.pid" 2>/dev/null) && [ -d "/proc/$pid" ] && echo "$f $pid"
+        for pf in "$root/.run/pids/$f.pid" "$root/.run/pids/$f"-[2-9].pid; do
+            pid=$(cat "$pf" 2>/dev/null) && [ -d "/proc/$pid" ] && echo "$(basename "$pf" .pid) $pid"
+        done
     done
-    for f in mariadb redis kafka; do
-        pid=$(cat "$root/.run/infra/pids/$f.pid" 2>/dev/null) && [ -d "/proc/$pid" ] && echo "$f $pid"
+    for pf in "$root/.run/infra/pids/"*.pid; do
+        pid=$(cat "$pf" 2>/dev/null) && [ -d "/proc/$pid" ] && echo "$(basename "$pf" .pid) $pid"
     done
     return 0
 }
@@ -259,12 +286,13 @@ restart_ready() {
         printf '\n==== bench restart %s ====\n' "$(date '+%F %T')" >>"$RUN/logs/$name-service.log"
         exec "$BIN/bench-ready" --url "$url" --pid-file "$pidf" \
             --log "$RUN/logs/$name-service.log" --deadline 60 -- "$STACK_BIN/$name-service"
-    ) || die "$name-service did not become ready after its restart (log: $SR/.run/logs/$name-service.log)"
+    ) || die "$1-service did not become ready after its restart (log: $SR/.run/logs/$1-service.log)"
     sed -n 's/^READY ms=\([^ ]*\).*/\1/p' <<<"$out"
 }
 STACK_BIN=$BIN
 : >"$TMP/ready"
 for s in "${DAEMONS[@]}"; do
+    [ "$NI" = 1 ] || break # several instances: only the saga phase (see the end of the header)
     ms=$(restart_ready "$s")
     say "$s-service ready $ms ms after exec"
     echo "$s $ms" >>"$TMP/ready"
@@ -326,11 +354,193 @@ make_data() {
     expect 201 200
     printf 'PRODUCT_ID=%q SKU=%q EMAIL=%q TOKEN=%q\n' "$product" "$sku" "$email" "$token" >"$out"
 }
+# median V...: the median of the numbers (the mean of the middle two for an even count)
+median() {
+    printf '%s\n' "$@" | sort -g | awk '{a[NR] = $1} END {
+        if (NR == 0) print "-"; else if (NR % 2) print a[(NR + 1) / 2]; else print (a[NR / 2] + a[NR / 2 + 1]) / 2 }'
+}
+# ratio A B [DIGITS]: A / B ("-" when either is missing or B is 0)
+ratio() {
+    awk -v a="$1" -v b="$2" -v d="${3:-2}" 'BEGIN {
+        if (a == "" || b == "" || a == "-" || b == "-" || b + 0 <= 0 || a + 0 < 0) print "-"
+        else printf "%." d "f", a / b }'
+}
+
+# ---- sagas (helpers) ----
+ERRORS=()
+# finish: the last line and the exit status of the run (an error recorded in ERRORS fails it)
+finish() {
+    say "done in $(((SECONDS - T_START) / 60)) min $(((SECONDS - T_START) % 60)) s (stack up after ${T_STACK} s)"
+    if [ "${#ERRORS[@]}" -gt 0 ]; then
+        printf 'bench: error: %s\n' "${ERRORS[@]}" >&2
+        exit 1
+    fi
+}
+# saga OUTFILE CLIENTS ORDERS [ENVFILE DATAFILE]: bench-saga --events on the stack of ENVFILE
+# (default: this one), sent to SAGA_ORDER_URLS / SAGA_PAYMENT_URLS when set (comma-separated
+# instances, clients spread round robin), else to the stack's ORDER_URL / PAYMENT_URL; the
+# saga's failure is recorded in ERRORS, the run goes on
+saga() {
+    local out=$1 clients=$2 orders=$3 envf=${4:-} dataf=${5:-} rc=0
+    say "saga: $orders orders from $clients clients (load before: $(cut -d' ' -f1-3 /proc/loadavg))"
+    (
+        # shellcheck disable=SC1090
+        [ -z "$envf" ] || . "$envf"
+        # shellcheck disable=SC1090
+        [ -z "$dataf" ] || . "$dataf"
+        exec timeout $((SAGA_DEADLINE + 60)) "$BIN/bench-saga" \
+            --order-url "${SAGA_ORDER_URLS:-$ORDER_URL}" --payment-url "${SAGA_PAYMENT_URLS:-$PAYMENT_URL}" \
+            --token "$TOKEN" --sku "$SKU" --orders "$orders" --clients "$clients" \
+            --deadline "$SAGA_DEADLINE" --events
+    ) >"$out" 2>"$out.err" || rc=$?
+    grep -q '^RESULT ' "$out" || { cat "$out.err" >&2; die "bench-saga printed no result (rc $rc)"; }
+    [ "$rc" = 0 ] || ERRORS+=("saga $(basename "$out"): not every order CONFIRMED or events unread (rc $rc; $out.err)")
+}
+# sval FILE KEY / hval FILE HOP KEY: a value of bench-saga's RESULT / HOP lines ("-" for -1: none)
+sval() { sed -n "s/^RESULT.* $2=\([^ ]*\).*/\1/p" "$1" | sed 's/^-1\(\.0*\)\{0,1\}$/-/'; }
+hval() { sed -n "s/^HOP name=$2 .* $3=\([^ ]*\).*/\1/p" "$1" | sed 's/^-1\(\.0*\)\{0,1\}$/-/'; }
+
+# cpu_run OUTFILE ROOT [ENVFILE DATAFILE]: a 16-client saga with the CPU of every process of
+# the stack at ROOT before and after (a process in only one snapshot is left out); "name ms"
+# per process into OUTFILE.cpu, the load average before it into OUTFILE.load
+cpu_run() {
+    local out=$1 root=$2
+    shift 2
+    cut -d' ' -f1-3 /proc/loadavg >"$out.load"
+    cpu_snapshot "$root" >"$out.cpu0"
+    saga "$out" "$CLIENTS" "$ORDERS" "$@"
+    cpu_snapshot "$root" >"$out.cpu1"
+    awk -v hz="$CLK_TCK" 'NR == FNR {a[$1] = $2; next} $1 in a {printf "%s %.0f\n", $1, ($2 - a[$1]) * 1000 / hz}' \
+        "$out.cpu0" "$out.cpu1" >"$out.cpu"
+}
+# cpu_per_order OUT: CPU-ms of all processes per confirmed order
+cpu_per_order() {
+    awk -v n="$(sval "$1" confirmed)" '{s += $2} END {if (n > 0) printf "%.1f\n", s / n; else print "-"}' "$1.cpu"
+}
+
+# ---- data ----
 say "data: admin login, a category, 20 products, a user"
 PRODUCT_ID='' SKU='' EMAIL='' TOKEN=''
 make_data "$TMP/data.env" 20
 # shellcheck disable=SC1091
 . "$TMP/data.env"
+
+# ---- several instances (BENCH_INSTANCES > 1): 1 instance against N, alternated; then the end ----
+# scale_layout N: N = 1 stops instances 2..BENCH_INSTANCES of every service (stack.sh
+# instance-stop) and sends the clients to instance 1 only; N = BENCH_INSTANCES starts them again
+# (stack.sh instance-start waits until each is ready) and spreads the clients over every instance
+# (.run/env's <SVC>_URLS). After a switch the consumer groups rebalance: settle_groups waits for
+# it, then a short saga on the new layout (2 orders per client, not measured) warms it.
+LAYOUT=$NI
+# settle_groups SINCE: polls (30 s at most) until every running instance of a service that
+# consumes (its log has "partition(s) assigned") logged an assignment after SINCE (UTC, ISO 8601)
+settle_groups() {
+    local since=$1 deadline=$((SECONDS + 30)) f inst last ok
+    while :; do
+        ok=1
+        for f in "$SR"/.run/logs/*-service*.log; do
+            inst=$(basename "$f" .log)
+            inst=${inst/-service/}
+            [ -d "/proc/$(cat "$SR/.run/pids/$inst.pid" 2>/dev/null || echo none)" ] || continue
+            grep -q 'partition(s) assigned' "$f" || continue
+            last=$(grep 'partition(s) assigned' "$f" | tail -n 1 | sed -n 's/.*"time":"\([^"]*\)".*/\1/p')
+            [[ $last > $since ]] || ok=0
+        done
+        [ "$ok" = 0 ] || return 0
+        if [ "$SECONDS" -ge "$deadline" ]; then
+            say "warning: the consumer groups did not all log a new assignment within 30 s"
+            return 0
+        fi
+        sleep 0.5
+    done
+}
+scale_layout() {
+    local n=$1 k verb since
+    if [ "$n" != "$LAYOUT" ]; then
+        since=$(date -u '+%Y-%m-%dT%H:%M:%S.%3NZ')
+        verb=start
+        [ "$n" = 1 ] && verb=stop
+        for ((k = 2; k <= NI; k++)); do
+            say "instance-$verb $k of every service (log: $TMP/instances.log)"
+            (
+                stack_ports
+                STACK_BUILD=$BUILD exec bash "$SR/scripts/stack.sh" "instance-$verb" "$k"
+            ) >>"$TMP/instances.log" 2>&1 ||
+                { tail -n 20 "$TMP/instances.log" >&2; die "stack.sh instance-$verb $k failed"; }
+        done
+        LAYOUT=$n
+        settle_groups "$since"
+    fi
+    if [ "$n" = 1 ]; then
+        SAGA_ORDER_URLS=$ORDER_URL SAGA_PAYMENT_URLS=$PAYMENT_URL
+    else
+        SAGA_ORDER_URLS=$ORDER_URLS SAGA_PAYMENT_URLS=$PAYMENT_URLS
+    fi
+    SETTLE=$((SETTLE + 1))
+    saga "$TMP/settle-$SETTLE-$n.out" "$CLIENTS" $((CLIENTS * 2))
+}
+# med_of N KEY: the median over the rounds of N instances of bench-saga's RESULT KEY
+# shellcheck disable=SC2046
+med_of() { median $(for f in "$TMP"/scale"$1"-*.out; do sval "$f" "$2"; done); }
+# shellcheck disable=SC2046
+cpu_of() { median $(for f in "$TMP"/scale"$1"-*.out; do cpu_per_order "$f"; done); }
+scale_report() {
+    local n f r
+    echo
+    echo "make bench, BENCH_INSTANCES=$NI — $(date -u '+%F %T UTC'), $(nproc) CPUs, tree $(git rev-parse --short HEAD)$(git diff --quiet HEAD 2>/dev/null || echo '+uncommitted'), load $(cut -d' ' -f1-3 /proc/loadavg) at the end, $(((SECONDS - T_START) / 60)) min $(((SECONDS - T_START) % 60)) s"
+    echo "stack: $NI instances of every service, $KNODES Kafka node(s), one MariaDB, one Redis; saga: $CLIENTS clients × $ORDERS orders per round, $SAGA_ROUNDS alternated rounds per layout (odd rounds 1 instance first); left out: ready, anchors, page, raw hop, one-client saga, login, intake, memory, soak"
+    echo
+    echo "### Saga at $CLIENTS clients: 1 instance against $NI (medians of the rounds)"
+    echo
+    echo "| instances | orders/s | client p50 / p99 ms | server CREATED → CONFIRMED p50 / p99 ms | CPU-ms per confirmed order |"
+    echo "|---|---|---|---|---|"
+    for n in 1 "$NI"; do
+        echo "| $n | $(med_of "$n" rate) | $(med_of "$n" cli_p50_ms) / $(med_of "$n" cli_p99_ms) | $(med_of "$n" srv_p50_ms) / $(med_of "$n" srv_p99_ms) | $(cpu_of "$n") |"
+    done
+    echo "| ratio $NI/1 | $(ratio "$(med_of "$NI" rate)" "$(med_of 1 rate)")× | $(ratio "$(med_of "$NI" cli_p50_ms)" "$(med_of 1 cli_p50_ms)")× / $(ratio "$(med_of "$NI" cli_p99_ms)" "$(med_of 1 cli_p99_ms)")× | $(ratio "$(med_of "$NI" srv_p50_ms)" "$(med_of 1 srv_p50_ms)")× / $(ratio "$(med_of "$NI" srv_p99_ms)" "$(med_of 1 srv_p99_ms)")× | $(ratio "$(cpu_of "$NI")" "$(cpu_of 1)")× |"
+    echo
+    echo "### Rounds"
+    echo
+    echo "| round | instances | CONFIRMED | orders/s | client p50 / p99 ms | server p50 / p99 ms | CPU-ms per order | load before |"
+    echo "|---|---|---|---|---|---|---|---|"
+    for ((r = 1; r <= SAGA_ROUNDS; r++)); do
+        for n in 1 "$NI"; do
+            f="$TMP/scale$n-$r.out"
+            [ -f "$f" ] || continue
+            echo "| $r | $n | $(sval "$f" confirmed)/$(sval "$f" orders) in $(sval "$f" wall_s) s | $(sval "$f" rate) | $(sval "$f" cli_p50_ms) / $(sval "$f" cli_p99_ms) | $(sval "$f" srv_p50_ms) / $(sval "$f" srv_p99_ms) | $(cpu_per_order "$f") | $(cat "$f.load") |"
+        done
+    done
+    echo
+    echo "CPU-ms per confirmed order by process (round 1; /proc/PID/stat utime+stime; <svc>-k = instance k, kafka-n = node n):"
+    echo
+    echo "| process | 1 instance | $NI instances |"
+    echo "|---|---|---|"
+    awk -v n1="$(sval "$TMP/scale1-1.out" confirmed)" -v n2="$(sval "$TMP/scale$NI-1.out" confirmed)" '
+        FNR == 1 {f++}
+        {if (!($1 in seen)) {seen[$1] = 1; names[++k] = $1}; v[f, $1] = $2}
+        END {for (i = 1; i <= k; i++) {p = names[i]
+            a = ((1, p) in v && n1 > 0) ? sprintf("%.1f", v[1, p] / n1) : "-"
+            b = ((2, p) in v && n2 > 0) ? sprintf("%.1f", v[2, p] / n2) : "-"
+            printf "| %s | %s | %s |\n", p, a, b}}' "$TMP/scale1-1.out.cpu" "$TMP/scale$NI-1.out.cpu" | sort
+    echo "| **all** | $(cpu_per_order "$TMP/scale1-1.out") | $(cpu_per_order "$TMP/scale$NI-1.out") |"
+}
+if [ "$NI" -gt 1 ]; then
+    SETTLE=0
+    SAGA_ORDER_URLS=$ORDER_URLS SAGA_PAYMENT_URLS=$PAYMENT_URLS
+    # JVMs, pools and caches of every instance warmed as the default run's phases warm them
+    saga "$TMP/warmup.out" "$CLIENTS" $((CLIENTS * 4))
+    for ((r = 1; r <= SAGA_ROUNDS; r++)); do
+        layouts="1 $NI"
+        ((r % 2)) || layouts="$NI 1"
+        for n in $layouts; do
+            scale_layout "$n"
+            cpu_run "$TMP/scale$n-$r.out" "$SR"
+        done
+    done
+    scale_report | tee "$TMP/table.md"
+    finish
+    exit 0
+fi
 
 # ---- wrk ----
 # to_ms VALUE: "635.91us" / "1.20ms" / "2.01s" → milliseconds
@@ -361,17 +571,6 @@ run_wrk() {
     W_BAD=${W_BAD:-0}
     W_ERR=$(awk '/Socket errors:/ {gsub(/,/, ""); print $4 + $6 + $8 + $10}' "$out")
     W_ERR=${W_ERR:-0}
-}
-# median V...: the median of the numbers (the mean of the middle two for an even count)
-median() {
-    printf '%s\n' "$@" | sort -g | awk '{a[NR] = $1} END {
-        if (NR == 0) print "-"; else if (NR % 2) print a[(NR + 1) / 2]; else print (a[NR / 2] + a[NR / 2 + 1]) / 2 }'
-}
-# ratio A B [DIGITS]: A / B ("-" when either is missing or B is 0)
-ratio() {
-    awk -v a="$1" -v b="$2" -v d="${3:-2}" 'BEGIN {
-        if (a == "" || b == "" || a == "-" || b == "-" || b + 0 <= 0 || a + 0 < 0) print "-"
-        else printf "%." d "f", a / b }'
 }
 # verdict OP VALUE LIMIT: "met" / "not met" for VALUE OP LIMIT (le, lt, ge, gt); "-" when unknown
 verdict() {
@@ -480,46 +679,7 @@ for l in 0 5; do
 done
 hopval() { sed -n "s/.* $2=\([^ ]*\).*/\1/p" "$TMP/hop-$1.out"; }
 
-# ---- sagas ----
-ERRORS=()
-# saga OUTFILE CLIENTS ORDERS [ENVFILE DATAFILE]: bench-saga --events on the stack of ENVFILE
-# (default: this one); the saga's failure is recorded in ERRORS, the run goes on
-saga() {
-    local out=$1 clients=$2 orders=$3 envf=${4:-} dataf=${5:-} rc=0
-    say "saga: $orders orders from $clients clients (load before: $(cut -d' ' -f1-3 /proc/loadavg))"
-    (
-        # shellcheck disable=SC1090
-        [ -z "$envf" ] || . "$envf"
-        # shellcheck disable=SC1090
-        [ -z "$dataf" ] || . "$dataf"
-        exec timeout $((SAGA_DEADLINE + 60)) "$BIN/bench-saga" --order-url "$ORDER_URL" \
-            --payment-url "$PAYMENT_URL" --token "$TOKEN" --sku "$SKU" --orders "$orders" \
-            --clients "$clients" --deadline "$SAGA_DEADLINE" --events
-    ) >"$out" 2>"$out.err" || rc=$?
-    grep -q '^RESULT ' "$out" || { cat "$out.err" >&2; die "bench-saga printed no result (rc $rc)"; }
-    [ "$rc" = 0 ] || ERRORS+=("saga $(basename "$out"): not every order CONFIRMED or events unread (rc $rc; $out.err)")
-}
-# sval FILE KEY / hval FILE HOP KEY: a value of bench-saga's RESULT / HOP lines ("-" for -1: none)
-sval() { sed -n "s/^RESULT.* $2=\([^ ]*\).*/\1/p" "$1" | sed 's/^-1\(\.0*\)\{0,1\}$/-/'; }
-hval() { sed -n "s/^HOP name=$2 .* $3=\([^ ]*\).*/\1/p" "$1" | sed 's/^-1\(\.0*\)\{0,1\}$/-/'; }
-
 saga "$TMP/saga-1.out" 1 "$ONE_ORDERS"
-
-# cpu_run OUTFILE ROOT [ENVFILE DATAFILE]: a 16-client saga with the CPU of every process of
-# the stack at ROOT before and after; "name ms" per process into OUTFILE.cpu
-cpu_run() {
-    local out=$1 root=$2
-    shift 2
-    cpu_snapshot "$root" >"$out.cpu0"
-    saga "$out" "$CLIENTS" "$ORDERS" "$@"
-    cpu_snapshot "$root" >"$out.cpu1"
-    awk -v hz="$CLK_TCK" 'NR == FNR {a[$1] = $2; next} {printf "%s %.0f\n", $1, ($2 - a[$1]) * 1000 / hz}' \
-        "$out.cpu0" "$out.cpu1" >"$out.cpu"
-}
-# cpu_per_order OUT: CPU-ms of all processes per confirmed order
-cpu_per_order() {
-    awk -v n="$(sval "$1" confirmed)" '{s += $2} END {if (n > 0) printf "%.1f\n", s / n; else print "-"}' "$1.cpu"
-}
 
 if [ -n "$BASELINE" ]; then
     # this checkout's scripts, REF's daemons, migrations and contracts: a shadow checkout whose
@@ -709,8 +869,4 @@ if [ "${BENCH_SOAK:-1}" != 0 ] && [ -f scripts/bench-soak.sh ]; then
         BENCH_TMP=$TMP BENCH_BIN=$BIN bash scripts/bench-soak.sh ||
         ERRORS+=("scripts/bench-soak.sh failed (rc $?)")
 fi
-say "done in $(((SECONDS - T_START) / 60)) min $(((SECONDS - T_START) % 60)) s (stack up after ${T_STACK} s)"
-if [ "${#ERRORS[@]}" -gt 0 ]; then
-    printf 'bench: error: %s\n' "${ERRORS[@]}" >&2
-    exit 1
-fi
+finish

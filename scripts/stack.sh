@@ -3,12 +3,19 @@
 # service binary that is built, on loopback, with state in .run/ (gitignored).
 #
 # usage: [INSTANCES=N] [KAFKA_NODES=3] scripts/stack.sh run|up|down|status
+#        scripts/stack.sh instance-stop|instance-start K
 #   up      install what is missing, build (make -j2), start infra and services, wait until
 #           each service answers GET /health/ready, write .run/env, print every instance's
 #           address; returns when ready
 #   run     up, then stay in the foreground; Ctrl-C / SIGTERM → down
 #   down    stop the services (SIGTERM, 20 s, SIGKILL), then the infra; leaves no process
 #   status  what runs
+#   instance-stop K   stop instance K (2..9) of every service of the running stack (SIGTERM,
+#                     20 s, SIGKILL); the others and the infra keep running
+#   instance-start K  start instance K of every built service again (its port, log, pid file and
+#                     identity as up gives it) and wait until each answers GET /health/ready;
+#                     the same <SVC>_PORT variables as up (make bench uses both to measure 1
+#                     against 2 instances in one run)
 #
 # Ports (override with the variables; defaults avoid the system services' ports):
 #   MariaDB DB_PORT=3307   Redis REDIS_PORT=6380   Kafka KAFKA_PORT=9092 (controller 9093)
@@ -388,10 +395,52 @@ do_run() {
     done
 }
 
+# instance_action stop|start K: instance K of every service of the running stack (header)
+instance_action() {
+    local verb=$1 k=${2:-} entry name prefix port inst log bin deadline
+    [[ $k =~ ^[2-9]$ ]] || die "instance-$verb '$k': want an instance number from 2 to $MAX_INSTANCES"
+    [ -f "$RUN/env" ] || die "the stack is not up (no .run/env)"
+    if [ "$verb" = stop ]; then
+        for entry in "${SERVICES[@]}"; do
+            stop_service "$(inst_name "${entry%%:*}" "$k")" "${entry%%:*}-service instance $k"
+        done
+        return 0
+    fi
+    # shellcheck disable=SC1091
+    . "$ROOT/.env"
+    # shellcheck disable=SC1091
+    . "$INFRA_STATE/env"
+    export DB_HOST DB_PORT DB_USER DB_PASSWORD REDIS_HOST REDIS_PORT KAFKA_BOOTSTRAP KAFKA_KIND
+    for entry in "${SERVICES[@]}"; do
+        IFS=: read -r name prefix port <<<"$entry"
+        inst=$(inst_name "$name" "$k") log=$(inst_log "$name" "$k") bin="$BIN/$name-service"
+        if [ ! -x "$bin" ] || svc_pid "$inst" >/dev/null; then continue; fi
+        port=$(stack_env_port "$name" "$k")
+        printf '\n==== start %s ====\n' "$(date '+%F %T')" >>"$LOGS/$log"
+        (STACK_INSTANCE=$k && stack_env_export "$name" && exec setsid "$bin") </dev/null \
+            >>"$LOGS/$log" 2>&1 &
+        echo $! >"$PIDS/$inst.pid"
+    done
+    for entry in "${SERVICES[@]}"; do
+        IFS=: read -r name prefix port <<<"$entry"
+        inst=$(inst_name "$name" "$k") port=$(stack_env_port "$name" "$k")
+        [ -f "$PIDS/$inst.pid" ] || continue
+        deadline=$((SECONDS + READY_DEADLINE_S))
+        until ready "http://127.0.0.1:$port"; do
+            svc_pid "$inst" >/dev/null || die "$name-service instance $k exited during start (log: .run/logs/$(inst_log "$name" "$k"))"
+            [ "$SECONDS" -lt "$deadline" ] || die "$name-service instance $k not ready within ${READY_DEADLINE_S}s"
+            sleep 0.2
+        done
+        say "$name-service instance $k ready on http://127.0.0.1:$port"
+    done
+}
+
 case "${1:-}" in
 up) do_up ;;
 down) do_down ;;
 run) do_run ;;
 status) do_status ;;
-*) echo "usage: $0 run|up|down|status" >&2; exit 2 ;;
+instance-stop) instance_action stop "${2:-}" ;;
+instance-start) instance_action start "${2:-}" ;;
+*) echo "usage: $0 run|up|down|status | instance-stop|instance-start K" >&2; exit 2 ;;
 esac

@@ -28,7 +28,11 @@
  * client sent the confirm that succeeded (its retry sleeps; 0 when the server waits for the
  * payment); "srvx" = server CREATED → CONFIRMED minus that think time.
  *
- * usage: bench-saga --order-url URL --payment-url URL --token JWT --sku ID
+ * --order-url and --payment-url may each be a comma-separated list (every instance of the service,
+ * e.g. .run/env's ORDER_URLS): client k (0-based) sends all its requests to the (k mod n)-th URL of
+ * each list, so the clients are spread round robin over the instances.
+ *
+ * usage: bench-saga --order-url URL[,URL…] --payment-url URL[,URL…] --token JWT --sku ID
  *                   [--orders N(500)] [--clients K(16)] [--deadline S(180)] [--poll-ms MS(25)]
  *                   [--events]
  * Prints human lines on stderr and machine lines on stdout:
@@ -46,6 +50,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -76,6 +81,32 @@ struct sample {
 #define EVENTS_READ_MAX_S 120.0
 
 static struct opts O = {NULL, NULL, NULL, 0, 500, 16, 180, 25, false};
+
+/* the instances' base URLs of --order-url / --payment-url (comma-separated lists) */
+#define URLS_MAX 16
+struct urls {
+    char *v[URLS_MAX];
+    int n;
+};
+static struct urls order_urls, payment_urls;
+
+/* Splits the comma-separated @list into @u (a copy; empty items skipped); false when it has no
+ * URL or more than URLS_MAX. */
+static bool urls_parse(const char *list, struct urls *u)
+{
+    char *copy = strdup(list), *save = NULL, *tok;
+    if (!copy)
+        return false;
+    u->n = 0;
+    for (tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+        if (u->n == URLS_MAX)
+            return false; /* copy kept: the items before point into it */
+        u->v[u->n++] = tok;
+    }
+    if (u->n == 0)
+        free(copy);
+    return u->n > 0;
+}
 static struct sample *S;
 static atomic_long next_index;
 static atomic_long pay_retries;
@@ -192,7 +223,8 @@ static bool terminal(const char *st)
     return false;
 }
 
-static void one_order(CURL *c, struct curl_slist *hdrs, struct sample *smp)
+static void one_order(CURL *c, struct curl_slist *hdrs, const char *order_url,
+                      const char *payment_url, struct sample *smp)
 {
     char url[512], body[512], id[64] = "";
     struct buf b;
@@ -201,7 +233,7 @@ static void one_order(CURL *c, struct curl_slist *hdrs, struct sample *smp)
     cJSON *j;
 
     /* 1. place (422 until order-service has consumed product.sku.created: retry) */
-    snprintf(url, sizeof(url), "%s/api/orders", O.order_url);
+    snprintf(url, sizeof(url), "%s/api/orders", order_url);
     snprintf(body, sizeof(body), "{\"items\":[{\"skuId\":%ld,\"quantity\":1}]}", O.sku);
     for (;;) {
         code = request(c, "POST", url, body, hdrs, &b);
@@ -236,7 +268,7 @@ static void one_order(CURL *c, struct curl_slist *hdrs, struct sample *smp)
     snprintf(smp->id, sizeof(smp->id), "%s", id);
 
     /* 2. pay (404 PAYMENT-404-001 until payment-service has consumed order.placed) */
-    snprintf(url, sizeof(url), "%s/api/payments/confirm", O.payment_url);
+    snprintf(url, sizeof(url), "%s/api/payments/confirm", payment_url);
     snprintf(body, sizeof(body), "{\"orderId\":\"%s\",\"amount\":%ld,\"paymentKey\":\"bench_%s\"}",
              id, amount, id);
     for (;;) {
@@ -258,7 +290,7 @@ static void one_order(CURL *c, struct curl_slist *hdrs, struct sample *smp)
     }
 
     /* 3. poll until terminal */
-    snprintf(url, sizeof(url), "%s/api/orders/%s", O.order_url, id);
+    snprintf(url, sizeof(url), "%s/api/orders/%s", order_url, id);
     for (;;) {
         code = request(c, "GET", url, NULL, hdrs, &b);
         if (code == 200 && (j = cJSON_Parse(b.p ? b.p : "")) != NULL) {
@@ -285,20 +317,22 @@ static void one_order(CURL *c, struct curl_slist *hdrs, struct sample *smp)
     }
 }
 
+/* client thread number @arg (0-based): its instance of each service is the (arg mod n)-th URL */
 static void *client(void *arg)
 {
     char auth[4096];
     struct curl_slist *hdrs = NULL;
     CURL *c = curl_easy_init();
-    long i;
-    (void)arg;
+    long i, k = (long)(intptr_t)arg;
+    const char *order_url = order_urls.v[k % order_urls.n];
+    const char *payment_url = payment_urls.v[k % payment_urls.n];
     if (!c)
         return NULL;
     snprintf(auth, sizeof(auth), "Authorization: Bearer %s", O.token);
     hdrs = curl_slist_append(hdrs, auth);
     hdrs = curl_slist_append(hdrs, "Content-Type: application/json");
     while ((i = atomic_fetch_add(&next_index, 1)) < O.orders && now_s() < t_deadline)
-        one_order(c, hdrs, &S[i]);
+        one_order(c, hdrs, order_url, payment_url, &S[i]);
     curl_slist_free_all(hdrs);
     curl_easy_cleanup(c);
     return NULL;
@@ -605,7 +639,8 @@ out:
 /* Prints the usage to @fp and exits with @status (0 for --help, 2 for a usage error). */
 static void usage(FILE *fp, int status)
 {
-    fprintf(fp, "usage: bench-saga --order-url URL --payment-url URL --token JWT --sku ID\n"
+    fprintf(fp, "usage: bench-saga --order-url URL[,URL...] --payment-url URL[,URL...]\n"
+                "                  --token JWT --sku ID\n"
                 "                  [--orders N] [--clients K] [--deadline S] [--poll-ms MS]\n"
                 "                  [--events]\n");
     exit(status);
@@ -651,7 +686,8 @@ int main(int argc, char **argv)
         i++;
     }
     if (!O.order_url || !O.payment_url || !O.token || O.sku <= 0 || O.orders <= 0 ||
-        O.clients <= 0 || O.deadline_s <= 0 || O.poll_ms <= 0)
+        O.clients <= 0 || O.deadline_s <= 0 || O.poll_ms <= 0 ||
+        !urls_parse(O.order_url, &order_urls) || !urls_parse(O.payment_url, &payment_urls))
         usage(stderr, 2);
 
     curl_global_init(CURL_GLOBAL_DEFAULT);
@@ -663,7 +699,7 @@ int main(int argc, char **argv)
     t_start_wall_ms = wall_ms();
     t_deadline = t_start + (double)O.deadline_s;
     for (long i = 0; i < O.clients; i++)
-        if (pthread_create(&th[i], NULL, client, NULL) != 0)
+        if (pthread_create(&th[i], NULL, client, (void *)(intptr_t)i) != 0)
             return 1;
     for (long i = 0; i < O.clients; i++)
         pthread_join(th[i], NULL);
