@@ -258,7 +258,8 @@ static void test_a_client_gone_is_dropped(void **state)
     wait_parked(1);
     close(fd);
     if (!ts_poll_until(gone_ran, NULL, WAIT_MS))
-        fail_msg("runs %d gone %d parked %u", atomic_load(&app.runs), atomic_load(&app.gone_runs), http_parked_count());
+        fail_msg("runs %d gone %d parked %u", atomic_load(&app.runs), atomic_load(&app.gone_runs),
+                 http_parked_count());
     assert_int_equal(atomic_load(&app.runs), 2);
     http_server_stop(srv);
 }
