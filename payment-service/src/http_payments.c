@@ -358,9 +358,10 @@ static void confirm_wait_end(struct pay_app *app, const char *result)
  * PAYMENT_CONFIRM_WAIT_MS, and the handler runs again when this instance's consumer makes a
  * payment and every PAY_WAIT_RECHECK_MS (another instance may make it). Another user's payment
  * waits the same and gets the same 404 as none at all, so confirm is no oracle for which
- * orders exist, not even by its timing. 0 with *@conn and @row set; 1 when parked (answer
- * nothing); -1 with @resp answered (404 - at once when PAYMENT_CONFIRM_MAX_WAITERS wait
- * already - or a store error); *@conn is then NULL or the caller's to release.
+ * orders exist, not even by its timing. A client gone while parked confirms nothing. 0 with *@conn
+ * and @row set; 1 when parked (answer nothing); -1 with @resp answered (404 - at once when
+ * PAYMENT_CONFIRM_MAX_WAITERS wait already - or a store error); *@conn is then NULL or the caller's
+ * to release.
  */
 static int confirm_find(struct pay_app *app, struct http_req *req, struct http_resp *resp,
                         const char *order_id, struct db_conn **conn, struct pay_row *row)
@@ -368,6 +369,11 @@ static int confirm_find(struct pay_app *app, struct http_req *req, struct http_r
     bool waiting = req->wake != HTTP_WAKE_NONE; /* parked before: holds a waiter's place */
     int rc;
 
+    if (req->wake == HTTP_WAKE_GONE) { /* nobody to answer: confirm nothing */
+        reply_not_found(resp, order_id);
+        confirm_wait_end(app, "gone");
+        return -1;
+    }
     if (!(*conn = acquire(app, resp))) {
         if (waiting)
             confirm_wait_end(app, "error");

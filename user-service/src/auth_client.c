@@ -140,12 +140,13 @@ static enum auth_outcome auth_call(struct auth_client *client, const char *metho
         outcome = AUTH_CONFLICT;
     else if (status == 503)
         outcome = AUTH_UNAVAILABLE;
+    else
+        outcome = AUTH_FAILED;
     if (status == 503 && ret_retry_after_s) {
         curl_off_t secs = 0;
         if (curl_easy_getinfo(curl, CURLINFO_RETRY_AFTER, &secs) == CURLE_OK && secs > 0)
             *ret_retry_after_s = secs > 3600 ? 3600 : (long)secs;
-    } else
-        outcome = AUTH_FAILED;
+    }
 out:
     curl_slist_free_all(hdrs);
     explicit_bzero(token_hdr, sizeof(token_hdr));
