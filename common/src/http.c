@@ -18,6 +18,15 @@
  * (a worker, http_reap) shuts down the socket of any connection past it that is still
  * waiting for a complete header; libmicrohttpd then reads the end of the stream and closes
  * it as usual.
+ *
+ * A parked request (http_park()): after its handler returns, http_answer() suspends the
+ * connection and puts its state on the process's parked list (under http_park_lock). Whoever
+ * takes it off the list - a bell's ring, the reaper at its recheck time or deadline or when the
+ * peer closed, http_server_stop() - sets why and resumes it (outside the lock); libmicrohttpd
+ * then calls http_access() again on a pool thread, which runs the handler again. Only the
+ * thread that took a request off the list resumes it, so it is resumed once; the server counts
+ * requests parked or resumed but not yet run again, and stops libmicrohttpd only once none is
+ * left (libmicrohttpd may not stop with a connection suspended).
  */
 #include "common/http.h"
 #include "common/jsonx.h"
@@ -55,6 +64,11 @@
 #define HTTP_DEFAULT_MAX_CONNECTIONS_PER_IP 64
 #define HTTP_DEFAULT_IDLE_TIMEOUT_S 30
 #define HTTP_DEFAULT_HEADER_TIMEOUT_MS 10000
+#define HTTP_DEFAULT_MAX_PARKED 1024
+/* how long http_server_stop() waits for its parked requests to be answered (ms) */
+#define HTTP_STOP_PARKED_MS 5000
+/* how often the reaper looks whether the client of a parked request went away (ms) */
+#define HTTP_PARK_GONE_MS 250
 /* file descriptors beyond the connections: the database and Redis pools, Kafka, logs */
 #define HTTP_FD_RESERVE 256
 /* the reaper looks at least this often (ms), and never more often than every 10 ms */
@@ -66,6 +80,7 @@
 #define HTTP_METRIC_DURATION "commerce_http_request_duration_seconds"
 #define HTTP_METRIC_CLOSED "commerce_http_connections_closed_total"
 #define HTTP_METRIC_OPEN "commerce_http_connections_open"
+#define HTTP_METRIC_PARKED "commerce_http_requests_parked"
 
 #define HTTP_CT_JSON "application/json"
 #define HTTP_CT_PROBLEM "application/problem+json"
@@ -101,7 +116,16 @@ struct http_server {
     pthread_mutex_t socks_lock;
     bool socks_lock_init;
     struct http_sock *socks; /* the open connections */
-    struct worker *reaper;   /* enforces the header deadline */
+    struct worker *reaper;   /* enforces the header deadline and wakes parked requests */
+    /* under http_park_lock */
+    unsigned nparked;        /* parked (or about to be) or resumed and not yet run again */
+    bool stopping;           /* http_server_stop() began: nothing parks any more */
+    pthread_cond_t unparked; /* signalled when nparked falls to 0 */
+    bool unparked_init;
+};
+
+struct http_bell {
+    unsigned long rung_at; /* under http_park_lock: http_rings at its last ring */
 };
 
 enum http_match {
@@ -135,7 +159,29 @@ struct http_conn {
     bool too_large;
     bool answered;
     const char *www_authenticate; /* set by a 401 */
+    const char *method;           /* libmicrohttpd's, for the request's lifetime */
+    /* parking: the handler's thread, or whoever holds http_park_lock while on the list */
+    bool park_want;      /* the handler called http_park() */
+    bool counted;        /* counted in srv->nparked */
+    bool on_list;        /* on http_parked, suspended */
+    enum http_wake wake; /* why the handler runs next */
+    struct http_bell *bell;
+    unsigned long seen; /* http_rings when the handler started */
+    int64_t deadline;   /* monotonic ms: the final wake; 0 before the first park */
+    int64_t recheck_at; /* monotonic ms: the next recheck */
+    long recheck_ms;
+    MHD_socket fd;
+    struct http_conn *pprev, *pnext; /* on http_parked, or a list of requests to resume */
 };
+
+/* Every server's parked requests, and the rings of every bell. */
+static pthread_mutex_t http_park_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct http_conn *http_parked;
+static atomic_uint http_parked_total; /* on the list */
+static atomic_ulong http_rings;       /* rings so far, every bell */
+
+static void http_park_enter(struct http_conn *c);
+static void http_park_uncount(struct http_conn *c);
 
 /* ---- reply helpers (also used by handlers) ---- */
 
@@ -842,6 +888,8 @@ static void http_dispatch(struct http_conn *c, struct http_req *req, struct http
     req->body = c->body ? c->body : "";
     req->body_len = c->len;
     c->route->route->fn(req, resp, c->srv->app);
+    if (c->park_want)
+        return; /* parked: answered by a later run */
     if (resp->status < 100 || resp->status > 599) {
         log_msg(LOG_ERROR, "handler for '%s %s' set no valid status (%d)", req->method, req->route,
                 resp->status);
@@ -870,19 +918,32 @@ static void http_peer_address(struct MHD_Connection *connection, char *out, size
 /* Answers the request in @c: dispatch, queue, metrics, access log. */
 static enum MHD_Result http_answer(struct http_conn *c, const char *method)
 {
-    struct http_req req = {.method = method, .path = c->path, .body = "", .impl = c};
+    struct http_req req = {
+        .method = method, .path = c->path, .body = "", .wake = c->wake, .impl = c};
     struct http_resp resp = {0};
     struct MHD_Response *response = NULL;
     enum MHD_Result ret = MHD_NO;
     size_t len;
 
-    c->answered = true;
+    c->park_want = false;
+    c->seen = atomic_load(&http_rings); /* before the handler looks: a ring since is not lost */
     http_peer_address(c->connection, req.remote_addr, sizeof(req.remote_addr));
     msgctx_init_request(&req.ctx, http_header(&req, "X-Correlation-Id"),
                         http_header(&req, "traceparent"));
     msgctx_set_current(&req.ctx);
 
     http_dispatch(c, &req, &resp);
+    if (c->park_want) {
+        free(resp.body); /* a handler that parks answers nothing */
+        msgctx_set_current(NULL);
+        http_park_enter(c);
+        return MHD_YES;
+    }
+    c->answered = true; /* a parked one stays counted until sent (http_completed()) */
+    if (c->wake == HTTP_WAKE_GONE) {
+        log_access(method, c->path, 499, http_elapsed_s(&c->start) * 1000);
+        goto out; /* MHD_NO: the client went away, libmicrohttpd closes the connection */
+    }
 
     len = resp.body ? strlen(resp.body) : 0;
     if (len) {
@@ -939,6 +1000,214 @@ static void http_conn_free(struct http_conn *c)
     free(c->segbuf);
     free(c->body);
     free(c);
+}
+
+/* ---- parking ---- */
+
+struct http_bell *http_bell_new(void)
+{
+    return calloc(1, sizeof(struct http_bell));
+}
+
+void http_bell_free(struct http_bell *bell)
+{
+    free(bell);
+}
+
+unsigned http_parked_count(void)
+{
+    return atomic_load(&http_parked_total);
+}
+
+static double http_parked_gauge(void *arg)
+{
+    (void)arg;
+    return (double)http_parked_count();
+}
+
+/* Takes @c off the parked list (http_park_lock held) onto @todo, to run again for @why. */
+static void http_unpark_locked(struct http_conn *c, enum http_wake why, struct http_conn **todo)
+{
+    if (c->pprev)
+        c->pprev->pnext = c->pnext;
+    else
+        http_parked = c->pnext;
+    if (c->pnext)
+        c->pnext->pprev = c->pprev;
+    c->on_list = false;
+    c->wake = why;
+    c->pprev = NULL;
+    c->pnext = *todo;
+    *todo = c;
+    atomic_fetch_sub(&http_parked_total, 1);
+}
+
+/* Resumes the requests on @todo (taken off the list: nobody else resumes them). */
+static void http_resume_all(struct http_conn *todo)
+{
+    while (todo) {
+        struct http_conn *next = todo->pnext; /* read first: once resumed it may park again */
+        todo->pnext = NULL;
+        MHD_resume_connection(todo->connection);
+        todo = next;
+    }
+}
+
+void http_bell_ring(struct http_bell *bell)
+{
+    struct http_conn *todo = NULL, *c, *next;
+
+    pthread_mutex_lock(&http_park_lock);
+    bell->rung_at = atomic_fetch_add(&http_rings, 1) + 1;
+    for (c = http_parked; c; c = next) {
+        next = c->pnext;
+        if (c->bell == bell)
+            http_unpark_locked(c, HTTP_WAKE_BELL, &todo);
+    }
+    pthread_mutex_unlock(&http_park_lock);
+    http_resume_all(todo);
+}
+
+int http_park(struct http_req *req, struct http_bell *bell, long wait_ms, long recheck_ms)
+{
+    struct http_conn *c = req->impl;
+    int rc = 0;
+
+    if (!c)
+        return -EINVAL;
+    if (req->wake >= HTTP_WAKE_DEADLINE)
+        return -ETIMEDOUT;
+    pthread_mutex_lock(&http_park_lock);
+    if (c->srv->stopping)
+        rc = -ESHUTDOWN;
+    else if (!c->counted && c->srv->nparked >= c->srv->opts.max_parked)
+        rc = -EBUSY;
+    if (rc == 0 && !c->counted) {
+        c->srv->nparked++; /* reserved now: the cap holds for handlers parking at once */
+        c->counted = true;
+    }
+    pthread_mutex_unlock(&http_park_lock);
+    if (rc < 0)
+        return rc;
+    c->park_want = true;
+    c->bell = bell;
+    if (!c->deadline)
+        c->deadline = util_now_mono_ms() + (wait_ms > 0 ? wait_ms : 0);
+    c->recheck_ms = recheck_ms > 0 ? recheck_ms : 0;
+    return 0;
+}
+
+/* Gives back @c's place in srv->nparked (its answer went out, or the connection closed). */
+static void http_park_uncount(struct http_conn *c)
+{
+    if (!c->counted)
+        return;
+    pthread_mutex_lock(&http_park_lock);
+    c->counted = false;
+    if (--c->srv->nparked == 0)
+        pthread_cond_broadcast(&c->srv->unparked);
+    pthread_mutex_unlock(&http_park_lock);
+}
+
+/* After a handler parked @c: suspends it and puts it on the list - or resumes it at once when
+ * its bell rang since the handler started or the server stops. */
+static void http_park_enter(struct http_conn *c)
+{
+    struct http_conn *todo = NULL;
+    const union MHD_ConnectionInfo *info =
+        MHD_get_connection_info(c->connection, MHD_CONNECTION_INFO_CONNECTION_FD);
+    int64_t now = util_now_mono_ms();
+
+    c->park_want = false;
+    c->fd = info ? info->connect_fd : MHD_INVALID_SOCKET;
+    c->recheck_at = c->recheck_ms ? now + c->recheck_ms : c->deadline;
+    MHD_suspend_connection(c->connection);
+    pthread_mutex_lock(&http_park_lock);
+    c->pprev = NULL;
+    c->pnext = http_parked;
+    if (http_parked)
+        http_parked->pprev = c;
+    http_parked = c;
+    c->on_list = true;
+    atomic_fetch_add(&http_parked_total, 1);
+    if (c->srv->stopping)
+        http_unpark_locked(c, HTTP_WAKE_STOP, &todo);
+    else if (c->bell && c->bell->rung_at > c->seen)
+        http_unpark_locked(c, HTTP_WAKE_BELL, &todo);
+    pthread_mutex_unlock(&http_park_lock);
+    if (todo)
+        http_resume_all(todo);
+    else
+        worker_kick(c->srv->reaper); /* its next round may be due earlier now */
+}
+
+/* True when the peer of the parked @c closed (or reset) its connection. */
+static bool http_peer_gone(const struct http_conn *c)
+{
+    char ch;
+    ssize_t n;
+
+    if (c->fd == MHD_INVALID_SOCKET)
+        return false;
+    n = recv(c->fd, &ch, 1, MSG_PEEK | MSG_DONTWAIT);
+    return n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR);
+}
+
+/* The reaper's round over @srv's parked requests: wakes those due (or whose peer left);
+ * returns the ms until the next is due (or the next look for a peer gone), at most @next. */
+static long http_park_round(struct http_server *srv, int64_t now, long next)
+{
+    struct http_conn *todo = NULL, *c, *cnext;
+
+    pthread_mutex_lock(&http_park_lock);
+    for (c = http_parked; c; c = cnext) {
+        cnext = c->pnext;
+        if (c->srv != srv)
+            continue;
+        if (c->deadline <= now)
+            http_unpark_locked(c, HTTP_WAKE_DEADLINE, &todo);
+        else if (http_peer_gone(c))
+            http_unpark_locked(c, HTTP_WAKE_GONE, &todo);
+        else if (c->recheck_at <= now)
+            http_unpark_locked(c, HTTP_WAKE_RECHECK, &todo);
+        else {
+            int64_t due = c->recheck_at < c->deadline ? c->recheck_at : c->deadline;
+            if (due > now + HTTP_PARK_GONE_MS)
+                due = now + HTTP_PARK_GONE_MS;
+            if (due - now < next)
+                next = (long)(due - now);
+        }
+    }
+    pthread_mutex_unlock(&http_park_lock);
+    http_resume_all(todo);
+    return next;
+}
+
+/* http_server_stop(): wakes every parked request of @srv for a last answer, and waits until
+ * none is parked or resumed but not yet answered (at most HTTP_STOP_PARKED_MS). */
+static void http_park_stop(struct http_server *srv)
+{
+    struct http_conn *todo = NULL, *c, *next;
+    struct timespec until = worker_deadline_ms(HTTP_STOP_PARKED_MS);
+
+    if (!srv->unparked_init)
+        return;
+    pthread_mutex_lock(&http_park_lock);
+    srv->stopping = true;
+    for (c = http_parked; c; c = next) {
+        next = c->pnext;
+        if (c->srv == srv)
+            http_unpark_locked(c, HTTP_WAKE_STOP, &todo);
+    }
+    pthread_mutex_unlock(&http_park_lock);
+    http_resume_all(todo);
+    pthread_mutex_lock(&http_park_lock);
+    while (srv->nparked > 0 &&
+           pthread_cond_timedwait(&srv->unparked, &http_park_lock, &until) != ETIMEDOUT)
+        ;
+    if (srv->nparked > 0)
+        log_warnx("%u parked http request(s) not answered at stop", srv->nparked);
+    pthread_mutex_unlock(&http_park_lock);
 }
 
 /* ---- connections: limits and the header deadline ---- */
@@ -1069,6 +1338,7 @@ static long http_reap(struct worker *w, void *arg)
         }
     }
     pthread_mutex_unlock(&srv->socks_lock);
+    next = http_park_round(srv, now, next);
     if (ncut) {
         metrics_inc(HTTP_METRIC_CLOSED, (const char *const[]){"header_timeout"}, ncut);
         log_info("closed %u http connection(s) whose request header was not complete within "
@@ -1135,6 +1405,7 @@ static enum MHD_Result http_begin(struct http_server *srv, struct MHD_Connection
     if (!http_sock_mark(srv, connection, true))
         return MHD_NO; /* the header deadline passed: the connection is closing */
     c->begun = true;
+    c->method = method;
     size_t plen = strlen(c->path);
     while (plen > 1 && c->path[plen - 1] == '/')
         c->path[--plen] = '\0';
@@ -1203,6 +1474,8 @@ static enum MHD_Result http_access(void *cls, struct MHD_Connection *connection,
     (void)url; /* decoded by libmicrohttpd: the raw path is c->path */
     if (!c || !c->begun)
         return http_begin(cls, connection, c, method);
+    if (c->wake != HTTP_WAKE_NONE && !c->answered)
+        return http_answer(c, method); /* resumed after http_park() */
     if (c->answered) {
         *upload_data_size = 0;
         return MHD_YES;
@@ -1223,6 +1496,20 @@ static void http_completed(void *cls, struct MHD_Connection *connection, void **
     http_sock_mark(cls, connection, false); /* the next header is due from now */
     if (c && !c->answered)
         log_debug("request for '%s' ended before an answer (%d)", c->path, (int)toe);
+    if (c && c->on_list) { /* not expected: libmicrohttpd does not end suspended requests */
+        struct http_conn *todo = NULL;
+        pthread_mutex_lock(&http_park_lock);
+        http_unpark_locked(c, HTTP_WAKE_GONE, &todo);
+        pthread_mutex_unlock(&http_park_lock);
+    }
+    if (c && c->counted && !c->answered) {
+        /* parked, and the client went away: libmicrohttpd saw it before the handler ran
+         * again, which must run once more all the same (it may hold a place) */
+        c->wake = HTTP_WAKE_GONE;
+        http_answer(c, c->method);
+    }
+    if (c)
+        http_park_uncount(c);
     http_conn_free(c);
     *con_cls = NULL;
 }
@@ -1256,6 +1543,8 @@ static void http_server_free(struct http_server *srv)
     worker_stop(srv->reaper); /* after the daemon: no connection is left on the list */
     if (srv->socks_lock_init)
         pthread_mutex_destroy(&srv->socks_lock);
+    if (srv->unparked_init)
+        pthread_cond_destroy(&srv->unparked);
     free(srv->routes);
     free(srv);
 }
@@ -1271,8 +1560,8 @@ struct http_server *http_server_start(const struct http_opts *opts, const struct
      * own epoll set, and libmicrohttpd 0.9.75 aborts the process ("Failed to remove listen FD
      * from epoll set") when MHD_quiesce_daemon() races a worker that already took it out —
      * seen in test_http's drain test. poll() keeps no kernel state to get out of step. */
-    unsigned flags =
-        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL | MHD_USE_ITC | MHD_USE_ERROR_LOG;
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL | MHD_USE_ITC |
+                     MHD_USE_ERROR_LOG | MHD_ALLOW_SUSPEND_RESUME;
     const char *bind = opts->bind && *opts->bind ? opts->bind : "0.0.0.0";
     const union MHD_DaemonInfo *info;
     struct MHD_OptionItem pool[] = {{MHD_OPTION_END, 0, NULL}, {MHD_OPTION_END, 0, NULL}};
@@ -1326,6 +1615,8 @@ struct http_server *http_server_start(const struct http_opts *opts, const struct
         srv->opts.idle_timeout_s = HTTP_DEFAULT_IDLE_TIMEOUT_S;
     if (!srv->opts.header_timeout_ms)
         srv->opts.header_timeout_ms = HTTP_DEFAULT_HEADER_TIMEOUT_MS;
+    if (!srv->opts.max_parked)
+        srv->opts.max_parked = HTTP_DEFAULT_MAX_PARKED;
     srv->app = app;
     atomic_init(&srv->draining, false);
     atomic_init(&srv->nconns, 0);
@@ -1334,6 +1625,11 @@ struct http_server *http_server_start(const struct http_opts *opts, const struct
         goto bad;
     }
     srv->socks_lock_init = true;
+    if (worker_cond_init(&srv->unparked) != 0) {
+        snprintf(errbuf, errlen, "cannot create a condition variable");
+        goto bad;
+    }
+    srv->unparked_init = true;
     for (size_t i = 0; i < nroutes; i++) {
         if (http_compile(&routes[i], &srv->routes[i], errbuf, errlen) < 0)
             goto bad;
@@ -1372,6 +1668,8 @@ struct http_server *http_server_start(const struct http_opts *opts, const struct
         goto bad;
     }
     metrics_gauge_fn(HTTP_METRIC_OPEN, "Open HTTP connections.", http_open_connections, NULL);
+    metrics_gauge_fn(HTTP_METRIC_PARKED, "HTTP requests parked (http_park()) now.",
+                     http_parked_gauge, NULL);
     info = MHD_get_daemon_info(srv->daemon, MHD_DAEMON_INFO_BIND_PORT);
     srv->port = info ? info->port : opts->port;
     return srv;
@@ -1396,6 +1694,7 @@ void http_server_stop(struct http_server *srv)
     if (!srv)
         return;
     if (srv->daemon) {
+        http_park_stop(srv); /* libmicrohttpd may not stop with a connection suspended */
         /* stop accepting, then let the pool finish what it has; the listen socket is ours */
         MHD_socket fd = MHD_quiesce_daemon(srv->daemon);
         MHD_stop_daemon(srv->daemon);

@@ -17,9 +17,9 @@ const struct cfg_entry PAY_CONFIG[] = {
                   "how long a confirm waits for the (simulated) gateway before GATEWAY_TIMEOUT"),
     CFG_ENTRY_INT("PAYMENT_CONFIRM_WAIT_MS", "3000", 0, 30000, S, confirm_wait_ms,
                   "how long a confirm waits for a payment not made yet before 404 (0: no wait)"),
-    CFG_ENTRY_INT(
-        "PAYMENT_CONFIRM_MAX_WAITERS", "6", 0, 1024, S, confirm_max_waiters,
-        "confirms waiting at once at most (each holds an HTTP thread); more: 404 at once"),
+    CFG_ENTRY_INT("PAYMENT_CONFIRM_MAX_WAITERS", "256", 0, 1024, S, confirm_max_waiters,
+                  "confirms waiting at once at most (parked: a connection and a little memory "
+                  "each, no HTTP thread); more: 404 at once"),
     {0},
 };
 #undef S

@@ -1,10 +1,6 @@
 /* confirm_wait.c - the waiting room of confirms ahead of their payment (confirm_wait.h). */
 #include "confirm_wait.h"
 
-#include <errno.h>
-
-#include "common/worker.h"
-
 int pay_wait_init(struct pay_wait *w, int max)
 {
     w->gen = 0;
@@ -12,7 +8,8 @@ int pay_wait_init(struct pay_wait *w, int max)
     w->max = max;
     if (pthread_mutex_init(&w->lock, NULL) != 0)
         return -1;
-    if (worker_cond_init(&w->made) != 0) {
+    w->bell = http_bell_new();
+    if (!w->bell) {
         pthread_mutex_destroy(&w->lock);
         return -1;
     }
@@ -21,7 +18,8 @@ int pay_wait_init(struct pay_wait *w, int max)
 
 void pay_wait_release(struct pay_wait *w)
 {
-    pthread_cond_destroy(&w->made);
+    http_bell_free(w->bell);
+    w->bell = NULL;
     pthread_mutex_destroy(&w->lock);
 }
 
@@ -54,23 +52,12 @@ unsigned long pay_wait_gen(struct pay_wait *w)
     return gen;
 }
 
-void pay_wait_sleep(struct pay_wait *w, unsigned long gen, int ms)
-{
-    struct timespec until = worker_deadline_ms(ms);
-
-    pthread_mutex_lock(&w->lock);
-    while (w->gen == gen && pthread_cond_timedwait(&w->made, &w->lock, &until) != ETIMEDOUT)
-        ;
-    pthread_mutex_unlock(&w->lock);
-}
-
 void pay_wait_notify(struct pay_wait *w)
 {
     pthread_mutex_lock(&w->lock);
     w->gen++;
-    if (w->waiting > 0)
-        pthread_cond_broadcast(&w->made);
     pthread_mutex_unlock(&w->lock);
+    http_bell_ring(w->bell);
 }
 
 int pay_wait_count(struct pay_wait *w)

@@ -30,8 +30,8 @@ void pay_metrics_register(void)
     metrics_counter("commerce_payment_captured_amount_total", "KRW captured by approvals", "");
     metrics_counter("commerce_payment_refunded_amount_total", "KRW refunded", "");
     metrics_counter("commerce_payment_confirm_waits_total",
-                    "confirms that waited for their payment: found, timeout (404), error, refused "
-                    "(404 at once: too many waiting)",
+                    "confirms that waited for their payment: found, timeout (404), error, gone "
+                    "(the client went away), refused (404 at once: too many waiting)",
                     "result");
 }
 

@@ -344,71 +344,78 @@ static void count_outcome(const struct confirm *c, long long amount)
     metrics_inc("commerce_payments_total", v, 1);
 }
 
+/* Counts a wait's end (@result: found, timeout, error) and gives its place back. */
+static void confirm_wait_end(struct pay_app *app, const char *result)
+{
+    pay_wait_leave(&app->wait);
+    metrics_inc("commerce_payment_confirm_waits_total", (const char *const[]){result}, 1);
+}
+
 /*
  * Finds the caller's payment of @order_id, waiting for it when it is not there yet (it is made
- * when order.placed arrives, which may be after the client's confirm): at most
- * PAYMENT_CONFIRM_WAIT_MS, woken when this instance's consumer makes a payment and looking
- * again every PAY_WAIT_RECHECK_MS (another instance may make it). Another user's payment waits
- * the same and gets the same 404 as none at all, so confirm is no oracle for which orders
- * exist, not even by its timing. No database connection is held while waiting. 0 with *@conn
- * and @row set, or -1 with @resp answered (404 - at once when PAYMENT_CONFIRM_MAX_WAITERS wait
- * already - or a store error); *@conn is then NULL or the caller's to release.
+ * when order.placed arrives, which may be after the client's confirm): the request is parked
+ * (http_park(), no HTTP thread and no database connection held) at most
+ * PAYMENT_CONFIRM_WAIT_MS, and the handler runs again when this instance's consumer makes a
+ * payment and every PAY_WAIT_RECHECK_MS (another instance may make it). Another user's payment
+ * waits the same and gets the same 404 as none at all, so confirm is no oracle for which
+ * orders exist, not even by its timing. A client gone while parked confirms nothing. 0 with *@conn
+ * and @row set; 1 when parked (answer nothing); -1 with @resp answered (404 - at once when
+ * PAYMENT_CONFIRM_MAX_WAITERS wait already - or a store error); *@conn is then NULL or the caller's
+ * to release.
  */
-static int confirm_find(struct pay_app *app, const struct http_req *req, struct http_resp *resp,
+static int confirm_find(struct pay_app *app, struct http_req *req, struct http_resp *resp,
                         const char *order_id, struct db_conn **conn, struct pay_row *row)
 {
-    int64_t deadline = 0, left;
-    bool waiting = false;
-    unsigned long gen;
-    int rc = -1;
+    bool waiting = req->wake != HTTP_WAKE_NONE; /* parked before: holds a waiter's place */
+    int rc;
 
-    for (;;) {
-        gen = app->wait_ok ? pay_wait_gen(&app->wait) : 0; /* before looking: no lost wake-up */
-        if (!*conn && !(*conn = acquire(app, resp)))
-            break;
-        rc = store_payment_get(*conn, order_id, 0, row);
-        if (rc == 0 && strcmp(row->user_id, req->principal->sub) == 0)
-            break;
-        if (rc < 0 && rc != -ENOENT) {
-            reply_store_error(resp, rc, "read payment");
-            break;
-        }
-        rc = -1;
-        if (!waiting) {
-            if (app->cfg->confirm_wait_ms == 0 || !app->wait_ok) {
-                reply_not_found(resp, order_id);
-                break;
-            }
-            if (!pay_wait_enter(&app->wait)) {
-                /* as many wait as may: today's answer at once, which clients retry */
-                reply_not_found(resp, order_id);
-                metrics_inc("commerce_payment_confirm_waits_total",
-                            (const char *const[]){"refused"}, 1);
-                break;
-            }
-            waiting = true;
-            deadline = util_now_mono_ms() + app->cfg->confirm_wait_ms;
-            log_info("confirm of order '%s' waits for its payment", order_id);
-        }
-        left = deadline - util_now_mono_ms();
-        if (left <= 0) {
+    if (req->wake == HTTP_WAKE_GONE) { /* nobody to answer: confirm nothing */
+        reply_not_found(resp, order_id);
+        confirm_wait_end(app, "gone");
+        return -1;
+    }
+    if (!(*conn = acquire(app, resp))) {
+        if (waiting)
+            confirm_wait_end(app, "error");
+        return -1;
+    }
+    rc = store_payment_get(*conn, order_id, 0, row);
+    if (rc == 0 && strcmp(row->user_id, req->principal->sub) == 0) {
+        if (waiting)
+            confirm_wait_end(app, "found");
+        return 0;
+    }
+    if (rc < 0 && rc != -ENOENT) {
+        reply_store_error(resp, rc, "read payment");
+        if (waiting)
+            confirm_wait_end(app, "error");
+        return -1;
+    }
+    if (!waiting) {
+        if (app->cfg->confirm_wait_ms == 0 || !app->wait_ok) {
             reply_not_found(resp, order_id);
-            break;
+            return -1;
         }
+        if (!pay_wait_enter(&app->wait)) {
+            /* as many wait as may: today's answer at once, which clients retry */
+            reply_not_found(resp, order_id);
+            metrics_inc("commerce_payment_confirm_waits_total", (const char *const[]){"refused"},
+                        1);
+            return -1;
+        }
+    }
+    rc = http_park(req, app->wait.bell, app->cfg->confirm_wait_ms, PAY_WAIT_RECHECK_MS);
+    if (rc == 0) {
+        if (!waiting)
+            log_info("confirm of order '%s' waits for its payment", order_id);
         db_release(app->pool, *conn);
         *conn = NULL;
-        pay_wait_sleep(&app->wait, gen,
-                       left < PAY_WAIT_RECHECK_MS ? (int)left : PAY_WAIT_RECHECK_MS);
+        return 1;
     }
-    if (waiting) {
-        pay_wait_leave(&app->wait);
-        metrics_inc("commerce_payment_confirm_waits_total",
-                    (const char *const[]){rc == 0               ? "found"
-                                          : resp->status == 404 ? "timeout"
-                                                                : "error"},
-                    1);
-    }
-    return rc == 0 ? 0 : -1;
+    /* the deadline, the server stopping or full, or the client gone: not there (yet) */
+    reply_not_found(resp, order_id);
+    confirm_wait_end(app, rc == -EBUSY && !waiting ? "refused" : "timeout");
+    return -1;
 }
 
 void http_payment_confirm(struct http_req *req, struct http_resp *resp, void *arg)
@@ -434,8 +441,8 @@ void http_payment_confirm(struct http_req *req, struct http_resp *resp, void *ar
         http_reply_problem(resp, 400, "PAYMENT-400-001", errors, "invalid confirmation");
         goto out;
     }
-    if (confirm_find(app, req, resp, c.order_id, &conn, &row) < 0)
-        goto out;
+    if (confirm_find(app, req, resp, c.order_id, &conn, &row) != 0)
+        goto out; /* answered, or parked: runs again later */
     if (c.idem_key) {
         rc = store_idem_get(conn, c.order_id, "CONFIRM", c.idem_key, &stored);
         if (rc == 0 && reply_stored(resp, stored) == 0) {

@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <setjmp.h>
+#include <stdatomic.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -26,6 +27,9 @@
 #include "common/db.h"
 #include "common/util.h"
 #include "testsup.h"
+
+#define PARKED_N 5 /* confirms parked at once in test_parked_confirms_hold_no_thread */
+#define PARKED_N_STR "5"
 
 #define WAIT_MS 60000
 #define MAX_EVENTS 4096
@@ -78,10 +82,12 @@ static int setup(void **state)
     env[n++] = "KAFKA_CREATE_TOPICS=true";
     env[n++] = "MIGRATIONS_DIR=payment-service/migrations";
     env[n++] = "PAYMENT_GATEWAY_TIMEOUT_MS=300";
-    /* a confirm ahead of its payment waits (test_confirm_waits_for_its_payment); the cap is
+    /* a confirm ahead of its payment waits (test_confirm_waits_for_its_payment), parked: more
+     * wait than there are HTTP threads (test_parked_confirms_hold_no_thread); the cap is
      * unit-tested in test_confirm_wait.c */
-    env[n++] = "PAYMENT_CONFIRM_WAIT_MS=4000";
-    env[n++] = "PAYMENT_CONFIRM_MAX_WAITERS=1";
+    env[n++] = "PAYMENT_CONFIRM_WAIT_MS=8000";
+    env[n++] = "PAYMENT_CONFIRM_MAX_WAITERS=" PARKED_N_STR;
+    env[n++] = "HTTP_THREADS=2";
     env[n++] = "OUTBOX_POLL_MS=100";
     env[n++] = "CONSUMER_BACKOFF_BASE_MS=100";
     env[n++] = "CONSUMER_BACKOFF_MAX_MS=1000";
@@ -159,7 +165,7 @@ static void produce(const char *type, const char *id, const char *order_id, cons
 static void placed_event(const char *id, const char *order_id, const char *key, const char *user_id,
                          long long amount)
 {
-    char data[512];
+    char data[1024];
 
     snprintf(data, sizeof(data),
              "{\"orderId\":\"%s\",\"userId\":\"%s\",\"totalAmount\":%lld,\"discountAmount\":0,"
@@ -602,6 +608,7 @@ struct early {
     long long amount;
     struct ts_resp r;
     long status;
+    atomic_bool done; /* the answer came */
 };
 
 static void *early_confirm(void *arg)
@@ -613,6 +620,7 @@ static void *early_confirm(void *arg)
              e->order_id, e->amount);
     snprintf(url, sizeof(url), "%s/api/payments/confirm", fx->svc.url);
     e->status = ts_http("POST", url, e->token, body, NULL, &e->r) == 0 ? e->r.status : -1;
+    atomic_store(&e->done, true);
     return NULL;
 }
 
@@ -678,6 +686,68 @@ static void test_confirm_waits_for_its_payment(void **state)
     assert_non_null(strstr(e.r.body, "commerce_payment_confirm_waits_total{result=\"found\"} 1"));
     ts_resp_free(&e.r);
     order_free(&o);
+}
+
+/* The gauge commerce_payment_confirm_waiters is *@arg (read through /metrics: answered). */
+static bool waiters_are(void *arg)
+{
+    struct ts_resp r;
+    char want[64];
+    bool ok;
+
+    snprintf(want, sizeof(want), "\ncommerce_payment_confirm_waiters %d\n", *(int *)arg);
+    if (http("GET", "/metrics", NULL, NULL, NULL, &r) != 200)
+        return false;
+    ok = strstr(r.body, want) != NULL;
+    ts_resp_free(&r);
+    return ok;
+}
+
+/* More confirms wait than the service has HTTP threads (2), and the service still answers
+ * other requests while they wait; then their payments are made and each is approved. */
+static void test_parked_confirms_hold_no_thread(void **state)
+{
+    struct order o[PARKED_N];
+    struct early *e = calloc(PARKED_N, sizeof(*e));
+    pthread_t th[PARKED_N];
+    struct ts_resp r;
+    int n = PARKED_N;
+
+    (void)state;
+    assert_non_null(e);
+    for (int i = 0; i < n; i++) {
+        util_uuid(o[i].id);
+        ts_unique("parked", o[i].user, sizeof(o[i].user));
+        o[i].token = ts_token(o[i].user, "USER");
+        o[i].amount = 1000 + i;
+        e[i] = (struct early){.token = o[i].token, .order_id = o[i].id, .amount = o[i].amount};
+        assert_int_equal(pthread_create(&th[i], NULL, early_confirm, &e[i]), 0);
+    }
+    /* all wait at once: the gauge says so through /metrics, answered while they wait */
+    assert_true(ts_poll_until(waiters_are, &n, WAIT_MS));
+    assert_int_equal(http("GET", "/health/live", NULL, NULL, NULL, &r), 200);
+    ts_resp_free(&r);
+    /* answered while every confirm still waits: none has its answer, the gauge is unchanged */
+    for (int i = 0; i < n; i++)
+        assert_false(atomic_load(&e[i].done));
+    assert_true(waiters_are(&n));
+    for (int i = 0; i < n; i++) {
+        char ev_id[UTIL_UUID_LEN];
+        util_uuid(ev_id);
+        placed_event(ev_id, o[i].id, NULL, o[i].user, o[i].amount);
+    }
+    for (int i = 0; i < n; i++) {
+        pthread_join(th[i], NULL);
+        if (e[i].status != 200)
+            fail_msg("parked confirm %d: %ld %s", i, e[i].status, e[i].r.body ? e[i].r.body : "");
+        assert_string_equal(jstr(e[i].r.json, "status"), "APPROVED");
+        assert_string_equal(jstr(e[i].r.json, "orderId"), o[i].id);
+        ts_resp_free(&e[i].r);
+        wait_event("payment.completed", o[i].id, 1);
+        order_free(&o[i]);
+    }
+    assert_true(ts_poll_until(no_waiters, NULL, WAIT_MS));
+    free(e);
 }
 
 static void test_cancel_ready_payment_publishes_nothing(void **state)
@@ -972,6 +1042,7 @@ int main(void)
         cmocka_unit_test(test_decline_and_timeout_fail_the_payment),
         cmocka_unit_test(test_confirm_refusals),
         cmocka_unit_test(test_confirm_waits_for_its_payment),
+        cmocka_unit_test(test_parked_confirms_hold_no_thread),
         cmocka_unit_test(test_cancel_ready_payment_publishes_nothing),
         cmocka_unit_test(test_cancel_approved_refunds_everything_once),
         cmocka_unit_test(test_partial_refunds_then_the_rest),

@@ -64,9 +64,11 @@ static bool never_connected(CURL *curl, CURLcode cc)
            connect_us == 0;
 }
 
-/* One request with the retry rule; @body is sent as JSON. */
+/* One request with the retry rule; @body is sent as JSON. A 503's Retry-After (seconds) into
+ * *@ret_retry_after_s when it is not NULL (0 without one). */
 static enum auth_outcome auth_call(struct auth_client *client, const char *method, const char *url,
-                                   const char *body, long want, char *detail, size_t detaillen)
+                                   const char *body, long want, char *detail, size_t detaillen,
+                                   long *ret_retry_after_s)
 {
     struct curl_slist *hdrs = NULL, *h;
     const struct msgctx *ctx = msgctx_current();
@@ -140,6 +142,11 @@ static enum auth_outcome auth_call(struct auth_client *client, const char *metho
         outcome = AUTH_UNAVAILABLE;
     else
         outcome = AUTH_FAILED;
+    if (status == 503 && ret_retry_after_s) {
+        curl_off_t secs = 0;
+        if (curl_easy_getinfo(curl, CURLINFO_RETRY_AFTER, &secs) == CURLE_OK && secs > 0)
+            *ret_retry_after_s = secs > 3600 ? 3600 : (long)secs;
+    }
 out:
     curl_slist_free_all(hdrs);
     explicit_bzero(token_hdr, sizeof(token_hdr));
@@ -149,7 +156,7 @@ out:
 
 enum auth_outcome auth_client_create(struct auth_client *client, const char *user_id,
                                      const char *email, const char *password, const char *provider,
-                                     char *detail, size_t detaillen)
+                                     char *detail, size_t detaillen, long *ret_retry_after_s)
 {
     cJSON *json = cJSON_CreateObject(), *pw;
     char url[320], *body = NULL;
@@ -169,7 +176,7 @@ enum auth_outcome auth_client_create(struct auth_client *client, const char *use
     if (!body)
         goto nomem;
     snprintf(url, sizeof(url), "%s/api/auth", client->base_url);
-    outcome = auth_call(client, "POST", url, body, 201, detail, detaillen);
+    outcome = auth_call(client, "POST", url, body, 201, detail, detaillen, ret_retry_after_s);
     explicit_bzero(body, strlen(body));
     cJSON_free(body);
     return outcome;
@@ -196,7 +203,7 @@ enum auth_outcome auth_client_set_status(struct auth_client *client, const char 
         return AUTH_FAILED;
     }
     snprintf(url, sizeof(url), "%s/api/auth/%s/status", client->base_url, user_id);
-    outcome = auth_call(client, "PATCH", url, body, 204, detail, detaillen);
+    outcome = auth_call(client, "PATCH", url, body, 204, detail, detaillen, NULL);
     cJSON_free(body);
     return outcome;
 }
@@ -207,5 +214,5 @@ enum auth_outcome auth_client_delete(struct auth_client *client, const char *use
     char url[384];
 
     snprintf(url, sizeof(url), "%s/api/auth/%s", client->base_url, user_id);
-    return auth_call(client, "DELETE", url, "", 204, detail, detaillen);
+    return auth_call(client, "DELETE", url, "", 204, detail, detaillen, NULL);
 }

@@ -36,11 +36,13 @@ void auth_client_free(struct auth_client *client);
 
 /*
  * Creates the credential of @user_id. The request body holding @password is wiped after the
- * call. @detail (may be NULL) receives a short reason for logs (never the password).
+ * call. @detail (may be NULL) receives a short reason for logs (never the password). When
+ * auth-service answers 503 with Retry-After (its hashing pool is full), the seconds (at most
+ * 3600) go into *@ret_retry_after_s (may be NULL; left alone without one).
  */
 enum auth_outcome auth_client_create(struct auth_client *client, const char *user_id,
                                      const char *email, const char *password, const char *provider,
-                                     char *detail, size_t detaillen);
+                                     char *detail, size_t detaillen, long *ret_retry_after_s);
 
 /* Sets the credential's status ("ACTIVE", "INACTIVE", "BLOCKED"). */
 enum auth_outcome auth_client_set_status(struct auth_client *client, const char *user_id,

@@ -143,6 +143,7 @@ void http_user_signup(struct http_req *req, struct http_resp *resp, void *arg)
     char id[UTIL_UUID_LEN], detail[256];
     struct db_conn *conn = NULL;
     enum auth_outcome outcome;
+    long retry_after_s = 0;
     int rc;
 
     if (!body)
@@ -182,7 +183,7 @@ void http_user_signup(struct http_req *req, struct http_resp *resp, void *arg)
         goto out;
     }
     outcome = auth_client_create(app->auth, id, s.email, s.password, USER_PROVIDER, detail,
-                                 sizeof(detail));
+                                 sizeof(detail), &retry_after_s);
     if (outcome != AUTH_OK) {
         rc = db_rollback(conn);
         if (rc < 0)
@@ -192,6 +193,8 @@ void http_user_signup(struct http_req *req, struct http_resp *resp, void *arg)
             log_info("sign-up of user '%s' refused: auth-service has the email", id);
         } else {
             reply_auth_error(resp, outcome, "create a credential", detail);
+            if (outcome == AUTH_UNAVAILABLE && retry_after_s > 0)
+                resp->retry_after_s = retry_after_s; /* auth-service's, passed on */
             /* auth-service may have created the credential before the answer was lost */
             undo_credential(app, id);
         }

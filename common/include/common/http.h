@@ -13,6 +13,20 @@
  *
  * Handlers see only struct http_req and fill struct http_resp through the reply helpers;
  * they never touch libmicrohttpd.
+ *
+ * Parking (http_park()): a handler that cannot answer yet (it waits for something another
+ * thread makes) parks its request instead of blocking its HTTP thread, which goes on serving
+ * other connections: the connection is suspended (MHD_suspend_connection), and the handler
+ * runs again, from the start and on an HTTP thread, when the request's bell rings
+ * (http_bell_ring(), e.g. by a consumer after its commit), every recheck_ms (for what another
+ * process makes), and a last time at the deadline, when the server stops, or when the client
+ * went away (req->wake says which; on the last three it must answer, and after a client went
+ * away the answer is dropped and the connection closed). So every parked request is answered
+ * exactly once, or dropped for a client gone, and http_server_stop() wakes and answers every
+ * parked request before it stops. A parked request costs its connection and state, no thread;
+ * at most max_parked are parked at once (http_park() refuses beyond, and the handler answers
+ * as if there were no parking). A ring between the handler's look and its park is not lost:
+ * a bell rung since the handler started wakes the request again at once.
  */
 #ifndef COMMON_HTTP_H
 #define COMMON_HTTP_H
@@ -32,6 +46,16 @@ enum http_auth {
     HTTP_AUTH_ADMIN,    /* token with role ADMIN */
 };
 
+/* Why a handler runs (struct http_req's wake). The last three are final: answer. */
+enum http_wake {
+    HTTP_WAKE_NONE = 0, /* the first run: never parked */
+    HTTP_WAKE_BELL,     /* parked; its bell rang */
+    HTTP_WAKE_RECHECK,  /* parked; recheck_ms passed */
+    HTTP_WAKE_DEADLINE, /* parked; wait_ms passed since the first park */
+    HTTP_WAKE_STOP,     /* parked; the server stops */
+    HTTP_WAKE_GONE,     /* parked; the client went away (the answer is dropped) */
+};
+
 struct http_req {
     const char *method;
     const char *path;  /* without the query string */
@@ -44,7 +68,8 @@ struct http_req {
     const struct jwt_principal *principal; /* NULL on public routes without a token */
     char remote_addr[64]; /* the peer's IP address ("" when unknown); not a proxy's client */
     struct msgctx ctx;
-    void *impl; /* the server's; do not touch */
+    enum http_wake wake; /* why the handler runs: HTTP_WAKE_NONE but after http_park() */
+    void *impl;          /* the server's; do not touch */
 };
 
 #define HTTP_MAX_RESP_HEADERS 4
@@ -98,6 +123,7 @@ struct http_opts {
     unsigned max_connections_per_ip;
     unsigned idle_timeout_s;
     unsigned header_timeout_ms;
+    unsigned max_parked; /* requests parked at once at most (0 = 1024): http_park() */
 };
 
 struct http_server;
@@ -115,6 +141,30 @@ void http_server_drain(struct http_server *srv);
 
 /* Stops accepting, waits for in-flight requests, frees. Accepts NULL. */
 void http_server_stop(struct http_server *srv);
+
+/* A wake-up condition parked requests wait on (any number of servers and requests). */
+struct http_bell;
+
+/* Caller owns the result: http_bell_free(). NULL when out of memory. */
+struct http_bell *http_bell_new(void);
+/* Frees @bell (accepts NULL); no request may be parked on it (after http_server_stop()). */
+void http_bell_free(struct http_bell *bell);
+/* Every request parked on @bell runs its handler again (HTTP_WAKE_BELL), soon, on an HTTP
+ * thread; so does one parking on it now whose handler started before this ring. Any thread. */
+void http_bell_ring(struct http_bell *bell);
+
+/*
+ * In a handler, instead of answering: parks the request on @bell (borrowed; may be NULL: no
+ * bell) until it rings, every @recheck_ms, and at most @wait_ms after the request's first
+ * park (a re-park keeps that deadline); the handler then runs again with req->wake set. The
+ * handler must leave @resp untouched and return. 0 when parked; -EBUSY when max_parked are
+ * parked, -ESHUTDOWN when the server stops, -ETIMEDOUT when req->wake is final: the handler
+ * answers itself then.
+ */
+int http_park(struct http_req *req, struct http_bell *bell, long wait_ms, long recheck_ms);
+
+/* Requests parked now in this process (every server). */
+unsigned http_parked_count(void);
 
 /* Path parameter by name ("id"), or NULL. Borrowed from @req. */
 const char *http_param(const struct http_req *req, const char *name);
