@@ -1,6 +1,16 @@
 /*
  * kafka_producer.c - the idempotent producer (kafka_producer.h): its delivery-report poller,
  * kafka_produce_wait() and the batch it waits on, kafka_publish_event() and the readiness ping.
+ *
+ * A fatal error of the idempotent producer (librdkafka gives up on it for good: e.g.
+ * InitProducerId refused because the principal's IdempotentWrite ACL has not reached that broker
+ * yet, or the producer fenced) would leave a process that never publishes again. So the next
+ * kafka_produce_wait() renews it: a new rd_kafka_t from a copy of the configuration (a new
+ * producer id) becomes the current one. Each user of an rd_kafka_t (a produce call, the poller,
+ * the ping) holds a reference to it; a replaced one is destroyed by whoever drops its last
+ * reference, and until then a produce call still waiting on it polls it itself (the poller
+ * moved on). What the dead one had not delivered is reported failed and sent again by its
+ * caller (the relays keep it): at least once, as ever.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -15,12 +25,22 @@
 #include "common/kafka_producer.h"
 #include "common/log.h"
 #include "common/util.h"
+#include "common/worker.h"
 #include "kafka_internal.h"
 
 #define KAFKA_DEFAULT_MSG_TIMEOUT_MS 10000
 
-struct kafka_producer {
+/* One rd_kafka_t and its users: the producer's own reference while it is the current one, and
+ * one per call using it. */
+struct kafka_rk {
     rd_kafka_t *rk;
+    unsigned refs;
+};
+
+struct kafka_producer {
+    pthread_mutex_t mu; /* guards cur and every refs */
+    struct kafka_rk *cur;
+    rd_kafka_conf_t *conf; /* a copy of the configuration, for a renewal */
     pthread_t poller;
     bool poller_started;
     atomic_bool stop;
@@ -32,7 +52,7 @@ struct kafka_producer {
  * caller's stack; no report touches it after the count reached zero. */
 struct kafka_batch {
     pthread_mutex_t lock;
-    pthread_cond_t done;
+    pthread_cond_t done; /* on CLOCK_MONOTONIC (worker_cond_init) */
     size_t outstanding;
 };
 
@@ -62,13 +82,106 @@ static void kafka__dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaq
     /* @slot and @batch may be gone from here on */
 }
 
+/* A reference to the current rd_kafka_t. */
+static struct kafka_rk *kafka__hold(struct kafka_producer *p)
+{
+    struct kafka_rk *h;
+
+    pthread_mutex_lock(&p->mu);
+    h = p->cur;
+    h->refs++;
+    pthread_mutex_unlock(&p->mu);
+    return h;
+}
+
+/* Drops a reference; the last one of a replaced rd_kafka_t destroys it. */
+static void kafka__drop(struct kafka_producer *p, struct kafka_rk *h)
+{
+    bool last;
+
+    pthread_mutex_lock(&p->mu);
+    last = --h->refs == 0;
+    pthread_mutex_unlock(&p->mu);
+    if (last) {
+        rd_kafka_destroy(h->rk);
+        free(h);
+    }
+}
+
+static bool kafka__replaced(struct kafka_producer *p, const struct kafka_rk *h)
+{
+    bool replaced;
+
+    pthread_mutex_lock(&p->mu);
+    replaced = p->cur != h;
+    pthread_mutex_unlock(&p->mu);
+    return replaced;
+}
+
+/* Makes a new rd_kafka_t current in place of @h, which hit a fatal error (see the top of this
+ * file), unless another call did already. */
+static void kafka__renew(struct kafka_producer *p, struct kafka_rk *h)
+{
+    char fatal[256], errbuf[512];
+    struct kafka_rk *nh = NULL;
+    rd_kafka_conf_t *conf;
+    bool installed = false;
+
+    if (kafka__replaced(p, h))
+        return;
+    rd_kafka_fatal_error(h->rk, fatal, sizeof(fatal));
+    conf = rd_kafka_conf_dup(p->conf);
+    nh = calloc(1, sizeof(*nh));
+    if (conf && nh)
+        nh->rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errbuf, sizeof(errbuf));
+    else
+        snprintf(errbuf, sizeof(errbuf), "out of memory");
+    if (!nh || !nh->rk) {
+        if (conf)
+            rd_kafka_conf_destroy(conf);
+        free(nh);
+        log_errorx("kafka '%s': cannot renew the producer after its fatal error (%s): %s",
+                   rd_kafka_name(h->rk), fatal, errbuf);
+        return;
+    }
+    nh->refs = 1; /* the producer's own */
+    pthread_mutex_lock(&p->mu);
+    if (p->cur == h) {
+        p->cur = nh;
+        h->refs--; /* the producer's own; the caller still holds one */
+        installed = true;
+    }
+    pthread_mutex_unlock(&p->mu);
+    if (!installed) {
+        rd_kafka_destroy(nh->rk);
+        free(nh);
+        return;
+    }
+    log_warnx("kafka '%s': producer renewed as '%s' after its fatal error: %s",
+              rd_kafka_name(h->rk), rd_kafka_name(nh->rk), fatal);
+}
+
+int kafka_producer_test_fatal(struct kafka_producer *p, const char *reason)
+{
+    struct kafka_rk *h = kafka__hold(p);
+    rd_kafka_resp_err_t err =
+        rd_kafka_test_fatal_error(h->rk, RD_KAFKA_RESP_ERR_CLUSTER_AUTHORIZATION_FAILED, reason);
+
+    kafka__drop(p, h);
+    return err ? -EIO : 0;
+}
+
 static void *kafka__poller_main(void *arg)
 {
     struct kafka_producer *p = arg;
 
     kafka__block_signals();
-    while (!atomic_load(&p->stop))
-        rd_kafka_poll(p->rk, KAFKA_POLL_MS);
+    while (!atomic_load(&p->stop)) {
+        struct kafka_rk *h = kafka__hold(p);
+
+        rd_kafka_poll(h->rk, KAFKA_POLL_MS);
+        kafka__drop(p, h);
+    }
     return NULL;
 }
 
@@ -84,11 +197,14 @@ struct kafka_producer *kafka_producer_new(const struct kafka_producer_opts *opts
         goto bad;
     }
     p = calloc(1, sizeof(*p));
+    if (p)
+        pthread_mutex_init(&p->mu, NULL);
     conf = kafka__conf_new();
-    if (!p || !conf) {
+    if (!p || !conf || !(p->cur = calloc(1, sizeof(*p->cur)))) {
         snprintf(errbuf, errlen, "out of memory");
         goto bad;
     }
+    p->cur->refs = 1; /* the producer's own */
     p->timeout_ms =
         opts->message_timeout_ms > 0 ? opts->message_timeout_ms : KAFKA_DEFAULT_MSG_TIMEOUT_MS;
     p->linger_ms = opts->linger_ms > 0 ? opts->linger_ms : 0;
@@ -112,8 +228,13 @@ struct kafka_producer *kafka_producer_new(const struct kafka_producer_opts *opts
             goto bad;
     }
     rd_kafka_conf_set_dr_msg_cb(conf, kafka__dr_cb);
-    p->rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errbuf, errlen);
-    if (!p->rk)
+    p->conf = rd_kafka_conf_dup(conf);
+    if (!p->conf) {
+        snprintf(errbuf, errlen, "out of memory");
+        goto bad;
+    }
+    p->cur->rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errbuf, errlen);
+    if (!p->cur->rk)
         goto bad;
     conf = NULL; /* now owned by rk */
     if (pthread_create(&p->poller, NULL, kafka__poller_main, p) != 0) {
@@ -135,18 +256,25 @@ void kafka_producer_free(struct kafka_producer *p)
 
     if (!p)
         return;
-    if (p->rk) {
-        err = rd_kafka_flush(p->rk, p->timeout_ms + 1000);
+    /* no call is using the producer any more: cur holds only the producer's own reference */
+    if (p->cur && p->cur->rk) {
+        err = rd_kafka_flush(p->cur->rk, p->timeout_ms + 1000);
         if (err)
             log_warnx("kafka producer flush: %d message(s) not delivered: %s",
-                      rd_kafka_outq_len(p->rk), rd_kafka_err2str(err));
+                      rd_kafka_outq_len(p->cur->rk), rd_kafka_err2str(err));
     }
     if (p->poller_started) {
         atomic_store(&p->stop, true);
         pthread_join(p->poller, NULL);
     }
-    if (p->rk)
-        rd_kafka_destroy(p->rk);
+    if (p->cur) {
+        if (p->cur->rk)
+            rd_kafka_destroy(p->cur->rk);
+        free(p->cur);
+    }
+    if (p->conf)
+        rd_kafka_conf_destroy(p->conf);
+    pthread_mutex_destroy(&p->mu);
     free(p);
 }
 
@@ -179,7 +307,7 @@ static rd_kafka_headers_t *kafka__headers(const struct kafka_msg *msg,
  * this batch in between: at most one linger more when others keep producing. From @deadline on
  * the caller's condition wait takes over (message.timeout.ms bounds it).
  */
-static void kafka__flush_batch(struct kafka_producer *p, struct kafka_batch *batch,
+static void kafka__flush_batch(struct kafka_producer *p, rd_kafka_t *rk, struct kafka_batch *batch,
                                int64_t deadline)
 {
     if (p->linger_ms == 0)
@@ -193,7 +321,7 @@ static void kafka__flush_batch(struct kafka_producer *p, struct kafka_batch *bat
         pthread_mutex_unlock(&batch->lock);
         if (outstanding == 0 || left <= 0)
             return;
-        rd_kafka_flush(p->rk, (int)(left < p->linger_ms ? left : p->linger_ms));
+        rd_kafka_flush(rk, (int)(left < p->linger_ms ? left : p->linger_ms));
     }
 }
 
@@ -203,6 +331,7 @@ int kafka__produce(struct kafka_producer *p, struct kafka_msg *msgs, size_t n,
 {
     struct kafka_batch batch = {.outstanding = 0};
     struct kafka_slot *slots;
+    struct kafka_rk *h;
     int64_t deadline = util_now_mono_ms() + p->timeout_ms;
     size_t i;
     int r = 0;
@@ -222,7 +351,13 @@ int kafka__produce(struct kafka_producer *p, struct kafka_msg *msgs, size_t n,
         return -EIO;
     }
     pthread_mutex_init(&batch.lock, NULL);
-    pthread_cond_init(&batch.done, NULL);
+    worker_cond_init(&batch.done);
+    h = kafka__hold(p);
+    if (rd_kafka_fatal_error(h->rk, NULL, 0) != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        kafka__renew(p, h);
+        kafka__drop(p, h);
+        h = kafka__hold(p);
+    }
 
     for (i = 0; i < n; i++) {
         struct kafka_msg *msg = &msgs[i];
@@ -240,7 +375,7 @@ int kafka__produce(struct kafka_producer *p, struct kafka_msg *msgs, size_t n,
         batch.outstanding++;
         pthread_mutex_unlock(&batch.lock);
         for (;;) {
-            err = rd_kafka_producev(p->rk, RD_KAFKA_V_TOPIC(msg->topic),
+            err = rd_kafka_producev(h->rk, RD_KAFKA_V_TOPIC(msg->topic),
                                     RD_KAFKA_V_KEY(msg->key, msg->key ? msg->keylen : 0),
                                     RD_KAFKA_V_VALUE((void *)msg->value, msg->len),
                                     RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
@@ -249,7 +384,7 @@ int kafka__produce(struct kafka_producer *p, struct kafka_msg *msgs, size_t n,
             if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL || util_now_mono_ms() >= deadline)
                 break;
             /* the local queue is full: give the poller a moment to drain reports */
-            rd_kafka_poll(p->rk, 10);
+            rd_kafka_poll(h->rk, 10);
         }
         if (err) {
             rd_kafka_headers_destroy(hdrs);
@@ -263,12 +398,24 @@ int kafka__produce(struct kafka_producer *p, struct kafka_msg *msgs, size_t n,
         hdrs = NULL; /* now owned by rk */
     }
 
-    kafka__flush_batch(p, &batch, deadline);
-    /* librdkafka reports every message within message.timeout.ms, so this ends. */
+    kafka__flush_batch(p, h->rk, &batch, deadline);
+    /* librdkafka reports every message within message.timeout.ms (a fatal error fails them at
+     * once), so this ends: the poller serves the reports of the current rd_kafka_t, this call
+     * those of one replaced meanwhile */
     pthread_mutex_lock(&batch.lock);
-    while (batch.outstanding > 0)
-        pthread_cond_wait(&batch.done, &batch.lock);
+    while (batch.outstanding > 0) {
+        struct timespec until = worker_deadline_ms(KAFKA_POLL_MS);
+
+        if (!kafka__replaced(p, h)) {
+            pthread_cond_timedwait(&batch.done, &batch.lock, &until);
+            continue;
+        }
+        pthread_mutex_unlock(&batch.lock);
+        rd_kafka_poll(h->rk, KAFKA_POLL_MS);
+        pthread_mutex_lock(&batch.lock);
+    }
     pthread_mutex_unlock(&batch.lock);
+    kafka__drop(p, h);
     pthread_cond_destroy(&batch.done);
     pthread_mutex_destroy(&batch.lock);
     free(slots);
@@ -313,10 +460,18 @@ int kafka_publish_event(struct kafka_producer *p, const struct event *ev, const 
 int kafka_producer_ping(struct kafka_producer *p, int timeout_ms, char *why, size_t whylen)
 {
     const struct rd_kafka_metadata *md = NULL;
+    struct kafka_rk *h = kafka__hold(p);
     rd_kafka_resp_err_t err;
     int r = 0;
 
-    err = rd_kafka_metadata(p->rk, 0, NULL, &md, timeout_ms);
+    if (rd_kafka_fatal_error(h->rk, NULL, 0) != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        /* the readiness probe renews a dead producer even while nothing is produced */
+        kafka__renew(p, h);
+        kafka__drop(p, h);
+        h = kafka__hold(p);
+    }
+    err = rd_kafka_metadata(h->rk, 0, NULL, &md, timeout_ms);
+    kafka__drop(p, h);
     if (err) {
         snprintf(why, whylen, "kafka metadata: %s", rd_kafka_err2str(err));
         r = -EIO;

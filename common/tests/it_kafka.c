@@ -618,6 +618,37 @@ static void test_linger_batch_is_flushed(void **state)
     assert_all_destroyed();
 }
 
+/* A producer that hit a fatal error (as a refused InitProducerId makes it) is renewed by the
+ * next produce call: a batch in flight fails, the next one is delivered, in key order. */
+static void test_fatal_producer_is_renewed(void **state)
+{
+    char topic[96], why[256];
+    struct kafka_producer *p;
+    struct kafka_msg msg;
+    struct rec recs[2];
+
+    (void)state;
+    unique("it-fatal", topic, sizeof(topic));
+    make_topics(topic, 1);
+    p = producer(10000);
+    msg = (struct kafka_msg){
+        .topic = topic, .key = "order-1", .keylen = 7, .value = "before", .len = 6};
+    assert_int_equal(kafka_produce_wait(p, &msg, 1), 0);
+    assert_int_equal(kafka_producer_test_fatal(p, "it_kafka: scripted fatal error"), 0);
+    msg = (struct kafka_msg){
+        .topic = topic, .key = "order-1", .keylen = 7, .value = "after", .len = 5};
+    assert_int_equal(kafka_produce_wait(p, &msg, 1), 0);
+    assert_int_equal(msg.result, 0);
+    /* the readiness probe sees a working producer again */
+    assert_int_equal(kafka_producer_ping(p, 5000, why, sizeof(why)), 0);
+    assert_int_equal(read_topic(topic, recs, 2, DEADLINE_MS), 2);
+    assert_string_equal(recs[0].value, "before");
+    assert_string_equal(recs[1].value, "after");
+    recs_free(recs, 2);
+    kafka_producer_free(p);
+    assert_all_destroyed();
+}
+
 static void test_publish_event_uses_topic_map(void **state)
 {
     char topic[96], err[256];
@@ -1269,6 +1300,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_round_trip),
         cmocka_unit_test(test_linger_batch_is_flushed),
+        cmocka_unit_test(test_fatal_producer_is_renewed),
         cmocka_unit_test(test_publish_event_uses_topic_map),
         cmocka_unit_test(test_malformed_and_exhausted_go_to_dlq),
         cmocka_unit_test(test_permanent_failure_dlq_at_once),

@@ -10,6 +10,12 @@
  * a request is in flight librdkafka gathers what is produced meanwhile into the next one. With
  * a linger set, kafka_produce_wait() still does not wait it out: its caller has nothing more
  * to add, so it flushes its batch at once.
+ *
+ * A producer librdkafka declares fatally failed (a refused InitProducerId: the principal's
+ * IdempotentWrite ACL not yet applied on that broker of a cluster; a fenced producer) is
+ * renewed by the next kafka_produce_wait() or kafka_producer_ping(): a new one with the same
+ * configuration takes over; what the dead one had not delivered is reported failed (callers
+ * keep it and send it again).
  */
 #ifndef COMMON_KAFKA_PRODUCER_H
 #define COMMON_KAFKA_PRODUCER_H
@@ -55,5 +61,9 @@ int kafka_publish_event(struct kafka_producer *p, const struct event *ev, const 
 
 /* Broker reachability for readiness: 0 if metadata could be fetched within @timeout_ms. */
 int kafka_producer_ping(struct kafka_producer *p, int timeout_ms, char *why, size_t whylen);
+
+/* Tests only: makes the producer's current librdkafka handle fail fatally (as a refused
+ * InitProducerId would), so the next kafka_produce_wait() or ping renews it. 0 or -EIO. */
+int kafka_producer_test_fatal(struct kafka_producer *p, const char *reason);
 
 #endif
