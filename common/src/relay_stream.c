@@ -139,6 +139,15 @@ static const char LEASE_RELEASE_LUA[] =
     "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end\n"
     "return 0\n";
 
+/* Why a reply to a lease or take-over command is not what was asked: the I/O error @err, Redis's
+ * error, or a reply of another shape. */
+static const char *stream__why(const redisReply *reply, const char *err)
+{
+    if (!reply)
+        return err;
+    return reply->type == REDIS_REPLY_ERROR ? reply->str : "bad reply";
+}
+
 /* Moves every entry pending with another consumer of the group to us (XAUTOCLAIM with
  * min-idle 0, page by page). 0 or -EIO. */
 static int stream__take_over(struct relay_stream *s)
@@ -153,9 +162,7 @@ static int stream__take_over(struct relay_stream *s)
         if (!reply || reply->type != REDIS_REPLY_ARRAY || reply->elements < 1 ||
             reply->element[0]->type != REDIS_REPLY_STRING) {
             log_warnx("relay: cannot take over the pending entries of '%s': %s", s->stream,
-                      !reply                             ? err
-                      : reply->type == REDIS_REPLY_ERROR ? reply->str
-                                                         : "bad reply");
+                      stream__why(reply, err));
             if (reply)
                 freeReplyObject(reply);
             return -EIO;
@@ -182,10 +189,7 @@ static int stream__lease(struct relay_stream *s)
     long long held;
 
     if (!reply || reply->type != REDIS_REPLY_INTEGER) {
-        log_warnx("relay: cannot renew the lease of '%s': %s", s->stream,
-                  !reply                             ? err
-                  : reply->type == REDIS_REPLY_ERROR ? reply->str
-                                                     : "bad reply");
+        log_warnx("relay: cannot renew the lease of '%s': %s", s->stream, stream__why(reply, err));
         if (reply)
             freeReplyObject(reply);
         return -EIO;

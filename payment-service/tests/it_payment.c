@@ -915,8 +915,11 @@ static void test_confirm_in_progress_and_abandoned(void **state)
     order_free(&o);
 }
 
-/* How many inbox rows have @event_id (-1 when the query fails). */
-static long long inbox_count(const char *event_id)
+#define INBOX_COUNT_SQL "SELECT COUNT(*) FROM inbox WHERE event_id = ?"
+#define IDEM_COUNT_SQL "SELECT COUNT(*) FROM payment_idempotency WHERE idempotency_key = ?"
+
+/* The count @sql (one string parameter, @key) answers; -1 when the query fails. */
+static long long count_rows(const char *sql, const char *key)
 {
     char err[256];
     struct db_conn *conn = db_acquire(fx->pool, err, sizeof(err));
@@ -925,8 +928,7 @@ static long long inbox_count(const char *event_id)
 
     if (!conn)
         return -1;
-    if (db_query_one(conn, "SELECT COUNT(*) FROM inbox WHERE event_id = ?",
-                     (struct db_param[]){DB_STR(event_id)}, 1, &res) == 0)
+    if (db_query_one(conn, sql, (struct db_param[]){DB_STR(key)}, 1, &res) == 0)
         n = db_result_int(res, 0, 0);
     db_result_free(res);
     db_release(fx->pool, conn);
@@ -935,7 +937,7 @@ static long long inbox_count(const char *event_id)
 
 static bool inbox_gone(void *arg)
 {
-    return inbox_count(arg) == 0;
+    return count_rows(INBOX_COUNT_SQL, arg) == 0;
 }
 
 /* svc_main's inbox purge runs in payment-service (INBOX_PURGE_MS=200 here): a row older than
@@ -963,29 +965,12 @@ static void test_inbox_purge(void **state)
     assert_int_equal(affected, 1);
     db_release(fx->pool, conn);
     assert_true(ts_poll_until(inbox_gone, old_id, 10000));
-    assert_int_equal(inbox_count(young_id), 1);
-}
-
-static long long idem_count(const char *key)
-{
-    char err[256];
-    struct db_conn *conn = db_acquire(fx->pool, err, sizeof(err));
-    struct db_result *res = NULL;
-    long long n = -1;
-
-    if (!conn)
-        return -1;
-    if (db_query_one(conn, "SELECT COUNT(*) FROM payment_idempotency WHERE idempotency_key = ?",
-                     (struct db_param[]){DB_STR(key)}, 1, &res) == 0)
-        n = db_result_int(res, 0, 0);
-    db_result_free(res);
-    db_release(fx->pool, conn);
-    return n;
+    assert_int_equal(count_rows(INBOX_COUNT_SQL, young_id), 1);
 }
 
 static bool idem_gone(void *arg)
 {
-    return idem_count(arg) == 0;
+    return count_rows(IDEM_COUNT_SQL, arg) == 0;
 }
 
 /* The stored answers of idempotent actions are bookkeeping purged with the inbox
@@ -1016,7 +1001,7 @@ static void test_idempotency_purge(void **state)
     assert_int_equal(affected, 1);
     db_release(fx->pool, conn);
     assert_true(ts_poll_until(idem_gone, old_key, 10000));
-    assert_int_equal(idem_count(young_key), 1);
+    assert_int_equal(count_rows(IDEM_COUNT_SQL, young_key), 1);
 }
 
 static void test_health_and_metrics(void **state)
