@@ -11,13 +11,19 @@
  * The topic (bench-hop-<pid>-<time>, one partition) is created at start and deleted at the end;
  * the rows go to the database commerce_bench (tables hop_out, hop_in), made when missing.
  *
- * usage: bench-hop [--rounds N(300)] [--warmup W(20)] [--linger-ms MS(0)]
+ * usage: bench-hop [--rounds N(300)] [--warmup W(20)] [--linger-ms MS(0)] [--idle-ms MS(0)]
+ *                  [--set NAME=VALUE]...
+ * --idle-ms leaves the machine idle that long before each round, as the one-client saga does
+ * between its orders: threads that slept (and, on a VM, idle vCPUs) wake more slowly than busy
+ * ones, so back-to-back rounds understate a hop at that duty cycle.
+ * --set gives the producer and the consumer one more librdkafka property (repeatable), e.g. to
+ * measure socket.nagle.disable=true or fetch settings against the defaults.
  * Environment (what scripts/stack.sh's .run/env exports): KAFKA_BOOTSTRAP, DB_HOST, DB_PORT,
  * DB_USER, DB_PASSWORD, and for a broker with SASL KAFKA_SECURITY_PROTOCOL,
  * KAFKA_SASL_MECHANISM, KAFKA_SASL_USERNAME, KAFKA_SASL_PASSWORD (a login that may create
  * topics: the admin's).
  * Prints one machine line on stdout:
- *   RESULT rounds=N linger_ms=L hop_p50_ms=… hop_p99_ms=… kafka_p50_ms=… kafka_p99_ms=…
+ *   RESULT rounds=N linger_ms=L idle_ms=I hop_p50_ms=… hop_p99_ms=… kafka_p50_ms=… kafka_p99_ms=…
  *          commit_p50_ms=…
  * Exit 0 on success, 1 on an error (a message not consumed within 10 s included), 2 on bad
  * usage.
@@ -34,8 +40,12 @@
 #define HOP_MSG_TIMEOUT_S 10.0
 #define HOP_PAYLOAD_BYTES 300
 
+#define HOP_MAX_SETS 16
+
 struct hop_opts {
-    long rounds, warmup, linger_ms;
+    long rounds, warmup, linger_ms, idle_ms;
+    const char *set[HOP_MAX_SETS]; /* NAME=VALUE of --set */
+    size_t nset;
 };
 
 static double hop_now_ms(void)
@@ -67,7 +77,8 @@ static double hop_pct(double *v, size_t n, double p)
 /* Prints the usage to @fp and exits with @status (0 for --help, 2 for a usage error). */
 static void hop_usage(FILE *fp, int status)
 {
-    fprintf(fp, "usage: bench-hop [--rounds N] [--warmup W] [--linger-ms MS]\n"
+    fprintf(fp, "usage: bench-hop [--rounds N] [--warmup W] [--linger-ms MS] [--idle-ms MS]\n"
+                "                 [--set NAME=VALUE]...\n"
                 "  one MariaDB commit -> produce -> consume -> MariaDB commit per round with\n"
                 "  librdkafka and mariadb-connector-c directly; environment: KAFKA_BOOTSTRAP,\n"
                 "  DB_HOST, DB_PORT, DB_USER, DB_PASSWORD, KAFKA_SECURITY_PROTOCOL,\n"
@@ -109,6 +120,27 @@ static int hop_conf_set(rd_kafka_conf_t *conf, const char *name, const char *val
                         size_t errlen)
 {
     return rd_kafka_conf_set(conf, name, value, errbuf, errlen) == RD_KAFKA_CONF_OK ? 0 : -1;
+}
+
+/* The --set properties into @conf; -1 with @errbuf. */
+static int hop_conf_sets(rd_kafka_conf_t *conf, const struct hop_opts *o, char *errbuf,
+                         size_t errlen)
+{
+    for (size_t i = 0; i < o->nset; i++) {
+        char name[128];
+        const char *eq = strchr(o->set[i], '=');
+        size_t len = eq ? (size_t)(eq - o->set[i]) : 0;
+
+        if (!eq || len == 0 || len >= sizeof(name)) {
+            snprintf(errbuf, errlen, "--set '%s': want NAME=VALUE", o->set[i]);
+            return -1;
+        }
+        memcpy(name, o->set[i], len);
+        name[len] = '\0';
+        if (hop_conf_set(conf, name, eq + 1, errbuf, errlen) < 0)
+            return -1;
+    }
+    return 0;
 }
 
 /* Creates (@create) or deletes the topic through @rk's admin API; 0 or -1 with @errbuf. */
@@ -237,7 +269,7 @@ static int hop_consume(rd_kafka_t *consumer, rd_kafka_t *producer, long round)
 
 int main(int argc, char **argv)
 {
-    struct hop_opts o = {300, 20, 0};
+    struct hop_opts o = {.rounds = 300, .warmup = 20};
     char errbuf[512], topic[96], linger[32], payload[HOP_PAYLOAD_BYTES + 1], sql[600], key[32];
     rd_kafka_conf_t *conf = NULL;
     rd_kafka_t *producer = NULL, *consumer = NULL;
@@ -259,12 +291,16 @@ int main(int argc, char **argv)
             o.warmup = atol(v);
         else if (strcmp(a, "--linger-ms") == 0)
             o.linger_ms = atol(v);
+        else if (strcmp(a, "--idle-ms") == 0)
+            o.idle_ms = atol(v);
+        else if (strcmp(a, "--set") == 0 && o.nset < HOP_MAX_SETS)
+            o.set[o.nset++] = v;
         else
             hop_usage(stderr, 2);
         i++;
     }
-    if (o.rounds <= 0 || o.warmup < 0 || o.linger_ms < 0 || !hop_env("KAFKA_BOOTSTRAP") ||
-        !hop_env("DB_USER"))
+    if (o.rounds <= 0 || o.warmup < 0 || o.linger_ms < 0 || o.idle_ms < 0 || o.idle_ms > 10000 ||
+        !hop_env("KAFKA_BOOTSTRAP") || !hop_env("DB_USER"))
         hop_usage(stderr, 2);
 
     hop = calloc((size_t)o.rounds, sizeof(*hop));
@@ -281,7 +317,8 @@ int main(int argc, char **argv)
     conf = rd_kafka_conf_new();
     if (hop_conf_common(conf, errbuf, sizeof(errbuf)) < 0 ||
         hop_conf_set(conf, "enable.idempotence", "true", errbuf, sizeof(errbuf)) < 0 ||
-        hop_conf_set(conf, "linger.ms", linger, errbuf, sizeof(errbuf)) < 0)
+        hop_conf_set(conf, "linger.ms", linger, errbuf, sizeof(errbuf)) < 0 ||
+        hop_conf_sets(conf, &o, errbuf, sizeof(errbuf)) < 0)
         goto bad_conf;
     producer = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errbuf, sizeof(errbuf));
     if (!producer)
@@ -297,7 +334,8 @@ int main(int argc, char **argv)
     conf = rd_kafka_conf_new();
     if (hop_conf_common(conf, errbuf, sizeof(errbuf)) < 0 ||
         hop_conf_set(conf, "group.id", "bench-hop", errbuf, sizeof(errbuf)) < 0 ||
-        hop_conf_set(conf, "enable.auto.commit", "false", errbuf, sizeof(errbuf)) < 0)
+        hop_conf_set(conf, "enable.auto.commit", "false", errbuf, sizeof(errbuf)) < 0 ||
+        hop_conf_sets(conf, &o, errbuf, sizeof(errbuf)) < 0)
         goto bad_conf;
     consumer = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errbuf, sizeof(errbuf));
     if (!consumer)
@@ -312,8 +350,15 @@ int main(int argc, char **argv)
     }
 
     for (long i = 0; i < o.warmup + o.rounds; i++) {
-        double t0 = hop_now_ms(), t1, t2, t3;
+        double t0, t1, t2, t3;
         rd_kafka_resp_err_t err;
+
+        if (o.idle_ms > 0) { /* the load's shape, not a synchronisation */
+            struct timespec idle = {o.idle_ms / 1000, (o.idle_ms % 1000) * 1000000L};
+            rd_kafka_poll(producer, 0);
+            nanosleep(&idle, NULL);
+        }
+        t0 = hop_now_ms();
 
         snprintf(sql, sizeof(sql), "INSERT INTO hop_out (round, payload) VALUES (%ld, '%s')", i,
                  payload);
@@ -348,11 +393,12 @@ int main(int argc, char **argv)
         double h50 = hop_pct(hop, n, 50), h99 = hop_pct(hop, n, 99);
         double k50 = hop_pct(kafka, n, 50), k99 = hop_pct(kafka, n, 99);
         double c50 = hop_pct(commit, n, 50);
-        fprintf(stderr, "bench-hop: %ld rounds, linger.ms=%ld: hop p50 %.2f ms, p99 %.2f ms\n",
-                o.rounds, o.linger_ms, h50, h99);
-        printf("RESULT rounds=%ld linger_ms=%ld hop_p50_ms=%.2f hop_p99_ms=%.2f "
+        fprintf(stderr,
+                "bench-hop: %ld rounds, linger.ms=%ld, idle %ld ms: hop p50 %.2f ms, p99 %.2f ms\n",
+                o.rounds, o.linger_ms, o.idle_ms, h50, h99);
+        printf("RESULT rounds=%ld linger_ms=%ld idle_ms=%ld hop_p50_ms=%.2f hop_p99_ms=%.2f "
                "kafka_p50_ms=%.2f kafka_p99_ms=%.2f commit_p50_ms=%.2f\n",
-               o.rounds, o.linger_ms, h50, h99, k50, k99, c50);
+               o.rounds, o.linger_ms, o.idle_ms, h50, h99, k50, k99, c50);
     }
     rc = 0;
     goto out;

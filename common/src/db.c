@@ -9,6 +9,14 @@
  *
  * Errors are counted in commerce_db_errors_total{kind} where they are mapped: connection (failed
  * connects, lost sessions), deadlock (and lock wait timeouts), duplicate (key) and sql (the rest).
+ *
+ * Round trips are what a hop pays for, so each connection keeps its last DB_STMT_CACHE prepared
+ * statements (keyed by their SQL text; least recently used evicted): a statement seen before is
+ * one round trip (execute) instead of three packets (prepare, execute, close). A connection is
+ * pinged at checkout only when it was idle for ping_idle_ms (DB_PING_IDLE_MS) or more: a server
+ * that restarted meanwhile (which takes longer than that) is noticed there, a lost session costs
+ * db_begin nothing (it starts the transaction on a new one) and any other call the one failed
+ * call db.h promises.
  */
 #include "common/db.h"
 
@@ -36,6 +44,16 @@
 #define DB_CELL_BUF 256                   /* first fetch buffer per column; larger is re-fetched */
 #define DB_MIGRATION_MAX_BYTES (4u << 20) /* cap on one migration file */
 #define DB_MIGRATE_LOCK_S 30
+#define DB_STMT_CACHE 32     /* prepared statements kept per connection */
+#define DB_PING_IDLE_MS 1000 /* default: checkout pings a connection idle at least this long */
+
+/* A prepared statement kept on its connection. */
+struct db_stmt {
+    char *sql;               /* its text (owned); NULL: a free slot */
+    size_t len;              /* strlen(sql) */
+    MYSQL_STMT *stmt;        /* prepared on the connection */
+    unsigned long long used; /* the connection's tick at its last use: LRU */
+};
 
 struct db_conn {
     MYSQL *mysql;     /* NULL until connected */
@@ -44,6 +62,9 @@ struct db_conn {
     bool broken;      /* the connection was lost: reconnect before the next use */
     char errmsg[512]; /* last error, for db_errmsg */
     struct db_pool *pool;
+    struct db_stmt stmts[DB_STMT_CACHE]; /* prepared statements kept (db__stmt_*) */
+    unsigned long long tick;             /* statements run: the LRU clock */
+    int64_t released_ms;                 /* monotonic ms of the last db_release, 0 = never */
 };
 
 struct db_pool {
@@ -53,6 +74,7 @@ struct db_pool {
     unsigned port;
     unsigned timeout_s;
     unsigned acquire_ms;
+    unsigned ping_idle_ms;
     unsigned n;
     struct db_conn *conns;
 };
@@ -151,10 +173,75 @@ const char *db_errmsg(const struct db_conn *conn)
     return conn ? conn->errmsg : "";
 }
 
+/* ---- prepared statements kept per connection ---- */
+
+static void db__stmt_drop(struct db_stmt *st)
+{
+    if (st->stmt)
+        mysql_stmt_close(st->stmt);
+    free(st->sql);
+    *st = (struct db_stmt){0};
+}
+
+/* The kept statement of @sql on @conn, or NULL. */
+static struct db_stmt *db__stmt_find(struct db_conn *conn, const char *sql, size_t len)
+{
+    for (size_t i = 0; i < DB_STMT_CACHE; i++) {
+        struct db_stmt *st = &conn->stmts[i];
+
+        if (st->sql && st->len == len && memcmp(st->sql, sql, len) == 0)
+            return st;
+    }
+    return NULL;
+}
+
+/* Keeps @stmt (prepared from @sql) on @conn, evicting the least recently used; the slot, or
+ * NULL when out of memory (the caller then closes @stmt after use). */
+static struct db_stmt *db__stmt_keep(struct db_conn *conn, const char *sql, size_t len,
+                                     MYSQL_STMT *stmt)
+{
+    struct db_stmt *victim = &conn->stmts[0];
+    char *copy = malloc(len + 1);
+
+    if (!copy)
+        return NULL;
+    memcpy(copy, sql, len + 1);
+    for (size_t i = 0; i < DB_STMT_CACHE; i++) {
+        struct db_stmt *st = &conn->stmts[i];
+
+        if (!st->sql) {
+            victim = st;
+            break;
+        }
+        if (st->used < victim->used)
+            victim = st;
+    }
+    db__stmt_drop(victim);
+    *victim = (struct db_stmt){.sql = copy, .len = len, .stmt = stmt};
+    return victim;
+}
+
+/* Ends one use of @stmt: a kept statement (@st) stays prepared for the next call unless @failed
+ * (a result read only in part: its state is unknown); any other is closed. */
+static void db__stmt_done(MYSQL_STMT *stmt, struct db_stmt *st, bool failed)
+{
+    if (!stmt)
+        return;
+    if (!st) {
+        mysql_stmt_close(stmt);
+    } else if (failed) {
+        db__stmt_drop(st);
+    } else {
+        mysql_stmt_free_result(stmt);
+    }
+}
+
 /* ---- connections ---- */
 
 static void db__close(struct db_conn *conn)
 {
+    for (size_t i = 0; i < DB_STMT_CACHE; i++)
+        db__stmt_drop(&conn->stmts[i]);
     if (conn->mysql)
         mysql_close(conn->mysql);
     conn->mysql = NULL;
@@ -196,11 +283,11 @@ static MYSQL *db__open(const struct db_pool *pool, const char *database, char *e
     return mysql;
 }
 
-/* Makes @conn usable: connects if it is not, else pings and reconnects if the server went
- * away. 0 or -EIO with a reason in @errbuf. */
-static int db__ensure(struct db_conn *conn, char *errbuf, size_t errlen)
+/* Makes @conn usable: connects if it is not, else (with @ping) pings and reconnects if the
+ * server went away. 0 or -EIO with a reason in @errbuf. */
+static int db__ensure(struct db_conn *conn, bool ping, char *errbuf, size_t errlen)
 {
-    if (conn->mysql && !conn->broken && mysql_ping(conn->mysql) == 0)
+    if (conn->mysql && !conn->broken && (!ping || mysql_ping(conn->mysql) == 0))
         return 0;
     db__close(conn);
     conn->mysql = db__open(conn->pool, conn->pool->database, errbuf, errlen);
@@ -223,7 +310,7 @@ static int db__ready(struct db_conn *conn)
             db__set_msg(conn, "connection lost inside a transaction");
             return -EIO;
         }
-        return db__ensure(conn, errbuf, sizeof(errbuf));
+        return db__ensure(conn, false, errbuf, sizeof(errbuf));
     }
     return 0;
 }
@@ -277,6 +364,7 @@ struct db_pool *db_pool_new(const struct db_opts *opts, char *errbuf, size_t err
     pool->port = opts->port ? opts->port : 3306;
     pool->timeout_s = opts->connect_timeout_s ? opts->connect_timeout_s : DB_DEFAULT_TIMEOUT_S;
     pool->acquire_ms = opts->acquire_timeout_ms ? opts->acquire_timeout_ms : DB_DEFAULT_ACQUIRE_MS;
+    pool->ping_idle_ms = opts->ping_idle_ms ? opts->ping_idle_ms : DB_PING_IDLE_MS;
     for (unsigned i = 0; i < pool->n; i++)
         pool->conns[i].pool = pool;
 
@@ -357,7 +445,11 @@ struct db_conn *db_acquire(struct db_pool *pool, char *errbuf, size_t errlen)
         snprintf(errbuf, errlen, "no free database connection within %u ms", pool->acquire_ms);
         return NULL;
     }
-    if (db__ensure(conn, errbuf, errlen) < 0) {
+    /* a connection used a moment ago is not pinged: a restarted server took longer */
+    if (db__ensure(conn,
+                   !conn->released_ms ||
+                       util_now_mono_ms() - conn->released_ms >= (int64_t)pool->ping_idle_ms,
+                   errbuf, errlen) < 0) {
         db__close(conn);
         pthread_mutex_lock(&pool->mu);
         conn->busy = false;
@@ -376,6 +468,7 @@ void db_release(struct db_pool *pool, struct db_conn *conn)
         db_rollback(conn);
     if (conn->broken)
         db__close(conn);
+    conn->released_ms = util_now_mono_ms();
     pthread_mutex_lock(&pool->mu);
     conn->busy = false;
     pthread_cond_signal(&pool->cv);
@@ -386,10 +479,18 @@ int db_ping(struct db_pool *pool, char *why, size_t whylen)
 {
     struct db_conn *conn = db_acquire(pool, why, whylen);
 
+    int rc = 0;
+
     if (!conn)
         return -EIO;
-    db_release(pool, conn); /* db_acquire pinged it */
-    return 0;
+    /* db_acquire skips the ping of a connection used a moment ago: readiness always asks */
+    if (mysql_ping(conn->mysql) != 0) {
+        snprintf(why, whylen, "mariadb ping: %s", mysql_error(conn->mysql));
+        conn->broken = true;
+        rc = -EIO;
+    }
+    db_release(pool, conn);
+    return rc;
 }
 
 /* ---- transactions ---- */
@@ -402,11 +503,18 @@ int db_begin(struct db_conn *conn)
         db__set_msg(conn, "db_begin: already in a transaction");
         return -EINVAL;
     }
-    rc = db__ready(conn);
-    if (rc < 0)
-        return rc;
-    if (mysql_query(conn->mysql, "START TRANSACTION"))
-        return db__fail(conn, NULL);
+    /* START TRANSACTION changes nothing: on a session lost while idle (checkout pings only
+     * connections idle for DB_PING_IDLE_MS) it is sent once more on a new one */
+    for (int attempt = 0;; attempt++) {
+        rc = db__ready(conn);
+        if (rc < 0)
+            return rc;
+        if (mysql_query(conn->mysql, "START TRANSACTION") == 0)
+            break;
+        rc = db__fail(conn, NULL);
+        if (rc != -EIO || attempt > 0)
+            return rc;
+    }
     conn->in_tx = true;
     return 0;
 }
@@ -444,31 +552,57 @@ int db_rollback(struct db_conn *conn)
 
 /* ---- statements ---- */
 
-static int db__prepare(struct db_conn *conn, const char *sql, const struct db_param *params,
-                       size_t nparams, MYSQL_STMT **ret)
+/* A statement of @sql ready to execute on @conn: the kept one (*@ret_st set), else a new one,
+ * kept when there is memory for it. The server refusing more prepared statements
+ * (max_prepared_stmt_count) empties this connection's cache and tries once more. */
+static int db__stmt_get(struct db_conn *conn, const char *sql, MYSQL_STMT **ret,
+                        struct db_stmt **ret_st)
 {
-    MYSQL_STMT *stmt = NULL;
+    size_t len = strlen(sql);
+    struct db_stmt *st = db__stmt_find(conn, sql, len);
+    MYSQL_STMT *stmt;
+
+    if (st) {
+        *ret = st->stmt;
+        *ret_st = st;
+        return 0;
+    }
+    for (int attempt = 0;; attempt++) {
+        stmt = mysql_stmt_init(conn->mysql);
+        if (!stmt)
+            return db__fail(conn, NULL);
+        if (mysql_stmt_prepare(stmt, sql, (unsigned long)len) == 0)
+            break;
+        if (attempt == 0 && mysql_stmt_errno(stmt) == ER_MAX_PREPARED_STMT_COUNT_REACHED) {
+            mysql_stmt_close(stmt);
+            for (size_t i = 0; i < DB_STMT_CACHE; i++)
+                db__stmt_drop(&conn->stmts[i]);
+            continue;
+        }
+        {
+            int rc = db__fail(conn, stmt);
+
+            mysql_stmt_close(stmt);
+            return rc;
+        }
+    }
+    *ret = stmt;
+    *ret_st = db__stmt_keep(conn, sql, len, stmt);
+    return 0;
+}
+
+/* Binds @params to @stmt and executes it. 0 or the mapped error (recorded on @conn). */
+static int db__execute(struct db_conn *conn, MYSQL_STMT *stmt, const struct db_param *params,
+                       size_t nparams)
+{
     MYSQL_BIND *bind = NULL;
     unsigned long *lens = NULL;
-    int rc;
+    int rc = 0;
 
-    rc = db__ready(conn);
-    if (rc < 0)
-        return rc;
-    stmt = mysql_stmt_init(conn->mysql);
-    if (!stmt) {
-        rc = db__fail(conn, NULL);
-        goto out;
-    }
-    if (mysql_stmt_prepare(stmt, sql, strlen(sql))) {
-        rc = db__fail(conn, stmt);
-        goto out;
-    }
     if (mysql_stmt_param_count(stmt) != nparams) {
         db__set_msg(conn, "statement has %lu parameters, %zu given", mysql_stmt_param_count(stmt),
                     nparams);
-        rc = -EINVAL;
-        goto out;
+        return -EINVAL;
     }
     if (nparams) {
         bind = calloc(nparams, sizeof(*bind));
@@ -506,35 +640,56 @@ static int db__prepare(struct db_conn *conn, const char *sql, const struct db_pa
             goto out;
         }
     }
-    if (mysql_stmt_execute(stmt)) {
+    if (mysql_stmt_execute(stmt))
         rc = db__fail(conn, stmt);
-        goto out;
-    }
-    *ret = stmt;
-    stmt = NULL;
-    rc = 0;
 out:
-    if (stmt)
-        mysql_stmt_close(stmt);
     free(bind);
     free(lens);
     return rc;
+}
+
+/* Prepares (or takes the kept statement of) @sql and executes it with @params. On success
+ * *@ret is the statement and *@ret_st its slot when kept: end the use with db__stmt_done(). */
+static int db__prepare(struct db_conn *conn, const char *sql, const struct db_param *params,
+                       size_t nparams, MYSQL_STMT **ret, struct db_stmt **ret_st)
+{
+    MYSQL_STMT *stmt = NULL;
+    struct db_stmt *st = NULL;
+    int rc;
+
+    rc = db__ready(conn);
+    if (rc < 0)
+        return rc;
+    rc = db__stmt_get(conn, sql, &stmt, &st);
+    if (rc < 0)
+        return rc;
+    rc = db__execute(conn, stmt, params, nparams);
+    if (rc < 0) {
+        /* the server answered with an error (a duplicate key, a deadlock): the statement stays
+         * prepared; a lost session drops every kept statement when it is closed */
+        db__stmt_done(stmt, st, false);
+        return rc;
+    }
+    *ret = stmt;
+    *ret_st = st;
+    return 0;
 }
 
 int db_exec(struct db_conn *conn, const char *sql, const struct db_param *params, size_t nparams,
             unsigned long long *ret_affected, unsigned long long *ret_insert_id)
 {
     MYSQL_STMT *stmt = NULL;
+    struct db_stmt *st = NULL;
     int rc;
 
-    rc = db__prepare(conn, sql, params, nparams, &stmt);
+    rc = db__prepare(conn, sql, params, nparams, &stmt, &st);
     if (rc < 0)
         return rc;
     if (ret_affected)
         *ret_affected = (unsigned long long)mysql_stmt_affected_rows(stmt);
     if (ret_insert_id)
         *ret_insert_id = (unsigned long long)mysql_stmt_insert_id(stmt);
-    mysql_stmt_close(stmt);
+    db__stmt_done(stmt, st, false);
     return 0;
 }
 
@@ -597,6 +752,7 @@ int db_query(struct db_conn *conn, const char *sql, const struct db_param *param
              struct db_result **ret)
 {
     MYSQL_STMT *stmt = NULL;
+    struct db_stmt *st = NULL;
     MYSQL_RES *meta = NULL;
     MYSQL_BIND *bind = NULL;
     unsigned long *lens = NULL;
@@ -606,7 +762,7 @@ int db_query(struct db_conn *conn, const char *sql, const struct db_param *param
     size_t ncols;
     int rc;
 
-    rc = db__prepare(conn, sql, params, nparams, &stmt);
+    rc = db__prepare(conn, sql, params, nparams, &stmt, &st);
     if (rc < 0)
         return rc;
     res = calloc(1, sizeof(*res));
@@ -662,8 +818,7 @@ oom:
 out:
     if (meta)
         mysql_free_result(meta);
-    if (stmt)
-        mysql_stmt_close(stmt);
+    db__stmt_done(stmt, st, rc < 0);
     db_result_free(res);
     free(bind);
     free(lens);

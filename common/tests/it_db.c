@@ -18,11 +18,12 @@
 #include <mysql.h>
 
 #include "common/db.h"
+#include "common/util.h"
 #include "testsup.h"
 
 static char dbname[96];
 
-static struct db_pool *pool_new(unsigned size, unsigned acquire_ms)
+static struct db_pool *pool_new_ping(unsigned size, unsigned acquire_ms, unsigned ping_idle_ms)
 {
     struct db_opts opts = {
         .host = ts_env("DB_HOST"),
@@ -33,6 +34,7 @@ static struct db_pool *pool_new(unsigned size, unsigned acquire_ms)
         .pool_size = size,
         .connect_timeout_s = 5,
         .acquire_timeout_ms = acquire_ms,
+        .ping_idle_ms = ping_idle_ms,
     };
     char err[256];
     struct db_pool *pool = db_pool_new(&opts, err, sizeof(err));
@@ -40,6 +42,11 @@ static struct db_pool *pool_new(unsigned size, unsigned acquire_ms)
     if (!pool)
         fail_msg("db_pool_new: %s", err);
     return pool;
+}
+
+static struct db_pool *pool_new(unsigned size, unsigned acquire_ms)
+{
+    return pool_new_ping(size, acquire_ms, 0);
 }
 
 static struct db_conn *acquire(struct db_pool *pool)
@@ -521,9 +528,15 @@ static void kill_session(struct db_conn *watcher, long long id)
     assert_true(ts_poll_until(session_gone, &g, 5000));
 }
 
+/* The clock passed *@arg (ms): a connection released before is idle past a 1 ms ping_idle_ms. */
+static bool idle_past_ping(void *arg)
+{
+    return util_now_mono_ms() >= *(int64_t *)arg;
+}
+
 static void test_reconnect_after_kill(void **state)
 {
-    struct db_pool *pool = pool_new(1, 2000);
+    struct db_pool *pool = pool_new_ping(1, 2000, 1); /* every checkout after 1 ms pings */
     struct db_pool *admin = pool_new(1, 2000);
     struct db_conn *watcher = acquire(admin);
     struct db_conn *conn = acquire(pool);
@@ -535,8 +548,10 @@ static void test_reconnect_after_kill(void **state)
     id1 = query_int(conn, "SELECT CONNECTION_ID()");
     db_release(pool, conn);
 
-    /* killed while idle in the pool: the next acquire pings and reconnects */
+    /* killed while idle in the pool (longer than ping_idle_ms): the next acquire pings and
+     * reconnects */
     kill_session(watcher, id1);
+    assert_true(ts_poll_until(idle_past_ping, &(int64_t){util_now_mono_ms() + 2}, 1000));
     conn = acquire(pool);
     id2 = query_int(conn, "SELECT CONNECTION_ID()");
     assert_int_not_equal(id1, id2);
@@ -556,6 +571,122 @@ static void test_reconnect_after_kill(void **state)
     db_release(pool, conn);
     assert_int_equal(db_ping(pool, why, sizeof(why)), 0);
 
+    db_release(admin, watcher);
+    db_pool_free(admin);
+    db_pool_free(pool);
+}
+
+/* Com_stmt_prepare / Com_stmt_close of @conn's own session so far. */
+static void stmt_counts(struct db_conn *conn, long long *prepares, long long *closes)
+{
+    struct db_result *res = NULL;
+
+    if (db_query(conn,
+                 "SELECT VARIABLE_NAME, VARIABLE_VALUE FROM information_schema.SESSION_STATUS"
+                 " WHERE VARIABLE_NAME IN ('COM_STMT_PREPARE', 'COM_STMT_CLOSE')"
+                 " ORDER BY VARIABLE_NAME",
+                 NULL, 0, &res) != 0)
+        fail_msg("session status: %s", db_errmsg(conn));
+    assert_int_equal(db_result_rows(res), 2);
+    *closes = db_result_int(res, 0, 1);   /* COM_STMT_CLOSE sorts first */
+    *prepares = db_result_int(res, 1, 1); /* COM_STMT_PREPARE */
+    db_result_free(res);
+}
+
+/* A statement run again on a connection is not prepared again, whatever its parameters and
+ * whether its last run failed on a key; past DB_STMT_CACHE statements the least recently used
+ * are closed and prepared again when needed, with the right answers throughout. */
+static void test_statements_are_kept(void **state)
+{
+    struct db_pool *pool = pool_new(1, 2000);
+    struct db_conn *conn = acquire(pool);
+    struct db_result *res = NULL;
+    long long p0, c0, p1, c1;
+    char sql[96];
+
+    (void)state;
+    exec_ok(conn, "CREATE TABLE IF NOT EXISTS kept (id INT PRIMARY KEY, v VARCHAR(16))");
+    exec_ok(conn, "DELETE FROM kept");
+    stmt_counts(conn, &p0, &c0); /* the status query itself is kept from here on */
+    stmt_counts(conn, &p0, &c0);
+    for (int i = 0; i < 5; i++) {
+        char v[16];
+
+        snprintf(v, sizeof(v), "v%d", i);
+        assert_int_equal(db_exec(conn, "INSERT INTO kept (id, v) VALUES (?, ?)",
+                                 (struct db_param[]){DB_INT(i), DB_STR(v)}, 2, NULL, NULL),
+                         0);
+        assert_int_equal(db_query(conn, "SELECT v FROM kept WHERE id = ?",
+                                  (struct db_param[]){DB_INT(i)}, 1, &res),
+                         0);
+        assert_string_equal(db_result_get(res, 0, 0), v);
+        db_result_free(res);
+    }
+    /* a duplicate key, then the same statement with a fresh key */
+    assert_int_equal(db_exec(conn, "INSERT INTO kept (id, v) VALUES (?, ?)",
+                             (struct db_param[]){DB_INT(0), DB_STR("dup")}, 2, NULL, NULL),
+                     -EEXIST);
+    assert_int_equal(db_exec(conn, "INSERT INTO kept (id, v) VALUES (?, ?)",
+                             (struct db_param[]){DB_INT(9), DB_STR("v9")}, 2, NULL, NULL),
+                     0);
+    /* a wrong parameter count is refused and leaves the kept statement usable */
+    assert_int_equal(db_query(conn, "SELECT v FROM kept WHERE id = ?", NULL, 0, &res), -EINVAL);
+    assert_int_equal(
+        db_query(conn, "SELECT v FROM kept WHERE id = ?", (struct db_param[]){DB_INT(9)}, 1, &res),
+        0);
+    assert_string_equal(db_result_get(res, 0, 0), "v9");
+    db_result_free(res);
+    stmt_counts(conn, &p1, &c1);
+    assert_int_equal(p1 - p0, 2); /* the INSERT and the SELECT, once each */
+    assert_int_equal(c1 - c0, 0);
+
+    /* 40 distinct statements: more than are kept; each answers its own value */
+    for (int round = 0; round < 2; round++)
+        for (int i = 0; i < 40; i++) {
+            snprintf(sql, sizeof(sql), "SELECT ? + %d", i);
+            assert_int_equal(db_query(conn, sql, (struct db_param[]){DB_INT(1000)}, 1, &res), 0);
+            assert_int_equal(db_result_int(res, 0, 0), 1000 + i);
+            db_result_free(res);
+        }
+    stmt_counts(conn, &p0, &c0);
+    assert_true(p0 - p1 > 40); /* evicted ones were prepared again in the second round */
+    assert_true(c0 - c1 > 0);  /* and the evicted were closed on the server */
+    assert_true(c0 - c1 <= p0 - p1);
+    exec_ok(conn, "DROP TABLE kept");
+    db_release(pool, conn);
+    db_pool_free(pool);
+}
+
+/* A session lost while the connection sat in the pool for less than ping_idle_ms (no ping at
+ * checkout): db_begin starts the transaction on a new session, kept statements are prepared
+ * there again; any other first call fails once, as db.h says. */
+static void test_lost_session_without_ping(void **state)
+{
+    struct db_pool *pool = pool_new_ping(1, 2000, 60000);
+    struct db_pool *admin = pool_new(1, 2000);
+    struct db_conn *watcher = acquire(admin);
+    struct db_conn *conn = acquire(pool);
+    struct db_result *res = NULL;
+    long long id1, id2, id3;
+
+    (void)state;
+    id1 = query_int(conn, "SELECT CONNECTION_ID()");
+    db_release(pool, conn);
+    kill_session(watcher, id1);
+
+    conn = acquire(pool); /* used a moment ago: not pinged */
+    assert_int_equal(db_begin(conn), 0);
+    id2 = query_int(conn, "SELECT CONNECTION_ID()"); /* the kept statement, prepared anew */
+    assert_int_not_equal(id1, id2);
+    assert_int_equal(db_commit(conn), 0);
+    db_release(pool, conn);
+    kill_session(watcher, id2);
+
+    conn = acquire(pool);
+    assert_int_equal(db_query(conn, "SELECT CONNECTION_ID()", NULL, 0, &res), -EIO);
+    id3 = query_int(conn, "SELECT CONNECTION_ID()");
+    assert_int_not_equal(id3, id2);
+    db_release(pool, conn);
     db_release(admin, watcher);
     db_pool_free(admin);
     db_pool_free(pool);
@@ -597,6 +728,8 @@ int main(void)
         cmocka_unit_test(test_migrate),
         cmocka_unit_test(test_migrate_dir),
         cmocka_unit_test(test_reconnect_after_kill),
+        cmocka_unit_test(test_statements_are_kept),
+        cmocka_unit_test(test_lost_session_without_ping),
         cmocka_unit_test(test_unreachable),
     };
 

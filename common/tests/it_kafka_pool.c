@@ -86,10 +86,21 @@ static int pool_others_after_first(const struct pool_app *app, const char *key)
     return n;
 }
 
+/* Whether key @key's handler has been called (and recorded). Under app->lock. */
+static bool pool_called(const struct pool_app *app, const char *key)
+{
+    for (int i = 0; i < app->ncalls; i++)
+        if (strcmp(app->calls[i].key, key) == 0)
+            return true;
+    return false;
+}
+
 /* data.mode: "ok"; "slow" (waits for app->gate_open); "down" (KAFKA_UNAVAILABLE while
  * app->down); "retry" (always KAFKA_RETRY); "retry-until-other" (KAFKA_RETRY until another
- * key's event was handled after its first call); "down-until" (KAFKA_UNAVAILABLE until its
- * data.n-th call). Runs on the pool's threads: records, never asserts. */
+ * key's event was handled after its first call); "after-r" (OK once key "r" was called: it
+ * cannot all be over before "r" starts retrying, whatever the scheduling); "down-until"
+ * (KAFKA_UNAVAILABLE until its data.n-th call). Runs on the pool's threads: records, never
+ * asserts. */
 static enum kafka_result pool_handler(const struct event *ev, const struct kafka_record *rec,
                                       void *arg, char *errbuf, size_t errlen)
 {
@@ -129,6 +140,12 @@ static enum kafka_result pool_handler(const struct event *ev, const struct kafka
         app->slow_in++;
         pthread_cond_broadcast(&app->changed);
         while (!app->gate_open &&
+               pthread_cond_timedwait(&app->changed, &app->lock, &until) != ETIMEDOUT)
+            ;
+    } else if (strcmp(m, "after-r") == 0) {
+        struct timespec until = pool_until(DEADLINE_MS);
+
+        while (!pool_called(app, "r") &&
                pthread_cond_timedwait(&app->changed, &app->lock, &until) != ETIMEDOUT)
             ;
     } else if (strcmp(m, "down") == 0 && app->down) {
@@ -480,9 +497,9 @@ static void test_pool_retry_keeps_key_order(void **state)
     send_event(t->p, t->topic, "r", "order.placed", 1, "retry-until-other", 0, NULL); /* 0 */
     send_event(t->p, t->topic, "r", "order.placed", 1, "ok", 0, NULL);                /* 1 */
     send_event(t->p, t->topic, "r", "order.cancelled", 1, "ok", 0, NULL);             /* 2 */
-    send_event(t->p, t->topic, "o1", "order.placed", 1, "ok", 0, NULL);               /* 3 */
-    send_event(t->p, t->topic, "o2", "order.placed", 1, "ok", 0, NULL);               /* 4 */
-    send_event(t->p, t->topic, "o3", "order.placed", 1, "ok", 0, NULL);               /* 5 */
+    send_event(t->p, t->topic, "o1", "order.placed", 1, "after-r", 0, NULL);          /* 3 */
+    send_event(t->p, t->topic, "o2", "order.placed", 1, "after-r", 0, NULL);          /* 4 */
+    send_event(t->p, t->topic, "o3", "order.placed", 1, "after-r", 0, NULL);          /* 5 */
     c = pool_consumer(t->topic, t->group, app, t->p, POOL_WORKERS, 8, 20, 80, 0);
     assert_true(pool_wait(app, pool_pred_done, &want));
     kafka_consumer_stop(c);

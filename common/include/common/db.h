@@ -3,8 +3,13 @@
  * only, transactions, and migrations.
  *
  * A MYSQL handle is not thread-safe, so each request or event checks one connection out of the
- * pool (db_acquire) and returns it (db_release). A checked-out connection is pinged and
- * reconnected when the server went away (restart), so callers see at most one failed call.
+ * pool (db_acquire) and returns it (db_release). A checked-out connection idle for ping_idle_ms
+ * or more is pinged and reconnected when the server went away (restart), so callers see at most
+ * one failed call; one used more recently is not (a restart takes longer), and db_begin sends
+ * its START TRANSACTION once more on a new session when the old one turns out to be lost.
+ *
+ * Each connection keeps its most recently used prepared statements (keyed by the SQL text), so
+ * a statement run before on that connection costs one round trip, not a prepare and a close.
  *
  * Every statement is a prepared statement with typed parameters; results come back as text
  * (NULL for SQL NULL) which is all the services need and keeps the adapters small.
@@ -36,6 +41,7 @@ struct db_opts {
     unsigned pool_size;          /* connections, opened lazily */
     unsigned connect_timeout_s;  /* also read/write timeout */
     unsigned acquire_timeout_ms; /* how long db_acquire waits for a free connection */
+    unsigned ping_idle_ms;       /* db_acquire pings a connection idle this long (0: 1000) */
     bool create_database;        /* CREATE DATABASE IF NOT EXISTS at db_pool_new (dev/test) */
 };
 
