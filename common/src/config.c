@@ -266,7 +266,8 @@ void cfg_kafka_auth_log(const struct cfg_kafka_auth *cfg)
 static const struct cfg_entry svc_table_template[] = {
     CFG_ENTRY_INT("HTTP_PORT", NULL, 0, 65535, S, http_port, "HTTP listen port"),
     CFG_ENTRY_STR("HTTP_BIND", "127.0.0.1", false, false, S, http_bind, "HTTP listen address"),
-    CFG_ENTRY_INT("HTTP_THREADS", "8", 1, 256, S, http_threads, "HTTP worker threads"),
+    CFG_ENTRY_INT("HTTP_THREADS", "0", 0, 256, S, http_threads,
+                  "HTTP worker threads; 0: twice the online CPUs, 4 to 64 (svc_http_threads)"),
     CFG_ENTRY_INT("HTTP_MAX_BODY", "65536", 1024, 16777216, S, http_max_body,
                   "largest accepted request body in bytes"),
     CFG_ENTRY_INT("HTTP_MAX_CONNECTIONS", "1000", 16, 1000000, S, http_max_connections,

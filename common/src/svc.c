@@ -5,6 +5,7 @@
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "common/contracts.h"
 #include "common/event.h"
@@ -248,13 +249,26 @@ struct kafka_consumer *svc_consumer_start(const struct svc_config *cfg,
     return c;
 }
 
+unsigned svc_http_threads(long configured)
+{
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+
+    if (configured > 0)
+        return (unsigned)configured;
+    if (cpus < 1)
+        cpus = 1;
+    return (unsigned)(cpus * 2 < SVC_HTTP_THREADS_MIN   ? SVC_HTTP_THREADS_MIN
+                      : cpus * 2 > SVC_HTTP_THREADS_MAX ? SVC_HTTP_THREADS_MAX
+                                                        : cpus * 2);
+}
+
 struct http_server *svc_http_start(const struct svc_config *cfg, const struct jwt_key *key,
                                    const struct http_route *routes, size_t nroutes, void *app,
                                    http_ready_fn ready)
 {
     struct http_opts opts = {.bind = cfg->http_bind,
                              .port = (unsigned short)cfg->http_port,
-                             .threads = (unsigned)cfg->http_threads,
+                             .threads = svc_http_threads(cfg->http_threads),
                              .max_body = (size_t)cfg->http_max_body,
                              .max_connections = (unsigned)cfg->http_max_connections,
                              .max_connections_per_ip = (unsigned)cfg->http_max_connections_per_ip,

@@ -92,6 +92,16 @@ struct kafka_consumer *svc_consumer_start(const struct svc_config *cfg,
  * KAFKA_RETRY; anything else (a bug, a constraint) → KAFKA_FAIL. */
 enum kafka_result svc_db_result(int rc);
 
+/* HTTP_THREADS 0 (the default): twice the online CPUs, at least SVC_HTTP_THREADS_MIN and at
+ * most SVC_HTTP_THREADS_MAX. Handlers that only compute (catalog's cached reads) want about one
+ * thread per CPU: more runnable threads than CPUs add run-queue waits to the tail (measured in
+ * docs/benchmarks.md: 8 threads on 2 CPUs tripled a read's p99); handlers that wait on MariaDB
+ * or another service want some more. A parked request (http_park) holds none. @configured > 0
+ * is returned as it is. */
+#define SVC_HTTP_THREADS_MIN 4
+#define SVC_HTTP_THREADS_MAX 64
+unsigned svc_http_threads(long configured);
+
 /* Starts the HTTP server of @cfg (HTTP_BIND, HTTP_PORT, HTTP_THREADS, HTTP_MAX_BODY) with
  * @routes, verifying tokens with @key. @routes, @key and @app are borrowed until
  * http_server_stop(). */
