@@ -350,6 +350,8 @@ static void svc_table(const struct svc_defaults *defs, const char *openapi_defau
             table[i].def = defs->migrations_dir;
         else if (strcmp(table[i].name, "OPENAPI_FILE") == 0)
             table[i].def = openapi_default;
+        else if (strcmp(table[i].name, "HTTP_THREADS") == 0 && defs->http_threads)
+            table[i].def = defs->http_threads;
     }
 }
 

@@ -14,6 +14,7 @@
 #include <cmocka.h>
 
 #include "common/config.h"
+#include "common/svc.h"
 #include "common/msgctx.h"
 #include "common/util.h"
 
@@ -82,8 +83,12 @@ static void test_all_errors_reported_at_once(void **state)
 
 static void test_svc_config(void **state)
 {
-    static const struct svc_defaults defs = {"catalog-service", "8084", "commerce_catalog",
-                                             "catalog-service", "catalog-service/migrations"};
+    static const struct svc_defaults defs = {"catalog-service",
+                                             "8084",
+                                             "commerce_catalog",
+                                             "catalog-service",
+                                             "catalog-service/migrations",
+                                             NULL};
     struct svc_config cfg;
     char err[512];
 
@@ -103,6 +108,42 @@ static void test_svc_config(void **state)
     assert_non_null(strstr(err, "JWT_PUBLIC_KEY_FILE: required"));
 }
 
+/* HTTP_THREADS: 0 by default (twice the CPUs, 4…64), a service's own default, the setting. */
+static void test_http_threads(void **state)
+{
+    static const struct svc_defaults plain = {"catalog-service",
+                                              "8084",
+                                              "commerce_catalog",
+                                              "catalog-service",
+                                              "catalog-service/migrations",
+                                              NULL};
+    static const struct svc_defaults own = {
+        "auth-service", "8089", "commerce_auth", "auth-service", "auth-service/migrations", "8"};
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    unsigned want = (unsigned)(cpus * 2 < 4 ? 4 : cpus * 2 > 64 ? 64 : cpus * 2);
+    struct svc_config cfg;
+    char err[512];
+
+    (void)state;
+    setenv("JWT_PUBLIC_KEY_FILE", "/x.pem", 1);
+    unsetenv("HTTP_THREADS");
+    assert_int_equal(svc_config_load(&cfg, &plain, err, sizeof(err)), 0);
+    assert_int_equal(cfg.http_threads, 0);
+    assert_int_equal(svc_http_threads(cfg.http_threads), want);
+    assert_true(svc_http_threads(0) >= SVC_HTTP_THREADS_MIN);
+    assert_true(svc_http_threads(0) <= SVC_HTTP_THREADS_MAX);
+    assert_int_equal(svc_config_load(&cfg, &own, err, sizeof(err)), 0);
+    assert_int_equal(svc_http_threads(cfg.http_threads), 8);
+    setenv("HTTP_THREADS", "3", 1);
+    assert_int_equal(svc_config_load(&cfg, &own, err, sizeof(err)), 0);
+    assert_int_equal(svc_http_threads(cfg.http_threads), 3);
+    setenv("HTTP_THREADS", "-1", 1);
+    assert_int_equal(svc_config_load(&cfg, &plain, err, sizeof(err)), -EINVAL);
+    assert_non_null(strstr(err, "HTTP_THREADS"));
+    unsetenv("HTTP_THREADS");
+    unsetenv("JWT_PUBLIC_KEY_FILE");
+}
+
 struct own_config {
     struct svc_config svc;
     long extra;
@@ -114,8 +155,12 @@ static const struct cfg_entry own_table[] = {
 
 static void test_svc_config_own_reports_both_tables(void **state)
 {
-    static const struct svc_defaults defs = {"order-service", "8085", "commerce_order",
-                                             "order-service", "order-service/migrations"};
+    static const struct svc_defaults defs = {"order-service",
+                                             "8085",
+                                             "commerce_order",
+                                             "order-service",
+                                             "order-service/migrations",
+                                             NULL};
     struct own_config cfg;
     char err[512];
 
@@ -292,6 +337,7 @@ int main(void)
         cmocka_unit_test(test_kafka_auth_password_file),
         cmocka_unit_test(test_msgctx_chain),
         cmocka_unit_test(test_backoff_bounds),
+        cmocka_unit_test(test_http_threads),
         cmocka_unit_test(test_rfc3339),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -127,6 +127,7 @@ struct svc_defaults {
     const char *db_name;        /* "commerce_catalog" */
     const char *group_id;       /* "catalog-service" */
     const char *migrations_dir; /* "catalog-service/migrations" */
+    const char *http_threads;   /* HTTP_THREADS' default; NULL: "0" (svc_http_threads) */
 };
 
 /* Loads the common settings into @cfg using @defs for per-service defaults. Same error
