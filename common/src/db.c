@@ -217,7 +217,7 @@ static struct db_stmt *db__stmt_keep(struct db_conn *conn, const char *sql, size
             victim = st;
     }
     db__stmt_drop(victim);
-    *victim = (struct db_stmt){.sql = copy, .len = len, .stmt = stmt};
+    *victim = (struct db_stmt){.sql = copy, .len = len, .stmt = stmt, .used = ++conn->tick};
     return victim;
 }
 
@@ -563,6 +563,7 @@ static int db__stmt_get(struct db_conn *conn, const char *sql, MYSQL_STMT **ret,
     MYSQL_STMT *stmt;
 
     if (st) {
+        st->used = ++conn->tick;
         *ret = st->stmt;
         *ret_st = st;
         return 0;

@@ -657,6 +657,43 @@ static void test_statements_are_kept(void **state)
     db_pool_free(pool);
 }
 
+/* Runs "SELECT ? + @i" on @conn and checks the answer. */
+static void select_plus(struct db_conn *conn, int i)
+{
+    struct db_result *res = NULL;
+    char sql[64];
+
+    snprintf(sql, sizeof(sql), "SELECT ? + %d", i);
+    assert_int_equal(db_query(conn, sql, (struct db_param[]){DB_INT(1000)}, 1, &res), 0);
+    assert_int_equal(db_result_int(res, 0, 0), 1000 + i);
+    db_result_free(res);
+}
+
+/* A full cache evicts the statement used longest ago, not one used a moment ago. The cache
+ * holds 32: the status query and S1..S31 fill it. */
+static void test_least_recently_used_is_evicted(void **state)
+{
+    struct db_pool *pool = pool_new(1, 2000);
+    struct db_conn *conn = acquire(pool);
+    long long p0, c0, p1, c1;
+
+    (void)state;
+    stmt_counts(conn, &p0, &c0); /* the status query: kept, and now the oldest */
+    for (int i = 1; i <= 31; i++)
+        select_plus(conn, i);
+    select_plus(conn, 1);  /* S1 used again: S2 is now the oldest after the status query */
+    select_plus(conn, 32); /* evicts the status query */
+    select_plus(conn, 1);  /* still kept */
+    select_plus(conn, 33); /* evicts S2 */
+    select_plus(conn, 32); /* still kept */
+    stmt_counts(conn, &p1, &c1);
+    /* S1..S33 once each and the status query again; nothing used recently prepared twice */
+    assert_int_equal(p1 - p0, 34);
+    assert_int_equal(c1 - c0, 3); /* the status query, S2 and, for its return, S3 */
+    db_release(pool, conn);
+    db_pool_free(pool);
+}
+
 /* A session lost while the connection sat in the pool for less than ping_idle_ms (no ping at
  * checkout): db_begin starts the transaction on a new session, kept statements are prepared
  * there again; any other first call fails once, as db.h says. */
@@ -729,6 +766,7 @@ int main(void)
         cmocka_unit_test(test_migrate_dir),
         cmocka_unit_test(test_reconnect_after_kill),
         cmocka_unit_test(test_statements_are_kept),
+        cmocka_unit_test(test_least_recently_used_is_evicted),
         cmocka_unit_test(test_lost_session_without_ping),
         cmocka_unit_test(test_unreachable),
     };
