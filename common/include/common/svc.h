@@ -94,10 +94,10 @@ enum kafka_result svc_db_result(int rc);
 
 /* HTTP_THREADS 0 (the default): twice the online CPUs, at least SVC_HTTP_THREADS_MIN and at
  * most SVC_HTTP_THREADS_MAX. Handlers that only compute (catalog's cached reads) want about one
- * thread per CPU: more runnable threads than CPUs add run-queue waits to the tail (measured in
- * docs/benchmarks.md: 8 threads on 2 CPUs tripled a read's p99); handlers that wait on MariaDB
- * or another service want some more. A parked request (http_park) holds none. @configured > 0
- * is returned as it is. */
+ * thread per CPU: more runnable threads than CPUs add run-queue waits to the tail (on 2 CPUs, 8
+ * threads made a read's p99 two to three times longer; docs/benchmarks.md); handlers that wait
+ * on MariaDB or another service want some more. A parked request (http_park) holds none.
+ * @configured > 0 is returned as it is. */
 #define SVC_HTTP_THREADS_MIN 4
 #define SVC_HTTP_THREADS_MAX 64
 unsigned svc_http_threads(long configured);
