@@ -636,8 +636,16 @@ static void test_statements_are_kept(void **state)
         0);
     assert_string_equal(db_result_get(res, 0, 0), "v9");
     db_result_free(res);
+    /* db_exec of a statement with rows nobody reads: kept, and the session stays in step */
+    for (int i = 0; i < 2; i++)
+        assert_int_equal(db_exec(conn, "SELECT id FROM kept ORDER BY id", NULL, 0, NULL, NULL), 0);
+    assert_int_equal(
+        db_query(conn, "SELECT v FROM kept WHERE id = ?", (struct db_param[]){DB_INT(4)}, 1, &res),
+        0);
+    assert_string_equal(db_result_get(res, 0, 0), "v4");
+    db_result_free(res);
     stmt_counts(conn, &p1, &c1);
-    assert_int_equal(p1 - p0, 2); /* the INSERT and the SELECT, once each */
+    assert_int_equal(p1 - p0, 3); /* the INSERT, the SELECT and the unread SELECT, once each */
     assert_int_equal(c1 - c0, 0);
 
     /* 40 distinct statements: more than are kept; each answers its own value */
