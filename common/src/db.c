@@ -431,7 +431,8 @@ static struct db_conn *db__take(struct db_pool *pool)
     return closed;
 }
 
-struct db_conn *db_acquire(struct db_pool *pool, char *errbuf, size_t errlen)
+/* db_acquire(); @ping: ping the connection whatever its idle time (readiness). */
+static struct db_conn *db__acquire(struct db_pool *pool, bool ping, char *errbuf, size_t errlen)
 {
     struct db_conn *conn;
     struct timespec deadline = worker_deadline_ms((long)pool->acquire_ms);
@@ -447,7 +448,7 @@ struct db_conn *db_acquire(struct db_pool *pool, char *errbuf, size_t errlen)
     }
     /* a connection used a moment ago is not pinged: a restarted server took longer */
     if (db__ensure(conn,
-                   !conn->released_ms ||
+                   ping || !conn->released_ms ||
                        util_now_mono_ms() - conn->released_ms >= (int64_t)pool->ping_idle_ms,
                    errbuf, errlen) < 0) {
         db__close(conn);
@@ -458,6 +459,11 @@ struct db_conn *db_acquire(struct db_pool *pool, char *errbuf, size_t errlen)
         return NULL;
     }
     return conn;
+}
+
+struct db_conn *db_acquire(struct db_pool *pool, char *errbuf, size_t errlen)
+{
+    return db__acquire(pool, false, errbuf, errlen);
 }
 
 void db_release(struct db_pool *pool, struct db_conn *conn)
@@ -477,20 +483,13 @@ void db_release(struct db_pool *pool, struct db_conn *conn)
 
 int db_ping(struct db_pool *pool, char *why, size_t whylen)
 {
-    struct db_conn *conn = db_acquire(pool, why, whylen);
-
-    int rc = 0;
+    /* readiness always asks the server, however recently the connection answered */
+    struct db_conn *conn = db__acquire(pool, true, why, whylen);
 
     if (!conn)
         return -EIO;
-    /* db_acquire skips the ping of a connection used a moment ago: readiness always asks */
-    if (mysql_ping(conn->mysql) != 0) {
-        snprintf(why, whylen, "mariadb ping: %s", mysql_error(conn->mysql));
-        conn->broken = true;
-        rc = -EIO;
-    }
     db_release(pool, conn);
-    return rc;
+    return 0;
 }
 
 /* ---- transactions ---- */

@@ -251,15 +251,13 @@ struct kafka_consumer *svc_consumer_start(const struct svc_config *cfg,
 
 unsigned svc_http_threads(long configured)
 {
-    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    long n = 2 * sysconf(_SC_NPROCESSORS_ONLN);
 
     if (configured > 0)
         return (unsigned)configured;
-    if (cpus < 1)
-        cpus = 1;
-    return (unsigned)(cpus * 2 < SVC_HTTP_THREADS_MIN   ? SVC_HTTP_THREADS_MIN
-                      : cpus * 2 > SVC_HTTP_THREADS_MAX ? SVC_HTTP_THREADS_MAX
-                                                        : cpus * 2);
+    if (n < SVC_HTTP_THREADS_MIN)
+        n = SVC_HTTP_THREADS_MIN;
+    return (unsigned)(n > SVC_HTTP_THREADS_MAX ? SVC_HTTP_THREADS_MAX : n);
 }
 
 struct http_server *svc_http_start(const struct svc_config *cfg, const struct jwt_key *key,
