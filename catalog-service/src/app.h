@@ -25,7 +25,6 @@ struct catalog_config {
 struct catalog_app {
     const struct catalog_config *cfg;
     struct db_pool *pool;
-    struct relay *relay;         /* may be NULL in tests */
     struct catalog_cache *cache; /* NULL without a cache */
     bool cache_poll_failing;     /* the poll job's own: logs only the changes */
 };

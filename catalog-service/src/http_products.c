@@ -295,8 +295,6 @@ void http_product_create(struct http_req *req, struct http_resp *resp, void *arg
         catalog_reply_store_error(resp, rc, "create product");
         goto out;
     }
-    if (app->relay)
-        relay_kick(app->relay);
     log_info("created product %lld '%s' with %zu skus", id, p.name, catalog_sku_count(&p));
     rc = product_json(conn, id, 1, 1, &json);
     if (rc < 0) {

@@ -38,7 +38,6 @@ static const struct svc_desc desc = {
     .jobs = jobs,
     .app = &app,
     .app_pool = &app.pool,
-    .app_relay = &app.relay,
     .relay_source = svc_relay_outbox,
     .start = catalog_cache_start,
     .stop = catalog_cache_stop,

@@ -47,6 +47,12 @@
 #define DB_STMT_CACHE 32     /* prepared statements kept per connection */
 #define DB_PING_IDLE_MS 1000 /* default: checkout pings a connection idle at least this long */
 
+/* A hook of the open transaction (db_on_end). */
+struct db_end {
+    db_end_fn *fn;
+    void *arg;
+};
+
 /* A prepared statement kept on its connection. */
 struct db_stmt {
     char *sql;               /* its text (owned); NULL: a free slot */
@@ -65,6 +71,8 @@ struct db_conn {
     struct db_stmt stmts[DB_STMT_CACHE]; /* prepared statements kept (db__stmt_*) */
     unsigned long long tick;             /* statements run: the LRU clock */
     int64_t released_ms;                 /* monotonic ms of the last db_release, 0 = never */
+    struct db_end *ends;                 /* db_on_end() hooks of the open transaction */
+    size_t nends, ends_cap;
 };
 
 struct db_pool {
@@ -173,6 +181,11 @@ const char *db_errmsg(const struct db_conn *conn)
     return conn ? conn->errmsg : "";
 }
 
+struct db_pool *db_conn_pool(const struct db_conn *conn)
+{
+    return conn->pool;
+}
+
 /* ---- prepared statements kept per connection ---- */
 
 static void db__stmt_drop(struct db_stmt *st)
@@ -238,6 +251,8 @@ static void db__stmt_done(MYSQL_STMT *stmt, struct db_stmt *st, bool failed)
 
 /* ---- connections ---- */
 
+static void db__ended(struct db_conn *conn, bool committed);
+
 static void db__close(struct db_conn *conn)
 {
     for (size_t i = 0; i < DB_STMT_CACHE; i++)
@@ -245,7 +260,10 @@ static void db__close(struct db_conn *conn)
     if (conn->mysql)
         mysql_close(conn->mysql);
     conn->mysql = NULL;
-    conn->in_tx = false;
+    if (conn->in_tx) {
+        conn->in_tx = false;
+        db__ended(conn, false);
+    }
     conn->broken = false;
 }
 
@@ -494,6 +512,37 @@ int db_ping(struct db_pool *pool, char *why, size_t whylen)
 
 /* ---- transactions ---- */
 
+int db_on_end(struct db_conn *conn, db_end_fn *fn, void *arg)
+{
+    if (!conn->in_tx || !fn)
+        return -EINVAL;
+    if (conn->nends == conn->ends_cap) {
+        size_t cap = conn->ends_cap ? 2 * conn->ends_cap : 4;
+        struct db_end *e = realloc(conn->ends, cap * sizeof(*e));
+
+        if (!e)
+            return -ENOMEM;
+        conn->ends = e;
+        conn->ends_cap = cap;
+    }
+    conn->ends[conn->nends++] = (struct db_end){fn, arg};
+    return 0;
+}
+
+/* The transaction ended: its hooks, in the order registered. They may use @conn (and register
+ * hooks of a new transaction), so the list is taken first. */
+static void db__ended(struct db_conn *conn, bool committed)
+{
+    struct db_end *ends = conn->ends;
+    size_t n = conn->nends;
+
+    conn->ends = NULL;
+    conn->nends = conn->ends_cap = 0;
+    for (size_t i = 0; i < n; i++)
+        ends[i].fn(conn, ends[i].arg, committed);
+    free(ends);
+}
+
 int db_begin(struct db_conn *conn)
 {
     int rc;
@@ -533,6 +582,7 @@ int db_commit(struct db_conn *conn)
         rc = db__fail(conn, NULL);
     }
     conn->in_tx = false;
+    db__ended(conn, rc == 0);
     return rc;
 }
 
@@ -546,6 +596,7 @@ int db_rollback(struct db_conn *conn)
     if (!conn->broken && mysql_rollback(conn->mysql))
         rc = db__fail(conn, NULL);
     conn->in_tx = false;
+    db__ended(conn, false);
     return rc == -EIO ? 0 : rc;
 }
 

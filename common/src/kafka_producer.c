@@ -56,10 +56,13 @@ struct kafka_batch {
     size_t outstanding;
 };
 
-/* The per-message opaque: where the delivery report writes its result. */
+/* The per-message opaque: where the delivery report writes its result (kafka_produce_wait), or
+ * whom it calls (kafka_produce_async: @done set, the slot allocated for the one message). */
 struct kafka_slot {
     struct kafka_batch *batch;
     struct kafka_msg *msg;
+    kafka_done_fn *done;
+    void *arg;
 };
 
 static void kafka__dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
@@ -71,6 +74,11 @@ static void kafka__dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaq
     (void)opaque;
     if (!slot)
         return;
+    if (slot->done) {
+        slot->done(slot->arg, kafka__errno(m->err), m->err ? rd_kafka_err2str(m->err) : "");
+        free(slot);
+        return;
+    }
     batch = slot->batch;
     slot->msg->result = kafka__errno(m->err);
     if (m->err)
@@ -103,6 +111,9 @@ static void kafka__drop(struct kafka_producer *p, struct kafka_rk *h)
     last = --h->refs == 0;
     pthread_mutex_unlock(&p->mu);
     if (last) {
+        /* what a replaced one still holds fails now, each kafka_produce_async() caller told */
+        rd_kafka_purge(h->rk, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
+        rd_kafka_poll(h->rk, 0);
         rd_kafka_destroy(h->rk);
         free(h);
     }
@@ -369,7 +380,7 @@ int kafka__produce(struct kafka_producer *p, struct kafka_msg *msgs, size_t n,
             util_strlcpy(msg->error, "out of memory", sizeof(msg->error));
             continue;
         }
-        slots[i] = (struct kafka_slot){&batch, msg};
+        slots[i] = (struct kafka_slot){.batch = &batch, .msg = msg};
         /* counted before the send: the report may arrive before producev() returns */
         pthread_mutex_lock(&batch.lock);
         batch.outstanding++;
@@ -424,6 +435,40 @@ int kafka__produce(struct kafka_producer *p, struct kafka_msg *msgs, size_t n,
         if (msgs[i].result != 0)
             r = -EIO;
     return r;
+}
+
+int kafka_produce_async(struct kafka_producer *p, const struct kafka_msg *msg, kafka_done_fn *done,
+                        void *arg)
+{
+    struct kafka_slot *slot = calloc(1, sizeof(*slot));
+    rd_kafka_headers_t *hdrs = kafka__headers(msg, NULL);
+    rd_kafka_resp_err_t err;
+    struct kafka_rk *h;
+
+    if (!slot || !hdrs || !done) {
+        free(slot);
+        if (hdrs)
+            rd_kafka_headers_destroy(hdrs);
+        return done ? -ENOMEM : -EINVAL;
+    }
+    *slot = (struct kafka_slot){.done = done, .arg = arg};
+    h = kafka__hold(p);
+    if (rd_kafka_fatal_error(h->rk, NULL, 0) != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        kafka__renew(p, h);
+        kafka__drop(p, h);
+        h = kafka__hold(p);
+    }
+    err = rd_kafka_producev(
+        h->rk, RD_KAFKA_V_TOPIC(msg->topic), RD_KAFKA_V_KEY(msg->key, msg->key ? msg->keylen : 0),
+        RD_KAFKA_V_VALUE((void *)msg->value, msg->len), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+        RD_KAFKA_V_HEADERS(hdrs), RD_KAFKA_V_OPAQUE(slot), RD_KAFKA_V_END);
+    kafka__drop(p, h);
+    if (err) {
+        rd_kafka_headers_destroy(hdrs);
+        free(slot);
+        return kafka__errno(err);
+    }
+    return 0; /* @hdrs and @slot are librdkafka's now */
 }
 
 int kafka_produce_wait(struct kafka_producer *p, struct kafka_msg *msgs, size_t n)

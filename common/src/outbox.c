@@ -11,6 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <pthread.h>
+
 #include <cjson/cJSON.h>
 
 const struct db_migration OUTBOX_MIGRATIONS[] = {
@@ -38,7 +40,199 @@ const struct db_migration OUTBOX_MIGRATIONS[] = {
 };
 const size_t OUTBOX_NMIGRATIONS = sizeof(OUTBOX_MIGRATIONS) / sizeof(OUTBOX_MIGRATIONS[0]);
 
+/* ---- the sinks: one per pool whose relay publishes at commit ---- */
+
+#define OUTBOX_SINKS 8 /* pools with a relay in one process (one per service; tests more) */
+
+static struct outbox_sinks {
+    pthread_mutex_t mu;
+    pthread_cond_t idle; /* a slot's users fell to zero */
+    struct {
+        struct db_pool *pool; /* NULL: a free slot */
+        struct outbox_sink *sink;
+        unsigned users; /* entries handed out, not yet back from their transaction's end */
+    } slot[OUTBOX_SINKS];
+} outbox_sinks = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, {{0}}};
+
+int outbox_sink_set(struct db_pool *pool, struct outbox_sink *sink)
+{
+    int rc = -ENOMEM;
+
+    pthread_mutex_lock(&outbox_sinks.mu);
+    for (size_t i = 0; i < OUTBOX_SINKS; i++) {
+        if (outbox_sinks.slot[i].pool == pool) {
+            rc = -EBUSY;
+            break;
+        }
+    }
+    for (size_t i = 0; rc == -ENOMEM && i < OUTBOX_SINKS; i++) {
+        if (!outbox_sinks.slot[i].pool && !outbox_sinks.slot[i].users) {
+            outbox_sinks.slot[i].pool = pool;
+            outbox_sinks.slot[i].sink = sink;
+            rc = 0;
+        }
+    }
+    pthread_mutex_unlock(&outbox_sinks.mu);
+    return rc;
+}
+
+void outbox_sink_clear(struct outbox_sink *sink)
+{
+    pthread_mutex_lock(&outbox_sinks.mu);
+    for (size_t i = 0; i < OUTBOX_SINKS; i++) {
+        if (outbox_sinks.slot[i].sink != sink)
+            continue;
+        outbox_sinks.slot[i].pool = NULL; /* no new entries */
+        while (outbox_sinks.slot[i].users > 0)
+            pthread_cond_wait(&outbox_sinks.idle, &outbox_sinks.mu);
+        outbox_sinks.slot[i].sink = NULL;
+    }
+    pthread_mutex_unlock(&outbox_sinks.mu);
+}
+
+/* The slot of @pool's sink (*@ret_sink) with one more user, or -1. */
+static int outbox__sink_take(struct db_pool *pool, struct outbox_sink **ret_sink)
+{
+    int k = -1;
+
+    pthread_mutex_lock(&outbox_sinks.mu);
+    for (int i = 0; i < OUTBOX_SINKS && k < 0; i++) {
+        if (outbox_sinks.slot[i].pool == pool) {
+            outbox_sinks.slot[i].users++;
+            *ret_sink = outbox_sinks.slot[i].sink;
+            k = i;
+        }
+    }
+    pthread_mutex_unlock(&outbox_sinks.mu);
+    return k;
+}
+
+static void outbox__sink_give(int k)
+{
+    pthread_mutex_lock(&outbox_sinks.mu);
+    if (--outbox_sinks.slot[k].users == 0)
+        pthread_cond_broadcast(&outbox_sinks.idle);
+    pthread_mutex_unlock(&outbox_sinks.mu);
+}
+
+void outbox_entry_free(struct outbox_entry *e)
+{
+    if (!e)
+        return;
+    free(e->aggregate_type);
+    free(e->aggregate_id);
+    free(e->event_type);
+    free(e->topic);
+    free(e->key);
+    free(e->payload);
+    free(e->headers);
+    free(e);
+}
+
+/* An entry owned by a transaction's hook, and the sink (slot) it counts in. */
+struct outbox_held {
+    struct outbox_entry *e;
+    struct outbox_sink *sink;
+    int slot;
+};
+
+static void outbox__ended(struct db_conn *conn, void *arg, bool committed)
+{
+    struct outbox_held *h = arg;
+
+    if (committed) /* a user of the slot: the sink is still there (outbox_sink_clear waits) */
+        h->sink->committed(h->sink, conn, h->e);
+    else
+        outbox_entry_free(h->e);
+    outbox__sink_give(h->slot);
+    free(h);
+}
+
+/* The entry of a row about to be appended: copies of what the sink publishes. NULL: no memory. */
+static struct outbox_entry *outbox__entry(const char *aggregate_type, const char *aggregate_id,
+                                          const struct event *ev, const char *topic,
+                                          const char *payload, const char *headers)
+{
+    struct outbox_entry *e = calloc(1, sizeof(*e));
+
+    if (!e)
+        return NULL;
+    e->aggregate_type = strdup(aggregate_type);
+    e->aggregate_id = strdup(aggregate_id);
+    e->event_type = strdup(ev->type);
+    e->topic = strdup(topic);
+    e->key = strdup(aggregate_id);
+    e->payload = strdup(payload);
+    e->headers = strdup(headers);
+    if (!e->aggregate_type || !e->aggregate_id || !e->event_type || !e->topic || !e->key ||
+        !e->payload || !e->headers) {
+        outbox_entry_free(e);
+        return NULL;
+    }
+    e->payload_len = strlen(payload);
+    e->headers_len = strlen(headers);
+    return e;
+}
+
 /* ---- append ---- */
+
+/* Inserts the row: held for the pool's sink and handed to it at commit when there is one (and
+ * memory for its entry), else due at once. */
+static int outbox__insert(struct db_conn *conn, const char *aggregate_type,
+                          const char *aggregate_id, const struct event *ev, const char *topic,
+                          const char *payload, const char *headers)
+{
+    struct db_param prm[] = {DB_STR(aggregate_type),
+                             DB_STR(aggregate_id),
+                             DB_STR(ev->id),
+                             DB_STR(ev->type),
+                             DB_STR(topic),
+                             DB_STR(aggregate_id),
+                             DB_STR(payload),
+                             DB_STR(headers),
+                             ev->traceparent[0] ? DB_STR(ev->traceparent) : DB_NULLP,
+                             DB_INT(0)};
+    struct outbox_sink *sink = NULL;
+    int k = outbox__sink_take(db_conn_pool(conn), &sink);
+    struct outbox_held *h = k < 0 ? NULL : calloc(1, sizeof(*h));
+    unsigned long long id = 0;
+    int rc;
+
+    if (h && !(h->e = outbox__entry(aggregate_type, aggregate_id, ev, topic, payload, headers))) {
+        free(h);
+        h = NULL;
+    }
+    if (!h) {
+        if (k >= 0)
+            outbox__sink_give(k);
+        return db_exec(conn,
+                       "INSERT INTO outbox (aggregate_type, aggregate_id, event_id, event_type,"
+                       " topic, msg_key, payload, headers, traceparent)"
+                       " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                       prm, 9, NULL, NULL);
+    }
+    h->slot = k;
+    h->sink = sink;
+    prm[9] = DB_INT((long long)sink->hold_ms * 1000);
+    rc = db_exec(conn,
+                 "INSERT INTO outbox (aggregate_type, aggregate_id, event_id, event_type, topic,"
+                 " msg_key, payload, headers, traceparent, next_attempt_at)"
+                 " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, NOW(6) + INTERVAL ? MICROSECOND)",
+                 prm, 10, NULL, &id);
+    if (rc == 0) {
+        h->e->id = (long long)id;
+        rc = db_on_end(conn, outbox__ended, h);
+        if (rc == 0)
+            return 0;
+        /* no hook: the row is the relay's at once */
+        rc = db_exec(conn, "UPDATE outbox SET next_attempt_at = NOW(6) WHERE id = ?",
+                     (struct db_param[]){DB_INT((long long)id)}, 1, NULL, NULL);
+    }
+    outbox_entry_free(h->e);
+    free(h);
+    outbox__sink_give(k);
+    return rc;
+}
 
 int outbox_append(struct db_conn *conn, const char *aggregate_type, const char *aggregate_id,
                   const struct event *ev)
@@ -74,14 +268,7 @@ int outbox_append(struct db_conn *conn, const char *aggregate_type, const char *
         rc = -ENOMEM;
         goto out;
     }
-    rc = db_exec(conn,
-                 "INSERT INTO outbox (aggregate_type, aggregate_id, event_id, event_type, topic,"
-                 " msg_key, payload, headers, traceparent) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                 (struct db_param[]){DB_STR(aggregate_type), DB_STR(aggregate_id), DB_STR(ev->id),
-                                     DB_STR(ev->type), DB_STR(topic), DB_STR(aggregate_id),
-                                     DB_STR(payload), DB_STR(headers),
-                                     ev->traceparent[0] ? DB_STR(ev->traceparent) : DB_NULLP},
-                 9, NULL, NULL);
+    rc = outbox__insert(conn, aggregate_type, aggregate_id, ev, topic, payload, headers);
 out:
     cJSON_free(headers);
     cJSON_Delete(obj);

@@ -232,8 +232,6 @@ static int svc_relay_open(struct svc_run *run)
         log_errorx("cannot start the outbox relay: %s", err);
         return -1;
     }
-    if (d->app_relay)
-        *d->app_relay = run->svc.relay;
     return 0;
 }
 
@@ -297,8 +295,6 @@ static void svc_stop(struct svc_run *run)
     run->routes = NULL;
     free(run->openapi);
     run->openapi = NULL;
-    if (d->app_relay)
-        *d->app_relay = NULL;
     relay_stop(run->svc.relay);
     kafka_producer_free(run->svc.producer);
     if (run->started && d->stop)

@@ -264,6 +264,96 @@ static void test_transactions(void **state)
     db_pool_free(pool);
 }
 
+/* What db_on_end's hooks saw: "<tag><committed> " per call, and whether a committed hook could
+ * read the committed row on its connection. */
+struct ends {
+    char log[128];
+    long long seen; /* COUNT(*) of y read by the hook on the connection, -1 = not read */
+};
+
+static void end_log(struct db_conn *conn, void *arg, bool committed, char tag)
+{
+    struct ends *e = arg;
+    size_t len = strlen(e->log);
+
+    snprintf(e->log + len, sizeof(e->log) - len, "%c%d ", tag, committed);
+    if (committed && tag == 'a')
+        e->seen = query_int(conn, "SELECT COUNT(*) FROM y"); /* outside the transaction now */
+}
+
+static void end_a(struct db_conn *conn, void *arg, bool committed)
+{
+    end_log(conn, arg, committed, 'a');
+}
+
+static void end_b(struct db_conn *conn, void *arg, bool committed)
+{
+    end_log(conn, arg, committed, 'b');
+}
+
+static void kill_session(struct db_conn *watcher, long long id);
+
+/* db_on_end: hooks run once, in order, when the transaction ends, committed or not. */
+static void test_transaction_end_hooks(void **state)
+{
+    struct db_pool *pool = pool_new(1, 2000);
+    struct db_pool *admin = pool_new(1, 2000);
+    struct db_conn *watcher = acquire(admin);
+    struct db_conn *conn = acquire(pool);
+    struct ends e = {.seen = -1};
+
+    (void)state;
+    exec_ok(conn, "CREATE TABLE y (id INT PRIMARY KEY) ENGINE=InnoDB");
+    assert_int_equal(db_on_end(conn, end_a, &e), -EINVAL); /* no transaction */
+
+    /* committed: both, in order, after the commit (the row visible, autocommit back on) */
+    assert_int_equal(db_begin(conn), 0);
+    exec_ok(conn, "INSERT INTO y VALUES (1)");
+    assert_int_equal(db_on_end(conn, end_a, &e), 0);
+    assert_int_equal(db_on_end(conn, end_b, &e), 0);
+    assert_string_equal(e.log, ""); /* not before the end */
+    assert_int_equal(db_commit(conn), 0);
+    assert_string_equal(e.log, "a1 b1 ");
+    assert_int_equal(e.seen, 1);
+
+    /* rolled back; then a transaction without hooks calls none */
+    e = (struct ends){.seen = -1};
+    assert_int_equal(db_begin(conn), 0);
+    for (int i = 0; i < 9; i++) /* beyond the first allocation */
+        assert_int_equal(db_on_end(conn, i % 2 ? end_b : end_a, &e), 0);
+    assert_int_equal(db_rollback(conn), 0);
+    assert_string_equal(e.log, "a0 b0 a0 b0 a0 b0 a0 b0 a0 ");
+    assert_int_equal(db_begin(conn), 0);
+    assert_int_equal(db_commit(conn), 0);
+    assert_string_equal(e.log, "a0 b0 a0 b0 a0 b0 a0 b0 a0 ");
+
+    /* released inside the transaction: not committed */
+    e = (struct ends){.seen = -1};
+    assert_int_equal(db_begin(conn), 0);
+    exec_ok(conn, "INSERT INTO y VALUES (2)");
+    assert_int_equal(db_on_end(conn, end_a, &e), 0);
+    db_release(pool, conn);
+    assert_string_equal(e.log, "a0 ");
+    assert_int_equal(e.seen, -1);
+
+    /* a commit that fails (the session lost inside the transaction): not committed */
+    conn = acquire(pool);
+    e = (struct ends){.seen = -1};
+    assert_int_equal(db_begin(conn), 0);
+    exec_ok(conn, "INSERT INTO y VALUES (3)");
+    assert_int_equal(db_on_end(conn, end_a, &e), 0);
+    kill_session(watcher, query_int(conn, "SELECT CONNECTION_ID()"));
+    assert_int_equal(db_commit(conn), -EIO);
+    assert_string_equal(e.log, "a0 ");
+    db_release(pool, conn);
+    conn = acquire(pool);
+    assert_int_equal(query_int(conn, "SELECT COUNT(*) FROM y"), 1);
+    db_release(pool, conn);
+    db_release(admin, watcher);
+    db_pool_free(admin);
+    db_pool_free(pool);
+}
+
 #define POOL_THREADS 8
 #define POOL_ROUNDS 25
 
@@ -769,6 +859,7 @@ int main(void)
         cmocka_unit_test(test_params_and_text_results),
         cmocka_unit_test(test_error_mapping),
         cmocka_unit_test(test_transactions),
+        cmocka_unit_test(test_transaction_end_hooks),
         cmocka_unit_test(test_pool_threads),
         cmocka_unit_test(test_migrate),
         cmocka_unit_test(test_migrate_dir),

@@ -2,8 +2,9 @@
  * it_outbox.c - the transactional outbox against real MariaDB and Kafka: rollback leaves no
  * event, the relay publishes with key and ce_* headers, per-aggregate order, two relays never
  * publish a row twice, stats and gauges, the published counter, and nothing is lost while the
- * broker is unreachable. Each test uses its own database and its own topic (TOPIC_<TYPE>
- * overrides).
+ * broker is unreachable; publishing at commit: at once without a claim, never ahead of an older
+ * row of the aggregate, settled by the relay's stop, and handed to the relay when the delivery
+ * failed. Each test uses its own database and its own topic (TOPIC_<TYPE> overrides).
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -189,15 +190,21 @@ static void wait_count(struct fixture *f, const char *sql, long long want, int t
         fail_msg("'%s' is %lld, wanted %lld", sql, query_int(f, sql), want);
 }
 
-static struct relay *outbox_relay(struct fixture *f, struct kafka_producer *producer, int batch)
+static struct relay *outbox_relay_poll(struct fixture *f, struct kafka_producer *producer,
+                                       int batch, int poll_ms)
 {
-    struct relay_opts opts = {.producer = producer, .poll_ms = 100, .batch = batch};
+    struct relay_opts opts = {.producer = producer, .poll_ms = poll_ms, .batch = batch};
     char err[256];
     struct relay *r = relay_start(&opts, relay_outbox_source(f->pool), err, sizeof(err));
 
     if (!r)
         fail_msg("relay_start: %s", err);
     return r;
+}
+
+static struct relay *outbox_relay(struct fixture *f, struct kafka_producer *producer, int batch)
+{
+    return outbox_relay_poll(f, producer, batch, 100);
 }
 
 /* Messages ever written to @topic: the sum of its partitions' high watermarks. */
@@ -554,6 +561,194 @@ static void test_broker_unreachable_loses_nothing(void **state)
     assert_int_equal(topic_total(f->topic), 3);
 }
 
+/* The relay claims once, at its start, and then only after a minute: what goes out meanwhile
+ * went at commit. */
+#define NO_CLAIM_MS 60000
+
+/* Outbox rows of @sku that no relay may claim yet (held for the committing thread). */
+static long long held_rows(struct fixture *f, const char *sku)
+{
+    char sql[256];
+
+    snprintf(sql, sizeof(sql),
+             "SELECT COUNT(*) FROM outbox WHERE aggregate_id = '%s' AND next_attempt_at > NOW(6)",
+             sku);
+    return query_int(f, sql);
+}
+
+/* With a relay running on the pool a committed event goes out at the commit: held from the
+ * claim while its transaction is open, produced by the committing thread, deleted by the relay
+ * once delivered, without any claim (the relay's next claim is a minute away). A rolled-back
+ * one never goes. */
+static void test_commit_publishes_at_once(void **state)
+{
+    struct fixture *f = *state;
+    struct relay *relay = outbox_relay_poll(f, f->producer, 100, NO_CLAIM_MS);
+    struct ts_consumer *consumer;
+    struct ts_record *recs = NULL;
+    struct db_conn *conn;
+    struct event ev, gone;
+    char sku[64];
+
+    ts_unique("sku", sku, sizeof(sku));
+    make_event(&gone, sku, -1);
+    conn = acquire(f);
+    assert_int_equal(db_begin(conn), 0);
+    assert_int_equal(outbox_append(conn, "sku", sku, &gone), 0);
+    assert_int_equal(held_rows(f, sku), 0); /* not visible outside the transaction */
+    assert_int_equal(db_rollback(conn), 0);
+
+    make_event(&ev, sku, 0);
+    assert_int_equal(db_begin(conn), 0);
+    assert_int_equal(outbox_append(conn, "sku", sku, &ev), 0);
+    assert_int_equal(query_int(f, "SELECT COUNT(*) FROM outbox"), 0);
+    assert_int_equal(db_commit(conn), 0);
+    db_release(f->pool, conn);
+
+    consumer = ts_consumer_new(f->topic);
+    assert_non_null(consumer);
+    assert_int_equal(ts_consume(consumer, 1, 30000, &recs), 1);
+    assert_string_equal(recs[0].key, sku);
+    assert_string_equal(ts_record_header(&recs[0], "ce_id"), ev.id);
+    assert_string_equal(ts_record_header(&recs[0], "content-type"), "application/cloudevents+json");
+    assert_int_equal(record_seq(&recs[0]), 0);
+    wait_count(f, "SELECT COUNT(*) FROM outbox", 0, 10000); /* deleted by the report */
+    relay_stop(relay);
+    assert_int_equal(topic_total(f->topic), 1);
+    ts_records_free(recs, 1);
+    ts_consumer_free(consumer);
+    event_release(&ev);
+    event_release(&gone);
+}
+
+/* An event committed behind an older row of its aggregate (here a row held by a process that
+ * died: due in 2 s) is not sent by the committing thread: it waits for the older one in the
+ * claim's order, and both then go out, oldest first. */
+static void test_commit_behind_an_older_row_waits(void **state)
+{
+    struct fixture *f = *state;
+    struct ts_consumer *consumer;
+    struct ts_record *recs = NULL;
+    struct relay *relay;
+    struct db_conn *conn;
+    char sku[64];
+    size_t n;
+
+    ts_unique("sku", sku, sizeof(sku));
+    append_committed(f, sku, 0, NULL); /* no relay yet: an ordinary row */
+    conn = acquire(f);
+    assert_int_equal(db_exec(conn, "UPDATE outbox SET next_attempt_at = NOW(6) + INTERVAL 2 SECOND",
+                             NULL, 0, NULL, NULL),
+                     0);
+    db_release(f->pool, conn);
+    assert_int_equal(held_rows(f, sku), 1);
+
+    relay = outbox_relay_poll(f, f->producer, 100, 500);
+    append_committed(f, sku, 1, NULL);
+    append_committed(f, sku, 2, NULL);
+    /* the two new rows were released to the claim, not held */
+    assert_int_equal(held_rows(f, sku), 1);
+    wait_count(f, "SELECT COUNT(*) FROM outbox", 0, 30000);
+    relay_stop(relay);
+
+    consumer = ts_consumer_new(f->topic);
+    assert_non_null(consumer);
+    n = ts_consume(consumer, 3, 30000, &recs);
+    assert_int_equal(n, 3);
+    for (size_t i = 0; i < n; i++)
+        assert_int_equal(record_seq(&recs[i]), (int)i);
+    ts_records_free(recs, n);
+    ts_consumer_free(consumer);
+    assert_int_equal(topic_total(f->topic), 3);
+}
+
+/* Events committed back to back on one aggregate, and on others in between, while the relay
+ * runs: per aggregate in commit order, each exactly once (a successor released while its
+ * predecessor's report was still out is claimed once that report is settled, not a minute
+ * later). */
+static void test_commits_in_a_row_keep_their_order(void **state)
+{
+    struct fixture *f = *state;
+    struct relay *relay = outbox_relay_poll(f, f->producer, 100, NO_CLAIM_MS);
+    struct ts_consumer *consumer;
+    struct ts_record *recs = NULL;
+    char aggs[AGGS][64];
+    int next[AGGS] = {0};
+    size_t n;
+
+    for (int a = 0; a < AGGS; a++)
+        ts_unique("sku", aggs[a], sizeof(aggs[a]));
+    for (int s = 0; s < PER_AGG; s++)
+        for (int a = 0; a < AGGS; a++)
+            append_committed(f, aggs[a], s, NULL);
+    wait_count(f, "SELECT COUNT(*) FROM outbox", 0, 30000);
+    relay_stop(relay);
+    assert_int_equal(topic_total(f->topic), AGGS * PER_AGG);
+    consumer = ts_consumer_new(f->topic);
+    assert_non_null(consumer);
+    n = ts_consume(consumer, AGGS * PER_AGG, 30000, &recs);
+    assert_int_equal(n, AGGS * PER_AGG);
+    for (size_t i = 0; i < n; i++) {
+        int a;
+
+        for (a = 0; a < AGGS && strcmp(recs[i].key, aggs[a]) != 0; a++)
+            ;
+        assert_true(a < AGGS);
+        assert_int_equal(record_seq(&recs[i]), next[a]);
+        next[a]++;
+    }
+    ts_records_free(recs, n);
+    ts_consumer_free(consumer);
+}
+
+/* The relay's stop waits for the reports of what went out at commit and settles them: no row
+ * is left to go out twice. */
+static void test_stop_settles_what_went_at_commit(void **state)
+{
+    struct fixture *f = *state;
+    struct relay *relay = outbox_relay_poll(f, f->producer, 100, NO_CLAIM_MS);
+    char sku[64];
+
+    ts_unique("sku", sku, sizeof(sku));
+    for (int s = 0; s < 3; s++) {
+        char other[64];
+
+        ts_unique("sku", other, sizeof(other));
+        append_committed(f, other, s, NULL);
+    }
+    relay_stop(relay);
+    assert_int_equal(query_int(f, "SELECT COUNT(*) FROM outbox"), 0);
+    assert_int_equal(topic_total(f->topic), 3);
+}
+
+/* A delivery that fails after the commit hands the row to the relay (one attempt counted, the
+ * reason kept, the backoff); a relay with a broker then publishes it. */
+static void test_failed_delivery_at_commit_goes_to_the_relay(void **state)
+{
+    struct fixture *f = *state;
+    struct kafka_producer_opts popts = {
+        .bootstrap = "127.0.0.1:1", .client_id = "it_outbox_down", .message_timeout_ms = 1000};
+    struct kafka_producer *down;
+    struct relay *relay;
+    char sku[64], err[256];
+
+    down = kafka_producer_new(&popts, err, sizeof(err));
+    assert_non_null(down);
+    relay = outbox_relay_poll(f, down, 100, NO_CLAIM_MS);
+    ts_unique("sku", sku, sizeof(sku));
+    append_committed(f, sku, 0, NULL);
+    wait_count(f, "SELECT COUNT(*) FROM outbox WHERE attempts = 1 AND last_error IS NOT NULL", 1,
+               30000);
+    relay_stop(relay);
+    kafka_producer_free(down);
+    assert_int_equal(topic_total(f->topic), 0);
+
+    relay = outbox_relay(f, f->producer, 100);
+    wait_count(f, "SELECT COUNT(*) FROM outbox", 0, 30000);
+    relay_stop(relay);
+    assert_int_equal(topic_total(f->topic), 1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -563,6 +758,12 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_stats_and_gauges, setup, teardown),
         cmocka_unit_test_setup_teardown(test_metrics_count_published, setup, teardown),
         cmocka_unit_test_setup_teardown(test_broker_unreachable_loses_nothing, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_commit_publishes_at_once, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_commit_behind_an_older_row_waits, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_commits_in_a_row_keep_their_order, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_stop_settles_what_went_at_commit, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_failed_delivery_at_commit_goes_to_the_relay, setup,
+                                        teardown),
     };
     int rc;
 

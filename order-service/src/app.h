@@ -24,7 +24,6 @@ struct order_config {
 struct order_app {
     const struct order_config *cfg;
     struct db_pool *pool;
-    struct relay *relay; /* may be NULL in tests */
 };
 
 /* config.c: the defaults of the common settings and the own ones ({NULL}-terminated). */

@@ -14,7 +14,7 @@
 #define DEADLINE_BATCH 50
 
 /* Cancels order @id for PAYMENT_TIMEOUT (when still unpaid). 1 when it did, 0, or < 0. */
-static int deadline_cancel(struct order_app *app, struct db_conn *conn, const char *id)
+static int deadline_cancel(struct db_conn *conn, const char *id)
 {
     struct msgctx ctx; /* the scheduler's "request": correlation id = the order id */
     struct saga_result step;
@@ -29,7 +29,7 @@ static int deadline_cancel(struct order_app *app, struct db_conn *conn, const ch
                                 .event_id = ctx.message_id,
                                 .note = "PAYMENT_DEADLINE"};
 
-        rc = order_saga_step(app, conn, &in, &step);
+        rc = order_saga_step(conn, &in, &step);
     }
     if (rc < 0 && rc != -ENOENT)
         log_warnx("payment deadline scan failed: %s (%d)", step.errmsg, rc);
@@ -57,7 +57,7 @@ long order_deadline_run(struct worker *w, void *arg)
     if (rc < 0)
         log_warnx("payment deadline scan failed: %s (%d)", db_errmsg(conn), rc);
     for (size_t i = 0; rc == 0 && i < n && !worker_stopping(w); i++)
-        rc = deadline_cancel(app, conn, ids[i]) < 0 ? -EIO : 0;
+        rc = deadline_cancel(conn, ids[i]) < 0 ? -EIO : 0;
     db_release(app->pool, conn);
     return -1;
 }

@@ -107,7 +107,7 @@ static enum kafka_result handle_saga(enum order_input in, const struct event *ev
     conn = db_acquire(app->pool, errbuf, errlen);
     if (!conn)
         return KAFKA_UNAVAILABLE;
-    rc = order_saga_step(app, conn, &step_in, &step);
+    rc = order_saga_step(conn, &step_in, &step);
     if (rc == -EALREADY) {
         log_debug("event '%s' (%s) seen before", ev->id, ev->type);
     } else if (rc == -ENOENT) {

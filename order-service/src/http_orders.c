@@ -378,7 +378,7 @@ void http_order_create(struct http_req *req, struct http_resp *resp, void *arg)
                                 .coupon_code = coupon[0] ? coupon : NULL,
                                 .shipping = shipping};
 
-        rc = order_saga_step(app, conn, &in, &step);
+        rc = order_saga_step(conn, &in, &step);
     }
     /* a concurrent request with the same key won the unique index, or took the coupon's last
      * use for this very order: the same order again */
@@ -502,7 +502,7 @@ void http_order_cancel(struct http_req *req, struct http_resp *resp, void *arg)
                                 .event_id = req->ctx.message_id,
                                 .note = "USER_CANCEL"};
 
-        rc = order_saga_step(app, conn, &in, &step);
+        rc = order_saga_step(conn, &in, &step);
     }
     if (rc < 0)
         reply_step_error(resp, rc, &step, id, "cancel an order");
@@ -588,7 +588,7 @@ void http_order_refund(struct http_req *req, struct http_resp *resp, void *arg)
                                 .item_ids = ids,
                                 .nitem_ids = n};
 
-        rc = order_saga_step(app, conn, &in, &step);
+        rc = order_saga_step(conn, &in, &step);
     }
     if (rc == 0 && step.refund_rc == 0 && step.out.verdict != ORDER_APPLIED)
         rc = -EINVAL; /* the refund plan allows what order_apply() applies: cannot happen */

@@ -39,7 +39,6 @@ static const struct svc_desc desc = {
     .jobs = jobs,
     .app = &app,
     .app_pool = &app.pool,
-    .app_relay = &app.relay,
     .relay_source = svc_relay_outbox,
     .metrics_register = order_metrics_register,
 };

@@ -1,7 +1,7 @@
 /*
  * saga.c - the order saga's one step (see saga.h): the transaction frame around order_apply(),
- * what a step writes and publishes, and what follows its commit (the relay woken, the
- * transition logged, the saga's end counted).
+ * what a step writes and publishes, and what follows its commit (the transition logged, the
+ * saga's end counted).
  */
 #include "saga.h"
 
@@ -171,16 +171,14 @@ static int publish(struct db_conn *conn, const struct saga_input *in, const stru
     return rc;
 }
 
-/* After the commit of an applied step: wake the relay, log, count the saga's end. */
-static void after_commit(struct order_app *app, const struct saga_input *in,
-                         const struct saga_result *r)
+/* After the commit of an applied step (its event went out at the commit: outbox.h): log,
+ * count the saga's end. */
+static void after_commit(const struct saga_input *in, const struct saga_result *r)
 {
     const struct store_order *o = &r->order;
     const struct order_outcome *out = &r->out;
     enum order_status to = out->next.status;
 
-    if (out->publish != ORDER_PUB_NONE && app->relay)
-        relay_kick(app->relay);
     if (o->st.status == ORDER_INIT)
         log_info("order '%s' placed: %zu lines, payable %lld%s%s", o->id, in->nlines,
                  r->totals.payable, in->coupon_code ? ", coupon " : "",
@@ -202,8 +200,7 @@ static void after_commit(struct order_app *app, const struct saga_input *in,
     }
 }
 
-int order_saga_step(struct order_app *app, struct db_conn *conn, const struct saga_input *in,
-                    struct saga_result *ret)
+int order_saga_step(struct db_conn *conn, const struct saga_input *in, struct saga_result *ret)
 {
     struct order_args args = {.paid_amount = in->paid_amount,
                               .payment_id = in->payment_id,
@@ -251,6 +248,6 @@ int order_saga_step(struct order_app *app, struct db_conn *conn, const struct sa
         return rc;
     }
     if (applied)
-        after_commit(app, in, ret);
+        after_commit(in, ret);
     return 0;
 }

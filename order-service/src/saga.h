@@ -4,8 +4,8 @@
  *   begin → (inbox record) → lock the order (a new one: INIT; priced, its coupon locked and
  *   checked) → the refund plan (refunds) → order_apply() → persist (store_order.c; a new
  *   order's coupon use taken, a use given back when the order becomes CANCELLED or FAILED:
- *   store_coupon.c) → the event to publish, built from the outcome (payloads.c) → commit →
- *   after the commit: wake the relay, log the transition, count the saga's end.
+ *   store_coupon.c) → the event to publish, built from the outcome (payloads.c) → commit (the
+ *   outbox sends the event at once: outbox.h) → log the transition, count the saga's end.
  *
  * The HTTP handlers (place, cancel, refund), the event handlers and the payment-deadline
  * scheduler each parse their input, call order_saga_step() and map the result. A new saga
@@ -91,8 +91,7 @@ void order_metrics_register(void);
  * everything rolled back: -EALREADY (the inbox saw the event), -ENOENT (no such order, or not
  * @in->owner's), -EEXIST (placing: the Idempotency-Key is taken) or another db.h error.
  */
-int order_saga_step(struct order_app *app, struct db_conn *conn, const struct saga_input *in,
-                    struct saga_result *ret);
+int order_saga_step(struct db_conn *conn, const struct saga_input *in, struct saga_result *ret);
 
 /* payloads.c: the data of the event @r->out.publish names (order.placed, order.confirmed,
  * order.cancelled, order.refunded), built from the outcome of the step @in → @r. Caller owns

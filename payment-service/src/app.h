@@ -28,7 +28,6 @@ extern const struct cfg_entry PAY_CONFIG[];
 struct pay_app {
     const struct pay_config *cfg;
     struct db_pool *pool;
-    struct relay *relay;  /* may be NULL in tests */
     struct pay_wait wait; /* confirms waiting for their payment (confirm_wait.h) */
     bool wait_ok;         /* @wait initialised (main.c's start hook) */
 };

@@ -310,8 +310,6 @@ static enum kafka_result handle(struct pay_app *app, const struct event *ev, enu
         log_info("event '%s' (%s) seen before: nothing to do", ev->id, ev->type);
         return KAFKA_OK;
     }
-    if (app->relay)
-        relay_kick(app->relay);
     if (done.created)
         pay_wait_notify(&app->wait); /* a confirm may be waiting for it */
     if (done.created) {

@@ -506,8 +506,6 @@ void http_payment_confirm(struct http_req *req, struct http_resp *resp, void *ar
                            "the payment changed while the gateway answered; nothing was charged");
         goto out;
     }
-    if (app->relay)
-        relay_kick(app->relay);
     count_outcome(&c, row.p.amount);
     log_info("confirm of order '%s': %s%s%s", c.order_id,
              c.gw.result == PAYMENT_GATEWAY_APPROVED ? "approved" : "failed",

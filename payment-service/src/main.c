@@ -63,7 +63,6 @@ static const struct svc_desc desc = {
     .handlers = PAY_HANDLERS,
     .app = &app,
     .app_pool = &app.pool,
-    .app_relay = &app.relay,
     .relay_source = svc_relay_outbox,
     .metrics_register = pay_metrics_register,
     .start = pay_start,

@@ -85,6 +85,18 @@ int db_begin(struct db_conn *conn);
 int db_commit(struct db_conn *conn);
 int db_rollback(struct db_conn *conn);
 
+/* A hook of the transaction open on @conn: @fn(@conn, @arg, committed) runs once when it ends,
+ * on the thread ending it, hooks in the order registered. committed is true after db_commit
+ * succeeded (then @conn is outside the transaction and still the caller's: @fn may run
+ * statements on it), false after db_rollback, a failed db_commit (which may have committed:
+ * the session was lost) or db_release inside the transaction. 0, -EINVAL outside a
+ * transaction, -ENOMEM. */
+typedef void db_end_fn(struct db_conn *conn, void *arg, bool committed);
+int db_on_end(struct db_conn *conn, db_end_fn *fn, void *arg);
+
+/* The pool @conn belongs to. */
+struct db_pool *db_conn_pool(const struct db_conn *conn);
+
 /* Runs a prepared statement that returns no rows. @ret_affected and @ret_insert_id may be NULL;
  * affected rows are rows *matched* (CLIENT_FOUND_ROWS), also when the values did not change. */
 int db_exec(struct db_conn *conn, const char *sql, const struct db_param *params, size_t nparams,

@@ -56,6 +56,18 @@ struct kafka_msg {
  * Returns 0 when all were delivered, else -EIO (see each msg's result). */
 int kafka_produce_wait(struct kafka_producer *p, struct kafka_msg *msgs, size_t n);
 
+/* The report of kafka_produce_async(): @result 0 when delivered, else a negative errno with
+ * librdkafka's reason in @error. Runs on the producer's delivery-report thread (or whichever
+ * thread serves the reports: kafka_producer_free's flush). */
+typedef void kafka_done_fn(void *arg, int result, const char *error);
+
+/* Produces @msg (copied) without waiting: 0 when librdkafka took it, and then @done(@arg, …)
+ * runs exactly once, within message_timeout_ms (a producer replaced after a fatal error fails
+ * what it still held). A negative errno when it was not taken (a full local queue: -ENOBUFS),
+ * and @done never runs. linger.ms applies: a message may wait for it. */
+int kafka_produce_async(struct kafka_producer *p, const struct kafka_msg *msg, kafka_done_fn *done,
+                        void *arg);
+
 /* Convenience: one event to its topic (event_topic) with key @key. 0 or -EIO/-EINVAL. */
 int kafka_publish_event(struct kafka_producer *p, const struct event *ev, const char *key);
 

@@ -33,6 +33,33 @@ extern const size_t OUTBOX_NMIGRATIONS;
 int outbox_append(struct db_conn *conn, const char *aggregate_type, const char *aggregate_id,
                   const struct event *ev);
 
+/* ---- publishing at commit (relay_outbox.c) ---- */
+
+/* A row appended held, handed to the sink at commit (copies; outbox_entry_free). */
+struct outbox_entry {
+    long long id;
+    char *aggregate_type, *aggregate_id, *event_type, *topic, *key, *payload, *headers;
+    size_t payload_len, headers_len;
+};
+
+struct outbox_sink {
+    int hold_ms; /* next_attempt_at of a held row: now + this */
+    /* At the commit of a transaction that appended @e, on the committing thread: @conn is out
+     * of the transaction and still the caller's (the sink may run statements on it). Takes @e. */
+    void (*committed)(struct outbox_sink *sink, struct db_conn *conn, struct outbox_entry *e);
+};
+
+/* Makes @sink the one of @pool: outbox_append on its connections writes held rows for it.
+ * -EBUSY when the pool has one (the first stays: a second relay of a pool claims rows as
+ * usual), -ENOMEM when there is no room. */
+int outbox_sink_set(struct db_pool *pool, struct outbox_sink *sink);
+
+/* Removes @sink from its pool and waits until no transaction holds an entry for it: on return
+ * @sink gets no more calls. Accepts a sink that was never set. */
+void outbox_sink_clear(struct outbox_sink *sink);
+
+void outbox_entry_free(struct outbox_entry *e);
+
 /* Backlog (unpublished rows) and age in seconds of the oldest (0 when empty). */
 int outbox_stats(struct db_conn *conn, long long *ret_backlog, double *ret_oldest_age_s);
 

@@ -15,6 +15,12 @@
  * commerce_outbox_publish_failures_total{source}, gauges commerce_outbox_backlog{source} and
  * commerce_outbox_oldest_age_seconds{source} (refreshed at most once a second).
  *
+ * The outbox source also publishes at commit (outbox.h): the committing thread produces the
+ * row itself with kafka_produce_async(), and the delivery report hands it back to the relay,
+ * whose next round removes it (or keeps it with a backoff when it failed) without claiming
+ * anything. A round claims when relay_kick() asked for it, when the period has passed since
+ * the last claim, or when the previous claim left more.
+ *
  * A round that claimed entries and delivered none (or whose source failed) backs off; kicks
  * during a backoff do not shorten it, so commits cannot make a relay hammer a broker that is
  * down. A source keeps what was not delivered for a later round (the outbox with a per-row
@@ -36,6 +42,7 @@
 #define RELAY_BACKOFF_MAX_MS 30000
 
 struct relay;
+struct relay_opts;
 
 /* ---- the source interface (for relay_outbox.c, relay_stream.c) ---- */
 
@@ -48,6 +55,8 @@ struct relay_batch {
     size_t max;
     size_t n;
     bool more; /* set by claim: run the next round at once (more is ready, or claim waited) */
+    bool settle_only; /* set by the core: only settle what was published at commit; claim only
+                       * when that may have unblocked a successor (n stays 0 otherwise) */
 };
 
 struct relay_source;
@@ -63,6 +72,10 @@ struct relay_source_ops {
     /* Entries not yet published and the age in seconds of the oldest (0 when empty). */
     int (*stats)(struct relay_source *src, long long *ret_backlog, double *ret_oldest_age_s);
     void (*free)(struct relay_source *src);
+    /* Optional: the relay started (@r and its options are there until detach), and is about
+     * to stop (after detach returns nothing of the source calls into @r any more). */
+    void (*attach)(struct relay_source *src, struct relay *r, const struct relay_opts *opts);
+    void (*detach)(struct relay_source *src);
 };
 
 /* A source embeds this as its first member; the relay calls ops->free() when it stops. */
@@ -76,6 +89,9 @@ struct relay_opts {
     struct kafka_producer *producer; /* borrowed; outlives the relay */
     int poll_ms;                     /* idle wait between rounds (default 200) */
     int batch;                       /* entries per round (default 100) */
+    /* how long a row published at commit stays the committing thread's (outbox.h) before a
+     * relay takes it as its own: above the producer's message timeout (default 15000) */
+    int hold_ms;
 };
 
 /* Starts the relay of @src (taken, even on failure). NULL with a reason in @errbuf.
@@ -83,8 +99,16 @@ struct relay_opts {
 struct relay *relay_start(const struct relay_opts *opts, struct relay_source *src, char *errbuf,
                           size_t errlen);
 
-/* Starts a round now (call after committing a transaction that appended events). Accepts NULL. */
+/* Starts a round that claims now (rows appended outside a running relay's pool, or released to
+ * it). Accepts NULL. */
 void relay_kick(struct relay *r);
+
+/* For a source: starts a round now that settles what was published at commit (claims only if
+ * relay_kick() asked, or the period passed). */
+void relay_wake(struct relay *r);
+
+/* For a source: counts one entry it published outside a round (the metrics of the header). */
+void relay_count(struct relay *r, const char *type, bool delivered);
 
 /* Stops after the round in flight, frees the relay and its source. Accepts NULL. */
 void relay_stop(struct relay *r);

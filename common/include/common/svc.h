@@ -158,10 +158,8 @@ struct svc_desc {
     const struct svc_handler *handlers; /* consumed types; NULL: consumes nothing */
     const struct svc_job *jobs;         /* terminated by {NULL}; may be NULL */
     void *app;                          /* handed to routes, handlers, jobs, hooks */
-    /* where the app keeps the pool (set before @start) and the relay (for relay_kick() after
-     * a commit; set before the jobs, HTTP and the consumer start, NULL again before it stops) */
+    /* where the app keeps the pool (set before @start) */
     struct db_pool **app_pool;
-    struct relay **app_relay;
     /* the relay's source; NULL: no relay. svc_relay_outbox() for the outbox table. A hook
      * that returns NULL runs this process without a relay (it logs why). */
     struct relay_source *(*relay_source)(struct svc *svc, void *app);
