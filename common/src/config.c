@@ -305,7 +305,7 @@ static const struct cfg_entry svc_table_template[] = {
                   "the OpenAPI document served at GET /openapi.yaml (default "
                   "docs/openapi/<service>.yaml, relative to the working directory)"),
     CFG_ENTRY_INT("OUTBOX_POLL_MS", "200", 10, 60000, S, outbox_poll_ms,
-                  "outbox relay idle poll interval"),
+                  "how often the outbox relay claims rows by itself (ms)"),
     CFG_ENTRY_INT("INBOX_RETENTION_S", "604800", 60, 31536000, S, inbox_retention_s,
                   "how long processed event ids are kept"),
     CFG_ENTRY_INT("INBOX_PURGE_MS", "60000", 100, 86400000, S, inbox_purge_ms,
