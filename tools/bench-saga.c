@@ -16,9 +16,10 @@
  * KAFKA_SASL_USERNAME, KAFKA_SASL_PASSWORD: the admin's of the stack's .run/env) — the topics
  * order-events, stock-events and payment-events from the run's start time (offsetsForTimes) —
  * keyed by order id, typed by the ce_type header, timed by the Kafka message timestamp
- * (CreateTime: when the producing service's relay handed the event to librdkafka; 1 ms
- * resolution) — and reports per order the hops, each the time from the event that causes a step
- * to the event that step produces (both transactions, the relay and the broker included):
+ * (CreateTime: when the producing service handed the event to librdkafka — at the commit or
+ * from its relay; 1 ms resolution) — and reports per order the hops, each the time from the
+ * event that causes a step to the event that step produces (both transactions, the publish and
+ * the broker included):
  *   placed>reserved      order.placed → stock.reserved            (inventory-service)
  *   placed>pcreated      order.placed → payment.created           (payment-service)
  *   completed>confirmed  later of payment.completed and stock.reserved → order.confirmed
