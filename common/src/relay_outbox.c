@@ -328,10 +328,11 @@ static void outbox__delivered(void *arg, int result, const char *error)
     struct relay_outbox *o = t->o;
     struct outbox_done d = {.id = t->id, .result = result};
     bool queued = false;
+    struct relay *r;
 
     util_strlcpy(d.error, error ? error : "", sizeof(d.error));
-    relay_count(o->relay, t->type, result == 0);
     pthread_mutex_lock(&o->mu);
+    r = o->relay; /* NULL once a detach gave up waiting for this report */
     if (o->ndone == o->done_cap) {
         size_t cap = o->done_cap ? 2 * o->done_cap : 64;
         struct outbox_done *nd = realloc(o->done, cap * sizeof(*nd));
@@ -348,7 +349,10 @@ static void outbox__delivered(void *arg, int result, const char *error)
     pthread_mutex_unlock(&o->mu);
     if (!queued) /* no memory: the row stays held, and goes out again after the hold */
         log_warnx("outbox: the report of row %lld was dropped (out of memory)", t->id);
-    relay_wake(o->relay); /* before inflight falls: detach waits for it */
+    if (r) { /* before inflight falls: detach waits for it */
+        relay_count(r, t->type, result == 0);
+        relay_wake(r);
+    }
     pthread_mutex_lock(&o->mu);
     if (--o->inflight == 0)
         pthread_cond_broadcast(&o->idle);
@@ -357,12 +361,13 @@ static void outbox__delivered(void *arg, int result, const char *error)
 }
 
 /* Settles the queued reports: delivered rows deleted, the others kept with the backoff.
- * *@ret_deleted tells whether a row went. What cannot be settled now stays queued. */
+ * *@ret_deleted tells whether a row went. What could not be settled stays queued. */
 static int outbox__settle_done(struct relay_outbox *o, bool *ret_deleted)
 {
-    struct outbox_done *done;
+    struct outbox_done *done, *left;
     long long *ids = NULL;
-    size_t n, nids = 0, i = 0;
+    size_t n, nids = 0, nleft = 0, failed_at;
+    bool deletes_done = false;
     struct db_conn *conn;
     char errbuf[256];
     int rc = 0;
@@ -375,10 +380,12 @@ static int outbox__settle_done(struct relay_outbox *o, bool *ret_deleted)
     pthread_mutex_unlock(&o->mu);
     if (n == 0)
         return 0;
+    failed_at = n; /* the first failed report not settled */
     conn = db_acquire(o->pool, errbuf, sizeof(errbuf));
     ids = calloc(n, sizeof(*ids));
     if (!conn || !ids) {
         rc = conn ? -ENOMEM : -EIO;
+        failed_at = 0;
         goto out;
     }
     for (size_t k = 0; k < n; k++)
@@ -386,36 +393,48 @@ static int outbox__settle_done(struct relay_outbox *o, bool *ret_deleted)
             ids[nids++] = done[k].id;
     if (nids > 0)
         rc = outbox__delete_ids(conn, ids, nids);
-    if (rc == 0)
-        *ret_deleted = nids > 0;
-    /* the failed ones one by one; a failure leaves the rest (and the deleted ids: a no-op
-     * then) queued. A row produced at commit had no attempt before. */
-    for (i = 0; rc == 0 && i < n; i++)
-        if (done[i].result != 0)
-            rc = outbox__retry_later(conn, done[i].id, 0, done[i].error);
+    if (rc < 0) {
+        failed_at = 0;
+        goto out;
+    }
+    deletes_done = true;
+    *ret_deleted = nids > 0;
+    /* a row produced at commit had no attempt before */
+    for (size_t k = 0; k < n && rc == 0; k++) {
+        if (done[k].result != 0)
+            rc = outbox__retry_later(conn, done[k].id, 0, done[k].error);
+        if (rc < 0)
+            failed_at = k;
+    }
 out:
     if (conn)
         db_release(o->pool, conn);
     free(ids);
-    if (rc < 0) { /* back to the queue, before what came meanwhile (a delete runs again) */
+    /* back to the queue, before what came meanwhile: what was not settled (the deletes when
+     * they failed, the failed reports from the one whose update failed on) */
+    left = done;
+    for (size_t k = 0; k < n; k++)
+        if (done[k].result == 0 ? !deletes_done : k >= failed_at)
+            left[nleft++] = done[k];
+    if (nleft > 0) {
         struct outbox_done *all;
 
         pthread_mutex_lock(&o->mu);
-        all = malloc((n + o->ndone) * sizeof(*all));
+        all = malloc((nleft + o->ndone) * sizeof(*all));
         if (all) {
-            memcpy(all, done, n * sizeof(*all));
+            memcpy(all, left, nleft * sizeof(*all));
             if (o->ndone)
-                memcpy(all + n, o->done, o->ndone * sizeof(*all));
+                memcpy(all + nleft, o->done, o->ndone * sizeof(*all));
             free(o->done);
             o->done = all;
-            o->ndone += n;
+            o->ndone += nleft;
             o->done_cap = o->ndone;
         }
         pthread_mutex_unlock(&o->mu);
         if (!all)
             log_warnx("outbox: %zu report(s) dropped (out of memory): their rows go out again "
                       "once their hold has passed",
-                      n);
+                      nleft);
     }
     free(done);
     return rc;
@@ -510,19 +529,22 @@ static void outbox_detach(struct relay_source *src)
     struct relay_outbox *o = outbox_of(src);
     struct timespec until = worker_deadline_ms(o->sink.hold_ms);
     bool deleted = false;
-    bool late = false;
+    size_t late = 0;
 
     if (!atomic_load(&o->sink_set))
         return;
     outbox_sink_clear(&o->sink);
     pthread_mutex_lock(&o->mu);
-    while (o->inflight > 0 && !late)
-        late = pthread_cond_timedwait(&o->idle, &o->mu, &until) == ETIMEDOUT;
+    while (o->inflight > 0 && pthread_cond_timedwait(&o->idle, &o->mu, &until) != ETIMEDOUT)
+        ;
+    late = o->inflight;
+    if (late)
+        o->relay = NULL; /* a report after this touches only @o, which then stays */
     pthread_mutex_unlock(&o->mu);
     if (late)
         log_errorx("outbox: %zu delivery report(s) did not come within %d ms; their rows go out "
                    "again once their hold has passed",
-                   o->inflight, o->sink.hold_ms);
+                   late, o->sink.hold_ms);
     if (outbox__settle_done(o, &deleted) < 0)
         log_warnx("outbox: reports of rows published at commit not settled; the rows go out "
                   "again once their hold has passed");
@@ -531,10 +553,14 @@ static void outbox_detach(struct relay_source *src)
 static void outbox_free(struct relay_source *src)
 {
     struct relay_outbox *o = outbox_of(src);
+    bool late;
 
     if (!o)
         return;
-    if (o->inflight > 0)
+    pthread_mutex_lock(&o->mu);
+    late = o->inflight > 0;
+    pthread_mutex_unlock(&o->mu);
+    if (late)
         return; /* a report may still come (detach logged it): the memory stays its */
     free(o->hdrs);
     free(o->roots);
