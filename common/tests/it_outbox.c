@@ -331,15 +331,39 @@ static void test_rollback_then_commit_publishes(void **state)
 #define AGGS 5
 #define PER_AGG 10
 
+/* Every row of the AGGS aggregates exactly once on the topic (PER_AGG each), each aggregate's in
+ * append order (one key, one partition). */
+static void assert_once_in_order(const char *topic, char aggs[AGGS][64])
+{
+    struct ts_consumer *consumer;
+    struct ts_record *recs = NULL;
+    int next[AGGS] = {0};
+    size_t n;
+
+    consumer = ts_consumer_new(topic);
+    assert_non_null(consumer);
+    n = ts_consume(consumer, AGGS * PER_AGG, 30000, &recs);
+    assert_int_equal(n, AGGS * PER_AGG);
+    for (size_t i = 0; i < n; i++) {
+        int a;
+
+        for (a = 0; a < AGGS && strcmp(recs[i].key, aggs[a]) != 0; a++)
+            ;
+        assert_true(a < AGGS);
+        assert_int_equal(record_seq(&recs[i]), next[a]);
+        next[a]++;
+    }
+    for (int a = 0; a < AGGS; a++)
+        assert_int_equal(next[a], PER_AGG);
+    ts_records_free(recs, n);
+    ts_consumer_free(consumer);
+}
+
 static void test_order_and_two_relays(void **state)
 {
     struct fixture *f = *state;
     struct relay *r1, *r2;
-    struct ts_consumer *consumer;
-    struct ts_record *recs = NULL;
     char aggs[AGGS][64];
-    int next[AGGS] = {0};
-    size_t n;
 
     for (int a = 0; a < AGGS; a++)
         ts_unique("sku", aggs[a], sizeof(aggs[a]));
@@ -362,25 +386,7 @@ static void test_order_and_two_relays(void **state)
 
     /* every row exactly once: the topic holds as many messages as rows were appended */
     assert_int_equal(topic_total(f->topic), AGGS * PER_AGG);
-
-    consumer = ts_consumer_new(f->topic);
-    assert_non_null(consumer);
-    n = ts_consume(consumer, AGGS * PER_AGG, 30000, &recs);
-    assert_int_equal(n, AGGS * PER_AGG);
-    /* one aggregate's events arrive in append order (one key, one partition) */
-    for (size_t i = 0; i < n; i++) {
-        int a;
-
-        for (a = 0; a < AGGS && strcmp(recs[i].key, aggs[a]) != 0; a++)
-            ;
-        assert_true(a < AGGS);
-        assert_int_equal(record_seq(&recs[i]), next[a]);
-        next[a]++;
-    }
-    for (int a = 0; a < AGGS; a++)
-        assert_int_equal(next[a], PER_AGG);
-    ts_records_free(recs, n);
-    ts_consumer_free(consumer);
+    assert_once_in_order(f->topic, aggs);
 }
 
 /* A head claimed by someone else (another relay's lock) holds back its whole aggregate and
@@ -670,11 +676,7 @@ static void test_commits_in_a_row_keep_their_order(void **state)
 {
     struct fixture *f = *state;
     struct relay *relay = outbox_relay_poll(f, f->producer, 100, NO_CLAIM_MS);
-    struct ts_consumer *consumer;
-    struct ts_record *recs = NULL;
     char aggs[AGGS][64];
-    int next[AGGS] = {0};
-    size_t n;
 
     for (int a = 0; a < AGGS; a++)
         ts_unique("sku", aggs[a], sizeof(aggs[a]));
@@ -684,21 +686,7 @@ static void test_commits_in_a_row_keep_their_order(void **state)
     wait_count(f, "SELECT COUNT(*) FROM outbox", 0, 30000);
     relay_stop(relay);
     assert_int_equal(topic_total(f->topic), AGGS * PER_AGG);
-    consumer = ts_consumer_new(f->topic);
-    assert_non_null(consumer);
-    n = ts_consume(consumer, AGGS * PER_AGG, 30000, &recs);
-    assert_int_equal(n, AGGS * PER_AGG);
-    for (size_t i = 0; i < n; i++) {
-        int a;
-
-        for (a = 0; a < AGGS && strcmp(recs[i].key, aggs[a]) != 0; a++)
-            ;
-        assert_true(a < AGGS);
-        assert_int_equal(record_seq(&recs[i]), next[a]);
-        next[a]++;
-    }
-    ts_records_free(recs, n);
-    ts_consumer_free(consumer);
+    assert_once_in_order(f->topic, aggs);
 }
 
 /* The relay's stop waits for the reports of what went out at commit and settles them: no row

@@ -8,8 +8,8 @@
  * A source claims a batch (each aggregate's entries in order, never one entry by two
  * instances at once), the core produces it with kafka_produce_wait(), and the source settles
  * it: delivered entries removed, the others kept for the next round. After a failed round the
- * core backs off exponentially with jitter (RELAY_BACKOFF_*); relay_kick() after a commit
- * starts a round at once.
+ * core backs off exponentially with jitter (RELAY_BACKOFF_*); relay_kick() starts a claiming
+ * round at once.
  *
  * Metrics (label source="outbox"|"stream"): commerce_outbox_published_total{source,type},
  * commerce_outbox_publish_failures_total{source}, gauges commerce_outbox_backlog{source} and
