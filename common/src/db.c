@@ -529,6 +529,14 @@ int db_on_end(struct db_conn *conn, db_end_fn *fn, void *arg)
     return 0;
 }
 
+void *db_on_end_arg(const struct db_conn *conn, db_end_fn *fn)
+{
+    for (size_t i = 0; conn->in_tx && i < conn->nends; i++)
+        if (conn->ends[i].fn == fn)
+            return conn->ends[i].arg;
+    return NULL;
+}
+
 /* The transaction ended: its hooks, in the order registered. They may use @conn (and register
  * hooks of a new transaction), so the list is taken first. */
 static void db__ended(struct db_conn *conn, bool committed)

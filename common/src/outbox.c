@@ -129,11 +129,12 @@ void outbox_entry_free(struct outbox_entry *e)
     free(e);
 }
 
-/* An entry owned by a transaction's hook, and the sink (slot) it counts in. */
+/* What one transaction appended held, owned by its hook, and the sink (slot) it counts in. */
 struct outbox_held {
-    struct outbox_entry *e;
     struct outbox_sink *sink;
     int slot;
+    struct outbox_entry **e;
+    size_t n, cap;
 };
 
 static void outbox__ended(struct db_conn *conn, void *arg, bool committed)
@@ -141,10 +142,12 @@ static void outbox__ended(struct db_conn *conn, void *arg, bool committed)
     struct outbox_held *h = arg;
 
     if (committed) /* a user of the slot: the sink is still there (outbox_sink_clear waits) */
-        h->sink->committed(h->sink, conn, h->e);
+        h->sink->committed(h->sink, conn, h->e, h->n);
     else
-        outbox_entry_free(h->e);
+        for (size_t i = 0; i < h->n; i++)
+            outbox_entry_free(h->e[i]);
     outbox__sink_give(h->slot);
+    free(h->e);
     free(h);
 }
 
@@ -176,6 +179,52 @@ static struct outbox_entry *outbox__entry(const char *aggregate_type, const char
 
 /* ---- append ---- */
 
+/* The transaction's batch of held rows with room for one more: the one its hook has, or a new
+ * one (*@ret_fresh; its hook not yet registered) when @conn's pool has a sink. NULL: none. */
+static struct outbox_held *outbox__held(struct db_conn *conn, bool *ret_fresh)
+{
+    struct outbox_held *h = db_on_end_arg(conn, outbox__ended);
+    struct outbox_sink *sink = NULL;
+    int k;
+
+    *ret_fresh = false;
+    if (!h) {
+        k = outbox__sink_take(db_conn_pool(conn), &sink);
+        if (k < 0)
+            return NULL;
+        h = calloc(1, sizeof(*h));
+        if (!h) {
+            outbox__sink_give(k);
+            return NULL;
+        }
+        *h = (struct outbox_held){.sink = sink, .slot = k};
+        *ret_fresh = true;
+    }
+    if (h->n == h->cap) {
+        size_t cap = h->cap ? 2 * h->cap : 4;
+        struct outbox_entry **e = realloc(h->e, cap * sizeof(*e));
+
+        if (!e) {
+            if (*ret_fresh) {
+                outbox__sink_give(h->slot);
+                free(h);
+            }
+            return NULL;
+        }
+        h->e = e;
+        h->cap = cap;
+    }
+    return h;
+}
+
+/* Drops a batch outbox__held() made that got no hook. */
+static void outbox__held_drop(struct outbox_held *h)
+{
+    outbox__sink_give(h->slot);
+    free(h->e);
+    free(h);
+}
+
 /* Inserts the row: held for the pool's sink and handed to it at commit when there is one (and
  * memory for its entry), else due at once. */
 static int outbox__insert(struct db_conn *conn, const char *aggregate_type,
@@ -192,46 +241,45 @@ static int outbox__insert(struct db_conn *conn, const char *aggregate_type,
                              DB_STR(headers),
                              ev->traceparent[0] ? DB_STR(ev->traceparent) : DB_NULLP,
                              DB_INT(0)};
-    struct outbox_sink *sink = NULL;
-    int k = outbox__sink_take(db_conn_pool(conn), &sink);
-    struct outbox_held *h = k < 0 ? NULL : calloc(1, sizeof(*h));
+    bool fresh;
+    struct outbox_held *h = outbox__held(conn, &fresh);
+    struct outbox_entry *e =
+        h ? outbox__entry(aggregate_type, aggregate_id, ev, topic, payload, headers) : NULL;
     unsigned long long id = 0;
     int rc;
 
-    if (h && !(h->e = outbox__entry(aggregate_type, aggregate_id, ev, topic, payload, headers))) {
-        free(h);
-        h = NULL;
-    }
-    if (!h) {
-        if (k >= 0)
-            outbox__sink_give(k);
+    if (!e) {
+        if (h && fresh)
+            outbox__held_drop(h);
         return db_exec(conn,
                        "INSERT INTO outbox (aggregate_type, aggregate_id, event_id, event_type,"
                        " topic, msg_key, payload, headers, traceparent)"
                        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                        prm, 9, NULL, NULL);
     }
-    h->slot = k;
-    h->sink = sink;
-    prm[9] = DB_INT((long long)sink->hold_ms * 1000);
+    prm[9] = DB_INT((long long)h->sink->hold_ms * 1000);
     rc = db_exec(conn,
                  "INSERT INTO outbox (aggregate_type, aggregate_id, event_id, event_type, topic,"
                  " msg_key, payload, headers, traceparent, next_attempt_at)"
                  " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, NOW(6) + INTERVAL ? MICROSECOND)",
                  prm, 10, NULL, &id);
-    if (rc == 0) {
-        h->e->id = (long long)id;
-        rc = db_on_end(conn, outbox__ended, h);
-        if (rc == 0)
-            return 0;
+    if (rc == 0 && fresh && (rc = db_on_end(conn, outbox__ended, h)) < 0) {
         /* no hook: the row is the relay's at once */
         rc = db_exec(conn, "UPDATE outbox SET next_attempt_at = NOW(6) WHERE id = ?",
                      (struct db_param[]){DB_INT((long long)id)}, 1, NULL, NULL);
+        outbox_entry_free(e);
+        outbox__held_drop(h);
+        return rc;
     }
-    outbox_entry_free(h->e);
-    free(h);
-    outbox__sink_give(k);
-    return rc;
+    if (rc < 0) {
+        outbox_entry_free(e);
+        if (fresh)
+            outbox__held_drop(h);
+        return rc;
+    }
+    e->id = (long long)id;
+    h->e[h->n++] = e;
+    return 0;
 }
 
 int outbox_append(struct db_conn *conn, const char *aggregate_type, const char *aggregate_id,

@@ -16,15 +16,16 @@
  * claiming the same row.
  *
  * Publishing at commit (outbox.h): the source is the pool's outbox_sink while the relay runs.
- * At a commit, the committing thread reads the oldest row of the entry's aggregate in a
- * statement of its own (autocommit: a fresh read, every committed row in it). Only when that is
- * the entry's row does it produce it (kafka_produce_async); otherwise, or when the produce
- * could not start, it releases the row to the relay (next_attempt_at = now) and kicks it. An
- * older row of the aggregate still there means its event is not yet delivered (a row goes only
- * once delivered), so the released one waits behind it in the claim's order. The delivery
- * report queues the row's id (delivered: delete; failed: attempts + 1 and the backoff, as a
- * failed claim) and wakes the relay, whose next round settles the queue before any claim; when
- * a row was released meanwhile that settling may have unblocked it, so that round claims too.
+ * At a commit, the committing thread reads the oldest row of each appended entry's aggregate in
+ * statements of their own (autocommit: a fresh read, every committed row in it; one statement
+ * per 16 aggregates). Only when that is the entry's row does it produce it
+ * (kafka_produce_async); otherwise, or when the produce could not start, it releases the row to
+ * the relay (next_attempt_at = now) and kicks it. An older row of the aggregate still there
+ * means its event is not yet delivered (a row goes only once delivered), so the released one
+ * waits behind it in the claim's order. The delivery report queues the row's id (delivered:
+ * delete; failed: attempts + 1 and the backoff, as a failed claim) and wakes the relay, whose
+ * next round settles the queue before any claim; when a row was released meanwhile that
+ * settling may have unblocked it, so that round claims too.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -454,34 +455,64 @@ static void outbox__release(struct relay_outbox *o, struct db_conn *conn, long l
     relay_kick(o->relay);
 }
 
-/* The sink: the committing thread's part (the file comment). */
-static void outbox__committed(struct outbox_sink *sink, struct db_conn *conn,
-                              struct outbox_entry *e)
+#define OUTBOX_OLDEST_CHUNK 16 /* aggregates per oldest-row query of a transaction's rows */
+
+/* The oldest row of each entry's aggregate into @min[i] (0 when it has none), in statements of
+ * their own: one for a single entry, else one per OUTBOX_OLDEST_CHUNK entries (a short chunk
+ * repeats its last entry, so there are two statement texts in all). 0 or a db.h error. */
+static int outbox__oldest(struct db_conn *conn, struct outbox_entry **e, size_t n, long long *min)
 {
-    struct relay_outbox *o =
-        (struct relay_outbox *)((char *)sink - offsetof(struct relay_outbox, sink));
+    static const char one[] =
+        "SELECT aggregate_type, aggregate_id, MIN(id) FROM outbox"
+        " WHERE aggregate_type = ? AND aggregate_id = ? GROUP BY aggregate_type, aggregate_id";
+    static const char head[] = "SELECT aggregate_type, aggregate_id, MIN(id) FROM outbox WHERE ";
+    static const char pair[] = "(aggregate_type = ? AND aggregate_id = ?) OR ";
+    static const char tail[] = "FALSE GROUP BY aggregate_type, aggregate_id";
+    char sql[sizeof(head) + OUTBOX_OLDEST_CHUNK * (sizeof(pair) - 1) + sizeof(tail)];
+    struct db_param prm[2 * OUTBOX_OLDEST_CHUNK];
+    size_t len = sizeof(head) - 1;
+    int rc = 0;
+
+    memcpy(sql, head, len);
+    for (size_t k = 0; k < OUTBOX_OLDEST_CHUNK; k++, len += sizeof(pair) - 1)
+        memcpy(sql + len, pair, sizeof(pair) - 1);
+    memcpy(sql + len, tail, sizeof(tail));
+    for (size_t i = 0; i < n; i++)
+        min[i] = 0;
+    for (size_t from = 0; from < n && rc == 0; from += OUTBOX_OLDEST_CHUNK) {
+        size_t cnt = n == 1 ? 1 : OUTBOX_OLDEST_CHUNK;
+        struct db_result *res = NULL;
+
+        for (size_t k = 0; k < cnt; k++) {
+            const struct outbox_entry *x = e[from + k < n ? from + k : n - 1];
+
+            prm[2 * k] = DB_STR(x->aggregate_type);
+            prm[2 * k + 1] = DB_STR(x->aggregate_id);
+        }
+        rc = db_query(conn, n == 1 ? one : sql, prm, 2 * cnt, &res);
+        for (size_t r = 0; rc == 0 && r < db_result_rows(res); r++)
+            for (size_t i = from; i < n && i < from + cnt; i++)
+                if (strcmp(db_result_get(res, r, 0), e[i]->aggregate_type) == 0 &&
+                    strcmp(db_result_get(res, r, 1), e[i]->aggregate_id) == 0)
+                    min[i] = db_result_int(res, r, 2);
+        db_result_free(res);
+    }
+    return rc;
+}
+
+/* Produces @e at once; the row goes to the claim instead when that cannot start. */
+static void outbox__produce(struct relay_outbox *o, struct db_conn *conn,
+                            const struct outbox_entry *e)
+{
     struct event_header hdrs[EVENT_MAX_HEADERS];
-    struct db_result *res = NULL;
-    struct outbox_token *t = NULL;
+    struct outbox_token *t = calloc(1, sizeof(*t));
     struct kafka_msg msg;
     cJSON *root = NULL;
     int rc;
 
-    rc = db_query(conn, "SELECT MIN(id) FROM outbox WHERE aggregate_type = ? AND aggregate_id = ?",
-                  (struct db_param[]){DB_STR(e->aggregate_type), DB_STR(e->aggregate_id)}, 2, &res);
-    if (rc < 0) {
-        log_warnx("outbox: row %lld waits for its hold (%d ms): cannot read its aggregate: %s",
-                  e->id, sink->hold_ms, db_errmsg(conn));
-        goto out;
-    }
-    if (db_result_int(res, 0, 0) != e->id) { /* an older row goes first: the claim's order */
-        outbox__release(o, conn, e->id);
-        goto out;
-    }
-    t = calloc(1, sizeof(*t));
     if (!t) {
         outbox__release(o, conn, e->id);
-        goto out;
+        return;
     }
     *t = (struct outbox_token){.o = o, .id = e->id};
     util_strlcpy(t->type, e->event_type, sizeof(t->type));
@@ -496,6 +527,7 @@ static void outbox__committed(struct outbox_sink *sink, struct db_conn *conn,
     o->inflight++;
     pthread_mutex_unlock(&o->mu);
     rc = kafka_produce_async(o->producer, &msg, outbox__delivered, t);
+    cJSON_Delete(root);
     if (rc < 0) {
         pthread_mutex_lock(&o->mu);
         if (--o->inflight == 0)
@@ -504,10 +536,29 @@ static void outbox__committed(struct outbox_sink *sink, struct db_conn *conn,
         free(t);
         outbox__release(o, conn, e->id);
     }
-out:
-    cJSON_Delete(root);
-    db_result_free(res);
-    outbox_entry_free(e);
+}
+
+/* The sink: the committing thread's part (the file comment). */
+static void outbox__committed(struct outbox_sink *sink, struct db_conn *conn,
+                              struct outbox_entry **e, size_t n)
+{
+    struct relay_outbox *o =
+        (struct relay_outbox *)((char *)sink - offsetof(struct relay_outbox, sink));
+    long long *min = calloc(n, sizeof(*min));
+    int rc = min ? outbox__oldest(conn, e, n, min) : -ENOMEM;
+
+    for (size_t i = 0; i < n; i++) {
+        if (rc < 0) /* not known to be the oldest: the hold decides */
+            log_warnx("outbox: row %lld waits for its hold (%d ms): cannot read its aggregate: "
+                      "%s",
+                      e[i]->id, sink->hold_ms, rc == -ENOMEM ? "out of memory" : db_errmsg(conn));
+        else if (min[i] == e[i]->id)
+            outbox__produce(o, conn, e[i]);
+        else /* an older row goes first: the claim's order */
+            outbox__release(o, conn, e[i]->id);
+        outbox_entry_free(e[i]);
+    }
+    free(min);
 }
 
 static void outbox_attach(struct relay_source *src, struct relay *r, const struct relay_opts *opts)

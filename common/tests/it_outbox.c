@@ -689,6 +689,44 @@ static void test_commits_in_a_row_keep_their_order(void **state)
     assert_once_in_order(f->topic, aggs);
 }
 
+/* One transaction appending many events (more than one oldest-row query holds) over a few
+ * aggregates, the first of which has an older row held by a process that died (due in 2 s): at
+ * the commit each other aggregate's first event goes out, everything else waits in the claim's
+ * order; every event once, each aggregate's in append order (the first aggregate's only after
+ * its older row). */
+static void test_one_transaction_many_events(void **state)
+{
+    struct fixture *f = *state;
+    struct relay *relay;
+    struct db_conn *conn;
+    char aggs[AGGS][64];
+
+    for (int a = 0; a < AGGS; a++)
+        ts_unique("sku", aggs[a], sizeof(aggs[a]));
+    append_committed(f, aggs[0], 0, NULL); /* no relay yet: an ordinary row, then held */
+    conn = acquire(f);
+    assert_int_equal(db_exec(conn, "UPDATE outbox SET next_attempt_at = NOW(6) + INTERVAL 2 SECOND",
+                             NULL, 0, NULL, NULL),
+                     0);
+    relay = outbox_relay_poll(f, f->producer, 100, 500);
+    assert_int_equal(db_begin(conn), 0);
+    for (int s = 0; s < PER_AGG; s++) {
+        for (int a = s == 0 ? 1 : 0; a < AGGS; a++) {
+            struct event ev;
+
+            make_event(&ev, aggs[a], s);
+            assert_int_equal(outbox_append(conn, "sku", aggs[a], &ev), 0);
+            event_release(&ev);
+        }
+    }
+    assert_int_equal(db_commit(conn), 0);
+    db_release(f->pool, conn);
+    wait_count(f, "SELECT COUNT(*) FROM outbox", 0, 30000);
+    relay_stop(relay);
+    assert_int_equal(topic_total(f->topic), AGGS * PER_AGG);
+    assert_once_in_order(f->topic, aggs);
+}
+
 /* The relay's stop waits for the reports of what went out at commit and settles them: no row
  * is left to go out twice. */
 static void test_stop_settles_what_went_at_commit(void **state)
@@ -749,6 +787,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_commit_publishes_at_once, setup, teardown),
         cmocka_unit_test_setup_teardown(test_commit_behind_an_older_row_waits, setup, teardown),
         cmocka_unit_test_setup_teardown(test_commits_in_a_row_keep_their_order, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_one_transaction_many_events, setup, teardown),
         cmocka_unit_test_setup_teardown(test_stop_settles_what_went_at_commit, setup, teardown),
         cmocka_unit_test_setup_teardown(test_failed_delivery_at_commit_goes_to_the_relay, setup,
                                         teardown),

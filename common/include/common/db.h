@@ -94,6 +94,10 @@ int db_rollback(struct db_conn *conn);
 typedef void db_end_fn(struct db_conn *conn, void *arg, bool committed);
 int db_on_end(struct db_conn *conn, db_end_fn *fn, void *arg);
 
+/* The @arg of the open transaction's first hook with @fn (one hook gathering a transaction's
+ * work), NULL when there is none. */
+void *db_on_end_arg(const struct db_conn *conn, db_end_fn *fn);
+
 /* The pool @conn belongs to. */
 struct db_pool *db_conn_pool(const struct db_conn *conn);
 

@@ -13,6 +13,14 @@
  * the others, bumps attempts and next_attempt_at (exponential backoff) — then commits. While
  * the broker is down it backs off; once it is back everything pending is published (at least
  * once).
+ *
+ * Publishing at commit. While a relay runs on the pool (relay_outbox.c registers an
+ * outbox_sink), outbox_append writes the row *held* (next_attempt_at = now + the sink's hold,
+ * so no relay claims it) and hooks the transaction (db_on_end). At the commit the sink gets the
+ * transaction's rows on the committing thread and sends each at once that is the oldest row of
+ * its aggregate; it releases the others to the relay (next_attempt_at = now). A delivery
+ * report deletes the row. A row whose process died before that is an ordinary row once the
+ * hold has passed: a relay publishes it then. A rolled-back row is gone, and so is its entry.
  */
 #ifndef COMMON_OUTBOX_H
 #define COMMON_OUTBOX_H
@@ -35,7 +43,8 @@ int outbox_append(struct db_conn *conn, const char *aggregate_type, const char *
 
 /* ---- publishing at commit (relay_outbox.c) ---- */
 
-/* A row appended held, handed to the sink at commit (copies; outbox_entry_free). */
+/* A row appended held, handed to the sink at commit with the transaction's others (copies;
+ * outbox_entry_free). */
 struct outbox_entry {
     long long id;
     char *aggregate_type, *aggregate_id, *event_type, *topic, *key, *payload, *headers;
@@ -44,9 +53,11 @@ struct outbox_entry {
 
 struct outbox_sink {
     int hold_ms; /* next_attempt_at of a held row: now + this */
-    /* At the commit of a transaction that appended @e, on the committing thread: @conn is out
-     * of the transaction and still the caller's (the sink may run statements on it). Takes @e. */
-    void (*committed)(struct outbox_sink *sink, struct db_conn *conn, struct outbox_entry *e);
+    /* At the commit of a transaction that appended @n entries @e (in append order), on the
+     * committing thread: @conn is out of the transaction and still the caller's (the sink may
+     * run statements on it). Takes the entries (outbox_entry_free each), not the array. */
+    void (*committed)(struct outbox_sink *sink, struct db_conn *conn, struct outbox_entry **e,
+                      size_t n);
 };
 
 /* Makes @sink the one of @pool: outbox_append on its connections writes held rows for it.
