@@ -309,12 +309,15 @@ static void test_transaction_end_hooks(void **state)
     /* committed: both, in order, after the commit (the row visible, autocommit back on) */
     assert_int_equal(db_begin(conn), 0);
     exec_ok(conn, "INSERT INTO y VALUES (1)");
+    assert_null(db_on_end_arg(conn, end_a));
     assert_int_equal(db_on_end(conn, end_a, &e), 0);
     assert_int_equal(db_on_end(conn, end_b, &e), 0);
-    assert_string_equal(e.log, ""); /* not before the end */
+    assert_ptr_equal(db_on_end_arg(conn, end_b), &e); /* a hook gathering the transaction */
+    assert_string_equal(e.log, "");                   /* not before the end */
     assert_int_equal(db_commit(conn), 0);
     assert_string_equal(e.log, "a1 b1 ");
     assert_int_equal(e.seen, 1);
+    assert_null(db_on_end_arg(conn, end_a)); /* ended with its transaction */
 
     /* rolled back; then a transaction without hooks calls none */
     e = (struct ends){.seen = -1};
