@@ -172,6 +172,30 @@ static void kafka__renew(struct kafka_producer *p, struct kafka_rk *h)
               rd_kafka_name(h->rk), rd_kafka_name(nh->rk), fatal);
 }
 
+/* A reference to the current rd_kafka_t, renewed first when it failed fatally (see the top of
+ * this file): what a produce call and the readiness probe use. */
+static struct kafka_rk *kafka__hold_live(struct kafka_producer *p)
+{
+    struct kafka_rk *h = kafka__hold(p);
+
+    if (rd_kafka_fatal_error(h->rk, NULL, 0) != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        kafka__renew(p, h);
+        kafka__drop(p, h);
+        h = kafka__hold(p);
+    }
+    return h;
+}
+
+/* Hands @msg (copied) with the header list @hdrs (librdkafka's on success) to @rk. */
+static rd_kafka_resp_err_t kafka__producev(rd_kafka_t *rk, const struct kafka_msg *msg,
+                                           rd_kafka_headers_t *hdrs, struct kafka_slot *slot)
+{
+    return rd_kafka_producev(
+        rk, RD_KAFKA_V_TOPIC(msg->topic), RD_KAFKA_V_KEY(msg->key, msg->key ? msg->keylen : 0),
+        RD_KAFKA_V_VALUE((void *)msg->value, msg->len), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+        RD_KAFKA_V_HEADERS(hdrs), RD_KAFKA_V_OPAQUE(slot), RD_KAFKA_V_END);
+}
+
 int kafka_producer_test_fatal(struct kafka_producer *p, const char *reason)
 {
     struct kafka_rk *h = kafka__hold(p);
@@ -363,12 +387,7 @@ int kafka__produce(struct kafka_producer *p, struct kafka_msg *msgs, size_t n,
     }
     pthread_mutex_init(&batch.lock, NULL);
     worker_cond_init(&batch.done);
-    h = kafka__hold(p);
-    if (rd_kafka_fatal_error(h->rk, NULL, 0) != RD_KAFKA_RESP_ERR_NO_ERROR) {
-        kafka__renew(p, h);
-        kafka__drop(p, h);
-        h = kafka__hold(p);
-    }
+    h = kafka__hold_live(p);
 
     for (i = 0; i < n; i++) {
         struct kafka_msg *msg = &msgs[i];
@@ -386,12 +405,7 @@ int kafka__produce(struct kafka_producer *p, struct kafka_msg *msgs, size_t n,
         batch.outstanding++;
         pthread_mutex_unlock(&batch.lock);
         for (;;) {
-            err = rd_kafka_producev(h->rk, RD_KAFKA_V_TOPIC(msg->topic),
-                                    RD_KAFKA_V_KEY(msg->key, msg->key ? msg->keylen : 0),
-                                    RD_KAFKA_V_VALUE((void *)msg->value, msg->len),
-                                    RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-                                    RD_KAFKA_V_HEADERS(hdrs), RD_KAFKA_V_OPAQUE(&slots[i]),
-                                    RD_KAFKA_V_END);
+            err = kafka__producev(h->rk, msg, hdrs, &slots[i]);
             if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL || util_now_mono_ms() >= deadline)
                 break;
             /* the local queue is full: give the poller a moment to drain reports */
@@ -452,16 +466,8 @@ int kafka_produce_async(struct kafka_producer *p, const struct kafka_msg *msg, k
         return done ? -ENOMEM : -EINVAL;
     }
     *slot = (struct kafka_slot){.done = done, .arg = arg};
-    h = kafka__hold(p);
-    if (rd_kafka_fatal_error(h->rk, NULL, 0) != RD_KAFKA_RESP_ERR_NO_ERROR) {
-        kafka__renew(p, h);
-        kafka__drop(p, h);
-        h = kafka__hold(p);
-    }
-    err = rd_kafka_producev(
-        h->rk, RD_KAFKA_V_TOPIC(msg->topic), RD_KAFKA_V_KEY(msg->key, msg->key ? msg->keylen : 0),
-        RD_KAFKA_V_VALUE((void *)msg->value, msg->len), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-        RD_KAFKA_V_HEADERS(hdrs), RD_KAFKA_V_OPAQUE(slot), RD_KAFKA_V_END);
+    h = kafka__hold_live(p);
+    err = kafka__producev(h->rk, msg, hdrs, slot);
     kafka__drop(p, h);
     if (err) {
         rd_kafka_headers_destroy(hdrs);
@@ -505,16 +511,11 @@ int kafka_publish_event(struct kafka_producer *p, const struct event *ev, const 
 int kafka_producer_ping(struct kafka_producer *p, int timeout_ms, char *why, size_t whylen)
 {
     const struct rd_kafka_metadata *md = NULL;
-    struct kafka_rk *h = kafka__hold(p);
+    /* the readiness probe renews a dead producer even while nothing is produced */
+    struct kafka_rk *h = kafka__hold_live(p);
     rd_kafka_resp_err_t err;
     int r = 0;
 
-    if (rd_kafka_fatal_error(h->rk, NULL, 0) != RD_KAFKA_RESP_ERR_NO_ERROR) {
-        /* the readiness probe renews a dead producer even while nothing is produced */
-        kafka__renew(p, h);
-        kafka__drop(p, h);
-        h = kafka__hold(p);
-    }
     err = rd_kafka_metadata(h->rk, 0, NULL, &md, timeout_ms);
     kafka__drop(p, h);
     if (err) {

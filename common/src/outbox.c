@@ -179,6 +179,14 @@ static struct outbox_entry *outbox__entry(const char *aggregate_type, const char
 
 /* ---- append ---- */
 
+/* Drops a batch outbox__held() made that got no hook. */
+static void outbox__held_drop(struct outbox_held *h)
+{
+    outbox__sink_give(h->slot);
+    free(h->e);
+    free(h);
+}
+
 /* The transaction's batch of held rows with room for one more: the one its hook has, or a new
  * one (*@ret_fresh; its hook not yet registered) when @conn's pool has a sink. NULL: none. */
 static struct outbox_held *outbox__held(struct db_conn *conn, bool *ret_fresh)
@@ -205,24 +213,14 @@ static struct outbox_held *outbox__held(struct db_conn *conn, bool *ret_fresh)
         struct outbox_entry **e = realloc(h->e, cap * sizeof(*e));
 
         if (!e) {
-            if (*ret_fresh) {
-                outbox__sink_give(h->slot);
-                free(h);
-            }
+            if (*ret_fresh)
+                outbox__held_drop(h);
             return NULL;
         }
         h->e = e;
         h->cap = cap;
     }
     return h;
-}
-
-/* Drops a batch outbox__held() made that got no hook. */
-static void outbox__held_drop(struct outbox_held *h)
-{
-    outbox__sink_give(h->slot);
-    free(h->e);
-    free(h);
 }
 
 /* Inserts the row: held for the pool's sink and handed to it at commit when there is one (and
@@ -248,21 +246,17 @@ static int outbox__insert(struct db_conn *conn, const char *aggregate_type,
     unsigned long long id = 0;
     int rc;
 
-    if (!e) {
-        if (h && fresh)
-            outbox__held_drop(h);
-        return db_exec(conn,
-                       "INSERT INTO outbox (aggregate_type, aggregate_id, event_id, event_type,"
-                       " topic, msg_key, payload, headers, traceparent)"
-                       " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                       prm, 9, NULL, NULL);
-    }
-    prm[9] = DB_INT((long long)h->sink->hold_ms * 1000);
+    if (!e && h && fresh)
+        outbox__held_drop(h);
+    if (e) /* held; else due at once */
+        prm[9] = DB_INT((long long)h->sink->hold_ms * 1000);
     rc = db_exec(conn,
                  "INSERT INTO outbox (aggregate_type, aggregate_id, event_id, event_type, topic,"
                  " msg_key, payload, headers, traceparent, next_attempt_at)"
                  " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, NOW(6) + INTERVAL ? MICROSECOND)",
                  prm, 10, NULL, &id);
+    if (!e)
+        return rc;
     if (rc == 0 && fresh && (rc = db_on_end(conn, outbox__ended, h)) < 0) {
         /* no hook: the row is the relay's at once */
         rc = db_exec(conn, "UPDATE outbox SET next_attempt_at = NOW(6) WHERE id = ?",

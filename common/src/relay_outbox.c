@@ -473,10 +473,12 @@ static int outbox__oldest(struct db_conn *conn, struct outbox_entry **e, size_t 
     size_t len = sizeof(head) - 1;
     int rc = 0;
 
-    memcpy(sql, head, len);
-    for (size_t k = 0; k < OUTBOX_OLDEST_CHUNK; k++, len += sizeof(pair) - 1)
-        memcpy(sql + len, pair, sizeof(pair) - 1);
-    memcpy(sql + len, tail, sizeof(tail));
+    if (n > 1) { /* the chunk's text; one entry (most commits) has its own */
+        memcpy(sql, head, len);
+        for (size_t k = 0; k < OUTBOX_OLDEST_CHUNK; k++, len += sizeof(pair) - 1)
+            memcpy(sql + len, pair, sizeof(pair) - 1);
+        memcpy(sql + len, tail, sizeof(tail));
+    }
     for (size_t i = 0; i < n; i++)
         min[i] = 0;
     for (size_t from = 0; from < n && rc == 0; from += OUTBOX_OLDEST_CHUNK) {
@@ -544,7 +546,7 @@ static void outbox__committed(struct outbox_sink *sink, struct db_conn *conn,
 {
     struct relay_outbox *o =
         (struct relay_outbox *)((char *)sink - offsetof(struct relay_outbox, sink));
-    long long *min = calloc(n, sizeof(*min));
+    long long *min = malloc(n * sizeof(*min)); /* outbox__oldest fills it */
     int rc = min ? outbox__oldest(conn, e, n, min) : -ENOMEM;
 
     for (size_t i = 0; i < n; i++) {

@@ -627,6 +627,23 @@ static void test_commit_publishes_at_once(void **state)
     event_release(&gone);
 }
 
+/* Appends event @seq of @sku before any relay runs (an ordinary row) and holds it for 2 s, as
+ * a process that died after its commit leaves it. */
+static void append_held_by_the_dead(struct fixture *f, const char *sku, int seq)
+{
+    struct db_conn *conn;
+    char sql[256];
+
+    append_committed(f, sku, seq, NULL);
+    conn = acquire(f);
+    snprintf(sql, sizeof(sql),
+             "UPDATE outbox SET next_attempt_at = NOW(6) + INTERVAL 2 SECOND"
+             " WHERE aggregate_id = '%s'",
+             sku);
+    assert_int_equal(db_exec(conn, sql, NULL, 0, NULL, NULL), 0);
+    db_release(f->pool, conn);
+}
+
 /* An event committed behind an older row of its aggregate (here a row held by a process that
  * died: due in 2 s) is not sent by the committing thread: it waits for the older one in the
  * claim's order, and both then go out, oldest first. */
@@ -636,17 +653,11 @@ static void test_commit_behind_an_older_row_waits(void **state)
     struct ts_consumer *consumer;
     struct ts_record *recs = NULL;
     struct relay *relay;
-    struct db_conn *conn;
     char sku[64];
     size_t n;
 
     ts_unique("sku", sku, sizeof(sku));
-    append_committed(f, sku, 0, NULL); /* no relay yet: an ordinary row */
-    conn = acquire(f);
-    assert_int_equal(db_exec(conn, "UPDATE outbox SET next_attempt_at = NOW(6) + INTERVAL 2 SECOND",
-                             NULL, 0, NULL, NULL),
-                     0);
-    db_release(f->pool, conn);
+    append_held_by_the_dead(f, sku, 0);
     assert_int_equal(held_rows(f, sku), 1);
 
     relay = outbox_relay_poll(f, f->producer, 100, 500);
@@ -703,12 +714,9 @@ static void test_one_transaction_many_events(void **state)
 
     for (int a = 0; a < AGGS; a++)
         ts_unique("sku", aggs[a], sizeof(aggs[a]));
-    append_committed(f, aggs[0], 0, NULL); /* no relay yet: an ordinary row, then held */
-    conn = acquire(f);
-    assert_int_equal(db_exec(conn, "UPDATE outbox SET next_attempt_at = NOW(6) + INTERVAL 2 SECOND",
-                             NULL, 0, NULL, NULL),
-                     0);
+    append_held_by_the_dead(f, aggs[0], 0);
     relay = outbox_relay_poll(f, f->producer, 100, 500);
+    conn = acquire(f);
     assert_int_equal(db_begin(conn), 0);
     for (int s = 0; s < PER_AGG; s++) {
         for (int a = s == 0 ? 1 : 0; a < AGGS; a++) {
