@@ -19,11 +19,15 @@
 #              Content-Type of GET /api/catalog/products/{id} and of /health/live; wrk on the
 #              project and on nginx in alternated rounds (BENCH_ROUNDS each); medians, ratios
 #   page       wrk GET /api/catalog/products?size=20 (one run)
+#   warm-up    bench-saga, BENCH_WARMUP_ORDERS orders from BENCH_CLIENTS clients, not measured:
+#              the broker's JVM compiles its hot paths in its first thousand orders or so (on a
+#              fresh broker the raw hop's p50 and the saga's hop p50 were both about twice their
+#              steady values), so the figures below are those of a running system
 #   raw hop    build/bench/bin/bench-hop: MariaDB commit → produce → consume → MariaDB commit
 #              with librdkafka directly on the stack's broker: linger.ms 0 back to back, linger.ms
 #              0 with BENCH_HOP_IDLE_MS idle before each round (the one-client saga's duty cycle:
 #              the hop targets' anchor), and linger.ms 5
-#   saga 1     bench-saga --clients 1 --events (after 20 orders of warm-up): per-hop latency from
+#   saga 1     bench-saga --clients 1 --events (after the warm-up): per-hop latency from
 #              the events' Kafka timestamps, server CREATED → CONFIRMED with the client's think
 #              time taken out
 #   saga 16    bench-saga with BENCH_CLIENTS clients, BENCH_SAGA_ROUNDS rounds; CPU-ms per
@@ -42,6 +46,7 @@
 #   BENCH_ROUNDS=3     alternated project/nginx rounds of each anchor pair
 #   BENCH_ORDERS=500   BENCH_CLIENTS=16  BENCH_SAGA_ROUNDS=2  BENCH_SAGA_DEADLINE=180   saga 16
 #   BENCH_ONE_ORDERS=200   orders of the one-client saga (4 hops each: the hop percentiles)
+#   BENCH_WARMUP_ORDERS=1000   orders of the warm-up, on this stack and on the baseline's
 #   BENCH_HOP_ROUNDS=300   rounds of each raw hop run
 #   BENCH_HOP_IDLE_MS=30   idle before each round of the anchor run (about one order of the
 #                          one-client saga: its hops also start on a machine that was idle)
@@ -97,6 +102,7 @@ SAGA_DEADLINE=${BENCH_SAGA_DEADLINE:-180}
 ONE_ORDERS=${BENCH_ONE_ORDERS:-200}
 HOP_ROUNDS=${BENCH_HOP_ROUNDS:-300}
 HOP_IDLE=${BENCH_HOP_IDLE_MS:-30}
+WARMUP=${BENCH_WARMUP_ORDERS:-1000}
 LOGIN_CONNS=${BENCH_LOGIN_CONNS:-48}
 LOGIN_DURATION=${BENCH_LOGIN_DURATION:-5}
 BASE=${BENCH_PORT_BASE:-27000}
@@ -116,6 +122,7 @@ for v in DURATION THREADS CONNS ROUNDS ORDERS CLIENTS SAGA_ROUNDS SAGA_DEADLINE 
     HOP_ROUNDS LOGIN_CONNS LOGIN_DURATION BASE BASE2; do
     if ! [[ ${!v} =~ ^[0-9]+$ ]] || [ "${!v}" -eq 0 ]; then die "BENCH_$v='${!v}': want a positive number"; fi
 done
+if ! [[ $WARMUP =~ ^[0-9]+$ ]] || [ "$WARMUP" -eq 0 ]; then die "BENCH_WARMUP_ORDERS='$WARMUP': want a positive number"; fi
 if ! [[ $HOP_IDLE =~ ^[0-9]+$ ]] || [ "$HOP_IDLE" -gt 10000 ]; then die "BENCH_HOP_IDLE_MS='$HOP_IDLE': want 0 to 10000"; fi
 [[ $NI =~ ^[1-9]$ ]] || die "BENCH_INSTANCES='$NI': want 1 to 9"
 [[ $KNODES =~ ^[1-9]$ ]] || die "BENCH_KAFKA_NODES='$KNODES': want 1 or 3"
@@ -534,8 +541,8 @@ scale_report() {
 if [ "$NI" -gt 1 ]; then
     SETTLE=0
     SAGA_ORDER_URLS=$ORDER_URLS SAGA_PAYMENT_URLS=$PAYMENT_URLS
-    # JVMs, pools and caches of every instance warmed as the default run's phases warm them
-    saga "$TMP/warmup.out" "$CLIENTS" $((CLIENTS * 4))
+    # JVMs, pools and caches of every instance warmed as in the default run (the header)
+    saga "$TMP/warmup.out" "$CLIENTS" "$WARMUP"
     for ((r = 1; r <= SAGA_ROUNDS; r++)); do
         layouts="1 $NI"
         ((r % 2)) || layouts="$NI 1"
@@ -678,6 +685,9 @@ row() {
 run_wrk page "$CATALOG_URL/api/catalog/products?size=20"
 row "GET /api/catalog/products?size=20"
 
+# ---- warm-up: the broker's JIT, the services' pools and prepared statements (the header) ----
+saga "$TMP/warmup-1.out" "$CLIENTS" "$WARMUP"
+
 # ---- raw librdkafka hop on the same broker and MariaDB ----
 # runs: 0 (linger 0, back to back), 0i (linger 0, HOP_IDLE ms idle before each round), 5
 for r in 0 0i 5; do
@@ -689,9 +699,6 @@ for r in 0 0i 5; do
 done
 hopval() { sed -n "s/.* $2=\([^ ]*\).*/\1/p" "$TMP/hop-$1.out"; }
 
-# a warm-up first, as the raw hop's first rounds and the 16 clients' warm-up: the saga's
-# services, the broker's code paths and the prepared statements are first used here
-saga "$TMP/saga-1-warmup.out" 1 20
 saga "$TMP/saga-1.out" 1 "$ONE_ORDERS"
 
 if [ -n "$BASELINE" ]; then
@@ -715,8 +722,8 @@ if [ -n "$BASELINE" ]; then
         . "$BSR/.run/env"
         make_data "$TMP/base-data.env" 1
     )
-    # its JVM, connection pools and consumers warmed as this stack's are by the phases before
-    saga "$TMP/base-warmup.out" 4 40 "$BSR/.run/env" "$TMP/base-data.env"
+    # its JVM, connection pools and consumers warmed as this stack's are by its warm-up
+    saga "$TMP/base-warmup.out" "$CLIENTS" "$WARMUP" "$BSR/.run/env" "$TMP/base-data.env"
 fi
 for ((r = 1; r <= SAGA_ROUNDS; r++)); do
     cpu_run "$TMP/saga16-$r.out" "$SR"
