@@ -239,6 +239,7 @@ static int kafka__enqueue(struct kafka_consumer *c, rd_kafka_message_t *m)
     struct kafka_part *part;
     struct kafka_keyq *kq = NULL;
     struct kafka_item *it = calloc(1, sizeof(*it));
+    bool ready = false;
 
     if (!it)
         goto nomem;
@@ -288,13 +289,18 @@ static int kafka__enqueue(struct kafka_consumer *c, rd_kafka_message_t *m)
         kq->not_before = 0;
         if (!kq->busy) {
             kafka__ready_push(c, kq);
-            pthread_cond_signal(&c->work);
+            ready = true;
         }
     }
     kq->tail = it;
     part->nbuffered++;
     part->buffered_bytes += m->len + m->key_len;
     pthread_mutex_unlock(&c->mu);
+    /* after the unlock: a worker woken under the lock could preempt this thread on its CPU only
+     * to wait for the lock, and be woken a second time (a waiter re-checks under the lock, so
+     * no wake-up is lost) */
+    if (ready)
+        pthread_cond_signal(&c->work);
     return 0;
 nomem_locked:
     pthread_mutex_unlock(&c->mu);
@@ -335,7 +341,10 @@ static struct kafka_item *kafka__take(struct kafka_consumer *c, int64_t *ret_wai
 /*
  * After @it's handler: @retry_at 0 → @it is done: off its key, and the partition's done head
  * items freed with the offset after them stored; else its key waits until @retry_at (monotonic
- * ms) with @it first. The key goes back on the ready list unless it has nothing left.
+ * ms) with @it first. The key goes back on the ready list unless it has nothing left. No worker
+ * is woken for it: the calling thread takes the next ready item itself before it waits (each
+ * caller loops back to kafka__take() under the same hold of c->mu), and waking the idle ones
+ * after every event would only have them find nothing, on the CPU the next hop needs.
  */
 static void kafka__finish(struct kafka_consumer *c, struct kafka_item *it, int64_t retry_at)
 {
@@ -371,8 +380,7 @@ static void kafka__finish(struct kafka_consumer *c, struct kafka_item *it, int64
         kafka__ready_push(c, kq);
     else
         kafka__keyq_free(kq);
-    pthread_cond_broadcast(&c->work);
-    pthread_cond_broadcast(&c->idle);
+    pthread_cond_broadcast(&c->idle); /* kafka__revoke() may wait for this handler */
 }
 
 /* Forgets @part and everything buffered of it, nothing stored (its handlers have returned). */
