@@ -15,14 +15,15 @@
 #   ready      each daemon restarted alone (SIGTERM, then build/bench/bin/bench-ready starts it
 #              with the stack's env): ms from exec to the first GET /health/ready = 200 (2 ms
 #              polls); RSS (VmRSS) of every daemon idle, right after the stack's start
+#   warm-up    bench-saga, BENCH_WARMUP_ORDERS orders from BENCH_CLIENTS clients, not measured:
+#              the broker's JVM compiles its hot paths in its first thousand orders or so, on
+#              both CPUs' time (on a fresh broker the raw hop's p50 and the saga's hop p50 were
+#              both about twice their steady values), so the figures below are those of a stack
+#              that has run, not of one that has just started
 #   anchors    nginx (Debian package) on a private port serving exactly the bytes and the
 #              Content-Type of GET /api/catalog/products/{id} and of /health/live; wrk on the
 #              project and on nginx in alternated rounds (BENCH_ROUNDS each); medians, ratios
 #   page       wrk GET /api/catalog/products?size=20 (one run)
-#   warm-up    bench-saga, BENCH_WARMUP_ORDERS orders from BENCH_CLIENTS clients, not measured:
-#              the broker's JVM compiles its hot paths in its first thousand orders or so (on a
-#              fresh broker the raw hop's p50 and the saga's hop p50 were both about twice their
-#              steady values), so the figures below are those of a running system
 #   raw hop    build/bench/bin/bench-hop: MariaDB commit → produce → consume → MariaDB commit
 #              with librdkafka directly on the stack's broker: linger.ms 0 back to back, linger.ms
 #              0 with BENCH_HOP_IDLE_MS idle before each round (the one-client saga's duty cycle:
@@ -556,6 +557,10 @@ if [ "$NI" -gt 1 ]; then
     exit 0
 fi
 
+# ---- warm-up: the broker's JIT, the services' pools, caches and prepared statements (the
+# header); every figure below is of a stack that has run, not of one that just started ----
+saga "$TMP/warmup-1.out" "$CLIENTS" "$WARMUP"
+
 # ---- wrk ----
 # to_ms VALUE: "635.91us" / "1.20ms" / "2.01s" → milliseconds
 to_ms() {
@@ -684,9 +689,6 @@ row() {
 }
 run_wrk page "$CATALOG_URL/api/catalog/products?size=20"
 row "GET /api/catalog/products?size=20"
-
-# ---- warm-up: the broker's JIT, the services' pools and prepared statements (the header) ----
-saga "$TMP/warmup-1.out" "$CLIENTS" "$WARMUP"
 
 # ---- raw librdkafka hop on the same broker and MariaDB ----
 # runs: 0 (linger 0, back to back), 0i (linger 0, HOP_IDLE ms idle before each round), 5
