@@ -323,6 +323,10 @@ want 201 "sign-up"
 token=$(call POST "$AUTH_URL/api/auth/login" "{\"email\":\"$email\",\"password\":\"Image-Passw0rd!\"}" |
     jq -r .accessToken)
 want 200 "user login"
+# 404 until inventory-service has consumed product.sku.created: an order placed before that
+# fails its reservation (SKU_NOT_FOUND), as the e2e suites' saga_stock_wait() also avoids
+retry_while 404 call GET "$INVENTORY_URL/api/inventories/$sku"
+want 200 "stock of the new SKU"
 # 422 until order-service has consumed product.sku.created
 retry_while 422 call POST "$ORDER_URL/api/orders" "{\"items\":[{\"skuId\":$sku,\"quantity\":2}]}" "$token"
 want 201 "place order"
