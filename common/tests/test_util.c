@@ -32,7 +32,7 @@ static void test_uuid_is_v4_lowercase(void **state)
         assert_true(util_is_uuid(id));
         for (const char *p = id; *p; p++)
             assert_true(*p == '-' || (*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'f'));
-        assert_int_equal(id[14], '4'); /* the version nibble */
+        assert_int_equal(id[14], '4');           /* the version nibble */
         assert_non_null(strchr("89ab", id[19])); /* the variant's two high bits: 10 */
     }
 }
