@@ -11,12 +11,12 @@
 #include <sys/random.h>
 #include <time.h>
 
-#include <openssl/rand.h>
 #include <uuid/uuid.h>
 
 /*
- * Random bytes for ids, from getrandom(2) (the kernel's CSPRNG) 256 at a time per thread. Neither
- * library is fit for an id per request and per event: libuuid's uuid_generate_random() also
+ * Random bytes for ids, trace contexts and jitter, from getrandom(2) (the kernel's CSPRNG) 256 at
+ * a time per thread. Neither library is fit for an id and a span id per request and per event:
+ * libuuid's uuid_generate_random() also
  * reseeds libc's random() on every call (srandom, getpid, getuid, up to 47 random() calls under
  * one process-wide lock), ~7% of a cached product read's CPU and a lock its HTTP threads queued
  * on; OpenSSL 3.0's RAND_bytes() takes a process-wide write lock on every call. A forked child
@@ -41,32 +41,33 @@ static void util_rnd_init(void)
     pthread_atfork(NULL, NULL, util_rnd_child);
 }
 
-/* 0, or -1 when the kernel gave no bytes (@out is then untouched). */
-static int util_random16(unsigned char out[16])
+/* @n (at most 16) random bytes into @out: 0, or -1 when the kernel gave none (@out is then
+ * untouched). */
+static int util_random(void *out, size_t n)
 {
     struct util_rnd *r = &util_rnd;
     unsigned gen;
 
     pthread_once(&util_rnd_once, util_rnd_init);
     gen = atomic_load(&util_rnd_gen);
-    if (r->gen != gen || r->left < 16) {
+    if (r->gen != gen || r->left < n) {
         size_t got = 0;
 
         while (got < sizeof(r->buf)) {
-            ssize_t n = getrandom(r->buf + got, sizeof(r->buf) - got, 0);
+            ssize_t k = getrandom(r->buf + got, sizeof(r->buf) - got, 0);
 
-            if (n < 0 && errno == EINTR)
+            if (k < 0 && errno == EINTR)
                 continue;
-            if (n <= 0)
+            if (k <= 0)
                 return -1;
-            got += (size_t)n;
+            got += (size_t)k;
         }
         r->left = sizeof(r->buf);
         r->gen = gen;
     }
-    memcpy(out, r->buf + sizeof(r->buf) - r->left, 16);
-    explicit_bzero(r->buf + sizeof(r->buf) - r->left, 16);
-    r->left -= 16;
+    memcpy(out, r->buf + sizeof(r->buf) - r->left, n);
+    explicit_bzero(r->buf + sizeof(r->buf) - r->left, n);
+    r->left -= n;
     return 0;
 }
 
@@ -74,7 +75,7 @@ void util_uuid(char out[UTIL_UUID_LEN])
 {
     uuid_t u;
 
-    if (util_random16(u) == 0) {
+    if (util_random(u, sizeof(u)) == 0) {
         u[6] = (unsigned char)((u[6] & 0x0f) | 0x40); /* version 4: random */
         u[8] = (unsigned char)((u[8] & 0x3f) | 0x80); /* variant 1 (RFC 4122) */
     } else {
@@ -124,7 +125,7 @@ static uint64_t rand_u64(void)
 {
     uint64_t v = 0;
 
-    if (RAND_bytes((unsigned char *)&v, sizeof(v)) != 1)
+    if (util_random(&v, sizeof(v)) < 0)
         v = (uint64_t)util_now_mono_ms() * 6364136223846793005ULL + 1442695040888963407ULL;
     return v;
 }
@@ -173,7 +174,7 @@ static void hex(char *out, size_t nbytes)
     static const char digits[] = "0123456789abcdef";
     unsigned char buf[16];
 
-    if (RAND_bytes(buf, (int)nbytes) != 1) {
+    if (util_random(buf, nbytes) < 0) {
         uint64_t a = rand_u64(), b = rand_u64();
         memcpy(buf, &a, 8);
         memcpy(buf + 8, &b, 8);
