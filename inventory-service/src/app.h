@@ -24,11 +24,12 @@ struct inv_config {
     long redis_wait_timeout_ms;    /* REDIS_WAIT_TIMEOUT_MS */
     long redis_pool_size;          /* REDIS_POOL_SIZE */
     long snapshot_s;               /* INVENTORY_SNAPSHOT_S: seconds between MariaDB snapshots */
-    long res_retention_s;    /* INVENTORY_RESERVATION_RETENTION_S: TTL of a terminal inv:res */
-    const char *stream;      /* INVENTORY_OUTBOX_STREAM: the Redis outbox stream */
-    const char *relay_group; /* INVENTORY_RELAY_GROUP: consumer group on that stream */
-    const char *relay_name;  /* INVENTORY_RELAY_NAME: this relay's consumer name */
-    bool test_crash;         /* INVENTORY_TEST_CRASH_AFTER_SCRIPT: tests only */
+    long res_retention_s;      /* INVENTORY_RESERVATION_RETENTION_S: TTL of a terminal inv:res */
+    long unknown_sku_attempts; /* INVENTORY_UNKNOWN_SKU_ATTEMPTS: see stock_wait_unknown() */
+    const char *stream;        /* INVENTORY_OUTBOX_STREAM: the Redis outbox stream */
+    const char *relay_group;   /* INVENTORY_RELAY_GROUP: consumer group on that stream */
+    const char *relay_name;    /* INVENTORY_RELAY_NAME: this relay's consumer name */
+    bool test_crash;           /* INVENTORY_TEST_CRASH_AFTER_SCRIPT: tests only */
 };
 
 /* config.c: the defaults of the common settings and the own ones ({NULL}-terminated). */

@@ -34,6 +34,11 @@ const struct cfg_entry INV_CONFIG[] = {
     CFG_ENTRY_INT("INVENTORY_RESERVATION_RETENTION_S", "691200", 1, 31536000, S, res_retention_s,
                   "seconds an order's reservation is kept once confirmed or released (keep it "
                   "above the order topic's retention: README \"State and retention\")"),
+    CFG_ENTRY_INT("INVENTORY_UNKNOWN_SKU_ATTEMPTS", "5", 1, 1000, S, unknown_sku_attempts,
+                  "deliveries of an order.placed naming a SKU without stock before it fails "
+                  "SKU_NOT_FOUND: the earlier ones wait for the SKU's product.sku.created, "
+                  "retried with the consumer's backoff (1: fail at once; at most "
+                  "CONSUMER_MAX_ATTEMPTS counts)"),
     CFG_ENTRY_STR("INVENTORY_OUTBOX_STREAM", "inv:outbox", true, false, S, stream,
                   "Redis stream holding stock events until Kafka acknowledged them"),
     CFG_ENTRY_STR("INVENTORY_RELAY_GROUP", "inventory-relay", true, false, S, relay_group,

@@ -3,6 +3,9 @@
  * domain structs (invalid → KAFKA_FAIL, so the dead-letter topic), prepares the outcome
  * envelopes, and runs the event's stock script. Redis unreachable → KAFKA_UNAVAILABLE.
  * Publishing is the relay's job: the script leaves the outcome in the outbox stream.
+ * An order.placed naming a SKU without stock yet is retried (KAFKA_RETRY, nothing recorded)
+ * until its INVENTORY_UNKNOWN_SKU_ATTEMPTS-th delivery, which fails it SKU_NOT_FOUND: the SKU's
+ * product.sku.created comes on another topic and may be taken after the order.
  */
 #include <errno.h>
 #include <signal.h>
@@ -27,6 +30,7 @@
 struct call {
     struct inv_app *app;
     const struct event *ev;
+    const struct kafka_record *rec;
     struct msgctx child; /* ids of the outcome event */
     char order_id[ORDER_ID_MAX + 1];
     char *order_json;
@@ -154,7 +158,8 @@ static void call_release(struct call *c)
     free(c->heads[1]);
 }
 
-/* Logs and counts the script's answer; KAFKA_OK, or KAFKA_FAIL for a status we do not know. */
+/* Logs and counts the script's answer; KAFKA_OK, KAFKA_RETRY while an order waits for a SKU
+ * (SKU_PENDING), or KAFKA_FAIL for a status we do not know. */
 static enum kafka_result report(const struct call *c, const struct inv_result *res, char *errbuf,
                                 size_t errlen)
 {
@@ -168,6 +173,14 @@ static enum kafka_result report(const struct call *c, const struct inv_result *r
         return KAFKA_FAIL;
     }
     metrics_inc("commerce_inventory_outcomes_total", v, 1);
+    if (outcome == STOCK_SKU_PENDING) {
+        snprintf(errbuf, errlen,
+                 "order '%s' names a SKU without stock yet: waiting for its product.sku.created "
+                 "(delivery %d of at most %ld)",
+                 c->em.key, c->rec->attempt, c->app->cfg->unknown_sku_attempts);
+        log_info("%s", errbuf);
+        return KAFKA_RETRY;
+    }
     published = stock_outcome_event(outcome);
     if (res->duplicate)
         log_info("event '%s' (%s '%s') seen before: outcome '%s' re-emitted", c->ev->id,
@@ -219,9 +232,11 @@ static int order_placed(struct call *c, struct rds_conn *conn, struct inv_result
                         cJSON **errors, char *errbuf, size_t errlen)
 {
     static const enum event_type types[] = {EVENT_STOCK_RESERVED, EVENT_STOCK_RESERVATION_FAILED};
+    const struct inv_config *cfg = c->app->cfg;
     struct stock_line lines[STOCK_MAX_LINES];
     struct inv_head ok, fail;
     size_t n = 0;
+    bool wait;
     int rc;
 
     read_order_id(c->ev->data, c->order_id, sizeof(c->order_id), errors);
@@ -233,7 +248,10 @@ static int order_placed(struct call *c, struct rds_conn *conn, struct inv_result
         return rc;
     ok = (struct inv_head){c->heads[0], event_topic(event_type_name(types[0]))};
     fail = (struct inv_head){c->heads[1], event_topic(event_type_name(types[1]))};
-    return inv_reserve(conn, &c->em, c->order_json, &ok, &fail, lines, n, res, errbuf, errlen);
+    wait = stock_wait_unknown(c->rec->attempt, cfg->unknown_sku_attempts,
+                              cfg->svc.consumer_max_attempts);
+    return inv_reserve(conn, &c->em, c->order_json, &ok, &fail, lines, n, wait, res, errbuf,
+                       errlen);
 }
 
 static int order_confirmed(struct call *c, struct rds_conn *conn, struct inv_result *res,
@@ -296,10 +314,11 @@ typedef int (*type_fn)(struct call *c, struct rds_conn *conn, struct inv_result 
                        cJSON **errors, char *errbuf, size_t errlen);
 
 /* The frame around every type's @fn: a Redis connection, the script, the report. */
-static enum kafka_result handle(struct inv_app *app, const struct event *ev, type_fn fn,
-                                char *errbuf, size_t errlen)
+static enum kafka_result handle(struct inv_app *app, const struct event *ev,
+                                const struct kafka_record *rec, type_fn fn, char *errbuf,
+                                size_t errlen)
 {
-    struct call c = {.app = app, .ev = ev};
+    struct call c = {.app = app, .ev = ev, .rec = rec};
     struct rds_conn *conn = NULL;
     struct inv_result res;
     cJSON *errors = NULL;
@@ -345,8 +364,7 @@ out:
     static enum kafka_result on_##fn(const struct event *ev, const struct kafka_record *rec,       \
                                      void *app, char *errbuf, size_t errlen)                       \
     {                                                                                              \
-        (void)rec;                                                                                 \
-        return handle(app, ev, fn, errbuf, errlen);                                                \
+        return handle(app, ev, rec, fn, errbuf, errlen);                                           \
     }
 INV_HANDLER(sku_created)
 INV_HANDLER(order_placed)

@@ -76,7 +76,9 @@ static const char lua_init[] = LUA_PRELUDE
     "return done('INITIALISED')\n";
 
 /* KEYS[3] inv:res:{order}; ARGV[2] key, [3] order id JSON, [4] head ok, [5] topic ok,
- * [6] head fail, [7] topic fail, [8] n, then n pairs sku, quantity */
+ * [6] head fail, [7] topic fail, [8] '1' to wait for an unknown SKU, [9] n, then n pairs sku,
+ * quantity. Waiting answers SKU_PENDING and leaves no trace: the event is not recorded, so its
+ * next delivery decides afresh. */
 static const char lua_reserve[] = LUA_PRELUDE
     "local state = redis.call('HGET', KEYS[3], 'state')\n"
     "if state == 'RESERVED' then\n"
@@ -86,10 +88,10 @@ static const char lua_reserve[] = LUA_PRELUDE
     "elseif state then\n"
     "  return done('ORDER_DECIDED')\n"
     "end\n"
-    "local n = tonumber(ARGV[8])\n"
+    "local n = tonumber(ARGV[9])\n"
     "local failed, missing = {}, false\n"
     "for i = 1, n do\n"
-    "  local sku, q = ARGV[7 + 2 * i], tonumber(ARGV[8 + 2 * i])\n"
+    "  local sku, q = ARGV[8 + 2 * i], tonumber(ARGV[9 + 2 * i])\n"
     "  local a = redis.call('HGET', 'inv:sku:' .. sku, 'available')\n"
     "  local avail = a and tonumber(a) or 0\n"
     "  if not a or avail < q then\n"
@@ -98,6 +100,7 @@ static const char lua_reserve[] = LUA_PRELUDE
     "                          ',\"availableQuantity\":' .. fmt(avail) .. '}'\n"
     "  end\n"
     "end\n"
+    "if missing and ARGV[8] == '1' then return {'SKU_PENDING', 0} end\n"
     "if #failed > 0 then\n"
     "  local reason = missing and 'SKU_NOT_FOUND' or 'NOT_ENOUGH_STOCK'\n"
     "  return done(reason, ARGV[7], ARGV[2], ARGV[6] .. '{\"orderId\":' .. ARGV[3] ..\n"
@@ -106,7 +109,7 @@ static const char lua_reserve[] = LUA_PRELUDE
     "end\n"
     "local out = {}\n"
     "for i = 1, n do\n"
-    "  local sku, q = ARGV[7 + 2 * i], ARGV[8 + 2 * i]\n"
+    "  local sku, q = ARGV[8 + 2 * i], ARGV[9 + 2 * i]\n"
     "  local k = 'inv:sku:' .. sku\n"
     "  redis.call('HINCRBY', k, 'available', '-' .. q)\n"
     "  redis.call('HINCRBY', k, 'reserved', q)\n"
@@ -367,14 +370,14 @@ int inv_sku_init(struct rds_conn *conn, const struct inv_emit *em, long long sku
 
 int inv_reserve(struct rds_conn *conn, const struct inv_emit *em, const char *order_json,
                 const struct inv_head *ok, const struct inv_head *fail,
-                const struct stock_line *lines, size_t n, struct inv_result *ret, char *errbuf,
-                size_t errlen)
+                const struct stock_line *lines, size_t n, bool wait_unknown, struct inv_result *ret,
+                char *errbuf, size_t errlen)
 {
     struct line_args la = {0};
     char reskey[160], count[24];
     int rc;
 
-    rc = line_args_new(&la, 7, lines, n);
+    rc = line_args_new(&la, 8, lines, n);
     if (rc < 0) {
         snprintf(errbuf, errlen, "out of memory");
         goto out;
@@ -387,8 +390,9 @@ int inv_reserve(struct rds_conn *conn, const struct inv_emit *em, const char *or
     la.argv[3] = ok->topic;
     la.argv[4] = fail->head;
     la.argv[5] = fail->topic;
-    la.argv[6] = count;
-    rc = run_event(conn, S_RESERVE, em, reskey, (int)(7 + 2 * n), la.argv, ret, errbuf, errlen);
+    la.argv[6] = wait_unknown ? "1" : "0";
+    la.argv[7] = count;
+    rc = run_event(conn, S_RESERVE, em, reskey, (int)(8 + 2 * n), la.argv, ret, errbuf, errlen);
 out:
     line_args_free(&la);
     return rc;

@@ -61,11 +61,13 @@ int inv_sku_init(struct rds_conn *conn, const struct inv_emit *em, long long sku
 
 /* order.placed: reserves every merged line of order @em->key, or nothing. @order_json is the
  * order id as a JSON value. Publishes with @ok (stock.reserved) or @fail
- * (stock.reservation.failed). */
+ * (stock.reservation.failed). With @wait_unknown, a SKU without stock answers SKU_PENDING
+ * instead of failing the order, and nothing is changed or recorded (the event can be
+ * delivered again once its product.sku.created has come). */
 int inv_reserve(struct rds_conn *conn, const struct inv_emit *em, const char *order_json,
                 const struct inv_head *ok, const struct inv_head *fail,
-                const struct stock_line *lines, size_t n, struct inv_result *ret, char *errbuf,
-                size_t errlen);
+                const struct stock_line *lines, size_t n, bool wait_unknown, struct inv_result *ret,
+                char *errbuf, size_t errlen);
 
 /* order.confirmed: turns the order's reservation into a sale; @ok stock.confirmed, @fail
  * stock.confirm.failed. */

@@ -52,6 +52,7 @@ static const struct {
     {"RESERVED", STOCK_RESERVED, EVENT_STOCK_RESERVED, false},
     {"NOT_ENOUGH_STOCK", STOCK_NOT_ENOUGH_STOCK, EVENT_STOCK_RESERVATION_FAILED, true},
     {"SKU_NOT_FOUND", STOCK_SKU_NOT_FOUND, EVENT_STOCK_RESERVATION_FAILED, true},
+    {"SKU_PENDING", STOCK_SKU_PENDING, EVENT_NONE, false},
     {"ORDER_DECIDED", STOCK_ORDER_DECIDED, EVENT_NONE, true},
     {"CONFIRMED", STOCK_CONFIRMED, EVENT_STOCK_CONFIRMED, false},
     {"NO_RESERVATION", STOCK_NO_RESERVATION, EVENT_STOCK_CONFIRM_FAILED, true},
@@ -91,6 +92,11 @@ bool stock_outcome_refused(enum stock_outcome outcome)
             return outcomes[i].refused;
     }
     return false;
+}
+
+bool stock_wait_unknown(int attempt, long wait_attempts, long max_attempts)
+{
+    return attempt < wait_attempts && attempt < max_attempts;
 }
 
 int stock_adjust_parse(const char *status, enum stock_adjust *ret)

@@ -55,6 +55,7 @@ enum stock_outcome {
     STOCK_RESERVED,             /* order.placed: every line reserved */
     STOCK_NOT_ENOUGH_STOCK,     /* order.placed: nothing reserved, some line short */
     STOCK_SKU_NOT_FOUND,        /* order.placed: nothing reserved, some SKU unknown */
+    STOCK_SKU_PENDING,          /* order.placed: some SKU unknown yet, nothing done: retried */
     STOCK_ORDER_DECIDED,        /* order.placed for an order already confirmed or released */
     STOCK_CONFIRMED,            /* order.confirmed: the reservation is a sale */
     STOCK_NO_RESERVATION,       /* order.confirmed: nothing reserved for the order */
@@ -74,6 +75,15 @@ const char *stock_outcome_event(enum stock_outcome outcome);
 
 /* True when the outcome is a business refusal worth a warning in the log (not an error). */
 bool stock_outcome_refused(enum stock_outcome outcome);
+
+/*
+ * Whether delivery @attempt (1 on the first) of an order.placed may still wait for a SKU that
+ * has no stock yet (its product.sku.created comes on another topic and can be taken after the
+ * order): true while @attempt is below @wait_attempts (INVENTORY_UNKNOWN_SKU_ATTEMPTS) and below
+ * @max_attempts (CONSUMER_MAX_ATTEMPTS), so the last delivery always decides and a waiting
+ * order never reaches the dead-letter topic.
+ */
+bool stock_wait_unknown(int attempt, long wait_attempts, long max_attempts);
 
 /* Admin increase / decrease: the script's status word as an answer. */
 enum stock_adjust {

@@ -860,6 +860,75 @@ static void test_bad_events_to_dlq(void **state)
     ts_consumer_free(sc);
 }
 
+/* ---- an order taken before its SKU's product.sku.created waits for it ---- */
+
+static bool sku_pending_counted(void *arg)
+{
+    struct fixture *f = arg;
+    struct ts_resp r;
+    char u[256];
+    bool seen;
+
+    snprintf(u, sizeof(u), "%s/metrics", f->svc.url);
+    assert_int_equal(ts_http("GET", u, NULL, NULL, NULL, &r), 0);
+    seen = r.status == 200 && r.body &&
+           strstr(r.body, "commerce_inventory_outcomes_total{outcome=\"SKU_PENDING\"}");
+    ts_resp_free(&r);
+    return seen;
+}
+
+static void test_order_before_its_sku(void **state)
+{
+    struct fixture *f = *state;
+    struct ts_consumer *sc = ts_consumer_new(f->stock_topic), *dc;
+    long long a = f->base + 1, never = f->base + 2, avail, held;
+    char dlq[80], o1[64], o2[64], items[256];
+    struct ts_record *recs = NULL;
+    cJSON *root, *data;
+    size_t n;
+
+    snprintf(dlq, sizeof(dlq), "%s.dlq", f->order_topic);
+    dc = ts_consumer_new(dlq);
+    /* deliveries 1-7 wait, at least 25 ms each (CONSUMER_BACKOFF_BASE_MS=50) */
+    start(f, "INVENTORY_UNKNOWN_SKU_ATTEMPTS=8");
+    snprintf(o1, sizeof(o1), "early-%lld", f->base);
+    snprintf(o2, sizeof(o2), "never-%lld", f->base);
+
+    /* the order first; its SKU's stock once inventory has met the order and waited */
+    snprintf(items, sizeof(items), "[{\"skuId\":%lld,\"quantity\":2}]", a);
+    order_placed(f, o1, items, NULL);
+    if (!ts_poll_until(sku_pending_counted, f, 60000))
+        fail_msg("order '%s' of an unknown SKU never waited", o1);
+    sku_created(f, a, 5);
+    n = consume_exactly(sc, 1, &recs);
+    assert_string_equal(type_of(&recs[0]), "stock.reserved");
+    assert_string_equal(recs[0].key, o1);
+    ts_records_free(recs, n);
+    stock_of(f, a, &avail, &held);
+    assert_int_equal(avail, 3);
+    assert_int_equal(held, 2);
+
+    /* a SKU that never comes: the last delivery fails the order, nothing reserved, no DLQ */
+    snprintf(items, sizeof(items),
+             "[{\"skuId\":%lld,\"quantity\":1},{\"skuId\":%lld,\"quantity\":1}]", a, never);
+    order_placed(f, o2, items, NULL);
+    n = consume_exactly(sc, 1, &recs);
+    assert_string_equal(type_of(&recs[0]), "stock.reservation.failed");
+    assert_string_equal(recs[0].key, o2);
+    data = data_of(&recs[0], &root);
+    assert_string_equal(cJSON_GetObjectItem(data, "reason")->valuestring, "SKU_NOT_FOUND");
+    cJSON_Delete(root);
+    ts_records_free(recs, n);
+    stock_of(f, a, &avail, &held);
+    assert_int_equal(avail, 3);
+    assert_int_equal(held, 2);
+    n = ts_consume(dc, 1, 2000, &recs);
+    ts_records_free(recs, n);
+    assert_int_equal(n, 0);
+    ts_consumer_free(dc);
+    ts_consumer_free(sc);
+}
+
 /* ---- HTTP ---- */
 
 /* An HTTP call with @headers ("Name: value", NULL-terminated, may be NULL); when @want_code is
@@ -1073,6 +1142,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_terminal_reservations_expire, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sigkill_after_script_publishes_once, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bad_events_to_dlq, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_order_before_its_sku, setup, teardown),
         cmocka_unit_test_setup_teardown(test_http_routes_and_snapshot, setup, teardown),
     };
     int rc;

@@ -145,8 +145,8 @@ static size_t stream_entries(struct fixture *f, cJSON **ret_last, char *ret_topi
     return n;
 }
 
-static void reserve(struct fixture *f, const char *event_id, const char *order,
-                    const struct stock_line *lines, size_t n, const char *want)
+static void reserve_w(struct fixture *f, const char *event_id, const char *order,
+                      const struct stock_line *lines, size_t n, bool wait, const char *want)
 {
     struct inv_emit em = {.stream = f->stream,
                           .event_id = event_id,
@@ -157,10 +157,25 @@ static void reserve(struct fixture *f, const char *event_id, const char *order,
     char ojson[96], err[256];
 
     snprintf(ojson, sizeof(ojson), "\"%s\"", order);
-    assert_int_equal(
-        inv_reserve(f->conn, &em, ojson, &H_RESERVED, &H_FAILED, lines, n, &res, err, sizeof(err)),
-        0);
+    assert_int_equal(inv_reserve(f->conn, &em, ojson, &H_RESERVED, &H_FAILED, lines, n, wait, &res,
+                                 err, sizeof(err)),
+                     0);
     assert_string_equal(res.status, want);
+}
+
+static void reserve(struct fixture *f, const char *event_id, const char *order,
+                    const struct stock_line *lines, size_t n, const char *want)
+{
+    reserve_w(f, event_id, order, lines, n, false, want);
+}
+
+static long long exists(struct fixture *f, const char *prefix, const char *id)
+{
+    redisReply *r = cmdv(f, "EXISTS %s%s", prefix, id);
+    long long n = r->integer;
+
+    freeReplyObject(r);
+    return n;
 }
 
 static void test_init_once(void **state)
@@ -227,6 +242,46 @@ static void test_reserve_all_or_nothing(void **state)
         cJSON_GetObjectItem(cJSON_GetObjectItem(env, "data"), "reason")->valuestring,
         "SKU_NOT_FOUND");
     cJSON_Delete(env);
+}
+
+/* An order naming a SKU without stock, while it may still wait: SKU_PENDING and no trace at
+ * all (no event record, no reservation, no outcome, no counter); once the SKU has stock, the
+ * same event reserves. */
+static void test_reserve_waits_for_unknown_sku(void **state)
+{
+    struct fixture *f = *state;
+    long long a = f->base + 1, b = f->base + 2;
+    struct stock_line lines[] = {{a, 1}, {b, 1}};
+    char order[64], eid[UTIL_UUID_LEN];
+
+    init_sku(f, a, 10);
+    ts_unique("o", order, sizeof(order));
+    util_uuid(eid);
+    reserve_w(f, eid, order, lines, 2, true, "SKU_PENDING");
+    reserve_w(f, eid, order, lines, 2, true, "SKU_PENDING"); /* again: still nothing recorded */
+    assert_int_equal(exists(f, "inv:evt:", eid), 0);
+    assert_int_equal(exists(f, "inv:res:", order), 0);
+    assert_int_equal(stream_entries(f, NULL, NULL), 0);
+    assert_int_equal(counters(f, a).available, 10);
+    assert_int_equal(counters(f, a).reserved, 0);
+
+    init_sku(f, b, 1);
+    reserve_w(f, eid, order, lines, 2, true, "RESERVED");
+    assert_int_equal(exists(f, "inv:evt:", eid), 1);
+    assert_int_equal(counters(f, a).available, 9);
+    assert_int_equal(counters(f, b).reserved, 1);
+    assert_int_equal(stream_entries(f, NULL, NULL), 1);
+    /* decided: waiting no longer matters, the stored outcome answers */
+    reserve_w(f, eid, order, lines, 2, true, "RESERVED");
+    assert_int_equal(counters(f, a).available, 9);
+
+    /* the last delivery does not wait: a SKU still unknown fails the order */
+    lines[1].sku_id = f->base + 3;
+    ts_unique("o", order, sizeof(order));
+    util_uuid(eid);
+    reserve_w(f, eid, order, lines, 2, false, "SKU_NOT_FOUND");
+    assert_int_equal(exists(f, "inv:evt:", eid), 1);
+    assert_int_equal(counters(f, a).available, 9);
 }
 
 static void run_order(struct fixture *f, int which, const char *order, const char *want,
@@ -631,6 +686,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_init_once, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reserve_all_or_nothing, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_reserve_waits_for_unknown_sku, setup, teardown),
         cmocka_unit_test_setup_teardown(test_confirm_and_refund_bounded, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cancel_after_sale_returns_the_rest, setup, teardown),
         cmocka_unit_test_setup_teardown(test_release_once, setup, teardown),

@@ -79,6 +79,9 @@ static void test_outcomes(void **state)
     assert_true(stock_outcome_refused(o));
     assert_int_equal(stock_outcome_parse("SKU_NOT_FOUND", &o), 0);
     assert_string_equal(stock_outcome_event(o), "stock.reservation.failed");
+    assert_int_equal(stock_outcome_parse("SKU_PENDING", &o), 0);
+    assert_int_equal(o, STOCK_SKU_PENDING);
+    assert_null(stock_outcome_event(o)); /* waits: publishes nothing */
     assert_int_equal(stock_outcome_parse("NO_RESERVATION", &o), 0);
     assert_string_equal(stock_outcome_event(o), "stock.confirm.failed");
     assert_int_equal(stock_outcome_parse("RESERVATION_RELEASED", &o), 0);
@@ -95,6 +98,23 @@ static void test_outcomes(void **state)
     assert_null(stock_outcome_event(o));
     assert_int_equal(stock_outcome_parse("EXISTS", &o), 0);
     assert_int_equal(stock_outcome_parse("BOGUS", &o), -EINVAL);
+}
+
+static void test_wait_unknown(void **state)
+{
+    (void)state;
+    /* INVENTORY_UNKNOWN_SKU_ATTEMPTS=5 (default), CONSUMER_MAX_ATTEMPTS=8: deliveries 1-4
+     * wait, the 5th decides */
+    assert_true(stock_wait_unknown(1, 5, 8));
+    assert_true(stock_wait_unknown(4, 5, 8));
+    assert_false(stock_wait_unknown(5, 5, 8));
+    assert_false(stock_wait_unknown(6, 5, 8));
+    /* 1: the first delivery decides */
+    assert_false(stock_wait_unknown(1, 1, 8));
+    /* never up to the dead-letter topic: the consumer's last attempt decides */
+    assert_true(stock_wait_unknown(2, 100, 3));
+    assert_false(stock_wait_unknown(3, 100, 3));
+    assert_false(stock_wait_unknown(1, 5, 1));
 }
 
 static void test_adjust_statuses(void **state)
@@ -145,6 +165,7 @@ int main(void)
         cmocka_unit_test(test_merge_refuses_bad_lines),
         cmocka_unit_test(test_invariant),
         cmocka_unit_test(test_outcomes),
+        cmocka_unit_test(test_wait_unknown),
         cmocka_unit_test(test_adjust_statuses),
         cmocka_unit_test(test_adjust_fingerprint),
     };
