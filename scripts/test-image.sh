@@ -324,7 +324,9 @@ token=$(call POST "$AUTH_URL/api/auth/login" "{\"email\":\"$email\",\"password\"
     jq -r .accessToken)
 want 200 "user login"
 # 404 until inventory-service has consumed product.sku.created: an order placed before that
-# fails its reservation (SKU_NOT_FOUND), as the e2e suites' saga_stock_wait() also avoids
+# waits for it only INVENTORY_UNKNOWN_SKU_ATTEMPTS deliveries (a few seconds) before it fails
+# SKU_NOT_FOUND, and a container that has just started may take longer; the e2e suites'
+# saga_stock_wait() waits alike
 retry_while 404 call GET "$INVENTORY_URL/api/inventories/$sku"
 want 200 "stock of the new SKU"
 # 422 until order-service has consumed product.sku.created

@@ -134,6 +134,8 @@ static const char *const allowed_defaults[] = {
     "ACCESS_LOG",
     /* inventory-service: how long a terminal reservation is kept (README "State and retention") */
     "INVENTORY_RESERVATION_RETENTION_S",
+    /* inventory-service: how long an order waits for a SKU it has no stock for yet */
+    "INVENTORY_UNKNOWN_SKU_ATTEMPTS",
     NULL,
 };
 
