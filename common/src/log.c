@@ -1,20 +1,30 @@
 /*
  * log.c - JSON-lines logging. Each line is built in a local buffer and written with a single
- * write(2) so lines from different threads never interleave.
+ * write(2) so lines from different threads never interleave. Access lines, once
+ * log_access_start() ran, are copied into a buffer instead, which a writer thread writes out in
+ * large write(2)s: see log.h.
  */
 #include "common/log.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "common/msgctx.h"
 #include "common/util.h"
 
 #define LOG_LINE_MAX 4096
+#define LOG_ACCESS_FLUSH_BYTES                                                                     \
+    (64 * 1024)                  /* the writer is woken when this much waits (at most              \
+                                  * a quarter of its buffer) */
+#define LOG_ACCESS_FLUSH_MS 100L /* and writes out whatever waits at least this often */
 
 static const char *log_service = "unknown";
 static enum log_level log_min = LOG_INFO;
@@ -114,29 +124,197 @@ static size_t put_field(char *buf, size_t pos, size_t cap, const char *name, con
     return pos;
 }
 
-/* Writes the line of @level with @msg (and the thread's message context) in one write(2). */
-static void log_line(enum log_level level, const char *msg)
+/* Formats the line of @level with @msg (and the thread's message context) into @line
+ * (LOG_LINE_MAX bytes, not NUL-terminated); returns its length, newline included. */
+static size_t log_format(enum log_level level, const char *msg, char *line)
 {
-    char line[LOG_LINE_MAX];
     char ts[32];
     const struct msgctx *ctx = msgctx_current();
     size_t pos = 0;
 
     log_timestamp(ts);
-    pos += (size_t)snprintf(line, sizeof(line), "{\"time\":\"%s\",\"level\":\"%s\"", ts,
+    pos += (size_t)snprintf(line, LOG_LINE_MAX, "{\"time\":\"%s\",\"level\":\"%s\"", ts,
                             level_names[level]);
-    pos = put_field(line, pos, sizeof(line) - 2, "service", log_service);
-    pos = put_field(line, pos, sizeof(line) - 2, "message", msg);
+    pos = put_field(line, pos, LOG_LINE_MAX - 2, "service", log_service);
+    pos = put_field(line, pos, LOG_LINE_MAX - 2, "message", msg);
     if (ctx) {
-        pos = put_field(line, pos, sizeof(line) - 2, "correlationId", ctx->correlation_id);
-        pos = put_field(line, pos, sizeof(line) - 2, "causationId", ctx->causation_id);
-        pos = put_field(line, pos, sizeof(line) - 2, "messageId", ctx->message_id);
+        pos = put_field(line, pos, LOG_LINE_MAX - 2, "correlationId", ctx->correlation_id);
+        pos = put_field(line, pos, LOG_LINE_MAX - 2, "causationId", ctx->causation_id);
+        pos = put_field(line, pos, LOG_LINE_MAX - 2, "messageId", ctx->message_id);
     }
     line[pos++] = '}';
     line[pos++] = '\n';
+    return pos;
+}
+
+/* Writes the line of @level with @msg (and the thread's message context) in one write(2). */
+static void log_line(enum log_level level, const char *msg)
+{
+    char line[LOG_LINE_MAX];
+    size_t n = log_format(level, msg, line);
+
     /* one write(2) per line; a short write to stderr is not worth retrying */
-    if (write(STDERR_FILENO, line, pos) < 0)
+    if (write(STDERR_FILENO, line, n) < 0)
         return;
+}
+
+/* ---- the access lines' buffer ---- */
+
+static struct {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;   /* the writer waits here (CLOCK_MONOTONIC) */
+    pthread_cond_t room; /* callers wait here while half[active] is full */
+    char *half[2];       /* handlers fill half[active], the writer writes out the other */
+    size_t cap, len;     /* each half's size; bytes in half[active] */
+    size_t wake_at;      /* the writer is woken when half[active] reaches this */
+    int active;
+    bool running, quit;
+    pthread_t thread;
+} acc = {.mu = PTHREAD_MUTEX_INITIALIZER};
+
+/* All of @n bytes of @p to stderr (a pipe or file may take them in parts). */
+static void write_all(const char *p, size_t n)
+{
+    while (n > 0) {
+        ssize_t w = write(STDERR_FILENO, p, n);
+
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            return; /* stderr is gone: nothing else to tell it to */
+        p += w;
+        n -= (size_t)w;
+    }
+}
+
+/* Takes half[active] (the lock held): its bytes into *@ret_n; the other half, written out
+ * before, becomes the active one, and the callers waiting for room go on. */
+static char *acc_take(size_t *ret_n)
+{
+    char *out = acc.half[acc.active];
+
+    *ret_n = acc.len;
+    acc.len = 0;
+    acc.active ^= 1;
+    pthread_cond_broadcast(&acc.room);
+    return out;
+}
+
+static void *acc_writer(void *arg)
+{
+    (void)arg;
+    pthread_mutex_lock(&acc.mu);
+    for (;;) {
+        struct timespec until;
+        size_t n;
+        char *out;
+        bool quit = acc.quit;
+
+        if (!quit && acc.len < acc.wake_at) {
+            clock_gettime(CLOCK_MONOTONIC, &until);
+            until.tv_nsec += LOG_ACCESS_FLUSH_MS * 1000000L;
+            until.tv_sec += until.tv_nsec / 1000000000L;
+            until.tv_nsec %= 1000000000L;
+            pthread_cond_timedwait(&acc.cv, &acc.mu, &until);
+            quit = acc.quit;
+        }
+        if (acc.len == 0) {
+            if (quit)
+                break;
+            continue;
+        }
+        out = acc_take(&n);
+        pthread_mutex_unlock(&acc.mu);
+        /* the handlers fill the other half meanwhile */
+        write_all(out, n);
+        pthread_mutex_lock(&acc.mu);
+    }
+    pthread_mutex_unlock(&acc.mu);
+    return NULL;
+}
+
+int log_access_start(size_t buffer_bytes)
+{
+    pthread_condattr_t ca;
+    int rc;
+
+    if (acc.running || log_access_mode == LOG_ACCESS_OFF)
+        return 0;
+    if (buffer_bytes < LOG_LINE_MAX)
+        buffer_bytes = LOG_LINE_MAX;
+    acc.half[0] = malloc(buffer_bytes);
+    acc.half[1] = malloc(buffer_bytes);
+    if (!acc.half[0] || !acc.half[1]) {
+        rc = -ENOMEM;
+        goto bad;
+    }
+    acc.cap = buffer_bytes;
+    acc.wake_at =
+        buffer_bytes / 4 < LOG_ACCESS_FLUSH_BYTES ? buffer_bytes / 4 : LOG_ACCESS_FLUSH_BYTES;
+    acc.len = 0;
+    acc.active = 0;
+    acc.quit = false;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&acc.cv, &ca);
+    pthread_condattr_destroy(&ca);
+    pthread_cond_init(&acc.room, NULL);
+    rc = -pthread_create(&acc.thread, NULL, acc_writer, NULL);
+    if (rc < 0) {
+        pthread_cond_destroy(&acc.cv);
+        pthread_cond_destroy(&acc.room);
+        goto bad;
+    }
+    pthread_mutex_lock(&acc.mu);
+    acc.running = true;
+    pthread_mutex_unlock(&acc.mu);
+    return 0;
+bad:
+    free(acc.half[0]);
+    free(acc.half[1]);
+    acc.half[0] = acc.half[1] = NULL;
+    return rc;
+}
+
+void log_access_stop(void)
+{
+    if (!acc.running)
+        return;
+    pthread_mutex_lock(&acc.mu);
+    acc.running = false; /* from now on access lines are written directly */
+    acc.quit = true;
+    pthread_cond_signal(&acc.cv);
+    pthread_mutex_unlock(&acc.mu);
+    pthread_join(acc.thread, NULL); /* it writes out what is left first */
+    pthread_cond_destroy(&acc.cv);
+    pthread_cond_destroy(&acc.room);
+    free(acc.half[0]);
+    free(acc.half[1]);
+    acc.half[0] = acc.half[1] = NULL;
+}
+
+/* Copies @line into the buffer, waiting for room while it is full: true, or false when no
+ * writer runs (the caller writes the line itself). */
+static bool acc_put(const char *line, size_t n)
+{
+    bool wake;
+
+    pthread_mutex_lock(&acc.mu);
+    while (acc.running && acc.len + n > acc.cap) {
+        pthread_cond_signal(&acc.cv); /* it may not know yet */
+        pthread_cond_wait(&acc.room, &acc.mu);
+    }
+    if (!acc.running) {
+        pthread_mutex_unlock(&acc.mu);
+        return false;
+    }
+    memcpy(acc.half[acc.active] + acc.len, line, n);
+    wake = acc.len < acc.wake_at && acc.len + n >= acc.wake_at;
+    acc.len += n;
+    pthread_mutex_unlock(&acc.mu);
+    if (wake)
+        pthread_cond_signal(&acc.cv);
+    return true;
 }
 
 static void log_emit(enum log_level level, const char *fmt, va_list ap, int err)
@@ -181,9 +359,9 @@ static size_t put_ulong(char *buf, size_t pos, size_t cap, unsigned long v)
 
 void log_access(const char *method, const char *path, int status, double ms)
 {
-    char msg[LOG_LINE_MAX / 2];
+    char msg[LOG_LINE_MAX / 2], line[LOG_LINE_MAX];
     unsigned long tenths = ms > 0 ? (unsigned long)(ms * 10 + 0.5) : 0;
-    size_t pos = 0;
+    size_t pos = 0, n;
 
     if (LOG_INFO < log_min || log_access_mode == LOG_ACCESS_OFF ||
         (log_access_mode == LOG_ACCESS_ERRORS && status < 400))
@@ -200,7 +378,9 @@ void log_access(const char *method, const char *path, int status, double ms)
     pos = put_raw(msg, pos, sizeof(msg), ".");
     pos = put_ulong(msg, pos, sizeof(msg), tenths % 10);
     put_raw(msg, pos, sizeof(msg), " ms");
-    log_line(LOG_INFO, msg);
+    n = log_format(LOG_INFO, msg, line);
+    if (!acc_put(line, n) && write(STDERR_FILENO, line, n) < 0)
+        return;
 }
 
 void log_msg(enum log_level level, const char *fmt, ...)

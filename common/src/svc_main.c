@@ -15,6 +15,7 @@
 #include "common/util.h"
 
 #define SVC_MAX_JOBS 16
+#define SVC_ACCESS_LOG_BUFFER (1024 * 1024) /* each of the access writer's two buffers */
 #define SVC_OPENAPI_MAX (4 * 1024 * 1024)
 #define SVC_OPENAPI_TYPE "application/yaml"
 
@@ -324,6 +325,8 @@ int svc_main(const struct svc_desc *desc)
     log_init(desc->name, level);
     log_access_parse(desc->cfg->access_log, &access);
     log_access_init(access);
+    if (log_access_start(SVC_ACCESS_LOG_BUFFER) < 0)
+        log_warnx("cannot start the access log's writer: access lines are written directly");
     svc_config_log(desc->cfg);
     cfg_log(desc->config, svc_nconfig(desc), desc->cfg);
     if (desc->metrics_register)
@@ -341,6 +344,7 @@ int svc_main(const struct svc_desc *desc)
         status = 0;
     }
     svc_stop(&run);
+    log_access_stop();
     metrics_reset();
     if (run.mysql)
         mysql_library_end();
