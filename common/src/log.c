@@ -21,10 +21,10 @@
 #include "common/util.h"
 
 #define LOG_LINE_MAX 4096
-#define LOG_ACCESS_FLUSH_BYTES                                                                     \
-    (64 * 1024)                  /* the writer is woken when this much waits (at most              \
-                                  * a quarter of its buffer) */
-#define LOG_ACCESS_FLUSH_MS 100L /* and writes out whatever waits at least this often */
+/* The access writer is woken when this much waits (at most a quarter of its buffer), and
+ * writes out whatever waits at least every LOG_ACCESS_FLUSH_MS. */
+#define LOG_ACCESS_FLUSH_BYTES (64 * 1024)
+#define LOG_ACCESS_FLUSH_MS 100L
 
 static const char *log_service = "unknown";
 static enum log_level log_min = LOG_INFO;
@@ -164,7 +164,7 @@ static struct {
     pthread_mutex_t mu;
     pthread_cond_t cv;   /* the writer waits here (CLOCK_MONOTONIC) */
     pthread_cond_t room; /* callers wait here while half[active] is full */
-    char *half[2];       /* handlers fill half[active], the writer writes out the other */
+    char *half[2];       /* callers fill half[active], the writer writes out the other */
     size_t cap, len;     /* each half's size; bytes in half[active] */
     size_t wake_at;      /* the writer is woken when half[active] reaches this */
     int active;
@@ -225,7 +225,7 @@ static void *acc_writer(void *arg)
         }
         out = acc_take(&n);
         pthread_mutex_unlock(&acc.mu);
-        /* the handlers fill the other half meanwhile */
+        /* the callers fill the other half meanwhile */
         write_all(out, n);
         pthread_mutex_lock(&acc.mu);
     }
