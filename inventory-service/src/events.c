@@ -3,6 +3,8 @@
  * domain structs (invalid → KAFKA_FAIL, so the dead-letter topic), prepares the outcome
  * envelopes, and runs the event's stock script. Redis unreachable → KAFKA_UNAVAILABLE.
  * Publishing is the relay's job: the script leaves the outcome in the outbox stream.
+ * With REDIS_WAIT_REPLICAS, an event is done only once a replica holds the script's writes
+ * (KAFKA_UNAVAILABLE until then).
  * An order.placed naming a SKU without stock yet is retried (KAFKA_RETRY, nothing recorded)
  * until its INVENTORY_UNKNOWN_SKU_ATTEMPTS-th delivery, which fails it SKU_NOT_FOUND: the SKU's
  * product.sku.created comes on another topic and may be taken after the order.
@@ -348,6 +350,17 @@ static enum kafka_result handle(struct inv_app *app, const struct event *ev,
     }
     if (rc < 0) {
         kr = store_failed(rc, ev->type, errbuf, errlen);
+        goto out;
+    }
+    /* with REDIS_WAIT_REPLICAS, the offset may be committed only once a replica holds what
+     * the script did: a write lost in a failover is then done again on redelivery (the
+     * script's event record makes a surviving one a no-op), as the relay publishes only what
+     * a replica holds (README "Redis failover") */
+    rc = rds_wait(conn, errbuf, errlen);
+    if (rc < 0) {
+        log_warnx("event '%s' (%s): not yet on a redis replica, taken again later: %s", ev->id,
+                  ev->type, errbuf);
+        kr = KAFKA_UNAVAILABLE;
         goto out;
     }
     crash_hook(&c);

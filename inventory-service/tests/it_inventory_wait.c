@@ -3,7 +3,8 @@
  * primary, a replica and three sentinels of its own, stopped at the end; MariaDB and Kafka of
  * the harness): it finds the primary through the sentinels, refuses REDIS_HOST together with
  * REDIS_SENTINELS, and with REDIS_WAIT_REPLICAS=1 a reservation's stock.reserved is not
- * published while the replica is down, and is once it is back - nothing lost.
+ * published, nor its order.placed done (offset), while the replica is down, and both are once
+ * it is back - nothing lost.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -178,6 +179,27 @@ static bool stream_state(void *arg)
     return ok;
 }
 
+/* A /metrics line of the service starting with @prefix (name and labels). */
+struct metric_q {
+    struct fixture *f;
+    const char *prefix;
+};
+
+static bool metric_present(void *arg)
+{
+    struct metric_q *m = arg;
+    struct ts_resp r;
+    char u[256];
+    bool found;
+
+    snprintf(u, sizeof(u), "%s/metrics", m->f->svc.url);
+    if (ts_http("GET", u, NULL, NULL, NULL, &r) < 0)
+        return false;
+    found = r.status == 200 && r.body && strstr(r.body, m->prefix);
+    ts_resp_free(&r);
+    return found;
+}
+
 static void test_reserved_published_only_once_a_replica_has_it(void **state)
 {
     struct fixture *f = *state;
@@ -189,6 +211,10 @@ static void test_reserved_published_only_once_a_replica_has_it(void **state)
     size_t n;
     cJSON *root;
     struct stream_q q = {.stream = f->stream};
+    struct metric_q unavailable = {
+        f, "commerce_events_consumed_total{type=\"order.placed\",result=\"unavailable\"}"};
+    struct metric_q done = {f,
+                            "commerce_events_consumed_total{type=\"order.placed\",result=\"ok\"}"};
 
     make_env(f, NULL);
     assert_int_equal(ts_service_start("inventory-service", f->envp, 60000, &f->svc), 0);
@@ -225,6 +251,10 @@ static void test_reserved_published_only_once_a_replica_has_it(void **state)
     ts_records_free(recs, n);
     assert_int_equal(n, 0);
     assert_true(stream_state(&q));
+    /* nor is the order.placed done: its offset waits until a replica has the reservation, so
+     * a failover that lost it would have it done again (README "Redis failover") */
+    assert_true(ts_poll_until(metric_present, &unavailable, DEADLINE_MS));
+    assert_false(metric_present(&done));
 
     /* the replica is back: the event goes out, once, and leaves the stream */
     snprintf(action, sizeof(action), "redis-%d-start", replica);
@@ -241,6 +271,7 @@ static void test_reserved_published_only_once_a_replica_has_it(void **state)
     ts_records_free(recs, n);
     q.pending_at_least = -1;
     assert_true(ts_poll_until(stream_state, &q, DEADLINE_MS));
+    assert_true(ts_poll_until(metric_present, &done, DEADLINE_MS));
     ts_consumer_free(c);
     assert_int_equal(ts_service_stop(&f->svc, SIGTERM), 0);
 }
