@@ -25,10 +25,12 @@ const struct cfg_entry INV_CONFIG[] = {
     CFG_ENTRY_STR("REDIS_MASTER_NAME", "", false, false, S, redis_master_name,
                   "the primary's name at the sentinels (with REDIS_SENTINELS)"),
     CFG_ENTRY_INT("REDIS_WAIT_REPLICAS", "0", 0, 16, S, redis_wait_replicas,
-                  "replicas that must hold a stock event before it is published, and a consumed "
-                  "event's changes before it is done (0: none)"),
-    CFG_ENTRY_INT("REDIS_WAIT_TIMEOUT_MS", "1000", 1, 60000, S, redis_wait_timeout_ms,
-                  "how long the relay, or a handler, waits for them before it retries later"),
+                  "replicas that must hold a stock event before it is published, a consumed "
+                  "event's changes before it is done, and an admin's stock change before it is "
+                  "answered 200 (0: none)"),
+    CFG_ENTRY_INT(
+        "REDIS_WAIT_TIMEOUT_MS", "1000", 1, 60000, S, redis_wait_timeout_ms,
+        "how long the relay, a handler or an admin's change waits for them before a retry"),
     CFG_ENTRY_INT("REDIS_POOL_SIZE", "8", 1, 256, S, redis_pool_size, "Redis connections"),
     CFG_ENTRY_INT("INVENTORY_SNAPSHOT_S", "60", 1, 86400, S, snapshot_s,
                   "seconds between snapshots of every SKU's counters into MariaDB"),

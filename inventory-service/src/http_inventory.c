@@ -283,6 +283,18 @@ static void adjust(struct http_req *req, struct http_resp *resp, struct inv_app 
         goto out;
     }
     rc = inv_adjust(conn, sign, lines, n, idem, &decision, &bad, err, sizeof(err));
+    /* with REDIS_WAIT_REPLICAS, 200 only once a replica holds the change (a replay's too: its
+     * first answer may have been this 503), so an answered change survives a failover */
+    if (rc >= 0 && !adjust_answers[decision].code && rds_wait(conn, err, sizeof(err)) < 0) {
+        rds_release(app->rds, conn);
+        resp->retry_after_s = 1;
+        http_reply_problem(resp, 503, CODE_UNAVAILABLE, NULL,
+                           "the change is not yet on a replica of the stock store: repeat the "
+                           "request with the same Idempotency-Key");
+        log_warnx("stock change by admin '%s' not yet on a redis replica: %s",
+                  req->principal ? req->principal->sub : "?", err);
+        goto out;
+    }
     rds_release(app->rds, conn);
     if (rc < 0) {
         reply_store_error(resp, rc, err);

@@ -4,7 +4,7 @@
  * the harness): it finds the primary through the sentinels, refuses REDIS_HOST together with
  * REDIS_SENTINELS, and with REDIS_WAIT_REPLICAS=1 a reservation's stock.reserved is not
  * published, nor its order.placed done (offset), while the replica is down, and both are once
- * it is back - nothing lost.
+ * it is back - nothing lost; an admin's stock change answers 503 until a replica has it.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -154,6 +154,24 @@ static bool available_is(void *arg)
     return ok;
 }
 
+/* A new SKU with 5 units (its product.sku.created, then its stock seen over HTTP), numbered
+ * from @base, into @a. */
+static void new_sku(struct fixture *f, long long base, struct avail *a)
+{
+    char key[32], data[512];
+
+    a->f = f;
+    a->sku = base + (long long)(util_now_ms() % 1000000000LL);
+    snprintf(key, sizeof(key), "%lld", a->sku);
+    snprintf(data, sizeof(data),
+             "{\"skuId\":%lld,\"productId\":1,\"productCode\":\"P-1\",\"price\":1000,"
+             "\"optionValues\":[],\"initialQuantity\":5}",
+             a->sku);
+    produce(f->product_topic, "product.sku.created", key, data);
+    a->want = 5;
+    assert_true(ts_poll_until(available_is, a, DEADLINE_MS));
+}
+
 struct stream_q {
     unsigned port;
     const char *stream;
@@ -205,7 +223,7 @@ static void test_reserved_published_only_once_a_replica_has_it(void **state)
     struct fixture *f = *state;
     struct ts_consumer *c;
     struct ts_record *recs = NULL;
-    char key[32], order[UTIL_UUID_LEN], data[512], action[32], why[64];
+    char order[UTIL_UUID_LEN], data[512], action[32], why[64];
     struct avail a = {.f = f};
     int replica;
     size_t n;
@@ -223,15 +241,7 @@ static void test_reserved_published_only_once_a_replica_has_it(void **state)
     q.port = rs.port[primary_node()];
     replica = 3 - primary_node();
 
-    a.sku = 3000000000000LL + (long long)(util_now_ms() % 1000000000LL);
-    snprintf(key, sizeof(key), "%lld", a.sku);
-    snprintf(data, sizeof(data),
-             "{\"skuId\":%lld,\"productId\":1,\"productCode\":\"P-1\",\"price\":1000,"
-             "\"optionValues\":[],\"initialQuantity\":5}",
-             a.sku);
-    produce(f->product_topic, "product.sku.created", key, data);
-    a.want = 5;
-    assert_true(ts_poll_until(available_is, &a, DEADLINE_MS));
+    new_sku(f, 3000000000000LL, &a);
 
     /* the replica goes away: the reservation is made on the primary, its event is held */
     snprintf(action, sizeof(action), "redis-%d-stop", replica);
@@ -273,6 +283,85 @@ static void test_reserved_published_only_once_a_replica_has_it(void **state)
     assert_true(ts_poll_until(stream_state, &q, DEADLINE_MS));
     assert_true(ts_poll_until(metric_present, &done, DEADLINE_MS));
     ts_consumer_free(c);
+    assert_int_equal(ts_service_stop(&f->svc, SIGTERM), 0);
+}
+
+/* POST of an admin's increase of @sku by @qty under Idempotency-Key @key into @r. */
+static void admin_increase(struct fixture *f, long long sku, int qty, const char *key,
+                           struct ts_resp *r)
+{
+    char url[256], body[64], hdr[200], *token = ts_token("admin-1", "ADMIN");
+    const char *headers[] = {hdr, NULL};
+
+    assert_non_null(token);
+    snprintf(url, sizeof(url), "%s/api/inventories/%lld/increase", f->svc.url, sku);
+    snprintf(body, sizeof(body), "{\"quantity\":%d}", qty);
+    snprintf(hdr, sizeof(hdr), "Idempotency-Key: %s", key);
+    assert_int_equal(ts_http("POST", url, token, body, headers, r), 0);
+    free(token);
+}
+
+struct repeat {
+    struct fixture *f;
+    long long sku;
+    const char *key;
+    long long available; /* the 200's availableStock */
+};
+
+/* The same increase again: true once it answers 200 (a 503 while the replica catches up). */
+static bool increase_answered(void *arg)
+{
+    struct repeat *q = arg;
+    struct ts_resp r;
+    bool ok;
+
+    admin_increase(q->f, q->sku, 3, q->key, &r);
+    ok = r.status == 200 && r.json;
+    if (ok)
+        q->available = (long long)cJSON_GetObjectItem(r.json, "availableStock")->valuedouble;
+    else
+        assert_int_equal(r.status, 503);
+    ts_resp_free(&r);
+    return ok;
+}
+
+/* An admin's stock change is answered 200 only once a replica holds it: while the replica is
+ * down it answers 503 with Retry-After (the primary has the change, which a failover could
+ * lose), and the same request under the same Idempotency-Key answers 200 once the replica is
+ * back, the change made once. */
+static void test_admin_change_answered_once_a_replica_has_it(void **state)
+{
+    struct fixture *f = *state;
+    char key[48], action[32];
+    struct avail a;
+    struct repeat q = {.f = f};
+    struct ts_resp r;
+    int replica;
+
+    make_env(f, NULL);
+    assert_int_equal(ts_service_start("inventory-service", f->envp, 60000, &f->svc), 0);
+    replica = 3 - primary_node();
+    new_sku(f, 3100000000000LL, &a);
+
+    snprintf(action, sizeof(action), "redis-%d-stop", replica);
+    assert_int_equal(ts_rset_infra(&rs, action), 0);
+    ts_unique("invw-inc", key, sizeof(key));
+    admin_increase(f, a.sku, 3, key, &r);
+    assert_int_equal(r.status, 503);
+    assert_non_null(r.json);
+    assert_string_equal(cJSON_GetObjectItem(r.json, "code")->valuestring, "INVENTORY-503-001");
+    assert_string_equal(r.retry_after, "1");
+    ts_resp_free(&r);
+    a.want = 8; /* on the primary only */
+    assert_true(available_is(&a));
+
+    snprintf(action, sizeof(action), "redis-%d-start", replica);
+    assert_int_equal(ts_rset_infra(&rs, action), 0);
+    q.sku = a.sku;
+    q.key = key;
+    assert_true(ts_poll_until(increase_answered, &q, DEADLINE_MS));
+    assert_int_equal(q.available, 8); /* made once */
+    assert_true(available_is(&a));
     assert_int_equal(ts_service_stop(&f->svc, SIGTERM), 0);
 }
 
@@ -333,6 +422,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_host_and_sentinels_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reserved_published_only_once_a_replica_has_it, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_admin_change_answered_once_a_replica_has_it, setup,
                                         teardown),
     };
 
