@@ -6,8 +6,8 @@
  * across rounds: a claim first re-reads its own pending entries (read but not acknowledged
  * before a crash or a failed publish), at most every PENDING_EVERY_MS or at once after a
  * failure, then blocks up to the poll period for new ones; every CLAIM_EVERY_MS it also takes
- * over entries another consumer left pending for over CLAIM_IDLE_MS (XAUTOCLAIM). Settle sends
- * XACK and XDEL for what the broker acknowledged; the rest stays pending for a later round. An
+ * over entries another consumer left pending for over CLAIM_IDLE_MS (XAUTOCLAIM). Settle runs
+ * XACK and XDEL, in one script, for what the broker acknowledged; the rest stays pending. An
  * entry that is not a valid envelope is logged and dropped.
  *
  * With the pool's wait_replicas (REDIS_WAIT_REPLICAS) a claimed batch goes to Kafka only after
@@ -61,13 +61,14 @@ struct relay_stream {
     /* the claimed batch, held from claim to settle */
     redisReply *reply;
     struct stream_entry *entries; /* max */
-    const char **argv;            /* 3 + max: XACK/XDEL arguments */
+    const char **argv;            /* 3 + max: [2] the group, [3…] the ids to acknowledge */
     size_t *lens;                 /* 3 + max */
     size_t max, nentries;
     /* the relay lease (stream__lease) */
     char *lease_key;
     struct rds_script lease_script, release_script;
-    bool leader; /* we hold the lease and took the others' pending entries over */
+    struct rds_script ack_script; /* ACK_LUA */
+    bool leader;                  /* we hold the lease and took the others' pending entries over */
 };
 
 static struct relay_stream *stream_of(struct relay_source *src)
@@ -138,6 +139,13 @@ static const char LEASE_LUA[] =
 static const char LEASE_RELEASE_LUA[] =
     "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end\n"
     "return 0\n";
+
+/* Acknowledges and deletes entries at once: ARGV the group, then the ids. Two commands from
+ * the relay could be cut between them by a primary's crash, the XACK replicated and the XDEL
+ * not, leaving entries in the stream that no read returns again. A script's writes reach the
+ * replicas together. Returns XDEL's count. */
+static const char ACK_LUA[] = "redis.call('XACK', KEYS[1], unpack(ARGV))\n"
+                              "return redis.call('XDEL', KEYS[1], unpack(ARGV, 2))\n";
 
 /* Why a reply to a lease or take-over command is not what was asked: the I/O error @err, Redis's
  * error, or a reply of another shape. */
@@ -458,34 +466,22 @@ failed:
     return rc;
 }
 
-/* Sends @argv; 0, or -EIO on an error or an error reply. */
-static int stream__send(struct relay_stream *s, int argc, const char **argv)
-{
-    char err[256];
-    redisReply *reply = stream__cmd(s, argc, argv, err, sizeof(err));
-    int rc = reply && reply->type != REDIS_REPLY_ERROR ? 0 : -EIO;
-
-    if (reply)
-        freeReplyObject(reply);
-    return rc;
-}
-
-/* XACK and XDEL of the @n ids in s->argv[3…]. 0 or -EIO. */
+/* XACK and XDEL of the @n ids in s->argv[3…], in one script. 0 or -EIO. */
 static int stream__ack(struct relay_stream *s, size_t n)
 {
+    const char *keys[] = {s->stream};
+    char err[256];
+    redisReply *reply;
     int rc;
 
-    s->argv[0] = "XACK";
-    s->argv[1] = s->stream;
-    s->argv[2] = s->group;
-    rc = stream__send(s, (int)(3 + n), s->argv);
-    s->argv[1] = "XDEL"; /* XDEL stream id…: the ids stay in place */
-    s->argv[2] = s->stream;
-    if (stream__send(s, (int)(2 + n), s->argv + 1) < 0)
-        rc = -EIO;
+    s->argv[2] = s->group; /* the script's ARGV: the group, then the ids */
+    reply = rds_eval(s->conn, &s->ack_script, 1, keys, (int)(1 + n), s->argv + 2, err, sizeof(err));
+    rc = reply && reply->type != REDIS_REPLY_ERROR ? 0 : -EIO;
     if (rc < 0)
-        log_warnx("relay: cannot acknowledge %zu entries of '%s' (they will be sent again)", n,
-                  s->stream);
+        log_warnx("relay: cannot acknowledge %zu entries of '%s' (they will be sent again): %s", n,
+                  s->stream, stream__why(reply, err));
+    if (reply)
+        freeReplyObject(reply);
     return rc;
 }
 
@@ -602,6 +598,7 @@ struct relay_source *relay_stream_source(const struct relay_stream_opts *opts)
         sprintf(s->lease_key, "%s:relay-lease", opts->stream);
     rds_script_init(&s->lease_script, LEASE_LUA);
     rds_script_init(&s->release_script, LEASE_RELEASE_LUA);
+    rds_script_init(&s->ack_script, ACK_LUA);
     if (!s->stream || !s->group || !s->consumer || !s->lease_key) {
         stream_free(&s->base);
         return NULL;

@@ -1,11 +1,11 @@
 /*
  * it_relay_stream.c - the relay's Redis-stream source against real Redis and Kafka: an XADDed
  * envelope is published with its key and ce_* headers and counted in the metrics, an invalid
- * entry is dropped, and an entry stays in the stream until the broker acknowledged it (a relay
- * whose broker is unreachable keeps it; the next one publishes and deletes it); two relays on
- * one stream (two instances) keep each key's order: one holds the lease, takes over what a
- * dead consumer left pending, and the other takes over when it stops. Each test uses its own
- * stream and topic.
+ * entry is dropped, published entries are acknowledged and deleted in one script (MONITOR), and an
+ * entry stays in the stream until the broker acknowledged it (a relay whose broker is unreachable
+ * keeps it; the next one publishes and deletes it); two relays on one stream (two instances) keep
+ * each key's order: one holds the lease, takes over what a dead consumer left pending, and the
+ * other takes over when it stops. Each test uses its own stream and topic.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -170,12 +170,54 @@ static bool metrics_show(void *arg)
     return ok;
 }
 
+/* A MONITOR connection to the harness's Redis (what every client runs, as it runs). */
+static redisContext *monitor_open(void)
+{
+    struct timeval tv = {2, 0};
+    redisContext *ctx =
+        redisConnectWithTimeout(ts_env("REDIS_HOST"), atoi(ts_env("REDIS_PORT")), tv);
+    redisReply *r;
+
+    assert_non_null(ctx);
+    assert_int_equal(ctx->err, 0);
+    assert_int_equal(redisSetTimeout(ctx, tv), REDIS_OK);
+    r = redisCommand(ctx, "MONITOR");
+    assert_non_null(r);
+    freeReplyObject(r);
+    return ctx;
+}
+
+/* Reads @ctx's MONITOR lines until the XDEL of @stream (or 2 s without a line): every XACK and
+ * XDEL of @stream must come from a script ("[0 lua]"), so that a primary's crash cannot
+ * replicate the XACK without the XDEL. Returns the XDELs seen. */
+static int monitor_acks_in_scripts(redisContext *ctx, const char *stream)
+{
+    char quoted[128];
+    void *reply;
+    int xdel = 0;
+
+    snprintf(quoted, sizeof(quoted), "\"%s\"", stream);
+    while (!xdel && redisGetReply(ctx, &reply) == REDIS_OK) {
+        redisReply *r = reply;
+
+        if (r->type == REDIS_REPLY_STATUS && strstr(r->str, quoted) &&
+            (strstr(r->str, "\"XACK\"") || strstr(r->str, "\"XDEL\""))) {
+            if (!strstr(r->str, " lua] "))
+                fail_msg("acknowledged outside a script: %s", r->str);
+            xdel += strstr(r->str, "\"XDEL\"") != NULL;
+        }
+        freeReplyObject(r);
+    }
+    return xdel;
+}
+
 static void test_publishes_then_deletes(void **state)
 {
     struct fixture *f = *state;
     struct ts_consumer *consumer;
     struct ts_record *recs = NULL;
     struct relay *relay;
+    redisContext *mon;
     char sku[64], id[64];
     size_t n;
 
@@ -186,6 +228,7 @@ static void test_publishes_then_deletes(void **state)
     xadd_event(f, sku, id);
     assert_int_equal(stream_len(f), 2);
 
+    mon = monitor_open();
     relay = stream_relay(f, f->producer);
     consumer = ts_consumer_new(f->topic);
     assert_non_null(consumer);
@@ -195,6 +238,8 @@ static void test_publishes_then_deletes(void **state)
     assert_string_equal(ts_record_header(&recs[0], "ce_type"), TYPE);
     if (!ts_poll_until(stream_empty, f, 10000))
         fail_msg("stream %s still holds %lld entries", f->stream, stream_len(f));
+    assert_int_equal(monitor_acks_in_scripts(mon, f->stream), 1);
+    redisFree(mon);
     assert_true(ts_poll_until(
         metrics_show, "\ncommerce_outbox_published_total{source=\"stream\",type=\"" TYPE "\"} 1\n",
         10000));
