@@ -61,8 +61,8 @@ struct relay_stream {
     /* the claimed batch, held from claim to settle */
     redisReply *reply;
     struct stream_entry *entries; /* max */
-    const char **argv;            /* 3 + max: [2] the group, [3…] the ids to acknowledge */
-    size_t *lens;                 /* 3 + max */
+    const char **argv;            /* 1 + max: [0] the group, [1…] the ids to acknowledge */
+    size_t lens[ARGV_MAX];        /* stream__cmd's argument lengths */
     size_t max, nentries;
     /* the relay lease (stream__lease) */
     char *lease_key;
@@ -392,11 +392,9 @@ static int stream__reserve(struct relay_stream *s, size_t max)
         return 0;
     free(s->entries);
     free(s->argv);
-    free(s->lens);
     s->entries = calloc(max, sizeof(*s->entries));
-    s->argv = calloc(3 + max, sizeof(*s->argv));
-    s->lens = calloc(ARGV_MAX + max, sizeof(*s->lens));
-    s->max = s->entries && s->argv && s->lens ? max : 0;
+    s->argv = calloc(1 + max, sizeof(*s->argv));
+    s->max = s->entries && s->argv ? max : 0;
     return s->max ? 0 : -ENOMEM;
 }
 
@@ -466,7 +464,7 @@ failed:
     return rc;
 }
 
-/* XACK and XDEL of the @n ids in s->argv[3…], in one script. 0 or -EIO. */
+/* XACK and XDEL of the @n ids in s->argv[1…], in one script. 0 or -EIO. */
 static int stream__ack(struct relay_stream *s, size_t n)
 {
     const char *keys[] = {s->stream};
@@ -474,8 +472,8 @@ static int stream__ack(struct relay_stream *s, size_t n)
     redisReply *reply;
     int rc;
 
-    s->argv[2] = s->group; /* the script's ARGV: the group, then the ids */
-    reply = rds_eval(s->conn, &s->ack_script, 1, keys, (int)(1 + n), s->argv + 2, err, sizeof(err));
+    s->argv[0] = s->group; /* the script's ARGV: the group, then the ids */
+    reply = rds_eval(s->conn, &s->ack_script, 1, keys, (int)(1 + n), s->argv, err, sizeof(err));
     rc = reply && reply->type != REDIS_REPLY_ERROR ? 0 : -EIO;
     if (rc < 0)
         log_warnx("relay: cannot acknowledge %zu entries of '%s' (they will be sent again): %s", n,
@@ -506,7 +504,7 @@ static int stream_settle(struct relay_source *src, struct relay_batch *batch)
                 continue;
             }
         }
-        s->argv[3 + ndone++] = e->id; /* delivered, or invalid: dropped */
+        s->argv[1 + ndone++] = e->id; /* delivered, or invalid: dropped */
     }
     if (ndone > 0)
         rc = stream__ack(s, ndone);
@@ -566,7 +564,6 @@ static void stream_free(struct relay_source *src)
     rds_release(s->rds, s->conn);
     free(s->entries);
     free(s->argv);
-    free(s->lens);
     free(s->stream);
     free(s->group);
     free(s->consumer);

@@ -257,6 +257,7 @@ static void adjust(struct http_req *req, struct http_resp *resp, struct inv_app 
     cJSON *body = NULL, *errors = NULL;
     char err[256];
     size_t n = 0;
+    bool unreplicated;
     int rc;
 
     if (single && !(sku = path_sku(req, resp)))
@@ -285,8 +286,10 @@ static void adjust(struct http_req *req, struct http_resp *resp, struct inv_app 
     rc = inv_adjust(conn, sign, lines, n, idem, &decision, &bad, err, sizeof(err));
     /* with REDIS_WAIT_REPLICAS, 200 only once a replica holds the change (a replay's too: its
      * first answer may have been this 503), so an answered change survives a failover */
-    if (rc >= 0 && !adjust_answers[decision].code && rds_wait(conn, err, sizeof(err)) < 0) {
-        rds_release(app->rds, conn);
+    unreplicated =
+        rc >= 0 && !adjust_answers[decision].code && rds_wait(conn, err, sizeof(err)) < 0;
+    rds_release(app->rds, conn);
+    if (unreplicated) {
         resp->retry_after_s = 1;
         http_reply_problem(resp, 503, CODE_UNAVAILABLE, NULL,
                            "the change is not yet on a replica of the stock store: repeat the "
@@ -295,7 +298,6 @@ static void adjust(struct http_req *req, struct http_resp *resp, struct inv_app 
                   req->principal ? req->principal->sub : "?", err);
         goto out;
     }
-    rds_release(app->rds, conn);
     if (rc < 0) {
         reply_store_error(resp, rc, err);
         goto out;
